@@ -1,0 +1,60 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+TEST_DB ?= csms_test
+TEST_VHOST ?= csms_test
+export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/$(TEST_DB)
+export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
+DEV_ENV := CSMS_ENV=development CSMS_LOG_FORMAT=console
+
+.PHONY: install run migrate test test-unit lint format bench up down clean vhost deploy-check
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(DEV_ENV) $(BIN)/csms migrate --create-database
+
+run: migrate
+	$(DEV_ENV) $(BIN)/csms run
+
+vhost:
+	rabbitmqctl -q add_vhost $(TEST_VHOST) 2>/dev/null || true
+	rabbitmqctl -q set_permissions -p $(TEST_VHOST) guest '.*' '.*' '.*'
+
+test: install vhost
+	CSMS_ENV=test CSMS_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/csms migrate --create-database
+	CSMS_ENV=test $(BIN)/pytest
+
+test-unit: install
+	CSMS_ENV=test $(BIN)/pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: migrate
+	$(BIN)/python -m bench
+
+up:
+	docker compose -f deploy/docker-compose.yml --env-file .env up -d --build
+
+down:
+	docker compose -f deploy/docker-compose.yml --env-file .env down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

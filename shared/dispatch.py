@@ -1,0 +1,186 @@
+"""Batch dispatch for the consumer services: route envelopes to handlers in one DB transaction.
+
+A batch of deliveries (what the consumer had prefetched) is handled in ONE database
+transaction: each handler runs in turn on the shared session, bulk rows (meter values,
+message-log rows, ...) are collected in a `UnitOfWork` and written with one executemany per
+table at the end, the transaction commits, domain events are published, and only then does
+the bus publish the replies and ack the messages (shared/bus). A failing handler fails the
+batch; the bus then retries the messages one at a time, so a poison message is isolated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shared.envelope import Envelope, Kind, event, utcnow
+from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Payload = dict[str, Any]
+
+
+class OcppError(Exception):
+    """A handler's refusal, answered to the charge point as a CALLERROR with this code."""
+
+    def __init__(self, code: str, description: str = "", details: Payload | None = None) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+        self.details = details or {}
+
+
+class DeliveryLike(Protocol):
+    """What the dispatcher needs of a bus delivery."""
+
+    @property
+    def envelope(self) -> Envelope: ...
+
+    @property
+    def routing_key(self) -> str: ...
+
+
+class EventPublisher(Protocol):
+    """Publishes a domain event to `csms.events` (the Bus, or a fake in unit tests)."""
+
+    async def publish_event(self, envelope: Envelope) -> None: ...
+
+
+@dataclass
+class UnitOfWork:
+    """Rows to insert in bulk at the end of the batch (ON CONFLICT DO NOTHING: idempotent)."""
+
+    rows: dict[Table, list[Payload]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, table: Table, row: Payload) -> None:
+        """Queue one row for `table`."""
+        self.rows[table].append(row)
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Write every queued row, one executemany per table."""
+        for table, rows in self.rows.items():
+            if rows:
+                await session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+        self.rows.clear()
+
+
+@dataclass
+class HandlerContext:
+    """What a handler gets besides its envelope; clock and settings are injectable."""
+
+    session: AsyncSession
+    settings: Settings
+    uow: UnitOfWork
+    now: datetime
+    events: list[Envelope] = field(default_factory=list)
+
+    def emit(self, name: str, payload: Payload, chargepoint_id: str | None = None) -> None:
+        """Publish domain event `name` once the transaction has committed."""
+        self.events.append(event(name, payload, chargepoint_id))
+
+
+Handler = Callable[[HandlerContext, Envelope], Awaitable[Payload | None]]
+"""Returns the CALLRESULT payload for an RPC action, None for fire-and-forget messages."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of a service's route table."""
+
+    exchange: str
+    routing_key: str
+    handler: Handler
+    log_message: bool = True
+
+
+class Router:
+    """A service's route table: routing key -> handler."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = {r.routing_key: r for r in routes}
+
+    def bindings(self) -> list[tuple[str, str]]:
+        """(exchange, routing key) pairs for the service queue."""
+        return [(r.exchange, r.routing_key) for r in self.routes.values()]
+
+
+def fixed_answer(env: Envelope) -> Payload:
+    """The CALLRESULT the gateway sends itself for a fire-and-forget action."""
+    if env.action == "Heartbeat":
+        return {"currentTime": env.created_at.isoformat().replace("+00:00", "Z")}
+    return {}
+
+
+MessageLogWriter = Callable[[UnitOfWork, Envelope, Envelope | None], None]
+
+
+class Dispatcher:
+    """Runs batches of deliveries through a `Router` in one transaction per batch."""
+
+    def __init__(
+        self,
+        *,
+        router: Router,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        publisher: EventPublisher,
+        log_writer: MessageLogWriter | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.router = router
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.publisher = publisher
+        self.log_writer = log_writer
+        self.clock = clock
+
+    async def __call__(self, deliveries: Sequence[DeliveryLike]) -> list[Envelope | None]:
+        """Handle a batch; return one reply (or None) per delivery."""
+        replies: list[Envelope | None] = []
+        events: list[Envelope] = []
+        async with self.sessionmaker() as session, session.begin():
+            uow = UnitOfWork()
+            for delivery in deliveries:
+                ctx = HandlerContext(session, self.settings, uow, self.clock())
+                replies.append(await self._handle_one(ctx, delivery))
+                events.extend(ctx.events)
+            await uow.flush(session)
+        for ev in events:
+            try:
+                await self.publisher.publish_event(ev)
+            except Exception:
+                log.exception("event publish failed after commit", extra={"event": ev.action})
+        return replies
+
+    async def _handle_one(self, ctx: HandlerContext, delivery: DeliveryLike) -> Envelope | None:
+        env = delivery.envelope
+        route = self.router.routes.get(delivery.routing_key)
+        chargepoint_id_var.set(env.chargepoint_id)
+        unique_id_var.set(env.unique_id)
+        correlation_id_var.set(env.correlation_id)
+        if route is None:
+            log.warning("no handler for routing key %s", delivery.routing_key)
+            return env.error("NotSupported", f"{env.action} is not handled by this service")
+        reply: Envelope | None
+        try:
+            result = await route.handler(ctx, env)
+        except OcppError as exc:
+            reply = env.error(exc.code, exc.description, exc.details)
+        else:
+            reply = env.result(result) if result is not None else None
+        if route.log_message and self.log_writer is not None and env.kind is Kind.CALL:
+            self.log_writer(ctx.uow, env, reply)
+        return reply

@@ -1,0 +1,89 @@
+"""Prometheus metrics shared by every service; each process exposes its own `/metrics`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+# Handlers run one database transaction per batch: most take milliseconds, a slow one seconds.
+_HANDLER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+OCPP_MESSAGES = Counter(
+    "ocpp_messages_total",
+    "OCPP messages seen, by version (ocpp1.6, ocpp2.0.1), action, direction (in = from the "
+    "charge point, out = to it) and outcome (accepted, rejected, error, timeout, ...).",
+    ["version", "action", "direction", "outcome"],
+)
+HANDLER_SECONDS = Histogram(
+    "handler_seconds",
+    "Time a service spends handling one message, by service and action.",
+    ["service", "action"],
+    buckets=_HANDLER_BUCKETS,
+)
+CONNECTED_CHARGEPOINTS = Gauge(
+    "connected_chargepoints",
+    "Charge points with an open websocket on this gateway node.",
+)
+RPC_TIMEOUTS = Counter(
+    "rpc_timeouts_total",
+    "RPCs over the bus that got no reply in time, by target (queue or charge point routing).",
+    ["target"],
+)
+BUS_REDELIVERIES = Counter(
+    "bus_redeliveries_total",
+    "Messages consumed with the broker's redelivered flag set, by queue.",
+    ["queue"],
+)
+BUS_DEAD_LETTERS = Counter(
+    "bus_dead_letters_total",
+    "Messages this process rejected to the dead-letter exchange, by queue.",
+    ["queue"],
+)
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "REST API requests, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "http_request_seconds",
+    "REST API request latency, by method and route template.",
+    ["method", "route"],
+    buckets=_HANDLER_BUCKETS,
+)
+
+
+def count_ocpp_message(version: str, action: str, direction: str, outcome: str) -> None:
+    """Count one OCPP message (direction `in` or `out`)."""
+    OCPP_MESSAGES.labels(version=version, action=action, direction=direction, outcome=outcome).inc()
+
+
+@contextmanager
+def time_handler(service: str, action: str) -> Iterator[None]:
+    """Observe the duration of the enclosed block in `handler_seconds`."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        HANDLER_SECONDS.labels(service=service, action=action).observe(time.perf_counter() - start)
+
+
+def observe_http_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Record one REST API request; `route` is the template (`/chargepoints/{id}`), not the path."""
+    HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+    HTTP_REQUEST_SECONDS.labels(method=method, route=route).observe(seconds)
+
+
+def render(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
+    """The text exposition of every metric of this process, and its content type."""
+    return generate_latest(registry), CONTENT_TYPE_LATEST

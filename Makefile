@@ -28,8 +28,10 @@ run: migrate
 	$(DEV_ENV) $(BIN)/csms run
 
 vhost:
-	rabbitmqctl -q add_vhost $(TEST_VHOST) 2>/dev/null || true
-	rabbitmqctl -q set_permissions -p $(TEST_VHOST) guest '.*' '.*' '.*'
+	for v in $(TEST_VHOST) $(TEST_VHOST)_e2e; do \
+	  rabbitmqctl -q add_vhost $$v 2>/dev/null || true; \
+	  rabbitmqctl -q set_permissions -p $$v guest '.*' '.*' '.*'; \
+	done
 
 test: install vhost
 	CSMS_ENV=test CSMS_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/csms migrate --create-database

@@ -1,0 +1,119 @@
+"""Sampled values of OCPP 1.6 MeterValues / StopTransaction.transactionData: parsing, defaults, units.
+
+Pure functions: no database, no I/O, so the hot path stays cheap and is unit-tested alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+ENERGY_ACTIVE_IMPORT_REGISTER = "Energy.Active.Import.Register"
+
+# OCPP 1.6 §7.45 SampledValue: "context ... Default = Sample.Periodic", "format ... Default =
+# Raw", "measurand ... Default = Energy.Active.Import.Register", "location ... Default =
+# Outlet", "unit ... Default = Wh if the (default) measurand is an Energy type".
+DEFAULT_MEASURAND = ENERGY_ACTIVE_IMPORT_REGISTER
+DEFAULT_CONTEXT = "Sample.Periodic"
+DEFAULT_LOCATION = "Outlet"
+DEFAULT_FORMAT = "Raw"
+DEFAULT_ENERGY_UNIT = "Wh"
+
+_WH_PER_UNIT: dict[str, Decimal] = {"Wh": Decimal(1), "kWh": Decimal(1000)}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sampled value with OCPP's defaults applied; `value` is kept as sent."""
+
+    timestamp: datetime
+    value: str
+    value_numeric: Decimal | None
+    measurand: str
+    unit: str | None
+    context: str
+    location: str
+    format: str
+    phase: str | None
+
+    def energy_wh(self) -> int | None:
+        """The total Energy.Active.Import.Register reading in whole Wh, or None if not one.
+
+        A per-phase register (phase set) is a share of the total, not the meter reading.
+        """
+        if (
+            self.measurand != ENERGY_ACTIVE_IMPORT_REGISTER
+            or self.value_numeric is None
+            or self.phase is not None
+        ):
+            return None
+        factor = _WH_PER_UNIT.get(self.unit or "")
+        if factor is None:
+            return None
+        return int((self.value_numeric * factor).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An OCPP date-time (any fractional precision, `Z` or offset) as an aware UTC datetime.
+
+    A timestamp without an offset is taken as UTC (OCPP-J: "all time values ... in UTC").
+    """
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_numeric(value: str, fmt: str = DEFAULT_FORMAT) -> Decimal | None:
+    """The number in a Raw `value`, or None (SignedData, not a number, NaN, infinity)."""
+    if fmt != DEFAULT_FORMAT:
+        return None
+    try:
+        number = Decimal(value.strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def default_unit(measurand: str) -> str | None:
+    """The unit OCPP assumes when none is sent: Wh for Energy measurands, none otherwise."""
+    return DEFAULT_ENERGY_UNIT if measurand.startswith("Energy.") else None
+
+
+def parse_sampled_value(sampled: Mapping[str, Any], timestamp: datetime) -> Sample:
+    """One SampledValue (camelCase keys as received) with OCPP 1.6 defaults applied."""
+    measurand = sampled.get("measurand") or DEFAULT_MEASURAND
+    fmt = sampled.get("format") or DEFAULT_FORMAT
+    value = str(sampled.get("value", ""))
+    return Sample(
+        timestamp=timestamp,
+        value=value,
+        value_numeric=parse_numeric(value, fmt),
+        measurand=measurand,
+        unit=sampled.get("unit") or default_unit(measurand),
+        context=sampled.get("context") or DEFAULT_CONTEXT,
+        location=sampled.get("location") or DEFAULT_LOCATION,
+        format=fmt,
+        phase=sampled.get("phase"),
+    )
+
+
+def iter_samples(meter_values: Any) -> Iterator[Sample]:
+    """Every sampled value of a `meterValue` / `transactionData` array, in message order."""
+    for meter_value in meter_values or ():
+        timestamp = parse_timestamp(meter_value["timestamp"])
+        for sampled in meter_value.get("sampledValue") or ():
+            yield parse_sampled_value(sampled, timestamp)
+
+
+def latest_energy_wh(samples: list[Sample]) -> tuple[datetime, int] | None:
+    """The newest Energy.Active.Import.Register reading (timestamp, Wh) among `samples`."""
+    best: tuple[datetime, int] | None = None
+    for sample in samples:
+        wh = sample.energy_wh()
+        if wh is not None and (best is None or sample.timestamp >= best[0]):
+            best = (sample.timestamp, wh)
+    return best

@@ -1,0 +1,322 @@
+"""Batch consumer: prefetch, gather deliveries into batches, one handler call, then ack.
+
+Outcomes are explicit per delivery: ack (after the handler returned), reject to the
+dead-letter exchange (`Rejected` in the result list, `Reject` raised for a single delivery,
+a body that is not an Envelope), or nack with requeue (the handler failed on this delivery
+alone; the quorum queue's `x-delivery-limit` dead-letters it after N attempts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import cast
+
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, ConsumerTag
+from pydantic import ValidationError
+
+from shared.bus.errors import InvalidEnvelope, Reject
+from shared.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One consumed message: the parsed envelope and the broker message it came in."""
+
+    envelope: Envelope
+    message: AbstractIncomingMessage
+    routing_key: str
+
+    @property
+    def redelivered(self) -> bool:
+        """True when the broker delivered this message before (it may be a duplicate)."""
+        return bool(self.message.redelivered)
+
+    @property
+    def reply_to(self) -> str | None:
+        """The queue the sender waits on for a reply (RPC), if any."""
+        return self.message.reply_to
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Handler outcome for one delivery: dead-letter it at once, no retry."""
+
+    reason: str
+
+
+Outcome = Envelope | Rejected | None
+"""Per delivery: a reply Envelope (published if the message has reply_to), Rejected, or None."""
+
+BatchHandler = Callable[[list[Delivery]], Awaitable[Sequence[Outcome]]]
+"""Handles a batch in one database transaction; returns one outcome per delivery, in order."""
+
+ReplyPublisher = Callable[[AbstractIncomingMessage, Envelope], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class BusMetrics:
+    """Counters kept by a Bus; exported to Prometheus elsewhere."""
+
+    published: int = 0
+    publish_failed: int = 0
+    unroutable: int = 0
+    rpc_calls: int = 0
+    rpc_timeouts: int = 0
+    late_replies: int = 0
+    consumed: int = 0
+    batches: int = 0
+    acked: int = 0
+    redelivered: int = 0
+    requeued: int = 0
+    dead_lettered: int = 0
+    handler_errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def decode(message: AbstractIncomingMessage) -> Delivery:
+    """Parse a consumed message into a Delivery; raise InvalidEnvelope if the body is not one."""
+    try:
+        envelope = Envelope.from_bytes(message.body)
+    except (ValueError, ValidationError) as exc:  # orjson.JSONDecodeError is a ValueError
+        raise InvalidEnvelope(f"message body is not an Envelope: {exc}") from exc
+    return Delivery(envelope=envelope, message=message, routing_key=message.routing_key or "")
+
+
+_STOP = object()
+
+
+class Consumer:
+    """Consumes one queue with one worker: at most one batch in flight, in delivery order."""
+
+    def __init__(
+        self,
+        queue: str,
+        handler: BatchHandler,
+        *,
+        reply: ReplyPublisher,
+        metrics: BusMetrics,
+        max_batch: int = 200,
+        max_wait: float = 0.005,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        if max_wait < 0:
+            raise ValueError("max_wait must not be negative")
+        self.queue = queue
+        self.handler = handler
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self._reply = reply
+        self._metrics = metrics
+        self._buffer: asyncio.Queue[object] = asyncio.Queue()
+        self._amqp_queue: AbstractQueue | None = None
+        self._tag: ConsumerTag | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self, queue: AbstractQueue) -> None:
+        """Start the worker, then consume `queue` (robust: restored after a reconnect)."""
+        self._amqp_queue = queue
+        self._worker = asyncio.create_task(self._run(), name=f"consumer:{self.queue}")
+        self._tag = await queue.consume(self.on_message)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        """aio-pika callback: hand the message to the worker."""
+        self._buffer.put_nowait(message)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop consuming, let the worker finish what it holds (at most `timeout` s)."""
+        if self._amqp_queue is not None and self._tag is not None:
+            try:
+                await self._amqp_queue.cancel(self._tag)
+            except Exception as exc:  # the channel may be gone already
+                log.debug("cancel of consumer on %s failed: %r", self.queue, exc)
+            self._tag = None
+        worker, self._worker = self._worker, None
+        if worker is None or worker.done():
+            return
+        self._buffer.put_nowait(_STOP)
+        try:
+            await asyncio.wait_for(asyncio.shield(worker), timeout)
+        except TimeoutError:
+            log.warning(
+                "consumer on %s did not finish within %.1fs; unacked messages will be "
+                "redelivered",
+                self.queue,
+                timeout,
+            )
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+    async def _next_batch(self) -> tuple[list[AbstractIncomingMessage], bool]:
+        """Wait for one message, then take what arrives within max_wait, up to max_batch."""
+        first = await self._buffer.get()
+        if first is _STOP:
+            return [], True
+        batch = [_as_message(first)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait
+        while len(batch) < self.max_batch:
+            try:
+                item = self._buffer.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    async with asyncio.timeout(remaining):
+                        item = await self._buffer.get()
+                except TimeoutError:
+                    break
+            if item is _STOP:
+                return batch, True
+            batch.append(_as_message(item))
+        return batch, False
+
+    async def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch, stop = await self._next_batch()
+            if not batch:
+                continue
+            try:
+                await self.process(batch)
+            except Exception:
+                log.exception("consumer on %s failed on a batch of %d", self.queue, len(batch))
+
+    async def process(self, messages: list[AbstractIncomingMessage]) -> None:
+        """Decode, handle and settle (ack / reject / nack) a batch of messages."""
+        self._metrics.batches += 1
+        deliveries: list[Delivery] = []
+        for message in messages:
+            self._metrics.consumed += 1
+            if message.redelivered:
+                self._metrics.redelivered += 1
+            try:
+                deliveries.append(decode(message))
+            except InvalidEnvelope as exc:
+                log.error(
+                    "dead-lettering message %s from %s: %s",
+                    message.message_id,
+                    self.queue,
+                    exc,
+                    exc_info=exc,
+                )
+                await self._dead_letter(message)
+        if deliveries:
+            await self._handle(deliveries)
+
+    async def _handle(self, deliveries: list[Delivery]) -> None:
+        try:
+            outcomes = list(await self.handler(deliveries))
+            if len(outcomes) != len(deliveries):
+                raise RuntimeError(
+                    f"handler returned {len(outcomes)} outcomes for {len(deliveries)} deliveries"
+                )
+        except Reject as exc:
+            if len(deliveries) > 1:
+                self._metrics.handler_errors += 1
+                log.warning(
+                    "handler rejected a batch of %d from %s (%s); retrying one at a time",
+                    len(deliveries),
+                    self.queue,
+                    exc.reason,
+                )
+                for delivery in deliveries:
+                    await self._handle([delivery])
+                return
+            await self._reject(deliveries[0], exc.reason)
+            return
+        except Exception as exc:
+            self._metrics.handler_errors += 1
+            if len(deliveries) > 1:
+                log.warning(
+                    "handler failed on a batch of %d from %s; retrying one at a time",
+                    len(deliveries),
+                    self.queue,
+                    exc_info=exc,
+                )
+                for delivery in deliveries:
+                    await self._handle([delivery])
+                return
+            delivery = deliveries[0]
+            log.error(
+                "handler failed on %s %s from %s (correlation %s); requeued",
+                delivery.routing_key,
+                delivery.envelope.unique_id,
+                self.queue,
+                delivery.envelope.correlation_id,
+                exc_info=exc,
+            )
+            self._metrics.requeued += 1
+            await _settle(delivery.message.nack(requeue=True), delivery.message, "nack")
+            return
+        await self._finish(deliveries, outcomes)
+
+    async def _finish(self, deliveries: list[Delivery], outcomes: list[Outcome]) -> None:
+        """Publish the replies (concurrently), then ack; reject the Rejected ones."""
+        replies: list[tuple[Delivery, Envelope]] = []
+        for delivery, outcome in zip(deliveries, outcomes, strict=True):
+            if isinstance(outcome, Envelope) and delivery.reply_to:
+                replies.append((delivery, outcome))
+        results = await asyncio.gather(
+            *(self._reply(d.message, reply) for d, reply in replies), return_exceptions=True
+        )
+        failed = {
+            id(d): r for (d, _), r in zip(replies, results, strict=True) if r is not None
+        }
+        for delivery, outcome in zip(deliveries, outcomes, strict=True):
+            if isinstance(outcome, Rejected):
+                await self._reject(delivery, outcome.reason)
+            elif (error := failed.get(id(delivery))) is not None:
+                log.error(
+                    "reply to %s for %s failed; requeued",
+                    delivery.reply_to,
+                    delivery.envelope.correlation_id,
+                    exc_info=error,
+                )
+                self._metrics.requeued += 1
+                await _settle(delivery.message.nack(requeue=True), delivery.message, "nack")
+            elif await _settle(delivery.message.ack(), delivery.message, "ack"):
+                self._metrics.acked += 1
+
+    async def _reject(self, delivery: Delivery, reason: str) -> None:
+        log.warning(
+            "handler rejected %s %s from %s (correlation %s): %s; dead-lettered",
+            delivery.routing_key,
+            delivery.envelope.unique_id,
+            self.queue,
+            delivery.envelope.correlation_id,
+            reason,
+        )
+        await self._dead_letter(delivery.message)
+
+    async def _dead_letter(self, message: AbstractIncomingMessage) -> None:
+        if await _settle(message.reject(requeue=False), message, "reject"):
+            self._metrics.dead_lettered += 1
+
+
+def _as_message(item: object) -> AbstractIncomingMessage:
+    return cast(AbstractIncomingMessage, item)  # everything but _STOP is a message
+
+
+async def _settle(action: Awaitable[None], message: AbstractIncomingMessage, what: str) -> bool:
+    """Run an ack/nack/reject; a closed channel means the broker redelivers, so only log."""
+    try:
+        await action
+    except Exception as exc:
+        log.warning(
+            "%s of message %s failed (%r); the broker will redeliver it",
+            what,
+            message.message_id,
+            exc,
+        )
+        return False
+    return True

@@ -1,0 +1,100 @@
+"""Value sets of the enum-like string columns, checked by CHECK constraints.
+
+Where OCPP defines the set, it is taken from the `ocpp` package's enums (1.6 and 2.0.1,
+unioned where a column stores both versions), so the database accepts exactly what a
+schema-valid frame can carry. Other packages import these tuples instead of repeating them.
+Measurand, unit, phase, context, location and format of meter values are deliberately
+*not* here: real chargers send vendor values and a meter reading must never be lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+
+from ocpp.v16 import enums as v16
+from ocpp.v201 import enums as v201
+
+
+def _union(*enums: Iterable[Enum]) -> tuple[str, ...]:
+    """The values of the given enums, first-seen order, without duplicates."""
+    seen: dict[str, None] = {}
+    for enum in enums:
+        for member in enum:
+            seen.setdefault(str(member.value), None)
+    return tuple(seen)
+
+
+# -- versions ---------------------------------------------------------------------------------
+OCPP_VERSIONS: tuple[str, ...] = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+
+# -- charge point -----------------------------------------------------------------------------
+REGISTRATION_STATUSES: tuple[str, ...] = _union(
+    v16.RegistrationStatus, v201.RegistrationStatusEnumType
+)
+# OCPP 1.6 StatusNotification.req: "connectorId 0 ... only a subset of the statuses applies:
+# Available, Unavailable, Faulted". Stored in chargepoint.chargepoint_status (String(11)).
+CHARGEPOINT_STATUSES: tuple[str, ...] = ("Available", "Unavailable", "Faulted")
+FIRMWARE_STATUSES: tuple[str, ...] = _union(v16.FirmwareStatus, v201.FirmwareStatusEnumType)
+# 1.6 DiagnosticsStatusNotification and 2.0.1 LogStatusNotification.
+DIAGNOSTICS_STATUSES: tuple[str, ...] = _union(
+    v16.DiagnosticsStatus, v201.UploadLogStatusEnumType
+)
+
+# -- connector --------------------------------------------------------------------------------
+# 1.6 ChargePointStatus united with 2.0.1 ConnectorStatusEnumType (adds Occupied).
+CONNECTOR_STATUSES: tuple[str, ...] = _union(
+    v16.ChargePointStatus, v201.ConnectorStatusEnumType
+)
+# OCPP AvailabilityType, plus "Scheduled": a ChangeAvailability the charge point accepted to
+# apply after the running transaction (ChangeAvailability.conf status Scheduled).
+AVAILABILITY_STATUSES: tuple[str, ...] = ("Operative", "Inoperative", "Scheduled")
+# 1.6 ChargePointErrorCode (2.0.1 StatusNotification has no error code: stored as NoError).
+CONNECTOR_ERROR_CODES: tuple[str, ...] = _union(v16.ChargePointErrorCode)
+
+# -- location ---------------------------------------------------------------------------------
+LOCATION_TYPES: tuple[str, ...] = (
+    "on_street",
+    "parking_garage",
+    "underground_garage",
+    "parking_lot",
+    "private",
+    "other",
+)
+CHARGING_RATE_UNITS: tuple[str, ...] = _union(
+    v16.ChargingRateUnitType, v201.ChargingRateUnitEnumType
+)
+GRID_LIMIT_UNITS: tuple[str, ...] = CHARGING_RATE_UNITS
+BALANCING_STRATEGIES: tuple[str, ...] = ("equal", "by_connector_max")
+
+# -- users ------------------------------------------------------------------------------------
+USER_ROLES: tuple[str, ...] = ("admin", "operator", "driver")
+
+# -- transactions -----------------------------------------------------------------------------
+TRANSACTION_STATUSES: tuple[str, ...] = ("Active", "Completed")
+# 1.6 Reason united with 2.0.1 ReasonEnumType (StopTransaction / TransactionEvent stoppedReason).
+STOP_REASONS: tuple[str, ...] = _union(v16.Reason, v201.ReasonEnumType)
+RESERVATION_STATUSES: tuple[str, ...] = ("Active", "Used", "Cancelled", "Expired")
+
+# -- smart charging ---------------------------------------------------------------------------
+CHARGING_PROFILE_PURPOSES: tuple[str, ...] = _union(
+    v16.ChargingProfilePurposeType, v201.ChargingProfilePurposeEnumType
+)
+CHARGING_PROFILE_KINDS: tuple[str, ...] = _union(
+    v16.ChargingProfileKindType, v201.ChargingProfileKindEnumType
+)
+RECURRENCY_KINDS: tuple[str, ...] = _union(v16.RecurrencyKind, v201.RecurrencyKindEnumType)
+PROFILE_INSTALLATION_STATUSES: tuple[str, ...] = (
+    "Pending",
+    "Installed",
+    "Rejected",
+    "Cleared",
+    "Replaced",
+)
+
+# -- message log, commands, data transfer -----------------------------------------------------
+DIRECTIONS: tuple[str, ...] = ("in", "out")
+# OCPP-J message type numbers: CALL 2, CALLRESULT 3, CALLERROR 4; OCPP 2.1 adds
+# CALLRESULTERROR 5 and SEND 6 (allowed now so 2.1 needs no migration).
+MESSAGE_TYPES: tuple[int, ...] = (2, 3, 4, 5, 6)
+COMMAND_OUTCOMES: tuple[str, ...] = ("pending", "result", "error", "offline", "timeout")

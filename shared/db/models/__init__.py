@@ -1,0 +1,37 @@
+"""Every table of the domain; import models from here (`from shared.db.models import ...`)."""
+
+from shared.db.base import Base
+from shared.db.models.charging import ChargingProfile, ChargingProfileInstallation
+from shared.db.models.chargepoint import (
+    ChargePoint,
+    ChargePointConfiguration,
+    Connector,
+    Heartbeat,
+    StatusNotification,
+)
+from shared.db.models.location import Location
+from shared.db.models.log import CommandLog, DataTransfer, OcppMessage
+from shared.db.models.transactions import MeterValue, Reservation, Transaction
+from shared.db.models.users import ApiKey, IdTag, Profile, User
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "ChargePoint",
+    "ChargePointConfiguration",
+    "ChargingProfile",
+    "ChargingProfileInstallation",
+    "CommandLog",
+    "Connector",
+    "DataTransfer",
+    "Heartbeat",
+    "IdTag",
+    "Location",
+    "MeterValue",
+    "OcppMessage",
+    "Profile",
+    "Reservation",
+    "StatusNotification",
+    "Transaction",
+    "User",
+]

@@ -1,0 +1,178 @@
+"""Charge points and what they report about themselves: connectors, heartbeats, statuses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.db import enums
+from shared.db.base import Base, TimestampMixin, enum_check
+
+if TYPE_CHECKING:
+    from shared.db.models.location import Location
+
+
+class ChargePoint(TimestampMixin, Base):
+    """A charge point (ER diagram: ChargePoint), keyed by its OCPP identity."""
+
+    __tablename__ = "chargepoint"
+    __table_args__ = (
+        enum_check("chargepoint_status", enums.CHARGEPOINT_STATUSES),
+        enum_check("ocpp_version", enums.OCPP_VERSIONS),
+        enum_check("registration_status", enums.REGISTRATION_STATUSES),
+        enum_check("firmware_status", enums.FIRMWARE_STATUSES),
+        enum_check("diagnostics_status", enums.DIAGNOSTICS_STATUSES),
+    )
+
+    chargepoint_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # BootNotification fields (1.6 lengths; vendor 50 and chargebox serial 25 as the specs say).
+    chargepoint_model: Mapped[str | None] = mapped_column(String(20))
+    chargepoint_vendor: Mapped[str | None] = mapped_column(String(50))
+    chargebox_serial_number: Mapped[str | None] = mapped_column(String(25))
+    chargepoint_serial_number: Mapped[str | None] = mapped_column(String(25))
+    firmware_version: Mapped[str | None] = mapped_column(String(50))
+    iccid: Mapped[str | None] = mapped_column(String(20))
+    imsi: Mapped[str | None] = mapped_column(String(20))
+    meter_type: Mapped[str | None] = mapped_column(String(25))
+    meter_serial_number: Mapped[str | None] = mapped_column(String(25))
+    # Connection (IPv6 addresses need 45 characters).
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    websocket_port: Mapped[int | None] = mapped_column(Integer)
+    connected: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
+    ocpp_version: Mapped[str | None] = mapped_column(String(9))
+    last_heartbeat: Mapped[datetime | None]
+    # Status of connectorId 0 and the timestamp of the status last applied (reordering).
+    chargepoint_status: Mapped[str | None] = mapped_column(String(11))
+    status_timestamp: Mapped[datetime | None]
+    firmware_status: Mapped[str | None] = mapped_column(String(50))
+    diagnostics_status: Mapped[str | None] = mapped_column(String(50))
+    # Provisioning (written by the API) and registration (the BootNotification answer).
+    location_uuid: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("location.uuid", ondelete="SET NULL"), index=True
+    )
+    registration_status: Mapped[str] = mapped_column(
+        String(20), default="Pending", server_default="Pending", index=True
+    )
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    local_list_version: Mapped[int | None] = mapped_column(Integer)
+    decommissioned_at: Mapped[datetime | None]
+
+    location: Mapped[Location | None] = relationship(back_populates="chargepoints", lazy="raise")
+    connectors: Mapped[list[Connector]] = relationship(
+        back_populates="chargepoint",
+        lazy="raise",
+        passive_deletes=True,
+        order_by="Connector.connectorid",
+    )
+
+
+class Connector(Base):
+    """A connector (ER diagram: Connector); connectorId 0 is the charge point, not a row."""
+
+    __tablename__ = "connector"
+    __table_args__ = (
+        UniqueConstraint("chargepoint_id", "connectorid"),
+        enum_check("availability_status", enums.AVAILABILITY_STATUSES),
+        enum_check("connector_status", enums.CONNECTOR_STATUSES),
+        enum_check("error_code", enums.CONNECTOR_ERROR_CODES),
+    )
+
+    uuid: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    )
+    chargepoint_id: Mapped[str] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE")
+    )
+    connectorid: Mapped[int] = mapped_column(Integer)
+    availability_status: Mapped[str] = mapped_column(
+        String(11), default="Operative", server_default="Operative"
+    )
+    connector_status: Mapped[str] = mapped_column(
+        String(13), default="Unavailable", server_default="Unavailable"
+    )
+    status_timestamp: Mapped[datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(50))
+
+    chargepoint: Mapped[ChargePoint] = relationship(back_populates="connectors", lazy="raise")
+
+
+class Heartbeat(Base):
+    """One Heartbeat.req (ER diagram: Heartbeat)."""
+
+    __tablename__ = "heartbeat"
+    __table_args__ = (Index(None, "chargepoint_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    chargepoint_id: Mapped[str] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE")
+    )
+    timestamp: Mapped[datetime]
+    message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class StatusNotification(Base):
+    """One StatusNotification.req as received (ER diagram: StatusNotification).
+
+    `connector_uuid` is NULL for connectorId 0 (the charge point itself), so the row also
+    carries the charge point id and the reported connector number.
+    """
+
+    __tablename__ = "status_notification"
+    __table_args__ = (
+        Index(None, "connector_uuid", "timestamp"),
+        Index(None, "chargepoint_id", "received_at"),
+        enum_check("error_code", enums.CONNECTOR_ERROR_CODES),
+        enum_check("status", enums.CONNECTOR_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    chargepoint_id: Mapped[str] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE")
+    )
+    connectorid: Mapped[int] = mapped_column(Integer)
+    connector_uuid: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connector.uuid", ondelete="CASCADE")
+    )
+    error_code: Mapped[str] = mapped_column(String(50))
+    info: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(50))
+    timestamp: Mapped[datetime | None]
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    connector: Mapped[Connector | None] = relationship(lazy="raise")
+
+
+class ChargePointConfiguration(Base):
+    """A configuration key as last reported by GetConfiguration or set by ChangeConfiguration."""
+
+    __tablename__ = "chargepoint_configuration"
+
+    chargepoint_id: Mapped[str] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    # OCPP 1.6 caps values at 500 characters; stored untruncated whatever the charger sends.
+    value: Mapped[str | None] = mapped_column(Text)
+    readonly: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

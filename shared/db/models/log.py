@@ -1,0 +1,79 @@
+"""Records of traffic: the OCPP message log, commands sent, data transfers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Identity, Index, SmallInteger, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import enums
+from shared.db.base import Base, enum_check
+
+
+class OcppMessage(Base):
+    """One OCPP-J frame, in or out; `chargepoint_id` has no foreign key (unknown ids too)."""
+
+    __tablename__ = "ocpp_message"
+    __table_args__ = (
+        # Idempotent log writes: a redelivered envelope carries the same correlation id.
+        UniqueConstraint("message_id", "direction", "message_type"),
+        Index(None, "chargepoint_id", "created_at"),
+        Index(None, "action"),
+        enum_check("direction", enums.DIRECTIONS),
+        enum_check("message_type", enums.MESSAGE_TYPES),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    chargepoint_id: Mapped[str] = mapped_column(String(255))
+    direction: Mapped[str] = mapped_column(String(3))
+    message_type: Mapped[int] = mapped_column(SmallInteger)
+    action: Mapped[str | None] = mapped_column(String(64))
+    unique_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_description: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class CommandLog(Base):
+    """A command sent to a charge point and how it ended; `id` is the correlation id."""
+
+    __tablename__ = "command_log"
+    __table_args__ = (enum_check("outcome", enums.COMMAND_OUTCOMES),)
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    )
+    chargepoint_id: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]]
+    outcome: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    response: Mapped[dict[str, Any] | None]
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_description: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    completed_at: Mapped[datetime | None]
+
+
+class DataTransfer(Base):
+    """A DataTransfer in either direction (vendor-specific data, kept verbatim)."""
+
+    __tablename__ = "data_transfer"
+    __table_args__ = (
+        Index(None, "chargepoint_id", "received_at"),
+        enum_check("direction", enums.DIRECTIONS),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    chargepoint_id: Mapped[str] = mapped_column(String(255))
+    vendor_id: Mapped[str] = mapped_column(String(255))
+    data_message_id: Mapped[str | None] = mapped_column(String(50))
+    data: Mapped[str | None] = mapped_column(Text)
+    direction: Mapped[str] = mapped_column(String(3))
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    message_id: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -1,0 +1,151 @@
+"""Charging sessions and what they measure: transactions, meter values, reservations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
+
+from shared.db import enums
+from shared.db.base import Base, TimestampMixin, enum_check
+from shared.db.models.chargepoint import ChargePoint, Connector
+from shared.db.models.users import IdTag
+
+if TYPE_CHECKING:
+    from shared.db.models.charging import ChargingProfile
+
+
+class Transaction(TimestampMixin, Base):
+    """A charging session (ER diagram: Transaction); `transaction_id` is OCPP 1.6's integer.
+
+    `id_tag` has no foreign key: charge points report sessions of tags the CSMS does not know
+    (offline authorization, local list) and such a record must not be lost.
+    """
+
+    __tablename__ = "transaction"
+    __table_args__ = (
+        # A retried StartTransaction (same content) finds its row and gets the same id.
+        UniqueConstraint(
+            "chargepoint_id",
+            "connectorid",
+            "start_transaction_timestamp",
+            "id_tag",
+            name="uq_transaction_start",
+        ),
+        Index(None, "chargepoint_id", "status"),
+        Index(None, "id_tag"),
+        Index(None, "start_transaction_timestamp"),
+        enum_check("status", enums.TRANSACTION_STATUSES),
+        enum_check("reason_stopped", enums.STOP_REASONS),
+    )
+
+    transaction_id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    chargepoint_id: Mapped[str] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="RESTRICT")
+    )
+    connectorid: Mapped[int] = mapped_column(Integer)
+    connector_uuid: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connector.uuid", ondelete="SET NULL")
+    )
+    start_transaction_timestamp: Mapped[datetime]
+    stop_transaction_timestamp: Mapped[datetime | None]
+    wh_meter_start: Mapped[int] = mapped_column(Integer)
+    wh_meter_stop: Mapped[int | None] = mapped_column(Integer)
+    wh_meter_last: Mapped[int] = mapped_column(Integer)
+    id_tag: Mapped[str] = mapped_column(String(255))
+    id_tag_stop: Mapped[str | None] = mapped_column(String(255))
+    reason_stopped: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(15), default="Active", server_default="Active")
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    # OCPP 2.0.1 TransactionType.transactionId (a string of at most 36 characters).
+    remote_transaction_id: Mapped[str | None] = mapped_column(String(36))
+    # Idempotency keys (envelope correlation ids) of the messages that started / stopped it.
+    start_message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    stop_message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    chargepoint: Mapped[ChargePoint] = relationship(lazy="raise")
+    connector: Mapped[Connector | None] = relationship(lazy="raise")
+    tag: Mapped[IdTag | None] = relationship(
+        primaryjoin=lambda: foreign(Transaction.id_tag) == IdTag.id_token,
+        viewonly=True,
+        lazy="raise",
+    )
+    charging_profiles: Mapped[list[ChargingProfile]] = relationship(
+        back_populates="transaction", lazy="raise", passive_deletes=True
+    )
+
+
+class MeterValue(Base):
+    """One sampled value, stored as received (facts, not updates: reordering is harmless).
+
+    `transaction_id` has no foreign key: values for a transaction the CSMS does not know
+    (yet, or at all) are kept.
+    """
+
+    __tablename__ = "meter_value"
+    __table_args__ = (
+        UniqueConstraint("message_id", "seq"),
+        Index(None, "transaction_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    # Position of the sampled value within its message (idempotency with message_id).
+    seq: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    chargepoint_id: Mapped[str] = mapped_column(String(255), index=True)
+    connectorid: Mapped[int | None] = mapped_column(Integer)
+    timestamp: Mapped[datetime]
+    measurand: Mapped[str] = mapped_column(
+        String(64),
+        default="Energy.Active.Import.Register",
+        server_default="Energy.Active.Import.Register",
+    )
+    phase: Mapped[str | None] = mapped_column(String(8))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    context: Mapped[str | None] = mapped_column(String(32))
+    location: Mapped[str | None] = mapped_column(String(16))
+    format: Mapped[str | None] = mapped_column(String(16))
+    # OCPP's value is a string (SignedData, vendor formats); value_numeric when Raw and numeric.
+    value: Mapped[str] = mapped_column(Text)
+    value_numeric: Mapped[Decimal | None]
+
+
+class Reservation(TimestampMixin, Base):
+    """A ReserveNow of a connector (ER diagram: Reservation); `reservation_id` is OCPP's."""
+
+    __tablename__ = "reservation"
+    __table_args__ = (enum_check("status", enums.RESERVATION_STATUSES),)
+
+    uuid: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    )
+    connector_uuid: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connector.uuid", ondelete="CASCADE"), index=True
+    )
+    # Assigned by the database (identity) when the API does not choose one.
+    reservation_id: Mapped[int] = mapped_column(Integer, Identity(), unique=True)
+    expiry_date: Mapped[datetime]
+    id_tag: Mapped[str] = mapped_column(String(255))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(10), default="Active", server_default="Active")
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transaction.transaction_id", ondelete="SET NULL")
+    )
+
+    connector: Mapped[Connector] = relationship(lazy="raise")
+    transaction: Mapped[Transaction | None] = relationship(lazy="raise")

@@ -1,0 +1,152 @@
+"""The common main of the consumer services (registry, transactions, charging)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from shared.health import HealthServer
+from shared.logging import configure_logging
+from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from shared.bus.bus import Bus
+
+ShutdownCallback = Callable[[], Awaitable[None]]
+
+_RETRY_INITIAL = 0.5
+_RETRY_MAX = 30.0
+
+
+@dataclass
+class ServiceContext:
+    """What a service's `setup` gets: configuration, database, bus, logger, health server."""
+
+    name: str
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bus: Bus
+    logger: logging.Logger
+    health: HealthServer
+    stopping: asyncio.Event
+    _on_shutdown: list[ShutdownCallback] = field(default_factory=list)
+
+    def on_shutdown(self, callback: ShutdownCallback) -> None:
+        """Run `callback` at shutdown, before the bus closes (last registered runs first)."""
+        self._on_shutdown.append(callback)
+
+
+def run_consumer_service(name: str, setup: Callable[[ServiceContext], Awaitable[None]]) -> None:
+    """Configure, connect, call `setup(ctx)`, then serve until SIGTERM/SIGINT; exits 0."""
+    settings = get_settings()
+    configure_logging(name, settings.log_level, settings.log_format)
+    import uvloop
+
+    raise SystemExit(uvloop.run(_serve(name, settings, setup)))
+
+
+async def _retry(
+    what: str,
+    attempt: Callable[[], Awaitable[None]],
+    stopping: asyncio.Event,
+    log: logging.Logger,
+) -> bool:
+    """Call `attempt` until it succeeds (True) or a stop is requested (False)."""
+    delay = _RETRY_INITIAL
+    while not stopping.is_set():
+        try:
+            await attempt()
+            return True
+        except Exception as exc:  # noqa: BLE001 - retried; the reason is logged
+            log.warning(
+                "%s unavailable, retrying in %.1fs: %s", what, delay, exc, extra={"retry_in": delay}
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=delay)
+        delay = min(delay * 2, _RETRY_MAX)
+    return False
+
+
+async def _serve(
+    name: str, settings: Settings, setup: Callable[[ServiceContext], Awaitable[None]]
+) -> int:
+    from sqlalchemy import text
+
+    from shared.bus.bus import Bus
+    from shared.db.session import create_engine, create_sessionmaker
+
+    log = logging.getLogger(f"services.{name}")
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    health = HealthServer(getattr(settings, f"{name}_health_port", 0))
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    bus = Bus(settings.amqp_url, name=name, prefetch=settings.consumer_prefetch)
+    ctx = ServiceContext(
+        name=name,
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        bus=bus,
+        logger=log,
+        health=health,
+        stopping=stopping,
+    )
+
+    async def select_one() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def db_ready() -> bool:
+        await select_one()
+        return True
+
+    async def bus_ready() -> bool:
+        return not bus.channel.is_closed
+
+    health.add_check("database", db_ready)
+    health.add_check("bus", bus_ready)
+    status = 0
+    try:
+        await health.start()
+        # Consume only once the database answers: handlers that fail for lack of a database
+        # would burn the messages' delivery limit and dead-letter good messages.
+        if await _retry("database", select_one, stopping, log) and await _retry(
+            "broker", bus.connect, stopping, log
+        ):
+            if not stopping.is_set():
+                await setup(ctx)
+                log.info("%s started", name)
+            await stopping.wait()
+        log.info("%s stopping", name)
+    except Exception:
+        log.exception("%s failed", name)
+        status = 1
+    finally:
+        health.set_draining()
+        for callback in reversed(ctx._on_shutdown):
+            try:
+                await callback()
+            except Exception:
+                log.exception("shutdown callback failed")
+        # Closing the bus stops consuming and lets in-flight batches commit and ack.
+        for what, close in (("bus", bus.close), ("database engine", engine.dispose)):
+            try:
+                await close()
+            except Exception:
+                log.exception("closing the %s failed", what)
+        await health.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("%s stopped", name)
+    return status

@@ -49,8 +49,10 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: migrate
-	$(BIN)/python -m bench
+bench: install
+	rabbitmqctl -q add_vhost csms_bench 2>/dev/null || true
+	rabbitmqctl -q set_permissions -p csms_bench guest '.*' '.*' '.*'
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 up:
 	docker compose -f deploy/docker-compose.yml --env-file .env up -d --build

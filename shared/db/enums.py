@@ -37,15 +37,11 @@ REGISTRATION_STATUSES: tuple[str, ...] = _union(
 CHARGEPOINT_STATUSES: tuple[str, ...] = ("Available", "Unavailable", "Faulted")
 FIRMWARE_STATUSES: tuple[str, ...] = _union(v16.FirmwareStatus, v201.FirmwareStatusEnumType)
 # 1.6 DiagnosticsStatusNotification and 2.0.1 LogStatusNotification.
-DIAGNOSTICS_STATUSES: tuple[str, ...] = _union(
-    v16.DiagnosticsStatus, v201.UploadLogStatusEnumType
-)
+DIAGNOSTICS_STATUSES: tuple[str, ...] = _union(v16.DiagnosticsStatus, v201.UploadLogStatusEnumType)
 
 # -- connector --------------------------------------------------------------------------------
 # 1.6 ChargePointStatus united with 2.0.1 ConnectorStatusEnumType (adds Occupied).
-CONNECTOR_STATUSES: tuple[str, ...] = _union(
-    v16.ChargePointStatus, v201.ConnectorStatusEnumType
-)
+CONNECTOR_STATUSES: tuple[str, ...] = _union(v16.ChargePointStatus, v201.ConnectorStatusEnumType)
 # OCPP AvailabilityType, plus "Scheduled": a ChangeAvailability the charge point accepted to
 # apply after the running transaction (ChangeAvailability.conf status Scheduled).
 AVAILABILITY_STATUSES: tuple[str, ...] = ("Operative", "Inoperative", "Scheduled")

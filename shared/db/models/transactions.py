@@ -106,7 +106,7 @@ class MeterValue(Base):
     message_id: Mapped[str] = mapped_column(String(64))
     # Position of the sampled value within its message (idempotency with message_id).
     seq: Mapped[int] = mapped_column(Integer)
-    transaction_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
     chargepoint_id: Mapped[str] = mapped_column(String(255), index=True)
     connectorid: Mapped[int | None] = mapped_column(Integer)
     timestamp: Mapped[datetime]

@@ -1,0 +1,122 @@
+"""The services as real processes (`csms <service>`), for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """Starts, stops and kills the services of one test run."""
+
+    env: dict[str, str]
+    log_dir: Path
+    gateway_port: int
+    health_ports: dict[str, int]
+    procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway_port}/ocpp"
+
+    def ready_url(self, name: str) -> str:
+        port = self.gateway_port if name == "gateway" else self.health_ports[name]
+        return f"http://127.0.0.1:{port}/readyz"
+
+    async def start(self, name: str) -> None:
+        """Start `csms <name>` and wait until its /readyz answers 200."""
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.procs[name] = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "shared.cli",
+            name,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
+        )
+        await self._wait_ready(name)
+
+    async def _wait_ready(self, name: str, timeout: float = 30.0) -> None:
+        url = self.ready_url(name)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            proc = self.procs[name]
+            if proc.returncode is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_dir}")
+            try:
+                status = await asyncio.to_thread(_http_status, url)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"{name} not ready after {timeout}s; see {self.log_dir}")
+
+    async def stop(self, name: str, sig: int = signal.SIGTERM) -> int:
+        """Signal a service and wait for it to exit; returns its exit code."""
+        proc = self.procs.pop(name)
+        if proc.returncode is None:
+            proc.send_signal(sig)
+        return await asyncio.wait_for(proc.wait(), 20)
+
+    async def kill(self, name: str) -> int:
+        """SIGKILL: the process gets no chance to finish anything."""
+        return await self.stop(name, signal.SIGKILL)
+
+    async def stop_all(self) -> None:
+        for name in list(self.procs):
+            try:
+                await self.stop(name)
+            except TimeoutError:
+                await self.kill(name)
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def stack_env(
+    db_url: str, amqp_url: str, gateway_port: int, health: dict[str, int]
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSMS_")}
+    env.update(
+        CSMS_ENV="test",
+        CSMS_DATABASE_URL=db_url,
+        CSMS_AMQP_URL=amqp_url,
+        CSMS_GATEWAY_HOST="127.0.0.1",
+        CSMS_GATEWAY_PORT=str(gateway_port),
+        CSMS_API_HOST="127.0.0.1",
+        CSMS_API_PORT=str(free_port()),
+        CSMS_REGISTRY_HEALTH_PORT=str(health["registry"]),
+        CSMS_TRANSACTIONS_HEALTH_PORT=str(health["transactions"]),
+        CSMS_CHARGING_HEALTH_PORT=str(health["charging"]),
+        CSMS_LOG_LEVEL="INFO",
+        CSMS_LOG_FORMAT="json",
+        CSMS_UPSTREAM_CALL_TIMEOUT="5",
+        CSMS_COMMAND_TIMEOUT="5",
+        CSMS_UNKNOWN_CHARGEPOINTS="accept",
+    )
+    return env

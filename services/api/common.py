@@ -1,0 +1,82 @@
+"""Types shared by the resource schemas: UTC timestamps, bounded strings and integers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+INT32_MAX = 2_147_483_647
+INT32_MIN = -2_147_483_648
+
+
+def _to_utc(value: datetime) -> datetime:
+    """Aware datetimes are converted to UTC; naive ones are taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:00:00-05:00
+        raise ValueError("date is out of range once converted to UTC") from exc
+
+
+def _serialize_utc(value: datetime) -> str:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+def check_storable(value: str) -> str:
+    """Refuse text Postgres cannot store (NUL, lone surrogates)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid unicode text") from exc
+    return value
+
+
+SafeStr = Annotated[str, AfterValidator(check_storable)]
+"""A string that can be stored in (and compared with) Postgres text."""
+
+UtcDateTime = Annotated[
+    datetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(_serialize_utc, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""ISO 8601 in and out; out always as UTC with a `+00:00` offset."""
+
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+NonNegInt32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
+PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+
+class ApiModel(BaseModel):
+    """Base of request bodies: unknown fields are refused, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """Postgres text holds neither NUL characters nor lone surrogates."""
+        if isinstance(value, str):
+            check_storable(value)
+        return value
+
+
+class ReadModel(BaseModel):
+    """Base of response bodies, built from ORM rows."""
+
+    model_config = ConfigDict(from_attributes=True)

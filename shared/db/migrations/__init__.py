@@ -1,0 +1,1 @@
+"""Alembic migrations of the CSMS schema (run through shared.db.migrate)."""

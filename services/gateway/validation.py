@@ -99,7 +99,7 @@ def _path(exc: fastjsonschema.JsonSchemaValueException) -> str:
     parts = list(exc.path or ["data"])[1:]
     out = "payload"
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) or str(part).isdigit() else f".{part}"
     return out
 
 

@@ -147,8 +147,7 @@ class Consumer:
             await asyncio.wait_for(asyncio.shield(worker), timeout)
         except TimeoutError:
             log.warning(
-                "consumer on %s did not finish within %.1fs; unacked messages will be "
-                "redelivered",
+                "consumer on %s did not finish within %.1fs; unacked messages will be redelivered",
                 self.queue,
                 timeout,
             )
@@ -269,9 +268,7 @@ class Consumer:
         results = await asyncio.gather(
             *(self._reply(d.message, reply) for d, reply in replies), return_exceptions=True
         )
-        failed = {
-            id(d): r for (d, _), r in zip(replies, results, strict=True) if r is not None
-        }
+        failed = {id(d): r for (d, _), r in zip(replies, results, strict=True) if r is not None}
         for delivery, outcome in zip(deliveries, outcomes, strict=True):
             if isinstance(outcome, Rejected):
                 await self._reject(delivery, outcome.reason)

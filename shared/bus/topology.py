@@ -67,8 +67,7 @@ def service_queue_arguments(delivery_limit: int) -> dict[str, Any]:
 async def declare(channel: AbstractChannel) -> dict[str, AbstractExchange]:
     """Declare the exchanges and the dead-letter queue (idempotent); return the exchanges."""
     exchanges = {
-        name: await channel.declare_exchange(name, kind, durable=True)
-        for name, kind in _EXCHANGES
+        name: await channel.declare_exchange(name, kind, durable=True) for name, kind in _EXCHANGES
     }
     dead_letter = await channel.declare_queue(
         DEAD_LETTER, durable=True, arguments={"x-queue-type": "quorum"}

@@ -1,7 +1,6 @@
 """Every table of the domain; import models from here (`from shared.db.models import ...`)."""
 
 from shared.db.base import Base
-from shared.db.models.charging import ChargingProfile, ChargingProfileInstallation
 from shared.db.models.chargepoint import (
     ChargePoint,
     ChargePointConfiguration,
@@ -9,6 +8,7 @@ from shared.db.models.chargepoint import (
     Heartbeat,
     StatusNotification,
 )
+from shared.db.models.charging import ChargingProfile, ChargingProfileInstallation
 from shared.db.models.location import Location
 from shared.db.models.log import CommandLog, DataTransfer, OcppMessage
 from shared.db.models.transactions import MeterValue, Reservation, Transaction

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
 
 from sqlalchemy import (
     BigInteger,
@@ -65,7 +65,7 @@ class ChargePoint(TimestampMixin, Base):
     firmware_status: Mapped[str | None] = mapped_column(String(50))
     diagnostics_status: Mapped[str | None] = mapped_column(String(50))
     # Provisioning (written by the API) and registration (the BootNotification answer).
-    location_uuid: Mapped[uuid.UUID | None] = mapped_column(
+    location_uuid: Mapped[UUID | None] = mapped_column(
         ForeignKey("location.uuid", ondelete="SET NULL"), index=True
     )
     registration_status: Mapped[str] = mapped_column(
@@ -95,8 +95,8 @@ class Connector(Base):
         enum_check("error_code", enums.CONNECTOR_ERROR_CODES),
     )
 
-    uuid: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    uuid: Mapped[UUID] = mapped_column(
+        primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
     )
     chargepoint_id: Mapped[str] = mapped_column(
         ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE")
@@ -148,7 +148,7 @@ class StatusNotification(Base):
         ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE")
     )
     connectorid: Mapped[int] = mapped_column(Integer)
-    connector_uuid: Mapped[uuid.UUID | None] = mapped_column(
+    connector_uuid: Mapped[UUID | None] = mapped_column(
         ForeignKey("connector.uuid", ondelete="CASCADE")
     )
     error_code: Mapped[str] = mapped_column(String(50))

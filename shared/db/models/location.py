@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
 
 from sqlalchemy import String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -26,8 +26,8 @@ class Location(TimestampMixin, Base):
         enum_check("balancing_strategy", enums.BALANCING_STRATEGIES),
     )
 
-    uuid: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    uuid: Mapped[UUID] = mapped_column(
+        primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
     )
     name: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(20), default="other", server_default="other")

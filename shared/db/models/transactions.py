@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
 
 from sqlalchemy import (
     BigInteger,
@@ -58,7 +58,7 @@ class Transaction(TimestampMixin, Base):
         ForeignKey("chargepoint.chargepoint_id", ondelete="RESTRICT")
     )
     connectorid: Mapped[int] = mapped_column(Integer)
-    connector_uuid: Mapped[uuid.UUID | None] = mapped_column(
+    connector_uuid: Mapped[UUID | None] = mapped_column(
         ForeignKey("connector.uuid", ondelete="SET NULL")
     )
     start_transaction_timestamp: Mapped[datetime]
@@ -131,10 +131,10 @@ class Reservation(TimestampMixin, Base):
     __tablename__ = "reservation"
     __table_args__ = (enum_check("status", enums.RESERVATION_STATUSES),)
 
-    uuid: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    uuid: Mapped[UUID] = mapped_column(
+        primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
     )
-    connector_uuid: Mapped[uuid.UUID] = mapped_column(
+    connector_uuid: Mapped[UUID] = mapped_column(
         ForeignKey("connector.uuid", ondelete="CASCADE"), index=True
     )
     # Assigned by the database (identity) when the API does not choose one.

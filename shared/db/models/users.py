@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
+from uuid import UUID, uuid4
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,8 +21,8 @@ class User(TimestampMixin, Base):
         CheckConstraint("email = lower(email)", name="email_lowercase"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    id: Mapped[UUID] = mapped_column(
+        primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
     )
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -43,7 +43,7 @@ class Profile(Base):
 
     __tablename__ = "profile"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
+    user_id: Mapped[UUID] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
     )
     # Path of the image relative to CSMS_MEDIA_DIR.
@@ -60,14 +60,14 @@ class ApiKey(Base):
     __tablename__ = "api_key"
     __table_args__ = (enum_check("role", enums.USER_ROLES),)
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, default=uuid.uuid4, server_default=func.gen_random_uuid()
+    id: Mapped[UUID] = mapped_column(
+        primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
     )
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16), unique=True, index=True)
     key_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))
-    created_by: Mapped[uuid.UUID | None] = mapped_column(
+    created_by: Mapped[UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -83,7 +83,7 @@ class IdTag(TimestampMixin, Base):
     id_token: Mapped[str] = mapped_column(String(255), primary_key=True)
     expiry_date: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
+    user_id: Mapped[UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), index=True
     )
     parent_id_tag: Mapped[str | None] = mapped_column(

@@ -1,8 +1,8 @@
-"""initial schema
+"""Initial schema: every table of the domain
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 16:56:38.613136
+Create Date: 2026-11-25 16:57:10.320118
 """
 
 from collections.abc import Sequence
@@ -15,6 +15,127 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+# Value sets as they were at this revision (frozen copies of shared.db.enums; a later change
+# to a set is a new migration that drops and re-creates its CHECK constraint).
+AVAILABILITY_STATUSES = ("Operative", "Inoperative", "Scheduled")
+BALANCING_STRATEGIES = ("equal", "by_connector_max")
+CHARGEPOINT_STATUSES = ("Available", "Unavailable", "Faulted")
+CHARGING_PROFILE_KINDS = ("Absolute", "Recurring", "Relative")
+CHARGING_PROFILE_PURPOSES = (
+    "ChargePointMaxProfile",
+    "TxDefaultProfile",
+    "TxProfile",
+    "ChargingStationExternalConstraints",
+    "ChargingStationMaxProfile",
+)
+CHARGING_RATE_UNITS = ("W", "A")
+COMMAND_OUTCOMES = ("pending", "result", "error", "offline", "timeout")
+CONNECTOR_ERROR_CODES = (
+    "ConnectorLockFailure",
+    "EVCommunicationError",
+    "GroundFailure",
+    "HighTemperature",
+    "InternalError",
+    "LocalListConflict",
+    "NoError",
+    "OtherError",
+    "OverCurrentFailure",
+    "OverVoltage",
+    "PowerMeterFailure",
+    "PowerSwitchFailure",
+    "ReaderFailure",
+    "ResetFailure",
+    "UnderVoltage",
+    "WeakSignal",
+)
+CONNECTOR_STATUSES = (
+    "Available",
+    "Preparing",
+    "Charging",
+    "SuspendedEVSE",
+    "SuspendedEV",
+    "Finishing",
+    "Reserved",
+    "Unavailable",
+    "Faulted",
+    "Occupied",
+)
+DIAGNOSTICS_STATUSES = (
+    "Idle",
+    "Uploaded",
+    "UploadFailed",
+    "Uploading",
+    "BadMessage",
+    "NotSupportedOperation",
+    "PermissionDenied",
+    "UploadFailure",
+    "AcceptedCanceled",
+)
+DIRECTIONS = ("in", "out")
+FIRMWARE_STATUSES = (
+    "Downloaded",
+    "DownloadFailed",
+    "Downloading",
+    "Idle",
+    "InstallationFailed",
+    "Installing",
+    "Installed",
+    "DownloadScheduled",
+    "DownloadPaused",
+    "InstallRebooting",
+    "InstallScheduled",
+    "InstallVerificationFailed",
+    "InvalidSignature",
+    "SignatureVerified",
+)
+LOCATION_TYPES = (
+    "on_street",
+    "parking_garage",
+    "underground_garage",
+    "parking_lot",
+    "private",
+    "other",
+)
+MESSAGE_TYPES = (2, 3, 4, 5, 6)
+OCPP_VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+PROFILE_INSTALLATION_STATUSES = ("Pending", "Installed", "Rejected", "Cleared", "Replaced")
+RECURRENCY_KINDS = ("Daily", "Weekly")
+REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
+RESERVATION_STATUSES = ("Active", "Used", "Cancelled", "Expired")
+STOP_REASONS = (
+    "EmergencyStop",
+    "EVDisconnected",
+    "HardReset",
+    "Local",
+    "Other",
+    "PowerLoss",
+    "Reboot",
+    "Remote",
+    "SoftReset",
+    "UnlockCommand",
+    "DeAuthorized",
+    "EnergyLimitReached",
+    "GroundFault",
+    "ImmediateReset",
+    "LocalOutOfCredit",
+    "MasterPass",
+    "OvercurrentFault",
+    "PowerQuality",
+    "SOCLimitReached",
+    "StoppedByEV",
+    "TimeLimitReached",
+    "Timeout",
+)
+TRANSACTION_STATUSES = ("Active", "Completed")
+USER_ROLES = ("admin", "operator", "driver")
+
+
+def _in(name: str, column: str, values: tuple[str | int, ...]) -> sa.CheckConstraint:
+    """The CHECK constraint `name`: `column IN (values)`."""
+    items = ", ".join(repr(v) for v in values)
+    return sa.CheckConstraint(f"{column} IN ({items})", name=op.f(name))
 
 
 def upgrade() -> None:
@@ -37,10 +158,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "outcome IN ('pending', 'result', 'error', 'offline', 'timeout')",
-            name=op.f("ck_command_log_outcome"),
-        ),
+        _in("ck_command_log_outcome", "outcome", COMMAND_OUTCOMES),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_command_log")),
     )
     op.create_index(
@@ -61,7 +179,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("message_id", sa.String(length=64), nullable=True),
-        sa.CheckConstraint("direction IN ('in', 'out')", name=op.f("ck_data_transfer_direction")),
+        _in("ck_data_transfer_direction", "direction", DIRECTIONS),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_data_transfer")),
         sa.UniqueConstraint("message_id", name=op.f("uq_data_transfer_message_id")),
     )
@@ -95,17 +213,9 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "balancing_strategy IN ('equal', 'by_connector_max')",
-            name=op.f("ck_location_balancing_strategy"),
-        ),
-        sa.CheckConstraint(
-            "grid_limit_unit IN ('W', 'A')", name=op.f("ck_location_grid_limit_unit")
-        ),
-        sa.CheckConstraint(
-            "type IN ('on_street', 'parking_garage', 'underground_garage', 'parking_lot', 'private', 'other')",
-            name=op.f("ck_location_type"),
-        ),
+        _in("ck_location_balancing_strategy", "balancing_strategy", BALANCING_STRATEGIES),
+        _in("ck_location_grid_limit_unit", "grid_limit_unit", CHARGING_RATE_UNITS),
+        _in("ck_location_type", "type", LOCATION_TYPES),
         sa.PrimaryKeyConstraint("uuid", name=op.f("pk_location")),
     )
     op.create_table(
@@ -137,9 +247,6 @@ def upgrade() -> None:
         op.f("ix_meter_value_chargepoint_id"), "meter_value", ["chargepoint_id"], unique=False
     )
     op.create_index(
-        op.f("ix_meter_value_transaction_id"), "meter_value", ["transaction_id"], unique=False
-    )
-    op.create_index(
         op.f("ix_meter_value_transaction_id_timestamp"),
         "meter_value",
         ["transaction_id", "timestamp"],
@@ -163,10 +270,8 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint("direction IN ('in', 'out')", name=op.f("ck_ocpp_message_direction")),
-        sa.CheckConstraint(
-            "message_type IN (2, 3, 4, 5, 6)", name=op.f("ck_ocpp_message_message_type")
-        ),
+        _in("ck_ocpp_message_direction", "direction", DIRECTIONS),
+        _in("ck_ocpp_message_message_type", "message_type", MESSAGE_TYPES),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ocpp_message")),
         sa.UniqueConstraint(
             "message_id",
@@ -202,9 +307,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "role IN ('admin', 'operator', 'driver')", name=op.f("ck_user_account_role")
-        ),
+        _in("ck_user_account_role", "role", USER_ROLES),
         sa.CheckConstraint("email = lower(email)", name=op.f("ck_user_account_email_lowercase")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_account")),
         sa.UniqueConstraint("email", name=op.f("uq_user_account_email")),
@@ -225,7 +328,7 @@ def upgrade() -> None:
         ),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("role IN ('admin', 'operator', 'driver')", name=op.f("ck_api_key_role")),
+        _in("ck_api_key_role", "role", USER_ROLES),
         sa.ForeignKeyConstraint(
             ["created_by"],
             ["user_account.id"],
@@ -275,26 +378,11 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "chargepoint_status IN ('Available', 'Unavailable', 'Faulted')",
-            name=op.f("ck_chargepoint_chargepoint_status"),
-        ),
-        sa.CheckConstraint(
-            "diagnostics_status IN ('Idle', 'Uploaded', 'UploadFailed', 'Uploading', 'BadMessage', 'NotSupportedOperation', 'PermissionDenied', 'UploadFailure', 'AcceptedCanceled')",
-            name=op.f("ck_chargepoint_diagnostics_status"),
-        ),
-        sa.CheckConstraint(
-            "firmware_status IN ('Downloaded', 'DownloadFailed', 'Downloading', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'DownloadScheduled', 'DownloadPaused', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified')",
-            name=op.f("ck_chargepoint_firmware_status"),
-        ),
-        sa.CheckConstraint(
-            "ocpp_version IN ('ocpp1.6', 'ocpp2.0.1', 'ocpp2.1')",
-            name=op.f("ck_chargepoint_ocpp_version"),
-        ),
-        sa.CheckConstraint(
-            "registration_status IN ('Accepted', 'Pending', 'Rejected')",
-            name=op.f("ck_chargepoint_registration_status"),
-        ),
+        _in("ck_chargepoint_chargepoint_status", "chargepoint_status", CHARGEPOINT_STATUSES),
+        _in("ck_chargepoint_diagnostics_status", "diagnostics_status", DIAGNOSTICS_STATUSES),
+        _in("ck_chargepoint_firmware_status", "firmware_status", FIRMWARE_STATUSES),
+        _in("ck_chargepoint_ocpp_version", "ocpp_version", OCPP_VERSIONS),
+        _in("ck_chargepoint_registration_status", "registration_status", REGISTRATION_STATUSES),
         sa.ForeignKeyConstraint(
             ["location_uuid"],
             ["location.uuid"],
@@ -388,18 +476,9 @@ def upgrade() -> None:
         ),
         sa.Column("status_timestamp", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error_code", sa.String(length=50), nullable=True),
-        sa.CheckConstraint(
-            "availability_status IN ('Operative', 'Inoperative', 'Scheduled')",
-            name=op.f("ck_connector_availability_status"),
-        ),
-        sa.CheckConstraint(
-            "connector_status IN ('Available', 'Preparing', 'Charging', 'SuspendedEVSE', 'SuspendedEV', 'Finishing', 'Reserved', 'Unavailable', 'Faulted', 'Occupied')",
-            name=op.f("ck_connector_connector_status"),
-        ),
-        sa.CheckConstraint(
-            "error_code IN ('ConnectorLockFailure', 'EVCommunicationError', 'GroundFailure', 'HighTemperature', 'InternalError', 'LocalListConflict', 'NoError', 'OtherError', 'OverCurrentFailure', 'OverVoltage', 'PowerMeterFailure', 'PowerSwitchFailure', 'ReaderFailure', 'ResetFailure', 'UnderVoltage', 'WeakSignal')",
-            name=op.f("ck_connector_error_code"),
-        ),
+        _in("ck_connector_availability_status", "availability_status", AVAILABILITY_STATUSES),
+        _in("ck_connector_connector_status", "connector_status", CONNECTOR_STATUSES),
+        _in("ck_connector_error_code", "error_code", CONNECTOR_ERROR_CODES),
         sa.ForeignKeyConstraint(
             ["chargepoint_id"],
             ["chargepoint.chargepoint_id"],
@@ -451,14 +530,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("message_id", sa.String(length=64), nullable=True),
-        sa.CheckConstraint(
-            "error_code IN ('ConnectorLockFailure', 'EVCommunicationError', 'GroundFailure', 'HighTemperature', 'InternalError', 'LocalListConflict', 'NoError', 'OtherError', 'OverCurrentFailure', 'OverVoltage', 'PowerMeterFailure', 'PowerSwitchFailure', 'ReaderFailure', 'ResetFailure', 'UnderVoltage', 'WeakSignal')",
-            name=op.f("ck_status_notification_error_code"),
-        ),
-        sa.CheckConstraint(
-            "status IN ('Available', 'Preparing', 'Charging', 'SuspendedEVSE', 'SuspendedEV', 'Finishing', 'Reserved', 'Unavailable', 'Faulted', 'Occupied')",
-            name=op.f("ck_status_notification_status"),
-        ),
+        _in("ck_status_notification_error_code", "error_code", CONNECTOR_ERROR_CODES),
+        _in("ck_status_notification_status", "status", CONNECTOR_STATUSES),
         sa.ForeignKeyConstraint(
             ["chargepoint_id"],
             ["chargepoint.chargepoint_id"],
@@ -517,11 +590,8 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "reason_stopped IN ('EmergencyStop', 'EVDisconnected', 'HardReset', 'Local', 'Other', 'PowerLoss', 'Reboot', 'Remote', 'SoftReset', 'UnlockCommand', 'DeAuthorized', 'EnergyLimitReached', 'GroundFault', 'ImmediateReset', 'LocalOutOfCredit', 'MasterPass', 'OvercurrentFault', 'PowerQuality', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout')",
-            name=op.f("ck_transaction_reason_stopped"),
-        ),
-        sa.CheckConstraint("status IN ('Active', 'Completed')", name=op.f("ck_transaction_status")),
+        _in("ck_transaction_reason_stopped", "reason_stopped", STOP_REASONS),
+        _in("ck_transaction_status", "status", TRANSACTION_STATUSES),
         sa.ForeignKeyConstraint(
             ["chargepoint_id"],
             ["chargepoint.chargepoint_id"],
@@ -594,21 +664,18 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "charging_rate_unit IN ('W', 'A')", name=op.f("ck_charging_profile_charging_rate_unit")
+        _in("ck_charging_profile_charging_rate_unit", "charging_rate_unit", CHARGING_RATE_UNITS),
+        _in(
+            "ck_charging_profile_chargingprofile_kind",
+            "chargingprofile_kind",
+            CHARGING_PROFILE_KINDS,
         ),
-        sa.CheckConstraint(
-            "chargingprofile_kind IN ('Absolute', 'Recurring', 'Relative')",
-            name=op.f("ck_charging_profile_chargingprofile_kind"),
+        _in(
+            "ck_charging_profile_chargingprofile_purpose",
+            "chargingprofile_purpose",
+            CHARGING_PROFILE_PURPOSES,
         ),
-        sa.CheckConstraint(
-            "chargingprofile_purpose IN ('ChargePointMaxProfile', 'TxDefaultProfile', 'TxProfile', 'ChargingStationExternalConstraints', 'ChargingStationMaxProfile')",
-            name=op.f("ck_charging_profile_chargingprofile_purpose"),
-        ),
-        sa.CheckConstraint(
-            "recurrency_kind IN ('Daily', 'Weekly')",
-            name=op.f("ck_charging_profile_recurrency_kind"),
-        ),
+        _in("ck_charging_profile_recurrency_kind", "recurrency_kind", RECURRENCY_KINDS),
         sa.CheckConstraint(
             "cardinality(chargingschedule_period) >= 1",
             name=op.f("ck_charging_profile_period_not_empty"),
@@ -664,10 +731,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "status IN ('Active', 'Used', 'Cancelled', 'Expired')",
-            name=op.f("ck_reservation_status"),
-        ),
+        _in("ck_reservation_status", "status", RESERVATION_STATUSES),
         sa.ForeignKeyConstraint(
             ["connector_uuid"],
             ["connector.uuid"],
@@ -698,10 +762,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "status IN ('Pending', 'Installed', 'Rejected', 'Cleared', 'Replaced')",
-            name=op.f("ck_charging_profile_installation_status"),
-        ),
+        _in("ck_charging_profile_installation_status", "status", PROFILE_INSTALLATION_STATUSES),
         sa.ForeignKeyConstraint(
             ["chargepoint_id"],
             ["chargepoint.chargepoint_id"],
@@ -774,7 +835,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_ocpp_message_action"), table_name="ocpp_message")
     op.drop_table("ocpp_message")
     op.drop_index(op.f("ix_meter_value_transaction_id_timestamp"), table_name="meter_value")
-    op.drop_index(op.f("ix_meter_value_transaction_id"), table_name="meter_value")
     op.drop_index(op.f("ix_meter_value_chargepoint_id"), table_name="meter_value")
     op.drop_table("meter_value")
     op.drop_table("location")

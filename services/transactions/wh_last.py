@@ -1,0 +1,77 @@
+"""`transaction.wh_meter_last` from MeterValues: aggregated per batch, newest reading wins.
+
+Handlers call `schedule`; the readings of a whole batch are applied by ONE UPDATE just before
+the batch's transaction commits (a `before_commit` hook on the batch's session, registered on
+first use), i.e. after the unit of work has written the batch's `meter_value` rows.
+
+Reordering: a reading only replaces `wh_meter_last` when no newer Energy.Active.Import.Register
+reading of the transaction is stored (meter values are facts, the newest timestamp decides),
+and never after StopTransaction (status Completed: meterStop is the final reading).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, text
+
+from services.transactions.meter import ENERGY_ACTIVE_IMPORT_REGISTER
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import Session
+
+_PENDING = "transactions.wh_meter_last"
+
+# `meter_value` rows that `Sample.energy_wh()` accepts: total (no phase) register in Wh/kWh.
+UPDATE_WH_LAST = text(
+    f"""
+    UPDATE "transaction" AS t
+    SET wh_meter_last = v.wh, updated_at = now()
+    FROM (
+        SELECT unnest(CAST(:ids AS integer[])) AS id,
+               unnest(CAST(:ts AS timestamptz[])) AS ts,
+               unnest(CAST(:wh AS integer[])) AS wh
+    ) AS v
+    WHERE t.transaction_id = v.id
+      AND t.status = 'Active'
+      AND NOT EXISTS (
+        SELECT 1 FROM meter_value AS m
+        WHERE m.transaction_id = v.id
+          AND m.timestamp > v.ts
+          AND m.measurand = '{ENERGY_ACTIVE_IMPORT_REGISTER}'
+          AND m.phase IS NULL
+          AND m.unit IN ('Wh', 'kWh')
+          AND (m.format IS NULL OR m.format = 'Raw')
+          AND m.value_numeric IS NOT NULL
+      )
+    """
+)
+
+
+def schedule(session: AsyncSession, transaction_id: int, timestamp: datetime, wh: int) -> None:
+    """Queue a reading for the batch's UPDATE; within a batch the newest timestamp wins."""
+    info = session.info
+    pending: dict[int, tuple[datetime, int]] | None = info.get(_PENDING)
+    if pending is None:
+        pending = info[_PENDING] = {}
+        event.listen(session.sync_session, "before_commit", _apply)
+    current = pending.get(transaction_id)
+    if current is None or timestamp >= current[0]:
+        pending[transaction_id] = (timestamp, wh)
+
+
+def _apply(session: Session) -> None:
+    """Run the aggregated UPDATE (sync: SQLAlchemy runs this hook inside the async bridge)."""
+    pending: dict[int, tuple[datetime, int]] | None = session.info.pop(_PENDING, None)
+    event.remove(session, "before_commit", _apply)
+    if not pending:
+        return
+    ids = sorted(pending)  # a stable lock order between concurrent batches
+    params: dict[str, Any] = {
+        "ids": ids,
+        "ts": [pending[i][0] for i in ids],
+        "wh": [pending[i][1] for i in ids],
+    }
+    session.execute(UPDATE_WH_LAST, params)

@@ -1,0 +1,65 @@
+"""The message bus: RabbitMQ topology, confirmed publishing, RPC and batch consumers."""
+
+from shared.bus.bus import Bus
+from shared.bus.consumer import (
+    BatchHandler,
+    BusMetrics,
+    Consumer,
+    Delivery,
+    Outcome,
+    Rejected,
+    decode,
+)
+from shared.bus.errors import (
+    BusError,
+    InvalidEnvelope,
+    NotConnected,
+    PublishFailed,
+    Reject,
+    RpcTimeout,
+    Unroutable,
+)
+from shared.bus.topology import (
+    CHARGING_QUEUE,
+    DEAD_LETTER,
+    DOWNSTREAM,
+    EVENTS,
+    GATEWAY_CONNECTED,
+    GATEWAY_DISCONNECTED,
+    GATEWAY_FRAME_LOG,
+    REGISTRY_QUEUE,
+    TRANSACTIONS_QUEUE,
+    UPSTREAM,
+    gateway_node_queue,
+    upstream_key,
+)
+
+__all__ = [
+    "CHARGING_QUEUE",
+    "DEAD_LETTER",
+    "DOWNSTREAM",
+    "EVENTS",
+    "GATEWAY_CONNECTED",
+    "GATEWAY_DISCONNECTED",
+    "GATEWAY_FRAME_LOG",
+    "REGISTRY_QUEUE",
+    "TRANSACTIONS_QUEUE",
+    "UPSTREAM",
+    "BatchHandler",
+    "Bus",
+    "BusError",
+    "BusMetrics",
+    "Consumer",
+    "Delivery",
+    "InvalidEnvelope",
+    "NotConnected",
+    "Outcome",
+    "PublishFailed",
+    "Reject",
+    "Rejected",
+    "RpcTimeout",
+    "Unroutable",
+    "decode",
+    "gateway_node_queue",
+    "upstream_key",
+]

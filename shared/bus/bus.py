@@ -1,0 +1,347 @@
+"""The Bus: one robust AMQP connection per process; publish, RPC, batch consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustQueue,
+)
+from aio_pika.exceptions import ChannelPreconditionFailed
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
+from pydantic import ValidationError
+
+from shared.bus import topology
+from shared.bus.consumer import BatchHandler, BusMetrics, Consumer
+from shared.bus.errors import (
+    InvalidEnvelope,
+    NotConnected,
+    PublishFailed,
+    RpcTimeout,
+    Unroutable,
+)
+from shared.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+
+class Bus:
+    """A process's connection to RabbitMQ: confirmed publishing, RPC and batch consumers."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        prefetch: int = 200,
+        delivery_limit: int | None = None,
+        publish_timeout: float = 10.0,
+        reconnect_interval: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self.prefetch = prefetch
+        self.publish_timeout = publish_timeout
+        self.metrics = BusMetrics()
+        self._delivery_limit = delivery_limit
+        self._reconnect_interval = reconnect_interval
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._reply_channel: AbstractRobustChannel | None = None
+        self.reply_queue = f"csms.reply.{name}.{uuid.uuid4().hex[:12]}"
+        self._pending: dict[str, asyncio.Future[Envelope]] = {}
+        self._queues: dict[str, AbstractRobustQueue] = {}
+        self._consumers: list[tuple[Consumer, AbstractRobustChannel]] = []
+
+    @property
+    def delivery_limit(self) -> int:
+        """`x-delivery-limit` of service queues (default: CSMS_CONSUMER_MAX_REDELIVERIES)."""
+        if self._delivery_limit is None:
+            from shared.settings import get_settings
+
+            self._delivery_limit = get_settings().consumer_max_redeliveries
+        return self._delivery_limit
+
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        """The robust connection (raises NotConnected before connect / after close)."""
+        if self._connection is None:
+            raise NotConnected(f"bus {self.name!r} is not connected")
+        return self._connection
+
+    @property
+    def channel(self) -> AbstractRobustChannel:
+        """The publishing channel (publisher confirms, returns raise)."""
+        if self._channel is None:
+            raise NotConnected(f"bus {self.name!r} is not connected")
+        return self._channel
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the connection is up (False during a reconnect); for /readyz."""
+        conn = self._connection
+        return conn is not None and not conn.is_closed and conn.connected.is_set()
+
+    async def connect(self) -> None:
+        """Connect (robust), open the confirm channel, declare topology and the reply queue."""
+        if self._connection is not None:
+            return
+        conn = await aio_pika.connect_robust(
+            self.url,
+            client_properties={"connection_name": self.name},
+            reconnect_interval=self._reconnect_interval,
+        )
+        try:
+            channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
+            await topology.declare(channel)
+            reply_channel = await conn.channel(publisher_confirms=False)
+            # A client-chosen name: the robust channel re-declares the same queue and restores
+            # its consumer after a reconnect, so reply_to stays valid for later calls.
+            reply_queue = await reply_channel.declare_queue(
+                self.reply_queue, exclusive=True, auto_delete=True
+            )
+            await reply_queue.consume(self._on_reply, no_ack=True)
+        except BaseException:
+            await conn.close()
+            raise
+        conn.reconnect_callbacks.add(self._on_reconnect)
+        self._connection, self._channel, self._reply_channel = conn, channel, reply_channel
+        log.info("bus %s connected", self.name)
+
+    async def close(self, timeout: float = 30.0) -> None:
+        """Stop consumers (in-flight batches finish and ack), fail pending RPCs, disconnect."""
+        consumers, self._consumers = self._consumers, []
+        await asyncio.gather(*(consumer.stop(timeout) for consumer, _ in consumers))
+        for _, channel in consumers:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(NotConnected(f"bus {self.name!r} closed"))
+        self._pending.clear()
+        conn, self._connection = self._connection, None
+        self._channel = self._reply_channel = None
+        self._queues.clear()
+        if conn is not None and not conn.is_closed:
+            await conn.close()
+        log.info("bus %s closed", self.name)
+
+    def _on_reconnect(self, *_: object) -> None:
+        log.warning("bus %s reconnected; topology, reply queue and consumers restored", self.name)
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        envelope: Envelope,
+        *,
+        mandatory: bool = False,
+        expiration: float | None = None,
+        reply_to: str | None = None,
+        correlation_id: str | None = None,
+        persistent: bool = True,
+    ) -> None:
+        """Publish and wait for the broker's confirm; raise Unroutable or PublishFailed."""
+        channel = self.channel
+        message = aio_pika.Message(
+            envelope.to_bytes(),
+            content_type="application/json",
+            delivery_mode=(
+                aio_pika.DeliveryMode.PERSISTENT
+                if persistent
+                else aio_pika.DeliveryMode.NOT_PERSISTENT
+            ),
+            # Unique per publish: aiormq matches a basic.return to its publish by message_id.
+            message_id=uuid.uuid4().hex,
+            timestamp=datetime.now(UTC),
+            expiration=expiration,
+            reply_to=reply_to,
+            correlation_id=correlation_id,
+            app_id=self.name,
+        )
+        try:
+            async with asyncio.timeout(self.publish_timeout):
+                underlay = await channel.get_underlay_channel()
+                await underlay.basic_publish(
+                    message.body,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    properties=message.properties,
+                    mandatory=mandatory,
+                )
+        except PublishError:
+            self.metrics.unroutable += 1
+            raise Unroutable(exchange, routing_key) from None
+        except DeliveryError as exc:
+            self.metrics.publish_failed += 1
+            raise PublishFailed(f"broker refused {routing_key!r} on {exchange!r}: {exc}") from exc
+        except TimeoutError as exc:
+            self.metrics.publish_failed += 1
+            raise PublishFailed(
+                f"no confirm for {routing_key!r} on {exchange!r} within {self.publish_timeout}s"
+            ) from exc
+        except (AMQPError, ChannelInvalidStateError, ConnectionError) as exc:
+            self.metrics.publish_failed += 1
+            raise PublishFailed(f"publish of {routing_key!r} on {exchange!r}: {exc!r}") from exc
+        self.metrics.published += 1
+
+    async def publish_event(self, envelope: Envelope) -> None:
+        """Publish a domain event on `csms.events`, routing key = its action."""
+        await self.publish(topology.EVENTS, envelope.action, envelope)
+
+    async def rpc(
+        self,
+        exchange: str,
+        routing_key: str,
+        envelope: Envelope,
+        *,
+        timeout: float,
+        mandatory: bool = True,
+    ) -> Envelope:
+        """Publish a request (expiring after `timeout`) and wait for its reply."""
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        self._pending[correlation_id] = future
+        self.metrics.rpc_calls += 1
+        try:
+            async with asyncio.timeout(timeout):
+                await self.publish(
+                    exchange,
+                    routing_key,
+                    envelope,
+                    mandatory=mandatory,
+                    expiration=timeout,
+                    reply_to=self.reply_queue,
+                    correlation_id=correlation_id,
+                )
+                return await future
+        except TimeoutError:
+            self.metrics.rpc_timeouts += 1
+            raise RpcTimeout(
+                f"no reply to {routing_key!r} on {exchange!r} within {timeout}s"
+            ) from None
+        finally:
+            self._pending.pop(correlation_id, None)
+
+    async def reply(self, request: AbstractIncomingMessage, envelope: Envelope) -> None:
+        """Answer an RPC request: to its reply_to, with its correlation_id."""
+        if not request.reply_to:
+            raise ValueError("the request has no reply_to")
+        await self.publish(
+            "",
+            request.reply_to,
+            envelope,
+            correlation_id=request.correlation_id,
+            persistent=False,
+        )
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        correlation_id = message.correlation_id
+        future = self._pending.get(correlation_id) if correlation_id else None
+        if future is None or future.done():
+            self.metrics.late_replies += 1
+            log.debug("dropping reply with unknown correlation id %s (late)", correlation_id)
+            return
+        try:
+            envelope = Envelope.from_bytes(message.body)
+        except (ValueError, ValidationError) as exc:
+            log.error("reply %s is not an Envelope", correlation_id, exc_info=exc)
+            future.set_exception(InvalidEnvelope(f"reply is not an Envelope: {exc}"))
+            return
+        future.set_result(envelope)
+
+    async def consume(
+        self,
+        queue: str,
+        handler: BatchHandler,
+        *,
+        max_batch: int = 200,
+        max_wait: float = 0.005,
+    ) -> Consumer:
+        """Start consuming an existing queue in batches on its own channel; return the Consumer."""
+        conn = self.connection
+        channel = await conn.channel(publisher_confirms=False)
+        try:
+            await channel.set_qos(prefetch_count=max(self.prefetch, max_batch))
+            amqp_queue = await channel.declare_queue(queue, passive=True)
+            consumer = Consumer(
+                queue,
+                handler,
+                reply=self.reply,
+                metrics=self.metrics,
+                max_batch=max_batch,
+                max_wait=max_wait,
+            )
+            await consumer.start(amqp_queue)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await channel.close()
+            raise
+        self._consumers.append((consumer, channel))
+        return consumer
+
+    async def declare_service_queue(
+        self,
+        name: str,
+        routing_keys: list[tuple[str, str]],
+        *,
+        delivery_limit: int | None = None,
+    ) -> None:
+        """Declare a durable quorum queue with delivery limit and dead-lettering; bind it."""
+        limit = self.delivery_limit if delivery_limit is None else delivery_limit
+        arguments = topology.service_queue_arguments(limit)
+        channel = self.channel
+        # Try on a throwaway channel first: a queue that exists with other arguments
+        # (e.g. CSMS_CONSUMER_MAX_REDELIVERIES changed) closes the channel with 406.
+        probe = await self.connection.channel(publisher_confirms=False)
+        try:
+            await probe.declare_queue(name, durable=True, arguments=arguments, robust=False)
+            matches = True
+        except ChannelPreconditionFailed as exc:
+            matches = False
+            log.warning(
+                "queue %s exists with other arguments than %s (%s); using it as it is "
+                "(delete the queue, or use a policy, to change them)",
+                name,
+                arguments,
+                exc,
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                await probe.close()
+        if matches:
+            queue = await channel.declare_queue(name, durable=True, arguments=arguments)
+        else:
+            queue = await channel.declare_queue(name, passive=True)
+        for exchange, key in routing_keys:
+            await queue.bind(exchange, key)
+        self._queues[name] = queue
+
+    async def declare_gateway_queue(self, node_id: str) -> str:
+        """Declare this gateway node's exclusive downstream queue; return its name."""
+        name = topology.gateway_node_queue(node_id)
+        queue = await self.channel.declare_queue(name, exclusive=True, auto_delete=True)
+        self._queues[name] = queue
+        return name
+
+    async def bind(self, queue: str, exchange: str, routing_key: str) -> None:
+        """Bind a queue declared by this Bus (kept across reconnects)."""
+        await self._queue(queue).bind(exchange, routing_key)
+
+    async def unbind(self, queue: str, exchange: str, routing_key: str) -> None:
+        """Remove a binding made with `bind`."""
+        await self._queue(queue).unbind(exchange, routing_key)
+
+    def _queue(self, name: str) -> AbstractRobustQueue:
+        try:
+            return self._queues[name]
+        except KeyError:
+            raise ValueError(f"queue {name!r} was not declared by this bus") from None

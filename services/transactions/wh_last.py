@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 _PENDING = "transactions.wh_meter_last"
+_LISTENING = "transactions.wh_meter_last.listening"
 
 # `meter_value` rows that `Sample.energy_wh()` accepts: total (no phase) register in Wh/kWh.
 UPDATE_WH_LAST = text(
@@ -53,10 +54,10 @@ UPDATE_WH_LAST = text(
 def schedule(session: AsyncSession, transaction_id: int, timestamp: datetime, wh: int) -> None:
     """Queue a reading for the batch's UPDATE; within a batch the newest timestamp wins."""
     info = session.info
-    pending: dict[int, tuple[datetime, int]] | None = info.get(_PENDING)
-    if pending is None:
-        pending = info[_PENDING] = {}
+    if not info.get(_LISTENING):
         event.listen(session.sync_session, "before_commit", _apply)
+        info[_LISTENING] = True
+    pending: dict[int, tuple[datetime, int]] = info.setdefault(_PENDING, {})
     current = pending.get(transaction_id)
     if current is None or timestamp >= current[0]:
         pending[transaction_id] = (timestamp, wh)
@@ -65,7 +66,6 @@ def schedule(session: AsyncSession, transaction_id: int, timestamp: datetime, wh
 def _apply(session: Session) -> None:
     """Run the aggregated UPDATE (sync: SQLAlchemy runs this hook inside the async bridge)."""
     pending: dict[int, tuple[datetime, int]] | None = session.info.pop(_PENDING, None)
-    event.remove(session, "before_commit", _apply)
     if not pending:
         return
     ids = sorted(pending)  # a stable lock order between concurrent batches

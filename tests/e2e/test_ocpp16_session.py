@@ -1,4 +1,4 @@
-"""OCPP 1.6 end to end: ocpp-library charge points -> gateway -> RabbitMQ -> services -> Postgres."""
+"""OCPP 1.6 end to end: library charge points -> gateway -> RabbitMQ -> services -> Postgres."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ class HealthServer:
         if not self.enabled or self._server is not None:
             return
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        log.info("health server listening", extra={"host": self.host, "port": self.bound_port})
+        log.info("health server listening on %s:%s", self.host, self.bound_port)
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from shared import metrics
 from shared.health import HealthServer
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
@@ -29,14 +30,14 @@ _RETRY_MAX = 30.0
 class ServiceContext:
     """What a service's `setup` gets: configuration, database, bus, logger, health server."""
 
-    name: str
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     bus: Bus
-    logger: logging.Logger
-    health: HealthServer
-    stopping: asyncio.Event
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("services"))
+    name: str = "service"
+    health: HealthServer = field(default_factory=lambda: HealthServer(0))
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _on_shutdown: list[ShutdownCallback] = field(default_factory=list)
 
     def on_shutdown(self, callback: ShutdownCallback) -> None:
@@ -92,6 +93,7 @@ async def _serve(
     health = HealthServer(getattr(settings, f"{name}_health_port", 0))
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     bus = Bus(settings.amqp_url, name=name, prefetch=settings.consumer_prefetch)
+    metrics.register_bus(bus)
     ctx = ServiceContext(
         name=name,
         settings=settings,
@@ -112,7 +114,7 @@ async def _serve(
         return True
 
     async def bus_ready() -> bool:
-        return not bus.channel.is_closed
+        return bus.is_connected
 
     health.add_check("database", db_ready)
     health.add_check("bus", bus_ready)

@@ -191,7 +191,9 @@ class Supervisor:
             proc.send_signal(signal.SIGTERM)
         force = asyncio.create_task(self._force.wait())
         try:
-            await asyncio.wait({wait, force}, timeout=self.stop_timeout)
+            await asyncio.wait(
+                {wait, force}, timeout=self.stop_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             force.cancel()
         if not wait.done():

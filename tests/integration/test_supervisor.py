@@ -83,7 +83,9 @@ class Supervised:
             if len(found) >= count:
                 return found
             if time.monotonic() > deadline or self._reader.done():
-                raise AssertionError(f"no {count}x {pattern!r} in output:\n" + "\n".join(self.lines))
+                raise AssertionError(
+                    f"no {count}x {pattern!r} in output:\n" + "\n".join(self.lines)
+                )
             await asyncio.sleep(0.02)
 
     async def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> float:

@@ -101,9 +101,7 @@ def test_version_needs_no_valid_settings(
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_service_subcommand_calls_its_main(
-    calls: list[tuple[str, object]], service: str
-) -> None:
+def test_service_subcommand_calls_its_main(calls: list[tuple[str, object]], service: str) -> None:
     cli.main([service])
     assert calls == [(service, None)]
 

@@ -112,9 +112,7 @@ class Unprocessable(ApiError):
     code = "validation_error"
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(
-            f"{field}: {message}", details=[ErrorDetail(field=field, message=message)]
-        )
+        super().__init__(f"{field}: {message}", details=[ErrorDetail(field=field, message=message)])
 
 
 _CODES = {

@@ -39,20 +39,14 @@ class PageParams:
     sort: str
 
 
-def sort_param(
-    fields: Sequence[str], default: str
-) -> Callable[..., PageParams]:
+def sort_param(fields: Sequence[str], default: str) -> Callable[..., PageParams]:
     """A dependency reading `limit`, `offset` and `sort` (one of `fields`, `-` for descending)."""
     pattern = "^-?(" + "|".join(fields) + ")$"
     description = f"Sort field, `-` prefix for descending; one of: {', '.join(fields)}."
 
     def dependency(
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_LIMIT, description="Page size.")
-        ] = DEFAULT_LIMIT,
-        offset: Annotated[
-            int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")
-        ] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
         sort: Annotated[str, Query(pattern=pattern, description=description)] = default,
     ) -> PageParams:
         return PageParams(limit=limit, offset=offset, sort=sort)

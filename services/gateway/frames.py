@@ -84,7 +84,9 @@ class FrameError(Exception):
 
 def _unique_id(msg: list[Any], type_id: int) -> str:
     if len(msg) < 2:
-        raise FrameError(ErrorKey.RPC_FRAMEWORK, "message has no unique id", message_type_id=type_id)
+        raise FrameError(
+            ErrorKey.RPC_FRAMEWORK, "message has no unique id", message_type_id=type_id
+        )
     uid = msg[1]
     if not isinstance(uid, str):
         raise FrameError(
@@ -156,9 +158,7 @@ def parse(data: str | bytes) -> Frame:
             ErrorKey.RPC_FRAMEWORK, "error code and description must be strings", uid, type_id
         )
     if not isinstance(details, dict):
-        raise FrameError(
-            ErrorKey.FORMAT_VIOLATION, "error details is not an object", uid, type_id
-        )
+        raise FrameError(ErrorKey.FORMAT_VIOLATION, "error details is not an object", uid, type_id)
     return CallError(uid, code, description, details)
 
 

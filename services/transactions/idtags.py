@@ -1,6 +1,6 @@
-"""The authorization decision for an idTag (OCPP 1.6 IdTagInfo), shared by Authorize,
-StartTransaction and StopTransaction.
+"""The authorization decision for an idTag (OCPP 1.6 IdTagInfo).
 
+Shared by Authorize, StartTransaction and StopTransaction.
 `decide` is pure (unit-tested for each outcome); `authorize` loads what it needs from the
 database and calls it.
 """
@@ -39,16 +39,21 @@ def format_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def decide(tag: TagRecord | None, *, now: datetime, has_active_transaction: bool) -> dict[str, Any]:
-    """The IdTagInfo of a tag: Invalid (unknown), Blocked (revoked), Expired, ConcurrentTx, Accepted.
+def _expired(tag: TagRecord, now: datetime) -> bool:
+    return tag.expiry_date is not None and tag.expiry_date <= now
 
-    OCPP 1.6 §7.14 AuthorizationStatus; the first matching rule wins, in that order.
+
+def decide(tag: TagRecord | None, *, now: datetime, has_active_transaction: bool) -> dict[str, Any]:
+    """The IdTagInfo of a tag (None = unknown), per OCPP 1.6 AuthorizationStatus.
+
+    First match wins: unknown Invalid, revoked Blocked, past expiry Expired, in an Active
+    transaction ConcurrentTx, else Accepted; parentIdTag and expiryDate when the tag has them.
     """
     if tag is None:
         return {"status": AuthorizationStatus.invalid.value}
     if tag.revoked:
         status = AuthorizationStatus.blocked
-    elif tag.expiry_date is not None and tag.expiry_date <= now:
+    elif _expired(tag, now):
         status = AuthorizationStatus.expired
     elif has_active_transaction:
         status = AuthorizationStatus.concurrent_tx
@@ -65,7 +70,7 @@ def decide(tag: TagRecord | None, *, now: datetime, has_active_transaction: bool
 async def load_tag(session: AsyncSession, id_tag: str) -> TagRecord | None:
     """The `id_tag` row for `id_tag`: exact match, else case-insensitive.
 
-    OCPP 1.6 §7.28 IdToken is a CiString20Type ("case insensitive"): readers differ in the
+    OCPP 1.6 IdToken is a CiString20Type, a case-insensitive string: readers differ in the
     case of hex ids, so a tag provisioned as `abcd` must match `ABCD`.
     """
     columns = (IdTag.id_token, IdTag.revoked, IdTag.expiry_date, IdTag.parent_id_tag)
@@ -107,7 +112,7 @@ async def authorize(
     """The IdTagInfo for `id_tag` now; `excluding_transaction` is the caller's own transaction."""
     tag = await load_tag(session, id_tag)
     active = False
-    if tag is not None and not tag.revoked:
+    if tag is not None and not tag.revoked and not _expired(tag, now):
         active = await has_active_transaction(
             session, {id_tag, tag.id_token}, excluding=excluding_transaction
         )

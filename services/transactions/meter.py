@@ -1,4 +1,4 @@
-"""Sampled values of OCPP 1.6 MeterValues / StopTransaction.transactionData: parsing, defaults, units.
+"""Sampled values (MeterValues, StopTransaction.transactionData): parsing, defaults, units.
 
 Pure functions: no database, no I/O, so the hot path stays cheap and is unit-tested alone.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 ENERGY_ACTIVE_IMPORT_REGISTER = "Energy.Active.Import.Register"
 
-# OCPP 1.6 §7.45 SampledValue: "context ... Default = Sample.Periodic", "format ... Default =
+# OCPP 1.6 SampledValue: "context ... Default = Sample.Periodic", "format ... Default =
 # Raw", "measurand ... Default = Energy.Active.Import.Register", "location ... Default =
 # Outlet", "unit ... Default = Wh if the (default) measurand is an Energy type".
 DEFAULT_MEASURAND = ENERGY_ACTIVE_IMPORT_REGISTER

@@ -70,3 +70,14 @@ def payload_errors(action: str) -> Iterator[None]:
         yield
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise OcppError("FormationViolation", f"{action}: cannot read payload: {exc!r}") from exc
+
+
+def message_key(chargepoint_id: str, correlation_id: str | None, unique_id: str | None) -> str:
+    """The idempotency key of what a message writes: the gateway's correlation id.
+
+    Every upstream CALL carries one (docs/internals.md); the fallback keeps an envelope
+    published without it (tools, old gateways) writable and still stable on redelivery.
+    """
+    if correlation_id:
+        return correlation_id
+    return f"{chargepoint_id}/{unique_id}"[:64]

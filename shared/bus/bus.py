@@ -122,7 +122,8 @@ class Bus:
         await asyncio.gather(*(consumer.stop(timeout) for consumer, _ in consumers))
         for _, channel in consumers:
             with contextlib.suppress(Exception):
-                await channel.close()
+                async with asyncio.timeout(5.0):
+                    await channel.close()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(NotConnected(f"bus {self.name!r} closed"))

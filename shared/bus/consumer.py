@@ -135,7 +135,9 @@ class Consumer:
         """Stop consuming, let the worker finish what it holds (at most `timeout` s)."""
         if self._amqp_queue is not None and self._tag is not None:
             try:
-                await self._amqp_queue.cancel(self._tag)
+                # A robust channel waits for a reconnect that may never come: bound it.
+                async with asyncio.timeout(min(timeout, 5.0)):
+                    await self._amqp_queue.cancel(self._tag)
             except Exception as exc:  # the channel may be gone already
                 log.debug("cancel of consumer on %s failed: %r", self.queue, exc)
             self._tag = None

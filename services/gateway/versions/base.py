@@ -102,7 +102,9 @@ class ProtocolVersion:
 
     def schema_text(self, action: str, direction: Direction) -> str:
         """The JSON schema text of an action, from the `ocpp` package."""
-        path = resources.files("ocpp").joinpath(self.schema_dir, self.schema_file(action, direction))
+        path = resources.files("ocpp").joinpath(
+            self.schema_dir, self.schema_file(action, direction)
+        )
         return path.read_text(encoding="utf-8")
 
     @cached_property

@@ -1,0 +1,156 @@
+"""The FastAPI application: `/api/v1` resources, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.api.apikeys.router import router as apikeys_router
+from services.api.auth.router import router as auth_router
+from services.api.bootstrap import ensure_admin
+from services.api.chargepoints.router import router as chargepoints_router
+from services.api.chargingprofiles.router import router as chargingprofiles_router
+from services.api.errors import install_error_handlers
+from services.api.history.router import router as history_router
+from services.api.idtags.router import router as idtags_router
+from services.api.locations.router import router as locations_router
+from services.api.logs.router import router as logs_router
+from services.api.reservations.router import router as reservations_router
+from services.api.transactions.router import router as transactions_router
+from services.api.users.router import router as users_router
+from shared import metrics
+from shared.db.session import create_engine, create_sessionmaker
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+READY_TIMEOUT = 2.0
+
+
+class MetricsMiddleware:
+    """Counts requests and observes latency by route template (pure ASGI, streams untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or "unmatched"
+            if template != "/metrics":
+                metrics.observe_http_request(
+                    scope["method"], template, status, time.perf_counter() - start
+                )
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness", response_class=PlainTextResponse)
+    async def healthz() -> str:
+        """The process answers."""
+        return "ok"
+
+    @router.get(
+        "/readyz",
+        summary="Readiness (the database answers)",
+        responses={503: {"description": "Not ready"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        """200 when `SELECT 1` succeeds within two seconds, 503 otherwise."""
+        engine: AsyncEngine = request.app.state.engine
+        ok = True
+        try:
+            async with asyncio.timeout(READY_TIMEOUT), engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            log.warning("readiness check failed", extra={"error": repr(exc)})
+            ok = False
+        body = {"status": "ready" if ok else "not ready", "checks": {"database": ok}}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def prometheus() -> Response:
+        """The text exposition of this process's metrics."""
+        data, content_type = metrics.render()
+        return Response(content=data, media_type=content_type)
+
+    return router
+
+
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
+    """Build the API; with no `engine`, one is created from settings at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = app.state.engine is None
+        if own:
+            app.state.engine = create_engine(
+                settings.database_url, pool_size=settings.database_pool_size
+            )
+            app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        try:
+            await ensure_admin(app.state.sessionmaker, settings)
+            yield
+        finally:
+            if own:
+                await app.state.engine.dispose()
+                app.state.engine = None
+
+    app = FastAPI(
+        title="CSMS REST API",
+        version="1.0.0",
+        description="REST API of the OCPP central system for third-party apps and operators. "
+        "Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow) or an API key.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine) if engine is not None else None
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    app.include_router(_ops_router())
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (
+        auth_router,
+        users_router,
+        apikeys_router,
+        locations_router,
+        chargepoints_router,
+        idtags_router,
+        transactions_router,
+        reservations_router,
+        chargingprofiles_router,
+        history_router,
+        logs_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    return app

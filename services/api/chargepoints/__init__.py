@@ -1,0 +1,1 @@
+"""chargepoints resource."""

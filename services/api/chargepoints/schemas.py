@@ -1,0 +1,86 @@
+"""Charge points (ER diagram: ChargePoint) and their connectors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from services.api.common import ApiModel, ReadModel, SafeStr, UtcDateTime
+
+RegistrationStatus = Literal["Pending", "Accepted", "Rejected"]
+# The identity is the last segment of the charge point's websocket URL: RFC 3986 unreserved
+# characters (plus ':'), so it is the same string in a URL path, a routing key and a log line.
+CHARGEPOINT_ID_PATTERN = r"^[A-Za-z0-9._~:-]+$"
+ChargePointIdentity = Annotated[
+    str, Field(min_length=1, max_length=255, pattern=CHARGEPOINT_ID_PATTERN)
+]
+# OCPP 2.0.1 BasicAuthPassword / 1.6 security whitepaper AuthorizationKey: 16 to 40 characters.
+OcppPassword = Annotated[SafeStr, Field(min_length=16, max_length=40)]
+
+
+class ChargePointCreate(ApiModel):
+    """Provision a charge point: it is Accepted at its next BootNotification."""
+
+    chargepoint_id: ChargePointIdentity
+    location_id: uuid.UUID
+    password: OcppPassword | None = Field(
+        default=None, description="HTTP Basic password (security profile 1/2); stored hashed."
+    )
+    registration_status: RegistrationStatus = "Accepted"
+
+
+class ChargePointUpdate(ApiModel):
+    """Change provisioning: location, registration status, password (null removes it)."""
+
+    location_id: uuid.UUID | None = None
+    registration_status: RegistrationStatus | None = None
+    password: OcppPassword | None = None
+
+
+class ConnectorRead(ReadModel):
+    """A connector (ER diagram: Connector)."""
+
+    uuid: uuid.UUID
+    chargepoint_id: str
+    connectorid: int
+    connector_status: str
+    availability_status: str
+    status_timestamp: UtcDateTime | None = None
+    error_code: str | None = None
+
+
+class ChargePointRead(ReadModel):
+    """A charge point as the registry knows it; `has_password` instead of the hash."""
+
+    chargepoint_id: str
+    location_id: uuid.UUID | None = None
+    registration_status: str
+    connected: bool
+    chargepoint_status: str | None = None
+    ocpp_version: str | None = None
+    chargepoint_vendor: str | None = None
+    chargepoint_model: str | None = None
+    chargebox_serial_number: str | None = None
+    chargepoint_serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+    ip_address: str | None = None
+    websocket_port: int | None = None
+    last_heartbeat: UtcDateTime | None = None
+    firmware_status: str | None = None
+    diagnostics_status: str | None = None
+    has_password: bool = False
+    decommissioned_at: UtcDateTime | None = None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class ChargePointDetail(ChargePointRead):
+    """A charge point with its connectors."""
+
+    connectors: list[ConnectorRead] = Field(default_factory=list)

@@ -1,0 +1,174 @@
+"""Charge point provisioning, registration status, decommissioning; connectors (read)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.api import security
+from services.api.chargepoints.schemas import ChargePointCreate, ChargePointUpdate
+from services.api.errors import Conflict, NotFound, Unprocessable
+from services.api.pagination import PageParams, paginate
+from shared.db.models import ChargePoint, Connector, Location
+
+SORT_FIELDS = ("chargepoint_id", "last_heartbeat", "created_at", "registration_status")
+_COLUMNS = {
+    "chargepoint_id": ChargePoint.chargepoint_id,
+    "last_heartbeat": ChargePoint.last_heartbeat,
+    "created_at": ChargePoint.created_at,
+    "registration_status": ChargePoint.registration_status,
+}
+
+CONNECTOR_SORT_FIELDS = ("connectorid", "connector_status", "status_timestamp")
+_CONNECTOR_COLUMNS = {
+    "connectorid": Connector.connectorid,
+    "connector_status": Connector.connector_status,
+    "status_timestamp": Connector.status_timestamp,
+}
+
+
+async def list_chargepoints(
+    *,
+    session: AsyncSession,
+    params: PageParams,
+    connected: bool | None = None,
+    status: str | None = None,
+    location_id: uuid.UUID | None = None,
+    registration_status: str | None = None,
+    ocpp_version: str | None = None,
+    include_decommissioned: bool = False,
+) -> tuple[list[ChargePoint], int]:
+    """Charge points matching the filters; decommissioned ones only on request."""
+    stmt = select(ChargePoint)
+    if connected is not None:
+        stmt = stmt.where(ChargePoint.connected.is_(connected))
+    if status is not None:
+        stmt = stmt.where(ChargePoint.chargepoint_status == status)
+    if location_id is not None:
+        stmt = stmt.where(ChargePoint.location_uuid == location_id)
+    if registration_status is not None:
+        stmt = stmt.where(ChargePoint.registration_status == registration_status)
+    if ocpp_version is not None:
+        stmt = stmt.where(ChargePoint.ocpp_version == ocpp_version)
+    if not include_decommissioned:
+        stmt = stmt.where(ChargePoint.decommissioned_at.is_(None))
+    return await paginate(
+        session, stmt, params=params, columns=_COLUMNS, tiebreak=ChargePoint.chargepoint_id
+    )
+
+
+async def get_chargepoint(
+    *, session: AsyncSession, chargepoint_id: str, with_connectors: bool = False
+) -> ChargePoint:
+    """The charge point (optionally with connectors loaded), or NotFound."""
+    stmt = select(ChargePoint).where(ChargePoint.chargepoint_id == chargepoint_id)
+    if with_connectors:
+        stmt = stmt.options(selectinload(ChargePoint.connectors))
+    chargepoint = await session.scalar(stmt)
+    if chargepoint is None:
+        raise NotFound("charge point", chargepoint_id)
+    return chargepoint
+
+
+async def _check_location(session: AsyncSession, location_id: uuid.UUID) -> None:
+    if await session.get(Location, location_id) is None:
+        raise Unprocessable("body.location_id", f"location {location_id} does not exist")
+
+
+async def _commit(session: AsyncSession, message: str) -> None:
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(message) from None
+
+
+async def provision(*, session: AsyncSession, data: ChargePointCreate) -> ChargePoint:
+    """Provision a charge point; a decommissioned one with that id is re-provisioned."""
+    await _check_location(session, data.location_id)
+    password_hash = security.hash_password(data.password) if data.password else None
+    existing = await session.get(ChargePoint, data.chargepoint_id)
+    if existing is not None:
+        if existing.decommissioned_at is None:
+            raise Conflict(f"charge point {data.chargepoint_id} exists")
+        existing.decommissioned_at = None
+        existing.location_uuid = data.location_id
+        existing.registration_status = data.registration_status
+        existing.password_hash = password_hash
+    else:
+        session.add(
+            ChargePoint(
+                chargepoint_id=data.chargepoint_id,
+                location_uuid=data.location_id,
+                registration_status=data.registration_status,
+                password_hash=password_hash,
+                connected=False,
+            )
+        )
+    await _commit(session, f"charge point {data.chargepoint_id} exists")
+    session.expunge_all()
+    return await get_chargepoint(
+        session=session, chargepoint_id=data.chargepoint_id, with_connectors=True
+    )
+
+
+async def update(
+    *, session: AsyncSession, chargepoint_id: str, data: ChargePointUpdate
+) -> ChargePoint:
+    """Change location, registration status (e.g. accept one that booted unknown), password."""
+    chargepoint = await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "location_id" in changes:
+        if data.location_id is not None:
+            await _check_location(session, data.location_id)
+        chargepoint.location_uuid = data.location_id
+    if data.registration_status is not None:
+        if chargepoint.decommissioned_at is not None and data.registration_status != "Rejected":
+            raise Conflict("charge point is decommissioned; provision it again with POST")
+        chargepoint.registration_status = data.registration_status
+    if "password" in changes:
+        chargepoint.password_hash = (
+            security.hash_password(data.password) if data.password else None
+        )
+    await _commit(session, "the change conflicts with stored data")
+    session.expunge_all()
+    return await get_chargepoint(session=session, chargepoint_id=chargepoint_id, with_connectors=True)
+
+
+async def decommission(*, session: AsyncSession, chargepoint_id: str) -> None:
+    """Mark the charge point decommissioned and Rejected (its history stays)."""
+    chargepoint = await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
+    if chargepoint.decommissioned_at is None:
+        chargepoint.decommissioned_at = datetime.now(UTC)
+    chargepoint.registration_status = "Rejected"
+    await session.commit()
+
+
+async def list_connectors(
+    *, session: AsyncSession, chargepoint_id: str, params: PageParams
+) -> tuple[list[Connector], int]:
+    """The connectors of a charge point."""
+    await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
+    stmt = select(Connector).where(Connector.chargepoint_id == chargepoint_id)
+    return await paginate(
+        session, stmt, params=params, columns=_CONNECTOR_COLUMNS, tiebreak=Connector.uuid
+    )
+
+
+async def get_connector(
+    *, session: AsyncSession, chargepoint_id: str, connectorid: int
+) -> Connector:
+    """One connector by its number, or NotFound."""
+    connector = await session.scalar(
+        select(Connector).where(
+            Connector.chargepoint_id == chargepoint_id, Connector.connectorid == connectorid
+        )
+    )
+    if connector is None:
+        raise NotFound(f"connector of charge point {chargepoint_id}", connectorid)
+    return connector

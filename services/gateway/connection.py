@@ -1,0 +1,441 @@
+"""One charge point's websocket: read frames, answer its CALLs in order, send our CALLs.
+
+Three tasks per socket, none waiting on another:
+- the reader (`run`) parses every frame; CALLs (and bad frames to answer) go to an ordered
+  queue; CALLRESULT / CALLERROR frames resolve our outstanding CALL by unique id at once;
+- the worker answers the queued CALLs one at a time, in order (OCPP-NOTES: a second CALL
+  while one is processing is queued, never refused);
+- the writer drains a bounded send queue; when it is full the peer is dead or too slow and
+  the socket is aborted rather than letting it hold memory or block anyone.
+Our own CALLs (downstream commands) go out one at a time (OCPP-J: one outstanding CALL per
+direction); the others wait in order, each within its own deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from services.gateway import frames
+from services.gateway.errors import ErrorKey
+from services.gateway.frames import Call, CallError, CallResult, FrameError
+from services.gateway.validation import SchemaViolation, UnknownSchema, validate
+from services.gateway.versions.base import (
+    ActionRejected,
+    Direction,
+    Handling,
+    ProtocolVersion,
+    UpstreamAction,
+)
+from shared import metrics
+from shared.bus.errors import BusError, RpcTimeout, Unroutable
+from shared.bus.topology import GATEWAY_FRAME_LOG, UPSTREAM, upstream_key
+from shared.envelope import Envelope, Kind, utcnow
+from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_CALLS: Final = 32
+"""Upstream CALLs queued behind the one being answered before we answer GenericError."""
+MAX_LOGGED_FRAME: Final = 64 * 1024
+"""A frame published in `gateway.frame_log` is cut to this many characters."""
+MAX_LOG_TASKS: Final = 64
+"""Frame-log publishes in flight per connection; beyond that they are dropped (and logged)."""
+
+
+class BusPort(Protocol):
+    """What the gateway needs of `shared.bus.Bus` (tests hand in fakes)."""
+
+    async def publish(
+        self, exchange: str, routing_key: str, envelope: Envelope, *, mandatory: bool = ...
+    ) -> None: ...
+
+    async def rpc(
+        self,
+        exchange: str,
+        routing_key: str,
+        envelope: Envelope,
+        *,
+        timeout: float,
+        mandatory: bool = ...,
+    ) -> Envelope: ...
+
+
+class ConnectionGone(Exception):
+    """The socket closed before our CALL was answered (or before it could be sent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Who is on the other end of a socket."""
+
+    chargepoint_id: str
+    remote_ip: str
+    remote_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """The settings one connection uses."""
+
+    node_id: str
+    upstream_call_timeout: float = 10.0
+    send_queue_size: int = 64
+
+
+class ChargePointConnection:
+    """One charge point's socket: ordered answers upstream, one outstanding CALL downstream."""
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        *,
+        peer: Peer,
+        version: ProtocolVersion,
+        bus: BusPort,
+        config: ConnectionSettings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.ws = ws
+        self.peer = peer
+        self.chargepoint_id = peer.chargepoint_id
+        self.version = version
+        self.connection_id = uuid.uuid4().hex
+        self.connected_at = clock()
+        self._bus = bus
+        self._config = config
+        self._clock = clock
+        self._incoming: asyncio.Queue[Call | FrameError] = asyncio.Queue(MAX_PENDING_CALLS)
+        self._outgoing: asyncio.Queue[str] = asyncio.Queue(config.send_queue_size)
+        self._call_lock = asyncio.Lock()
+        self._pending: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
+        self._log_tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._debug = log.isEnabledFor(logging.DEBUG)
+
+    @property
+    def closed(self) -> bool:
+        """True once the socket is gone (or going)."""
+        return self._closed
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Serve the socket until it closes."""
+        chargepoint_id_var.set(self.chargepoint_id)
+        worker = asyncio.create_task(self._work(), name=f"ocpp-worker:{self.chargepoint_id}")
+        writer = asyncio.create_task(self._write(), name=f"ocpp-writer:{self.chargepoint_id}")
+        try:
+            async for data in self.ws:
+                self._on_frame(data)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._closed = True
+            self._fail_pending()
+            worker.cancel()
+            writer.cancel()
+            await asyncio.gather(worker, writer, return_exceptions=True)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the socket (the reader then ends `run`)."""
+        self._closed = True
+        self._fail_pending()
+        await self.ws.close(code, reason)
+
+    def abort(self, reason: str) -> None:
+        """Drop the TCP connection at once: for a peer that does not read what we send."""
+        log.warning("aborting connection: %s", reason)
+        self._closed = True
+        self._fail_pending()
+        self.ws.transport.abort()
+
+    def _fail_pending(self) -> None:
+        if self._pending is not None and not self._pending[1].done():
+            self._pending[1].set_exception(ConnectionGone("the charge point disconnected"))
+
+    # ------------------------------------------------------------------ reading
+
+    def _on_frame(self, data: str | bytes) -> None:
+        if self._debug:
+            log.debug("frame in", extra={"frame": _text(data)[:MAX_LOGGED_FRAME]})
+        try:
+            frame = frames.parse(data)
+        except FrameError as exc:
+            self._on_bad_frame(exc, data)
+            return
+        if isinstance(frame, Call):
+            try:
+                self._incoming.put_nowait(frame)
+            except asyncio.QueueFull:
+                log.warning("too many CALLs pending; refusing %s", frame.unique_id)
+                self._send(
+                    frames.dump_error(
+                        frame.unique_id,
+                        self.version.error_code(ErrorKey.GENERIC),
+                        f"more than {MAX_PENDING_CALLS} CALLs are waiting for an answer",
+                    )
+                )
+            return
+        self._resolve(frame)
+
+    def _on_bad_frame(self, exc: FrameError, data: str | bytes) -> None:
+        code = self.version.error_code(exc.key)
+        if exc.answerable:
+            log.warning("bad frame: %s (%s)", exc.description, code)
+            try:
+                self._incoming.put_nowait(exc)
+            except asyncio.QueueFull:
+                self._answer_bad_frame(exc)
+            return
+        # A broken answer is never answered; it still ends the CALL it was meant for.
+        log.warning("dropping malformed %s: %s", _TYPE_NAMES[exc.message_type_id], exc.description)
+        pending = self._pending
+        if pending is not None and pending[0] == exc.unique_id and not pending[1].done():
+            pending[1].set_result(CallError(exc.unique_id, code, exc.description, {}))
+        self._frame_log(_text(data), exc.unique_id, None, code, exc.description, None)
+
+    def _resolve(self, frame: CallResult | CallError) -> None:
+        pending = self._pending
+        if pending is None or pending[0] != frame.unique_id or pending[1].done():
+            log.warning(
+                "dropping %s for unknown or late unique id %s",
+                type(frame).__name__,
+                frame.unique_id,
+            )
+            return
+        pending[1].set_result(frame)
+
+    # ------------------------------------------------------------------ answering CALLs
+
+    async def _work(self) -> None:
+        while True:
+            item = await self._incoming.get()
+            unique_id_var.set(item.unique_id)
+            if isinstance(item, FrameError):
+                self._answer_bad_frame(item)
+                continue
+            try:
+                answer = await self._answer(item)
+            except Exception:
+                log.exception("answering %s %s failed", item.action, item.unique_id)
+                answer = frames.dump_error(
+                    item.unique_id, self.version.error_code(ErrorKey.INTERNAL), "internal error"
+                )
+            self._send(answer)
+
+    def _answer_bad_frame(self, exc: FrameError) -> None:
+        code = self.version.error_code(exc.key)
+        answer = frames.dump_error(exc.unique_id, code, exc.description)
+        metrics.count_ocpp_message(self.version.name, "-", "in", "bad_frame")
+        self._send(answer)
+
+    async def _answer(self, call: Call) -> str:
+        """The answer frame of one CALL."""
+        how = self.version.classify(call.action)
+        if isinstance(how, ActionRejected):
+            return self._refuse(call, how.key, how.description, {})
+        try:
+            validate(self.version, call.action, Direction.REQUEST, call.payload)
+        except SchemaViolation as exc:
+            return self._refuse(call, exc.key, exc.description, exc.details)
+        except UnknownSchema:
+            return self._refuse(call, ErrorKey.NOT_IMPLEMENTED, f"no schema for {call.action}", {})
+        envelope = Envelope(
+            kind=Kind.CALL,
+            action=call.action,
+            payload=call.payload,
+            chargepoint_id=self.chargepoint_id,
+            ocpp_version=self.version.name,
+            unique_id=call.unique_id,
+            correlation_id=uuid.uuid4().hex,
+            node_id=self._config.node_id,
+        )
+        correlation_id_var.set(envelope.correlation_id)
+        if how.handling is Handling.RPC:
+            return await self._answer_rpc(call, envelope)
+        return await self._answer_fixed(call, envelope, how)
+
+    async def _answer_rpc(self, call: Call, envelope: Envelope) -> str:
+        key = upstream_key(self.version.name, call.action)
+        try:
+            reply = await self._bus.rpc(
+                UPSTREAM,
+                key,
+                envelope,
+                timeout=self._config.upstream_call_timeout,
+                mandatory=True,
+            )
+        except RpcTimeout:
+            metrics.RPC_TIMEOUTS.labels(target=key).inc()
+            return self._internal(call, "the central system did not answer in time")
+        except Unroutable:
+            return self._internal(call, f"no service handles {call.action}")
+        except BusError as exc:
+            return self._internal(call, f"message bus unavailable ({type(exc).__name__})")
+        if reply.kind is Kind.RESULT:
+            try:
+                validate(self.version, call.action, Direction.RESPONSE, reply.payload)
+            except SchemaViolation as exc:
+                log.error(
+                    "service answer to %s is invalid: %s",
+                    call.action,
+                    exc.description,
+                    extra={"payload": reply.payload},
+                )
+                return self._internal(call, "the central system produced an invalid answer")
+            metrics.count_ocpp_message(self.version.name, call.action, "in", "ok")
+            return frames.dump_result(call.unique_id, reply.payload)
+        code = reply.error_code or ""
+        if code not in self.version.error_code_names:
+            log.error("service answered %s with unknown error code %r", call.action, code)
+            code = self.version.error_code(ErrorKey.INTERNAL)
+        metrics.count_ocpp_message(self.version.name, call.action, "in", "error")
+        return frames.dump_error(
+            call.unique_id, code, reply.error_description or "", reply.error_details or {}
+        )
+
+    async def _answer_fixed(self, call: Call, envelope: Envelope, how: UpstreamAction) -> str:
+        # ARCHITECTURE: a fixed answer only once the broker confirmed the message is durable.
+        try:
+            await self._bus.publish(
+                UPSTREAM, upstream_key(self.version.name, call.action), envelope, mandatory=True
+            )
+        except Unroutable:
+            return self._internal(call, f"no service handles {call.action}")
+        except BusError as exc:
+            return self._internal(call, f"message bus unavailable ({type(exc).__name__})")
+        assert how.answer is not None  # a FIXED action always has one
+        metrics.count_ocpp_message(self.version.name, call.action, "in", "ok")
+        return frames.dump_result(call.unique_id, how.answer(self._clock()))
+
+    def _internal(self, call: Call, description: str) -> str:
+        log.warning("answering %s with InternalError: %s", call.action, description)
+        metrics.count_ocpp_message(self.version.name, call.action, "in", "internal_error")
+        return frames.dump_error(
+            call.unique_id, self.version.error_code(ErrorKey.INTERNAL), description
+        )
+
+    def _refuse(self, call: Call, key: ErrorKey, description: str, details: dict[str, Any]) -> str:
+        """A CALLERROR the gateway decides itself; published to the message log too."""
+        code = self.version.error_code(key)
+        log.warning("refusing %s: %s (%s)", call.action, description, code)
+        metrics.count_ocpp_message(self.version.name, call.action, "in", "refused")
+        answer = frames.dump_error(call.unique_id, code, description, details)
+        self._frame_log(
+            frames.dump_call(call.unique_id, call.action, call.payload),
+            call.unique_id,
+            call.action,
+            code,
+            description,
+            answer,
+        )
+        return answer
+
+    # ------------------------------------------------------------------ message log
+
+    def _frame_log(
+        self,
+        raw: str,
+        unique_id: str,
+        action: str | None,
+        code: str,
+        description: str,
+        answer: str | None,
+    ) -> None:
+        """Publish a `gateway.frame_log` event; never delays an answer, failures are logged."""
+        if len(self._log_tasks) >= MAX_LOG_TASKS:
+            log.warning("frame log backlog full; not logging frame %s", unique_id)
+            return
+        envelope = Envelope(
+            kind=Kind.EVENT,
+            action=GATEWAY_FRAME_LOG,
+            chargepoint_id=self.chargepoint_id,
+            ocpp_version=self.version.name,
+            unique_id=unique_id,
+            node_id=self._config.node_id,
+            payload={
+                "direction": "in",
+                "action": action,
+                "frame": raw[:MAX_LOGGED_FRAME],
+                "truncated": len(raw) > MAX_LOGGED_FRAME,
+                "error_code": code,
+                "error_description": description,
+                "answer": answer,
+            },
+        )
+        task = asyncio.create_task(self._publish_frame_log(envelope))
+        self._log_tasks.add(task)
+        task.add_done_callback(self._log_tasks.discard)
+
+    async def _publish_frame_log(self, envelope: Envelope) -> None:
+        try:
+            await self._bus.publish(UPSTREAM, GATEWAY_FRAME_LOG, envelope)
+        except BusError as exc:
+            log.warning("could not publish frame log of %s: %r", envelope.unique_id, exc)
+
+    # ------------------------------------------------------------------ writing
+
+    def _send(self, text: str) -> None:
+        if self._closed:
+            return
+        if self._debug:
+            log.debug("frame out", extra={"frame": text[:MAX_LOGGED_FRAME]})
+        try:
+            self._outgoing.put_nowait(text)
+        except asyncio.QueueFull:
+            self.abort(f"send queue full ({self._outgoing.maxsize} frames): peer too slow")
+
+    async def _write(self) -> None:
+        while True:
+            text = await self._outgoing.get()
+            try:
+                await self.ws.send(text)
+            except ConnectionClosed:
+                return
+
+    # ------------------------------------------------------------------ our CALLs
+
+    async def call(
+        self, action: str, payload: dict[str, Any], *, timeout: float
+    ) -> CallResult | CallError:
+        """Send a CALL and wait for its answer; raise TimeoutError or ConnectionGone.
+
+        Waiting for an earlier CALL to be answered counts against `timeout`.
+        """
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout), self._call_lock:
+            if self._closed:
+                raise ConnectionGone("the charge point disconnected")
+            unique_id = str(uuid.uuid4())
+            future: asyncio.Future[CallResult | CallError] = loop.create_future()
+            self._pending = (unique_id, future)
+            try:
+                self._send(frames.dump_call(unique_id, action, payload))
+                return await future
+            finally:
+                self._pending = None
+                if not future.done():
+                    future.cancel()
+
+
+_TYPE_NAMES: Final = {frames.CALLRESULT: "CALLRESULT", frames.CALLERROR: "CALLERROR", None: "frame"}
+
+
+def _text(data: str | bytes) -> str:
+    return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+
+
+async def close_quietly(conn: ChargePointConnection, code: int, reason: str) -> None:
+    """Close a connection, ignoring a socket that is already gone."""
+    with contextlib.suppress(Exception):
+        await conn.close(code, reason)

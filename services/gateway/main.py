@@ -1,0 +1,83 @@
+"""`csms gateway`: the OCPP websocket gateway process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from services.gateway.downstream import Downstream
+from services.gateway.server import GatewayServer
+from shared import metrics
+from shared.bus.bus import Bus
+from shared.logging import configure_logging
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger("services.gateway")
+
+_RETRY_INITIAL = 0.5
+_RETRY_MAX = 10.0
+
+
+def main() -> None:
+    """Run the gateway until SIGTERM / SIGINT."""
+    settings = get_settings()
+    configure_logging("gateway", settings.log_level, settings.log_format)
+    import uvloop
+
+    raise SystemExit(uvloop.run(serve(settings)))
+
+
+async def _connect(bus: Bus, stopping: asyncio.Event) -> bool:
+    delay = _RETRY_INITIAL
+    while not stopping.is_set():
+        try:
+            await bus.connect()
+            return True
+        except Exception as exc:  # noqa: BLE001 - retried; the reason is logged
+            log.warning("broker unavailable, retrying in %.1fs: %s", delay, exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=delay)
+        delay = min(delay * 2, _RETRY_MAX)
+    return False
+
+
+async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> int:
+    """Connect the bus, listen, and shut down gracefully when `stopping` is set."""
+    loop = asyncio.get_running_loop()
+    if stopping is None:
+        stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+    bus = Bus(settings.amqp_url, name="gateway", prefetch=settings.consumer_prefetch)
+    metrics.register_bus(bus)
+    downstream = Downstream(
+        bus, node_id=settings.gateway_node_id, command_timeout=settings.command_timeout
+    )
+    started = False
+
+    def ready() -> bool:
+        return started and bus.is_connected
+
+    server = GatewayServer(settings, bus=bus, downstream=downstream, ready=ready)
+    status = 0
+    try:
+        if await _connect(bus, stopping):
+            await downstream.start()
+            await server.start()
+            started = True
+            log.info("gateway node %s started", settings.gateway_node_id)
+            await stopping.wait()
+        log.info("gateway stopping")
+    except Exception:
+        log.exception("gateway failed")
+        status = 1
+    finally:
+        started = False
+        # Stop accepting, close every socket with 1001 "going away" (charge points reconnect
+        # to another node), answer what is in flight, then close the bus.
+        await server.close()
+        await downstream.stop()
+        await bus.close()
+    return status

@@ -1,0 +1,229 @@
+"""The websocket server: handshake rules, health endpoints, one connection per charge point.
+
+- The charge point's identity is the last segment of the URL path (`/ocpp/CP1` or `/CP1`),
+  URL-decoded: 1 to 255 characters (and at most 255 bytes in UTF-8, the limit of an AMQP
+  routing key), printable, no whitespace, no `/`. Anything else is refused with HTTP 400.
+- `GET /healthz`, `/readyz` (bus connected, node queue consumed) and `/metrics` are plain
+  HTTP on the same port; those names are therefore not usable as charge point ids.
+- Subprotocol: the first of the client's offers that we speak. If it offers none we speak,
+  OCPP 2.0.1 Part 4 §3.1.2 (and 1.6J §3.1.2 alike): the server completes the handshake
+  without a `Sec-WebSocket-Protocol` header and closes the connection at once; we close with
+  1002 (protocol error) and say why in the reason.
+- Security profile 1 (HTTP Basic auth) is not enforced yet: `Authenticator` is the hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from http import HTTPStatus
+from typing import Final
+from urllib.parse import unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from services.gateway.connection import BusPort, ChargePointConnection, ConnectionSettings, Peer
+from services.gateway.downstream import Downstream
+from services.gateway.versions import VERSIONS
+from shared import metrics
+from shared.bus.errors import BusError
+from shared.bus.topology import GATEWAY_CONNECTED, GATEWAY_DISCONNECTED, UPSTREAM
+from shared.envelope import Envelope, Kind, utcnow
+from shared.logging import chargepoint_id_var
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_ID_LENGTH: Final = 255
+UNSUPPORTED_SUBPROTOCOL_CODE: Final = 1002
+RESERVED_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+
+Authenticator = Callable[[str, Request], Awaitable[bool]]
+"""Security profile 1 hook: (charge point id, upgrade request) -> allowed."""
+ReadinessCheck = Callable[[], bool]
+
+
+def chargepoint_id_from_path(path: str) -> str | None:
+    """The charge point id in a request path, or None if it is not a valid one."""
+    raw = urlsplit(path).path.rsplit("/", 1)[-1]
+    try:
+        cp_id = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if not 0 < len(cp_id) <= MAX_ID_LENGTH or len(cp_id.encode()) > MAX_ID_LENGTH:
+        return None
+    if "/" in cp_id or any(not c.isprintable() or c.isspace() for c in cp_id):
+        return None
+    return cp_id
+
+
+def select_subprotocol(offered: Sequence[str]) -> Subprotocol | None:
+    """The first subprotocol the client offers that we speak."""
+    for name in offered:
+        if name in VERSIONS:
+            return Subprotocol(name)
+    return None
+
+
+def _plain(status: HTTPStatus, body: bytes, content_type: str = "text/plain") -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)
+
+
+class GatewayServer:
+    """Accepts charge point sockets and serves each with a `ChargePointConnection`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bus: BusPort,
+        downstream: Downstream,
+        ready: ReadinessCheck,
+        authenticate: Authenticator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.downstream = downstream
+        self.ready = ready
+        self.authenticate = authenticate
+        self.config = ConnectionSettings(
+            node_id=settings.gateway_node_id,
+            upstream_call_timeout=settings.upstream_call_timeout,
+            send_queue_size=settings.ws_send_queue_size,
+        )
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful with port 0)."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        return port
+
+    async def start(self, host: str | None = None, port: int | None = None) -> None:
+        """Listen."""
+        s = self.settings
+        self._server = await serve(
+            self._handle,
+            s.gateway_host if host is None else host,
+            s.gateway_port if port is None else port,
+            process_request=self._process_request,
+            select_subprotocol=lambda _conn, offered: select_subprotocol(offered),
+            max_size=s.ws_max_frame_size,
+            compression="deflate" if s.ws_compression else None,
+            ping_interval=s.ws_ping_interval,
+            ping_timeout=s.ws_ping_timeout,
+            max_queue=4,
+            server_header=None,
+        )
+        log.info("gateway listening on %s:%s", host or s.gateway_host, self.port)
+
+    async def close(self) -> None:
+        """Stop accepting, close every socket with 1001 (going away), wait for them."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        path = urlsplit(request.path).path
+        if path in RESERVED_PATHS:
+            return self._http(path)
+        cp_id = chargepoint_id_from_path(request.path)
+        if cp_id is None:
+            return _plain(HTTPStatus.BAD_REQUEST, b"invalid charge point id in the URL path\n")
+        if self.authenticate is not None and not await self.authenticate(cp_id, request):
+            return _plain(HTTPStatus.UNAUTHORIZED, b"unauthorized\n")
+        return None
+
+    def _http(self, path: str) -> Response:
+        if path == "/healthz":
+            return _plain(HTTPStatus.OK, b"ok\n")
+        if path == "/readyz":
+            if self.ready():
+                return _plain(HTTPStatus.OK, b"ready\n")
+            return _plain(HTTPStatus.SERVICE_UNAVAILABLE, b"not ready\n")
+        body, content_type = metrics.render()
+        return _plain(HTTPStatus.OK, body, content_type)
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        cp_id = chargepoint_id_from_path(ws.request.path if ws.request else "") or "?"
+        chargepoint_id_var.set(cp_id)
+        version = VERSIONS.get(ws.subprotocol or "")
+        if version is None:
+            log.warning("no supported subprotocol offered; closing")
+            await ws.close(UNSUPPORTED_SUBPROTOCOL_CODE, "no supported OCPP subprotocol offered")
+            return
+        host, port = _address(ws)
+        conn = ChargePointConnection(
+            ws,
+            peer=Peer(cp_id, host, port),
+            version=version,
+            bus=self.bus,
+            config=self.config,
+        )
+        try:
+            await self.downstream.attach(conn)
+        except BusError as exc:
+            log.error("cannot route commands to %s (%r); closing", cp_id, exc)
+            await self.downstream.detach(conn)
+            await ws.close(1011, "central system unavailable, try again later")
+            return
+        metrics.CONNECTED_CHARGEPOINTS.inc()
+        log.info("connected from %s:%s with %s", host, port, version.name)
+        try:
+            await self._announce(GATEWAY_CONNECTED, conn)
+            await conn.run()
+        finally:
+            metrics.CONNECTED_CHARGEPOINTS.dec()
+            await asyncio.shield(self.downstream.detach(conn))
+            await asyncio.shield(self._announce(GATEWAY_DISCONNECTED, conn))
+            log.info("disconnected (code %s)", ws.close_code)
+
+    async def _announce(self, action: str, conn: ChargePointConnection) -> None:
+        """Publish `gateway.connected` / `gateway.disconnected` (confirmed; failures logged).
+
+        `connection_id` and `connected_at` let the registry ignore the disconnect of a socket
+        that a newer connection replaced (it may arrive after the newer one's connect).
+        """
+        envelope = Envelope(
+            kind=Kind.EVENT,
+            action=action,
+            chargepoint_id=conn.chargepoint_id,
+            ocpp_version=conn.version.name,
+            node_id=self.config.node_id,
+            payload={
+                "remote_ip": conn.peer.remote_ip,
+                "remote_port": conn.peer.remote_port,
+                "node_id": self.config.node_id,
+                "subprotocol": conn.version.name,
+                "connection_id": conn.connection_id,
+                "connected_at": conn.connected_at.isoformat(),
+                "timestamp": utcnow().isoformat(),
+            },
+        )
+        try:
+            await self.bus.publish(UPSTREAM, action, envelope)
+        except BusError as exc:
+            log.warning("could not publish %s: %r", action, exc)
+
+
+def _address(ws: ServerConnection) -> tuple[str, int]:
+    addr = ws.remote_address
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return str(addr[0]), int(addr[1])
+    return "", 0

@@ -1,0 +1,1 @@
+"""Handlers of the registry, one module per action and version."""

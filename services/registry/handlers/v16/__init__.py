@@ -1,0 +1,1 @@
+"""OCPP 1.6 handlers of the registry."""

@@ -1,0 +1,87 @@
+"""Pure decisions of the registry (no I/O): registration answers, which report is latest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from shared.settings import UnknownChargePointPolicy
+
+ACCEPTED, PENDING, REJECTED = "Accepted", "Pending", "Rejected"
+
+# A charge point clock running ahead must not pin its status: a timestamp further than this
+# in the future of the moment the gateway received the frame is replaced by that moment.
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+
+_INITIAL_STATUS = {
+    UnknownChargePointPolicy.PENDING: PENDING,
+    UnknownChargePointPolicy.ACCEPT: ACCEPTED,
+    UnknownChargePointPolicy.REJECT: REJECTED,
+}
+
+
+def initial_registration_status(policy: UnknownChargePointPolicy) -> str:
+    """The registration_status a charge point nobody provisioned is created with.
+
+    Under `reject` the row is still created (as Rejected) so that operators see who knocks
+    and can accept it through the API; it is answered Rejected until then.
+    """
+    return _INITIAL_STATUS[policy]
+
+
+def boot_answer(registration_status: str, *, decommissioned: bool) -> str:
+    """The BootNotification.conf status for a charge point's stored registration state.
+
+    OCPP 1.6 §4.2: Accepted, Pending (the CSMS wants to talk first / awaits an operator) or
+    Rejected. A decommissioned charge point is Rejected whatever its registration says; a
+    value we do not know (2.0.1 writes the same column) is treated as Pending, never Accepted.
+    """
+    if decommissioned:
+        return REJECTED
+    if registration_status in (ACCEPTED, PENDING, REJECTED):
+        return registration_status
+    return PENDING
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An OCPP date-time (any fractional precision, `Z` or offset) as aware UTC, else None.
+
+    A timestamp without an offset is taken as UTC (OCPP timestamps are UTC).
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def report_time(reported: datetime | None, received_at: datetime) -> datetime:
+    """The time that orders a status report: the charge point's timestamp, or receipt time.
+
+    A report without a timestamp, or with one more than MAX_CLOCK_AHEAD after receipt
+    (a clock running ahead would otherwise hide every later status), uses receipt time.
+    """
+    if reported is None or reported > received_at + MAX_CLOCK_AHEAD:
+        return received_at
+    return reported
+
+
+def is_latest(incoming: datetime, current: datetime | None) -> bool:
+    """Whether a report at `incoming` supersedes the state last applied at `current`.
+
+    Messages can be consumed out of order (competing consumers, redelivery), so the stored
+    state only moves forward in time. Equal timestamps apply (the later consumed wins): a
+    redelivery of the same report rewrites the same values.
+    """
+    return current is None or incoming >= current
+
+
+def clip(value: object, length: int | None) -> str | None:
+    """`value` as a string cut to `length` characters (None stays None)."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:length] if length is not None else text

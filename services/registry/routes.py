@@ -1,0 +1,64 @@
+"""The registry's route table: upstream routing key -> handler (one module per action)."""
+
+from __future__ import annotations
+
+from services.registry.handlers import gateway_events
+from services.registry.handlers.v16 import (
+    boot_notification,
+    data_transfer,
+    diagnostics_status_notification,
+    firmware_status_notification,
+    heartbeat,
+    log_status_notification,
+    security_event_notification,
+    signed_firmware_status_notification,
+    status_notification,
+)
+from shared.bus.topology import (
+    GATEWAY_CONNECTED,
+    GATEWAY_DISCONNECTED,
+    GATEWAY_FRAME_LOG,
+    UPSTREAM,
+    upstream_key,
+)
+from shared.dispatch import Route, Router
+
+V16 = "ocpp1.6"
+
+ROUTES: list[Route] = [
+    # RPC: the answer needs state.
+    Route(UPSTREAM, upstream_key(V16, "BootNotification"), boot_notification.handle),
+    Route(UPSTREAM, upstream_key(V16, "DataTransfer"), data_transfer.handle),
+    # Fire-and-forget: the gateway answered once the broker confirmed.
+    Route(UPSTREAM, upstream_key(V16, "Heartbeat"), heartbeat.handle),
+    Route(UPSTREAM, upstream_key(V16, "StatusNotification"), status_notification.handle),
+    Route(
+        UPSTREAM,
+        upstream_key(V16, "FirmwareStatusNotification"),
+        firmware_status_notification.handle,
+    ),
+    Route(
+        UPSTREAM,
+        upstream_key(V16, "DiagnosticsStatusNotification"),
+        diagnostics_status_notification.handle,
+    ),
+    # OCPP 1.6 security whitepaper.
+    Route(
+        UPSTREAM,
+        upstream_key(V16, "SecurityEventNotification"),
+        security_event_notification.handle,
+    ),
+    Route(UPSTREAM, upstream_key(V16, "LogStatusNotification"), log_status_notification.handle),
+    Route(
+        UPSTREAM,
+        upstream_key(V16, "SignedFirmwareStatusNotification"),
+        signed_firmware_status_notification.handle,
+    ),
+    # Gateway housekeeping: not OCPP frames, so no message-log rows of their own
+    # (frame_log writes the ocpp_message rows itself).
+    Route(UPSTREAM, GATEWAY_CONNECTED, gateway_events.connected, log_message=False),
+    Route(UPSTREAM, GATEWAY_DISCONNECTED, gateway_events.disconnected, log_message=False),
+    Route(UPSTREAM, GATEWAY_FRAME_LOG, gateway_events.frame_log, log_message=False),
+]
+
+ROUTER = Router(ROUTES)

@@ -1,0 +1,23 @@
+"""The transactions service's route table: upstream routing key -> handler (one per action)."""
+
+from __future__ import annotations
+
+from services.transactions.handlers.v16 import (
+    authorize,
+    meter_values,
+    start_transaction,
+    stop_transaction,
+)
+from shared.bus.topology import UPSTREAM, upstream_key
+from shared.dispatch import Route, Router
+
+V16 = "ocpp1.6"
+
+ROUTES: list[Route] = [
+    Route(UPSTREAM, upstream_key(V16, "Authorize"), authorize.handle),
+    Route(UPSTREAM, upstream_key(V16, "StartTransaction"), start_transaction.handle),
+    Route(UPSTREAM, upstream_key(V16, "StopTransaction"), stop_transaction.handle),
+    Route(UPSTREAM, upstream_key(V16, "MeterValues"), meter_values.handle),
+]
+
+ROUTER = Router(ROUTES)

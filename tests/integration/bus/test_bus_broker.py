@@ -1,0 +1,407 @@
+"""The Bus against the real RabbitMQ (vhost csms_test)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+
+from shared.bus import (
+    DEAD_LETTER,
+    EVENTS,
+    UPSTREAM,
+    Bus,
+    Delivery,
+    Outcome,
+    Reject,
+    Rejected,
+    RpcTimeout,
+    Unroutable,
+    upstream_key,
+)
+from shared.envelope import Envelope, Kind, event
+from tests.fixtures.bus import BusFactory, NameFactory, kill_connection
+
+pytestmark = pytest.mark.integration
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until `check()` holds, or fail."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def call(action: str = "Heartbeat", **payload: object) -> Envelope:
+    return Envelope(
+        kind=Kind.CALL,
+        action=action,
+        payload=dict(payload),
+        chargepoint_id="CP-1",
+        ocpp_version="ocpp1.6",
+        unique_id="u-1",
+        correlation_id="c-1",
+        node_id="gw-1",
+    )
+
+
+async def service_queue(bus: Bus, unique_name: NameFactory, *, limit: int = 3) -> tuple[str, str]:
+    """A fresh quorum service queue bound to a unique upstream action; (queue, routing key)."""
+    queue = unique_name("svc")
+    key = upstream_key("ocpp1.6", queue.rsplit(".", 1)[1])
+    await bus.declare_service_queue(queue, [(UPSTREAM, key)], delivery_limit=limit)
+    return queue, key
+
+
+async def dead_letter_watch(bus: Bus, unique_name: NameFactory) -> AbstractQueue:
+    """A private queue on the dead-letter fanout: sees every message dead-lettered from now."""
+    queue = await bus.channel.declare_queue(unique_name("dlwatch"), durable=False)
+    await queue.bind(DEAD_LETTER, "")
+    return queue
+
+
+async def get_dead_letters(watch: AbstractQueue, count: int, timeout: float = 10.0) -> list[bytes]:
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count:
+        message = await watch.get(no_ack=True, fail=False)
+        if message is not None:
+            got.append(message.body)
+        elif time.monotonic() > deadline:
+            pytest.fail(f"only {len(got)} of {count} messages were dead-lettered")
+        else:
+            await asyncio.sleep(0.05)
+    return got
+
+
+async def ready_count(amqp_url: str, queue: str) -> int:
+    """Messages ready in `queue` (after consumers closed, that includes unacked ones)."""
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        channel = await conn.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.message_count or 0)
+    finally:
+        await conn.close()
+
+
+Handler = Callable[[list[Delivery]], Awaitable[Sequence[Outcome]]]
+
+
+def recording(
+    into: list[Delivery], answer: Callable[[Delivery], Outcome] = lambda d: None
+) -> Handler:
+    async def handler(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        into.extend(deliveries)
+        return [answer(d) for d in deliveries]
+
+    return handler
+
+
+async def test_publish_consume_round_trip(bus: Bus, unique_name: NameFactory) -> None:
+    queue, key = await service_queue(bus, unique_name)
+    got: list[Delivery] = []
+    await bus.consume(queue, recording(got))
+    sent = call(idTag="ABC", meterStart=12)
+    await bus.publish(UPSTREAM, key, sent)
+    await eventually(lambda: len(got) == 1)
+    delivery = got[0]
+    assert delivery.envelope == sent
+    assert delivery.routing_key == key
+    assert not delivery.redelivered
+    message = delivery.message
+    assert message.content_type == "application/json"
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert message.message_id
+    assert message.timestamp is not None
+    assert message.app_id == bus.name
+    await eventually(lambda: bus.metrics.acked == 1)
+
+
+async def test_publish_event_routes_by_action(bus: Bus, unique_name: NameFactory) -> None:
+    queue = unique_name("events")
+    await bus.declare_service_queue(queue, [(EVENTS, "transaction.*")])
+    got: list[Delivery] = []
+    await bus.consume(queue, recording(got))
+    await bus.publish_event(event("connector.status_changed", {"status": "Available"}))
+    await bus.publish_event(event("transaction.started", {"transactionId": 1}, "CP-1"))
+    await eventually(lambda: len(got) == 1)
+    assert got[0].routing_key == "transaction.started"
+    assert got[0].envelope.payload == {"transactionId": 1}
+
+
+async def test_rpc_reply(bus: Bus, bus_factory: BusFactory, unique_name: NameFactory) -> None:
+    queue, key = await service_queue(bus, unique_name)
+    service = await bus_factory()
+    await service.consume(queue, recording([], lambda d: d.envelope.result({"status": "Ok"})))
+    reply = await bus.rpc(UPSTREAM, key, call("Authorize", idTag="T"), timeout=5)
+    assert reply.kind is Kind.RESULT
+    assert reply.payload == {"status": "Ok"}
+    assert reply.correlation_id == "c-1"
+    assert bus._pending == {}
+
+
+async def test_rpc_unroutable(bus: Bus) -> None:
+    with pytest.raises(Unroutable):
+        await bus.rpc(UPSTREAM, "ocpp16.NobodyListens", call(), timeout=2)
+    assert bus._pending == {}
+
+
+async def test_rpc_timeout_then_late_reply_is_dropped(
+    bus: Bus, bus_factory: BusFactory, unique_name: NameFactory
+) -> None:
+    queue, key = await service_queue(bus, unique_name)
+    service = await bus_factory()
+    timed_out = asyncio.Event()
+
+    async def slow(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        await timed_out.wait()
+        return [d.envelope.result({"late": True}) for d in deliveries]
+
+    await service.consume(queue, slow)
+    started = time.monotonic()
+    with pytest.raises(RpcTimeout):
+        await bus.rpc(UPSTREAM, key, call(), timeout=0.3)
+    assert time.monotonic() - started < 1.0
+    assert bus._pending == {}
+    assert bus.metrics.rpc_timeouts == 1
+    timed_out.set()
+    await eventually(lambda: bus.metrics.late_replies == 1)
+    # The bus still works after the late reply.
+    fast = await bus_factory()
+    queue2, key2 = await service_queue(bus, unique_name)
+    await fast.consume(queue2, recording([], lambda d: d.envelope.result({"ok": 1})))
+    assert (await bus.rpc(UPSTREAM, key2, call(), timeout=5)).payload == {"ok": 1}
+
+
+async def test_rpc_request_expires_when_nobody_consumes(bus: Bus, unique_name: NameFactory) -> None:
+    queue, key = await service_queue(bus, unique_name)
+    with pytest.raises(RpcTimeout):
+        await bus.rpc(UPSTREAM, key, call(), timeout=0.2)
+    await asyncio.sleep(0.3)
+    got: list[Delivery] = []
+    await bus.consume(queue, recording(got))
+    await asyncio.sleep(0.3)
+    assert got == []  # the request expired with the caller's timeout
+
+
+async def test_mandatory_publish_without_route_raises_unroutable(bus: Bus) -> None:
+    with pytest.raises(Unroutable):
+        await bus.publish(UPSTREAM, "ocpp16.NobodyListens", call(), mandatory=True)
+    # Not mandatory: silently dropped by the broker, confirmed.
+    await bus.publish(UPSTREAM, "ocpp16.NobodyListens", call())
+    assert bus.metrics.unroutable == 1
+
+
+async def test_killed_consumer_message_is_redelivered_to_another(
+    bus: Bus, bus_factory: BusFactory, unique_name: NameFactory
+) -> None:
+    queue, key = await service_queue(bus, unique_name)
+    first = await bus_factory()
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def blocking(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        entered.set()
+        await release.wait()
+        return [None] * len(deliveries)
+
+    await first.consume(queue, blocking)
+    await bus.publish(UPSTREAM, key, call(n=1))
+    await asyncio.wait_for(entered.wait(), 5)
+    await first.connection.close()  # the process dies: no ack was sent
+
+    second = await bus_factory()
+    got: list[Delivery] = []
+    await second.consume(queue, recording(got))
+    await eventually(lambda: len(got) == 1)
+    assert got[0].redelivered
+    assert got[0].envelope.payload == {"n": 1}
+    assert second.metrics.redelivered == 1
+    release.set()  # the dead consumer's ack fails quietly
+    await eventually(lambda: second.metrics.acked == 1)
+
+
+async def test_failing_handler_dead_letters_after_delivery_limit(
+    bus: Bus, unique_name: NameFactory
+) -> None:
+    watch = await dead_letter_watch(bus, unique_name)
+    queue, key = await service_queue(bus, unique_name, limit=2)
+    attempts: list[Delivery] = []
+
+    async def failing(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        attempts.extend(deliveries)
+        raise RuntimeError("database is down")
+
+    await bus.consume(queue, failing)
+    await bus.publish(UPSTREAM, key, call(n="poison"))
+    [body] = await get_dead_letters(watch, 1)
+    assert Envelope.from_bytes(body).payload == {"n": "poison"}
+    await asyncio.sleep(0.3)
+    assert len(attempts) == 3  # first delivery + 2 redeliveries, then dead-lettered
+    assert [d.redelivered for d in attempts] == [False, True, True]
+
+
+async def test_reject_dead_letters_at_once(bus: Bus, unique_name: NameFactory) -> None:
+    watch = await dead_letter_watch(bus, unique_name)
+    queue, key = await service_queue(bus, unique_name)
+    attempts: list[Delivery] = []
+
+    async def rejecting(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        attempts.extend(deliveries)
+        if len(deliveries) == 1 and deliveries[0].envelope.payload["n"] == 1:
+            raise Reject("malformed")
+        return [Rejected("odd") if d.envelope.payload["n"] == 3 else None for d in deliveries]
+
+    await bus.consume(queue, rejecting)
+    for n in range(1, 5):
+        await bus.publish(UPSTREAM, key, call(n=n))
+    bodies = await get_dead_letters(watch, 2)
+    assert sorted(Envelope.from_bytes(b).payload["n"] for b in bodies) == [1, 3]
+    await eventually(lambda: bus.metrics.acked == 2)
+    assert sum(d.envelope.payload["n"] == 1 for d in attempts) <= 2  # no redelivery loop
+
+
+async def test_invalid_body_is_dead_lettered(bus: Bus, unique_name: NameFactory) -> None:
+    watch = await dead_letter_watch(bus, unique_name)
+    queue, key = await service_queue(bus, unique_name)
+    got: list[Delivery] = []
+    await bus.consume(queue, recording(got))
+    exchange = await bus.channel.get_exchange(UPSTREAM)
+    await exchange.publish(aio_pika.Message(b"{not an envelope"), key)
+    assert await get_dead_letters(watch, 1) == [b"{not an envelope"]
+    assert got == []
+    assert bus.metrics.dead_lettered == 1
+
+
+async def test_batch_consumption(amqp_url: str, bus_factory: BusFactory, unique_name: NameFactory) -> None:
+    bus = await bus_factory(delivery_limit=3)
+    queue, key = await service_queue(bus, unique_name)
+    batches: list[int] = []
+    seen: set[int] = set()
+
+    async def handler(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        batches.append(len(deliveries))
+        seen.update(d.envelope.payload["n"] for d in deliveries)
+        await asyncio.sleep(0.005)  # one database transaction
+        return [None] * len(deliveries)
+
+    await bus.consume(queue, handler, max_batch=100, max_wait=0.01)
+    await asyncio.gather(*(bus.publish(UPSTREAM, key, call(n=n)) for n in range(500)))
+    await eventually(lambda: bus.metrics.acked == 500, timeout=30)
+    assert seen == set(range(500))
+    assert len(batches) < 500
+    assert max(batches) <= 100
+    await bus.close()
+    assert await ready_count(amqp_url, queue) == 0
+
+
+async def test_poison_message_in_batch_does_not_block_the_others(
+    amqp_url: str, bus_factory: BusFactory, unique_name: NameFactory
+) -> None:
+    bus = await bus_factory(delivery_limit=1)
+    watch = await dead_letter_watch(bus, unique_name)
+    queue, key = await service_queue(bus, unique_name, limit=1)
+    handled: set[int] = set()
+
+    async def handler(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        if any(d.envelope.payload.get("poison") for d in deliveries):
+            raise ValueError("cannot handle this one")
+        handled.update(d.envelope.payload["n"] for d in deliveries)
+        return [None] * len(deliveries)
+
+    await bus.consume(queue, handler, max_batch=50, max_wait=0.05)
+    publishes = [bus.publish(UPSTREAM, key, call(n=n)) for n in range(40)]
+    publishes.insert(20, bus.publish(UPSTREAM, key, call(n=-1, poison=True)))
+    await asyncio.gather(*publishes)
+    [body] = await get_dead_letters(watch, 1)
+    assert Envelope.from_bytes(body).payload["poison"] is True
+    await eventually(lambda: bus.metrics.acked == 40)
+    assert handled == set(range(40))
+    await bus.close()
+    assert await ready_count(amqp_url, queue) == 0
+
+
+async def test_close_lets_the_in_flight_batch_finish(
+    amqp_url: str, bus_factory: BusFactory, unique_name: NameFactory
+) -> None:
+    bus = await bus_factory(delivery_limit=3)
+    queue, key = await service_queue(bus, unique_name)
+    entered = asyncio.Event()
+    done: list[int] = []
+
+    async def slow(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        entered.set()
+        await asyncio.sleep(0.3)
+        done.extend(d.envelope.payload["n"] for d in deliveries)
+        return [None] * len(deliveries)
+
+    await bus.consume(queue, slow, max_batch=1)
+    for n in range(3):
+        await bus.publish(UPSTREAM, key, call(n=n))
+    await asyncio.wait_for(entered.wait(), 5)
+    await bus.close(timeout=5)
+    assert done == [0, 1, 2]  # the batch in flight and those already prefetched
+    assert bus.metrics.acked == 3
+    assert await ready_count(amqp_url, queue) == 0
+
+
+async def test_declaring_a_queue_again_with_other_arguments_keeps_it(
+    bus: Bus, unique_name: NameFactory
+) -> None:
+    queue, key = await service_queue(bus, unique_name, limit=2)
+    await bus.declare_service_queue(queue, [(UPSTREAM, key)], delivery_limit=7)
+    got: list[Delivery] = []
+    await bus.consume(queue, recording(got))
+    await bus.publish(UPSTREAM, key, call(), mandatory=True)
+    await eventually(lambda: len(got) == 1)
+
+
+async def test_gateway_queue_binds_charge_points(bus: Bus, unique_name: NameFactory) -> None:
+    node = unique_name("node").rsplit(".", 1)[1]
+    queue = await bus.declare_gateway_queue(node)
+    got: list[Delivery] = []
+    await bus.consume(queue, recording(got, lambda d: d.envelope.result({"status": "Accepted"})))
+    from shared.bus import DOWNSTREAM
+
+    with pytest.raises(Unroutable):
+        await bus.rpc(DOWNSTREAM, f"CP-{node}", call("Reset"), timeout=2)
+    await bus.bind(queue, DOWNSTREAM, f"CP-{node}")
+    reply = await bus.rpc(DOWNSTREAM, f"CP-{node}", call("Reset"), timeout=5)
+    assert reply.payload == {"status": "Accepted"}
+    await bus.unbind(queue, DOWNSTREAM, f"CP-{node}")
+    with pytest.raises(Unroutable):
+        await bus.rpc(DOWNSTREAM, f"CP-{node}", call("Reset"), timeout=2)
+
+
+async def test_reconnect_restores_reply_queue_and_consumers(
+    bus: Bus, bus_factory: BusFactory, unique_name: NameFactory
+) -> None:
+    queue, key = await service_queue(bus, unique_name)
+    service = await bus_factory(reconnect_interval=0.2)
+    await service.consume(queue, recording([], lambda d: d.envelope.result({"ok": 1})))
+    client = await bus_factory(reconnect_interval=0.2)
+    assert (await client.rpc(UPSTREAM, key, call(), timeout=5)).payload == {"ok": 1}
+
+    await asyncio.to_thread(kill_connection, client.name)
+    await asyncio.to_thread(kill_connection, service.name)
+    await eventually(lambda: not client.is_connected or not service.is_connected, timeout=5)
+    await eventually(lambda: client.is_connected and service.is_connected, timeout=15)
+
+    async def answered() -> Envelope:
+        while True:
+            try:
+                return await client.rpc(UPSTREAM, key, call(), timeout=1)
+            except (RpcTimeout, Exception):
+                await asyncio.sleep(0.2)
+
+    reply = await asyncio.wait_for(answered(), 20)
+    assert reply.payload == {"ok": 1}
+
+
+_ = AbstractIncomingMessage  # re-exported type used by handlers in other tests

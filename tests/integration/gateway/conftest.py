@@ -1,0 +1,160 @@
+"""A gateway on 127.0.0.1:<free port> over the real broker, and a fake service answering RPCs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aio_pika.abc import AbstractIncomingMessage
+
+from services.gateway.downstream import Downstream
+from services.gateway.server import GatewayServer
+from shared.bus import UPSTREAM, Bus
+from shared.envelope import Envelope
+from shared.settings import Settings
+from tests.fixtures.bus import BusFactory, NameFactory
+
+UPSTREAM_TIMEOUT = 1.0
+COMMAND_TIMEOUT = 2.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def default_answers() -> dict[str, Callable[[Envelope], dict[str, Any]]]:
+    return {
+        "BootNotification": lambda _e: {"status": "Accepted", "currentTime": _now(), "interval": 300},
+        "Authorize": lambda _e: {"idTagInfo": {"status": "Accepted"}},
+        "StartTransaction": lambda _e: {"transactionId": 7, "idTagInfo": {"status": "Accepted"}},
+        "StopTransaction": lambda _e: {},
+        # An answer that breaks the DataTransfer.conf schema: the gateway must not forward it.
+        "DataTransfer": lambda _e: {"status": "Bogus"},
+    }
+
+
+@dataclass
+class FakeService:
+    """Consumes every upstream key for charge points whose id starts with `prefix`."""
+
+    bus: Bus
+    prefix: str
+    received: list[Envelope] = field(default_factory=list)
+    silent: set[str] = field(default_factory=set)  # charge points never answered
+    delays: dict[str, float] = field(default_factory=dict)  # action -> seconds before replying
+    answers: dict[str, Callable[[Envelope], dict[str, Any]]] = field(
+        default_factory=default_answers
+    )
+
+    async def start(self) -> None:
+        channel = await self.bus.connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for key in ("ocpp16.#", "ocpp201.#", "gateway.#"):
+            await queue.bind(UPSTREAM, key)
+        await queue.consume(self._on_message, no_ack=True)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        envelope = Envelope.from_bytes(message.body)
+        if not (envelope.chargepoint_id or "").startswith(self.prefix):
+            return
+        self.received.append(envelope)
+        if not message.reply_to or envelope.chargepoint_id in self.silent:
+            return
+        answer = self.answers.get(envelope.action)
+        reply = (
+            envelope.result(answer(envelope))
+            if answer
+            else envelope.error("NotSupported", "the fake service does not answer this")
+        )
+        delay = self.delays.get(envelope.action)
+        if delay:
+            await asyncio.sleep(delay)
+        await self.bus.reply(message, reply)
+
+    def of(self, chargepoint_id: str, action: str) -> list[Envelope]:
+        return [
+            e for e in self.received if e.chargepoint_id == chargepoint_id and e.action == action
+        ]
+
+
+@dataclass
+class Gateway:
+    server: GatewayServer
+    downstream: Downstream
+    bus: Bus
+    node_id: str
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def url(self, chargepoint_id: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp/{chargepoint_id}"
+
+
+GatewayFactory = Callable[[], Any]
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A charge point id prefix unique to the test (the vhost may be shared)."""
+    return f"GW{uuid.uuid4().hex[:8]}-"
+
+
+@pytest.fixture
+async def gateway_factory(
+    bus_factory: BusFactory, unique_name: NameFactory
+) -> AsyncIterator[Callable[[], Any]]:
+    """Start gateway nodes (each its own Bus, node id and port); closed after the test."""
+    started: list[Gateway] = []
+
+    async def make() -> Gateway:
+        node_id = unique_name("gwnode").replace("test.", "")
+        settings = Settings(
+            gateway_node_id=node_id,
+            upstream_call_timeout=UPSTREAM_TIMEOUT,
+            command_timeout=COMMAND_TIMEOUT,
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+        )
+        bus = await bus_factory(name=f"gateway-{node_id}")
+        downstream = Downstream(bus, node_id=node_id, command_timeout=COMMAND_TIMEOUT)
+        await downstream.start()
+        server = GatewayServer(
+            settings, bus=bus, downstream=downstream, ready=lambda: bus.is_connected
+        )
+        await server.start("127.0.0.1", 0)
+        gateway = Gateway(server, downstream, bus, node_id)
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in reversed(started):
+        await gateway.server.close()
+        await gateway.downstream.stop()
+
+
+@pytest.fixture
+async def gateway(gateway_factory: Callable[[], Any]) -> Gateway:
+    """One gateway node."""
+    result: Gateway = await gateway_factory()
+    return result
+
+
+@pytest.fixture
+async def service(bus_factory: BusFactory, prefix: str) -> FakeService:
+    """The fake upstream service for this test's charge points."""
+    fake = FakeService(await bus_factory(name=f"fake-service-{prefix}"), prefix)
+    await fake.start()
+    return fake
+
+
+@pytest.fixture
+async def commander(bus_factory: BusFactory) -> Bus:
+    """A Bus that sends downstream commands (like the API would)."""
+    return await bus_factory(name=f"commander-{uuid.uuid4().hex[:8]}")

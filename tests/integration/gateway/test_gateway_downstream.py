@@ -1,0 +1,185 @@
+"""CSMS -> charge point commands routed to the gateway node holding the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from shared.bus import DOWNSTREAM, Bus, Unroutable
+from shared.envelope import Envelope, Kind
+from tests.integration.gateway.conftest import FakeService, Gateway
+
+pytestmark = pytest.mark.integration
+
+OCPP16 = [Subprotocol("ocpp1.6")]
+
+
+def command(cp_id: str, action: str, **payload: Any) -> Envelope:
+    return Envelope(kind=Kind.CALL, action=action, payload=payload, chargepoint_id=cp_id)
+
+
+async def send(bus: Bus, cp_id: str, action: str, timeout: float = 5, **payload: Any) -> Envelope:
+    return await bus.rpc(DOWNSTREAM, cp_id, command(cp_id, action, **payload), timeout=timeout)
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+class ResettableChargePoint(ChargePoint):  # type: ignore[misc]
+    resets: list[str]
+
+    @on(Action.reset)
+    async def on_reset(self, type: str) -> Any:  # noqa: A002 - the OCPP field name
+        self.resets.append(type)
+        return call_result.Reset(status="Accepted")
+
+
+async def attached(gateway: Gateway, cp_id: str) -> None:
+    """The gateway binds the id just after the handshake; wait for it."""
+    await eventually(lambda: gateway.downstream.routable(cp_id))
+
+
+async def recv_json(ws: ClientConnection) -> list[Any]:
+    frame: list[Any] = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+    return frame
+
+
+async def test_reset_reaches_the_library_charge_point_and_its_answer_comes_back(
+    gateway: Gateway, service: FakeService, commander: Bus, prefix: str
+) -> None:
+    cp_id = f"{prefix}reset"
+    async with connect(gateway.url(cp_id), subprotocols=OCPP16) as ws:
+        await attached(gateway, cp_id)
+        cp = ResettableChargePoint(cp_id, ws)
+        cp.resets = []
+        runner = asyncio.create_task(cp.start())
+        try:
+            reply = await send(commander, cp_id, "Reset", type="Soft")
+        finally:
+            runner.cancel()
+    assert reply.kind is Kind.RESULT
+    assert reply.payload == {"status": "Accepted"}
+    assert cp.resets == ["Soft"]
+
+
+async def test_unconnected_chargepoint_is_unroutable_at_once(
+    gateway: Gateway, commander: Bus, prefix: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(Unroutable):
+        await send(commander, f"{prefix}nobody", "Reset", type="Hard")
+    assert time.monotonic() - started < 1
+
+
+async def test_callerror_timeout_and_invalid_command(
+    gateway: Gateway, service: FakeService, commander: Bus, prefix: str
+) -> None:
+    cp_id = f"{prefix}raw"
+    async with connect(gateway.url(cp_id), subprotocols=OCPP16) as ws:
+        await attached(gateway, cp_id)
+        # invalid request: refused without being sent
+        bad = await send(commander, cp_id, "Reset", type="Sideways")
+        assert bad.kind is Kind.ERROR and bad.error_code == "PropertyConstraintViolation"
+        bad = await send(commander, cp_id, "BootNotification", chargePointVendor="A")
+        assert bad.kind is Kind.ERROR and bad.error_code == "NotSupported"
+        # the charge point answers with a CALLERROR
+        pending = asyncio.create_task(send(commander, cp_id, "UnlockConnector", connectorId=1))
+        frame = await recv_json(ws)
+        assert frame[0] == 2 and frame[2] == "UnlockConnector" and frame[3] == {"connectorId": 1}
+        await ws.send(orjson.dumps([4, frame[1], "NotSupported", "no lock here", {}]).decode())
+        reply = await pending
+        assert (reply.kind, reply.error_code, reply.error_description) == (
+            Kind.ERROR,
+            "NotSupported",
+            "no lock here",
+        )
+        # no answer at all: Timeout after the command timeout; a late answer is dropped
+        started = time.monotonic()
+        pending = asyncio.create_task(send(commander, cp_id, "ClearCache"))
+        frame = await recv_json(ws)
+        reply = await pending
+        assert reply.error_code == "Timeout"
+        assert 1.5 < time.monotonic() - started < 4
+        await ws.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
+        # the connection is still usable
+        await ws.send(orjson.dumps([2, "h1", "Heartbeat", {}]).decode())
+        assert (await recv_json(ws))[:2] == [3, "h1"]
+
+
+async def test_a_call_from_the_charge_point_is_answered_while_ours_is_outstanding(
+    gateway: Gateway, service: FakeService, commander: Bus, prefix: str
+) -> None:
+    cp_id = f"{prefix}cross"
+    async with connect(gateway.url(cp_id), subprotocols=OCPP16) as ws:
+        await attached(gateway, cp_id)
+        pending = asyncio.create_task(send(commander, cp_id, "Reset", type="Hard"))
+        ours = await recv_json(ws)
+        assert ours[2] == "Reset"
+        # Before answering our Reset the charge point sends its own CALLs.
+        await ws.send(orjson.dumps([2, "s1", "Authorize", {"idTag": "T"}]).decode())
+        assert await recv_json(ws) == [3, "s1", {"idTagInfo": {"status": "Accepted"}}]
+        # ...and a second command waits for the first one (one outstanding CALL at a time).
+        second = asyncio.create_task(send(commander, cp_id, "ClearCache"))
+        await asyncio.sleep(0.3)
+        await ws.send(orjson.dumps([3, ours[1], {"status": "Accepted"}]).decode())
+        assert (await pending).payload == {"status": "Accepted"}
+        queued = await recv_json(ws)
+        assert queued[2] == "ClearCache"
+        await ws.send(orjson.dumps([3, queued[1], {"status": "Accepted"}]).decode())
+        assert (await second).payload == {"status": "Accepted"}
+
+
+async def test_second_connection_with_the_same_id_wins(
+    gateway: Gateway, service: FakeService, commander: Bus, prefix: str
+) -> None:
+    cp_id = f"{prefix}twice"
+    async with connect(gateway.url(cp_id), subprotocols=OCPP16) as first:
+        async with connect(gateway.url(cp_id), subprotocols=OCPP16) as second:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(first.recv(), 5)
+            assert first.close_code == 4000
+            await attached(gateway, cp_id)
+            pending = asyncio.create_task(send(commander, cp_id, "ClearCache"))
+            frame = await recv_json(second)
+            await second.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
+            assert (await pending).kind is Kind.RESULT
+    await eventually(lambda: cp_id not in gateway.downstream.connections)
+    with pytest.raises(Unroutable):
+        await send(commander, cp_id, "ClearCache")
+
+
+async def test_reconnect_to_another_node_takes_over(
+    gateway_factory: Callable[[], Any], service: FakeService, commander: Bus, prefix: str
+) -> None:
+    node_a: Gateway = await gateway_factory()
+    node_b: Gateway = await gateway_factory()
+    cp_id = f"{prefix}moved"
+    async with connect(node_a.url(cp_id), subprotocols=OCPP16) as old:
+        async with connect(node_b.url(cp_id), subprotocols=OCPP16) as new:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(old.recv(), 5)
+            assert old.close_code == 4000
+            assert cp_id not in node_a.downstream.connections
+            await attached(node_b, cp_id)
+            # Commands reach only the new socket, on node B.
+            for _ in range(3):
+                pending = asyncio.create_task(send(commander, cp_id, "ClearCache"))
+                frame = await recv_json(new)
+                await new.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
+                assert (await pending).payload == {"status": "Accepted"}

@@ -1,0 +1,78 @@
+"""The authorization decision: one test per outcome, precedence, and the optional fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.transactions.idtags import TagRecord, decide, format_datetime
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def tag(
+    *,
+    revoked: bool = False,
+    expiry_date: datetime | None = None,
+    parent: str | None = None,
+) -> TagRecord:
+    return TagRecord(id_token="TAG", revoked=revoked, expiry_date=expiry_date, parent_id_tag=parent)
+
+
+def test_unknown_tag_is_invalid_without_details() -> None:
+    assert decide(None, now=NOW, has_active_transaction=False) == {"status": "Invalid"}
+
+
+def test_known_tag_is_accepted() -> None:
+    assert decide(tag(), now=NOW, has_active_transaction=False) == {"status": "Accepted"}
+
+
+def test_revoked_tag_is_blocked() -> None:
+    assert decide(tag(revoked=True), now=NOW, has_active_transaction=False)["status"] == "Blocked"
+
+
+def test_past_expiry_is_expired_and_reports_the_date() -> None:
+    expired = tag(expiry_date=NOW - timedelta(seconds=1))
+    info = decide(expired, now=NOW, has_active_transaction=False)
+    assert info == {"status": "Expired", "expiryDate": "2025-03-01T11:59:59Z"}
+
+
+def test_expiry_exactly_now_is_expired() -> None:
+    assert decide(tag(expiry_date=NOW), now=NOW, has_active_transaction=False)["status"] == (
+        "Expired"
+    )
+
+
+def test_future_expiry_is_accepted_with_the_date() -> None:
+    info = decide(tag(expiry_date=NOW + timedelta(days=1)), now=NOW, has_active_transaction=False)
+    assert info == {"status": "Accepted", "expiryDate": "2025-03-02T12:00:00Z"}
+
+
+def test_tag_in_an_active_transaction_is_concurrent() -> None:
+    assert decide(tag(), now=NOW, has_active_transaction=True)["status"] == "ConcurrentTx"
+
+
+def test_parent_id_tag_is_included() -> None:
+    info = decide(tag(parent="GROUP"), now=NOW, has_active_transaction=False)
+    assert info == {"status": "Accepted", "parentIdTag": "GROUP"}
+
+
+@pytest.mark.parametrize(
+    ("revoked", "expired", "active", "status"),
+    [
+        (True, True, True, "Blocked"),
+        (False, True, True, "Expired"),
+        (False, False, True, "ConcurrentTx"),
+    ],
+)
+def test_precedence(revoked: bool, expired: bool, active: bool, status: str) -> None:
+    expiry = NOW - timedelta(days=1) if expired else None
+    info = decide(tag(revoked=revoked, expiry_date=expiry), now=NOW, has_active_transaction=active)
+    assert info["status"] == status
+
+
+def test_format_datetime_is_utc_with_z() -> None:
+    offset = datetime.fromisoformat("2025-03-01T14:00:00+02:00")
+    assert format_datetime(offset) == "2025-03-01T12:00:00Z"
+    assert format_datetime(datetime(2025, 3, 1, 12, 0)) == "2025-03-01T12:00:00Z"

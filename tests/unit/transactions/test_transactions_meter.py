@@ -1,0 +1,145 @@
+"""Sampled-value parsing: OCPP 1.6 defaults, numeric values, timestamps, Wh/kWh conversion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.transactions.meter import (
+    Sample,
+    iter_samples,
+    latest_energy_wh,
+    parse_numeric,
+    parse_sampled_value,
+    parse_timestamp,
+)
+
+TS = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_defaults_when_only_value_is_sent() -> None:
+    s = parse_sampled_value({"value": "1234"}, TS)
+    assert s == Sample(
+        timestamp=TS,
+        value="1234",
+        value_numeric=Decimal("1234"),
+        measurand="Energy.Active.Import.Register",
+        unit="Wh",
+        context="Sample.Periodic",
+        location="Outlet",
+        format="Raw",
+        phase=None,
+    )
+    assert s.energy_wh() == 1234
+
+
+def test_given_fields_are_kept() -> None:
+    s = parse_sampled_value(
+        {
+            "value": "16.2",
+            "measurand": "Current.Import",
+            "unit": "A",
+            "phase": "L2",
+            "context": "Transaction.End",
+            "location": "Inlet",
+        },
+        TS,
+    )
+    assert (s.measurand, s.unit, s.phase, s.context, s.location) == (
+        "Current.Import",
+        "A",
+        "L2",
+        "Transaction.End",
+        "Inlet",
+    )
+    assert s.value_numeric == Decimal("16.2")
+    assert s.energy_wh() is None
+
+
+def test_non_energy_measurand_gets_no_default_unit() -> None:
+    assert parse_sampled_value({"value": "50", "measurand": "SoC"}, TS).unit is None
+
+
+def test_other_energy_measurand_defaults_to_wh_but_is_not_the_register() -> None:
+    s = parse_sampled_value({"value": "10", "measurand": "Energy.Active.Export.Register"}, TS)
+    assert s.unit == "Wh"
+    assert s.energy_wh() is None
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "wh"),
+    [
+        ("12.345", "kWh", 12345),
+        ("12.3454", "kWh", 12345),
+        ("12.3455", "kWh", 12346),
+        ("0.0005", "kWh", 1),
+        ("1000", "Wh", 1000),
+        ("999.5", "Wh", 1000),
+        ("1e3", "kWh", 1_000_000),
+    ],
+)
+def test_energy_register_in_wh(value: str, unit: str, wh: int) -> None:
+    assert parse_sampled_value({"value": value, "unit": unit}, TS).energy_wh() == wh
+
+
+def test_energy_in_other_units_or_per_phase_is_not_a_reading() -> None:
+    assert parse_sampled_value({"value": "5", "unit": "kvarh"}, TS).energy_wh() is None
+    assert parse_sampled_value({"value": "5", "phase": "L1"}, TS).energy_wh() is None
+
+
+def test_non_numeric_and_signed_values_are_kept_as_strings() -> None:
+    signed = parse_sampled_value({"value": "1234", "format": "SignedData"}, TS)
+    assert (signed.value, signed.value_numeric, signed.energy_wh()) == ("1234", None, None)
+    text = parse_sampled_value({"value": "abc"}, TS)
+    assert (text.value, text.value_numeric) == ("abc", None)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-inf", "", " ", "1,5", "0x10"])
+def test_parse_numeric_rejects(value: str) -> None:
+    assert parse_numeric(value) is None
+
+
+def test_parse_numeric_accepts_signs_and_spaces() -> None:
+    assert parse_numeric(" -1.50 ") == Decimal("-1.50")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2025-03-01T12:00:00Z", TS),
+        ("2025-03-01T12:00:00.1Z", TS.replace(microsecond=100000)),
+        ("2025-03-01T12:00:00.123456789Z", TS.replace(microsecond=123456)),
+        ("2025-03-01T14:00:00+02:00", TS),
+        ("2025-03-01T12:00:00", TS),
+    ],
+)
+def test_parse_timestamp(raw: str, expected: datetime) -> None:
+    parsed = parse_timestamp(raw)
+    assert parsed == expected
+    assert parsed.utcoffset() is not None
+
+
+def test_iter_samples_flattens_in_order_and_latest_energy_wins_by_timestamp() -> None:
+    meter_value = [
+        {
+            "timestamp": "2025-03-01T12:05:00Z",
+            "sampledValue": [{"value": "2.5", "unit": "kWh"}, {"value": "7", "measurand": "SoC"}],
+        },
+        {"timestamp": "2025-03-01T12:01:00Z", "sampledValue": [{"value": "1000"}]},
+    ]
+    samples = list(iter_samples(meter_value))
+    assert [s.value for s in samples] == ["2.5", "7", "1000"]
+    assert latest_energy_wh(samples) == (parse_timestamp("2025-03-01T12:05:00Z"), 2500)
+    assert latest_energy_wh(samples[1:2]) is None
+    assert list(iter_samples(None)) == []
+
+
+@given(st.decimals(min_value=0, max_value=10**6, places=3, allow_nan=False))
+def test_kwh_conversion_matches_wh(kwh: Decimal) -> None:
+    as_kwh = parse_sampled_value({"value": str(kwh), "unit": "kWh"}, TS).energy_wh()
+    as_wh = parse_sampled_value({"value": str(kwh * 1000), "unit": "Wh"}, TS).energy_wh()
+    assert as_kwh == as_wh

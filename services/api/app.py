@@ -19,12 +19,14 @@ from services.api.auth.router import router as auth_router
 from services.api.bootstrap import ensure_admin
 from services.api.chargepoints.router import router as chargepoints_router
 from services.api.chargingprofiles.router import router as chargingprofiles_router
+from services.api.commandlog.router import router as commandlog_router
 from services.api.errors import install_error_handlers
-from services.api.history.router import router as history_router
+from services.api.heartbeats.router import router as heartbeats_router
 from services.api.idtags.router import router as idtags_router
 from services.api.locations.router import router as locations_router
-from services.api.logs.router import router as logs_router
+from services.api.ocppmessages.router import router as ocppmessages_router
 from services.api.reservations.router import router as reservations_router
+from services.api.statusnotifications.router import router as statusnotifications_router
 from services.api.transactions.router import router as transactions_router
 from services.api.users.router import router as users_router
 from shared import metrics
@@ -148,8 +150,10 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         transactions_router,
         reservations_router,
         chargingprofiles_router,
-        history_router,
-        logs_router,
+        statusnotifications_router,
+        heartbeats_router,
+        commandlog_router,
+        ocppmessages_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -28,7 +28,8 @@ async def ensure_admin(sessionmaker: async_sessionmaker[AsyncSession], settings:
         existing = await session.scalar(select(User).where(User.email == email))
         if existing is not None:
             log.warning(
-                "no admin exists and CSMS_ADMIN_EMAIL belongs to a non-admin user; not promoting it",
+                "no admin exists and CSMS_ADMIN_EMAIL belongs to a non-admin user; "
+                "not promoting it",
                 extra={"email": email},
             )
             return False

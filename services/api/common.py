@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-
 from pydantic import (
     AfterValidator,
     BaseModel,

@@ -203,7 +203,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_json(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_json(exc.status_code, str(exc.detail), headers=headers)
 
 
 async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:

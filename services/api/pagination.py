@@ -1,7 +1,5 @@
 """Paging (`limit`/`offset`), sorting (`sort=field` or `sort=-field`) and the list envelope."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
@@ -66,7 +64,7 @@ def order_by(
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[tuple[RowT]],
+    stmt: Select[RowT],
     *,
     params: PageParams,
     columns: Mapping[str, Any],

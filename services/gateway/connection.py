@@ -192,6 +192,14 @@ class ChargePointConnection:
         code = self.version.error_code(exc.key)
         if exc.answerable:
             log.warning("bad frame: %s (%s)", exc.description, code)
+            self._frame_log(
+                _text(data),
+                exc.unique_id,
+                None,
+                code,
+                exc.description,
+                frames.dump_error(exc.unique_id, code, exc.description),
+            )
             try:
                 self._incoming.put_nowait(exc)
             except asyncio.QueueFull:

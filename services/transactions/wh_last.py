@@ -33,13 +33,16 @@ UPDATE_WH_LAST = text(
     FROM (
         SELECT unnest(CAST(:ids AS integer[])) AS id,
                unnest(CAST(:ts AS timestamptz[])) AS ts,
-               unnest(CAST(:wh AS integer[])) AS wh
+               unnest(CAST(:wh AS integer[])) AS wh,
+               unnest(CAST(:cp AS text[])) AS cp
     ) AS v
     WHERE t.transaction_id = v.id
+      AND t.chargepoint_id = v.cp
       AND t.status = 'Active'
       AND NOT EXISTS (
         SELECT 1 FROM meter_value AS m
         WHERE m.transaction_id = v.id
+          AND m.chargepoint_id = v.cp
           AND m.timestamp > v.ts
           AND m.measurand = '{ENERGY_ACTIVE_IMPORT_REGISTER}'
           AND m.phase IS NULL
@@ -51,21 +54,31 @@ UPDATE_WH_LAST = text(
 )
 
 
-def schedule(session: AsyncSession, transaction_id: int, timestamp: datetime, wh: int) -> None:
-    """Queue a reading for the batch's UPDATE; within a batch the newest timestamp wins."""
+Pending = dict[int, tuple[datetime, int, str]]
+"""transaction id -> (timestamp, Wh, charge point id) of its newest reading in the batch."""
+
+
+def schedule(
+    session: AsyncSession, chargepoint_id: str, transaction_id: int, timestamp: datetime, wh: int
+) -> None:
+    """Queue a reading for the batch's UPDATE; within a batch the newest timestamp wins.
+
+    Only the charge point's own transaction is updated: a MeterValues naming another charge
+    point's transaction id is stored as reported but changes nothing.
+    """
     info = session.info
     if not info.get(_LISTENING):
         event.listen(session.sync_session, "before_commit", _apply)
         info[_LISTENING] = True
-    pending: dict[int, tuple[datetime, int]] = info.setdefault(_PENDING, {})
+    pending: Pending = info.setdefault(_PENDING, {})
     current = pending.get(transaction_id)
     if current is None or timestamp >= current[0]:
-        pending[transaction_id] = (timestamp, wh)
+        pending[transaction_id] = (timestamp, wh, chargepoint_id)
 
 
 def _apply(session: Session) -> None:
     """Run the aggregated UPDATE (sync: SQLAlchemy runs this hook inside the async bridge)."""
-    pending: dict[int, tuple[datetime, int]] | None = session.info.pop(_PENDING, None)
+    pending: Pending | None = session.info.pop(_PENDING, None)
     if not pending:
         return
     ids = sorted(pending)  # a stable lock order between concurrent batches
@@ -73,5 +86,6 @@ def _apply(session: Session) -> None:
         "ids": ids,
         "ts": [pending[i][0] for i in ids],
         "wh": [pending[i][1] for i in ids],
+        "cp": [pending[i][2] for i in ids],
     }
     session.execute(UPDATE_WH_LAST, params)

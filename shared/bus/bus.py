@@ -136,6 +136,7 @@ class Bus:
         log.info("bus %s closed", self.name)
 
     def _on_reconnect(self, *_: object) -> None:
+        self.metrics.reconnects += 1
         log.warning("bus %s reconnected; topology, reply queue and consumers restored", self.name)
 
     async def publish(

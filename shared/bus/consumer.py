@@ -62,6 +62,7 @@ ReplyPublisher = Callable[[AbstractIncomingMessage, Envelope], Awaitable[None]]
 class BusMetrics:
     """Counters kept by a Bus; exported to Prometheus elsewhere."""
 
+    reconnects: int = 0
     published: int = 0
     publish_failed: int = 0
     unroutable: int = 0

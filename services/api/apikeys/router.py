@@ -40,7 +40,9 @@ async def list_keys(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 409, 422),
 )
-async def create_key(principal: AdminUser, session: SessionDep, body: ApiKeyCreate) -> ApiKeyCreated:
+async def create_key(
+    principal: AdminUser, session: SessionDep, body: ApiKeyCreate
+) -> ApiKeyCreated:
     """Create a key; the answer holds the key, shown this once only."""
     row, key = await service.create_key(session=session, data=body, created_by=principal.user_id)
     return ApiKeyCreated(**ApiKeyRead.model_validate(row).model_dump(), key=key)

@@ -25,9 +25,7 @@ from shared.db.models import ChargePoint
 
 router = APIRouter(prefix="/chargepoints", tags=["chargepoints"])
 
-ChargePointPage = Annotated[
-    PageParams, Depends(sort_param(service.SORT_FIELDS, "chargepoint_id"))
-]
+ChargePointPage = Annotated[PageParams, Depends(sort_param(service.SORT_FIELDS, "chargepoint_id"))]
 ConnectorPage = Annotated[
     PageParams, Depends(sort_param(service.CONNECTOR_SORT_FIELDS, "connectorid"))
 ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -24,7 +24,7 @@ class ChargePointCreate(ApiModel):
     """Provision a charge point: it is Accepted at its next BootNotification."""
 
     chargepoint_id: ChargePointIdentity
-    location_id: uuid.UUID
+    location_id: UUID
     password: OcppPassword | None = Field(
         default=None, description="HTTP Basic password (security profile 1/2); stored hashed."
     )
@@ -34,7 +34,7 @@ class ChargePointCreate(ApiModel):
 class ChargePointUpdate(ApiModel):
     """Change provisioning: location, registration status, password (null removes it)."""
 
-    location_id: uuid.UUID | None = None
+    location_id: UUID | None = None
     registration_status: RegistrationStatus | None = None
     password: OcppPassword | None = None
 
@@ -42,7 +42,7 @@ class ChargePointUpdate(ApiModel):
 class ConnectorRead(ReadModel):
     """A connector (ER diagram: Connector)."""
 
-    uuid: uuid.UUID
+    uuid: UUID
     chargepoint_id: str
     connectorid: int
     connector_status: str
@@ -55,7 +55,7 @@ class ChargePointRead(ReadModel):
     """A charge point as the registry knows it; `has_password` instead of the hash."""
 
     chargepoint_id: str
-    location_id: uuid.UUID | None = None
+    location_id: UUID | None = None
     registration_status: str
     connected: bool
     chargepoint_status: str | None = None

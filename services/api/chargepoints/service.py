@@ -132,12 +132,12 @@ async def update(
             raise Conflict("charge point is decommissioned; provision it again with POST")
         chargepoint.registration_status = data.registration_status
     if "password" in changes:
-        chargepoint.password_hash = (
-            security.hash_password(data.password) if data.password else None
-        )
+        chargepoint.password_hash = security.hash_password(data.password) if data.password else None
     await _commit(session, "the change conflicts with stored data")
     session.expunge_all()
-    return await get_chargepoint(session=session, chargepoint_id=chargepoint_id, with_connectors=True)
+    return await get_chargepoint(
+        session=session, chargepoint_id=chargepoint_id, with_connectors=True
+    )
 
 
 async def decommission(*, session: AsyncSession, chargepoint_id: str) -> None:

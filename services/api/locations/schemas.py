@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import Field, model_validator
 
@@ -79,7 +79,7 @@ class ChargePointSummary(ReadModel):
 class LocationRead(ReadModel):
     """A location."""
 
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     type: str
     street_address: str

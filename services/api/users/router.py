@@ -63,9 +63,7 @@ async def read_profile(principal: MeUser, session: SessionDep) -> ProfileRead:
     return _profile_read(profile)
 
 
-@router.patch(
-    "/me/profile", response_model=ProfileRead, responses=error_responses(401, 403, 422)
-)
+@router.patch("/me/profile", response_model=ProfileRead, responses=error_responses(401, 403, 422))
 async def update_profile(
     principal: MeUser, session: SessionDep, body: ProfileUpdate
 ) -> ProfileRead:

@@ -39,7 +39,7 @@ IMAGE_FORMATS = {
     "JPEG": ("jpg", "image/jpeg"),
     "WEBP": ("webp", "image/webp"),
 }
-MEDIA_TYPES = {ext: media for ext, media in IMAGE_FORMATS.values()}
+MEDIA_TYPES = dict(IMAGE_FORMATS.values())
 # 40 megapixels: beyond that an "image" is more likely a decompression bomb than a portrait.
 MAX_IMAGE_PIXELS = 40_000_000
 PROFILE_IMAGE_DIR = "profiles"

@@ -29,7 +29,11 @@ def _now() -> str:
 
 def default_answers() -> dict[str, Callable[[Envelope], dict[str, Any]]]:
     return {
-        "BootNotification": lambda _e: {"status": "Accepted", "currentTime": _now(), "interval": 300},
+        "BootNotification": lambda _e: {
+            "status": "Accepted",
+            "currentTime": _now(),
+            "interval": 300,
+        },
         "Authorize": lambda _e: {"idTagInfo": {"status": "Accepted"}},
         "StartTransaction": lambda _e: {"transactionId": 7, "idTagInfo": {"status": "Accepted"}},
         "StopTransaction": lambda _e: {},

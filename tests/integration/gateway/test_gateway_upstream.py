@@ -171,7 +171,9 @@ async def test_unsupported_subprotocol_is_closed_after_the_handshake(gateway: Ga
     assert ws.close_code == 1002
 
 
-@pytest.mark.parametrize("path", ["/ocpp/", "/ocpp/bad%20id", "/ocpp/a%2Fb", "/ocpp/%00x", "/" + "x" * 256])
+@pytest.mark.parametrize(
+    "path", ["/ocpp/", "/ocpp/bad%20id", "/ocpp/a%2Fb", "/ocpp/%00x", "/" + "x" * 256]
+)
 async def test_bad_chargepoint_id_is_refused_with_400(gateway: Gateway, path: str) -> None:
     with pytest.raises(InvalidStatus) as info:
         async with connect(f"ws://127.0.0.1:{gateway.port}{path}", subprotocols=OCPP16):
@@ -182,7 +184,9 @@ async def test_bad_chargepoint_id_is_refused_with_400(gateway: Gateway, path: st
 async def test_id_directly_under_root_and_url_decoded(
     gateway: Gateway, service: FakeService, prefix: str
 ) -> None:
-    async with connect(f"ws://127.0.0.1:{gateway.port}/{prefix}r%C3%A9f", subprotocols=OCPP16) as ws:
+    async with connect(
+        f"ws://127.0.0.1:{gateway.port}/{prefix}r%C3%A9f", subprotocols=OCPP16
+    ) as ws:
         assert (await exchange(ws, [2, "h", "Heartbeat", {}]))[:2] == [3, "h"]
     assert service.of(f"{prefix}réf", "Heartbeat")
 

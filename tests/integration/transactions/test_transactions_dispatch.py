@@ -459,6 +459,20 @@ async def test_meter_values_after_stop_do_not_change_wh_meter_last(
     assert await sql("select count(*) as n from meter_value") == [{"n": 2}]
 
 
+async def test_meter_values_naming_another_charge_points_transaction_change_nothing(
+    chargepoint: str, sql: Sql, run: Run
+) -> None:
+    await sql("insert into chargepoint (chargepoint_id) values ('CP-OTHER')")
+    tx = await start(run, meter=100)
+    stray = meter_payload(tx, 999_999, T0 + timedelta(minutes=1))
+    await run([call("MeterValues", stray, chargepoint_id="CP-OTHER")])
+    assert await sql("select wh_meter_last from transaction") == [{"wh_meter_last": 100}]
+    # ... and do not hide the owner's own, older readings either.
+    await run([call("MeterValues", meter_payload(tx, 200, T0 + timedelta(seconds=30)))])
+    assert await sql("select wh_meter_last from transaction") == [{"wh_meter_last": 200}]
+    assert await sql("select count(*) as n from meter_value") == [{"n": 4}]
+
+
 # -- Reservations ----------------------------------------------------------------------------
 
 

@@ -117,7 +117,8 @@ def test_decode_keeps_envelope_and_routing_key() -> None:
 
 
 async def test_batch_is_handled_once_then_acked_and_replied() -> None:
-    handler, replies = Recorder(), []
+    handler = Recorder()
+    replies: list[tuple[str | None, Envelope]] = []
     consumer = make_consumer(handler, replies)
     fakes = [message(i, reply_to="rq" if i % 2 else None, correlation_id=f"c{i}") for i in range(6)]
     await consumer.process(as_messages(fakes))
@@ -127,7 +128,8 @@ async def test_batch_is_handled_once_then_acked_and_replied() -> None:
 
 
 async def test_poison_in_batch_is_isolated() -> None:
-    handler, replies = Recorder(poison=2), []
+    handler = Recorder(poison=2)
+    replies: list[tuple[str | None, Envelope]] = []
     consumer = make_consumer(handler, replies)
     fakes = [message(i) for i in range(4)]
     await consumer.process(as_messages(fakes))
@@ -136,7 +138,8 @@ async def test_poison_in_batch_is_isolated() -> None:
 
 
 async def test_rejected_marker_dead_letters_only_that_delivery() -> None:
-    handler, replies = Recorder(reject=1), []
+    handler = Recorder(reject=1)
+    replies: list[tuple[str | None, Envelope]] = []
     consumer = make_consumer(handler, replies)
     fakes = [message(i, reply_to="rq") for i in range(3)]
     await consumer.process(as_messages(fakes))

@@ -29,9 +29,21 @@ BAD_FRAMES = [
     ("not json", ErrorKey.RPC_FRAMEWORK, "-1", "FormationViolation", "RpcFrameworkError"),
     ('{"a": 1}', ErrorKey.RPC_FRAMEWORK, "-1", "FormationViolation", "RpcFrameworkError"),
     ("[]", ErrorKey.RPC_FRAMEWORK, "-1", "FormationViolation", "RpcFrameworkError"),
-    ('["2","a","Heartbeat",{}]', ErrorKey.RPC_FRAMEWORK, "-1", "FormationViolation", "RpcFrameworkError"),
+    (
+        '["2","a","Heartbeat",{}]',
+        ErrorKey.RPC_FRAMEWORK,
+        "-1",
+        "FormationViolation",
+        "RpcFrameworkError",
+    ),
     ('[2,"a","Heartbeat"]', ErrorKey.RPC_FRAMEWORK, "a", "FormationViolation", "RpcFrameworkError"),
-    ('[2,"a","Heartbeat",{},1]', ErrorKey.RPC_FRAMEWORK, "a", "FormationViolation", "RpcFrameworkError"),
+    (
+        '[2,"a","Heartbeat",{},1]',
+        ErrorKey.RPC_FRAMEWORK,
+        "a",
+        "FormationViolation",
+        "RpcFrameworkError",
+    ),
     (
         '[7,"a","Heartbeat",{}]',
         ErrorKey.MESSAGE_TYPE_NOT_SUPPORTED,
@@ -39,7 +51,13 @@ BAD_FRAMES = [
         "FormationViolation",
         "MessageTypeNotSupported",
     ),
-    ('[2,17,"Heartbeat",{}]', ErrorKey.RPC_FRAMEWORK, "-1", "FormationViolation", "RpcFrameworkError"),
+    (
+        '[2,17,"Heartbeat",{}]',
+        ErrorKey.RPC_FRAMEWORK,
+        "-1",
+        "FormationViolation",
+        "RpcFrameworkError",
+    ),
     (
         orjson.dumps([2, "x" * 37, "Heartbeat", {}]).decode(),
         ErrorKey.RPC_FRAMEWORK,
@@ -48,8 +66,20 @@ BAD_FRAMES = [
         "RpcFrameworkError",
     ),
     ('[2,"a",5,{}]', ErrorKey.RPC_FRAMEWORK, "a", "FormationViolation", "RpcFrameworkError"),
-    ('[2,"a","Heartbeat",[]]', ErrorKey.FORMAT_VIOLATION, "a", "FormationViolation", "FormatViolation"),
-    ('[2,"a","Heartbeat","x"]', ErrorKey.FORMAT_VIOLATION, "a", "FormationViolation", "FormatViolation"),
+    (
+        '[2,"a","Heartbeat",[]]',
+        ErrorKey.FORMAT_VIOLATION,
+        "a",
+        "FormationViolation",
+        "FormatViolation",
+    ),
+    (
+        '[2,"a","Heartbeat","x"]',
+        ErrorKey.FORMAT_VIOLATION,
+        "a",
+        "FormationViolation",
+        "FormatViolation",
+    ),
 ]
 
 
@@ -83,7 +113,11 @@ def test_serialisation() -> None:
     assert orjson.loads(frames.dump_result("1", {})) == [3, "1", {}]
     error = orjson.loads(frames.dump_error("1", "InternalError", "x" * 300))
     assert error[:3] == [4, "1", "InternalError"] and len(error[3]) == 255 and error[4] == {}
-    for frame in (Call("a", "B", {"c": 1}), CallResult("a", {}), CallError("a", "C", "d", {"e": 1})):
+    for frame in (
+        Call("a", "B", {"c": 1}),
+        CallResult("a", {}),
+        CallError("a", "C", "d", {"e": 1}),
+    ):
         assert frames.parse(frames.dump(frame)) == frame
 
 

@@ -38,7 +38,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
         )
     latest = latest_energy_wh(samples)
     if transaction_id is not None and latest is not None:
-        wh_last.schedule(ctx.session, transaction_id, *latest)
+        wh_last.schedule(ctx.session, chargepoint_id, transaction_id, *latest)
     ctx.emit(
         "meter_values.received",
         {

@@ -1,0 +1,53 @@
+"""The command log (read)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.errors import NotFound
+from services.api.pagination import PageParams, paginate
+from shared.db.models import CommandLog
+
+SORT_FIELDS = ("created_at", "completed_at", "action")
+_COLUMNS = {
+    "created_at": CommandLog.created_at,
+    "completed_at": CommandLog.completed_at,
+    "action": CommandLog.action,
+}
+
+
+async def list_commands(
+    *,
+    session: AsyncSession,
+    params: PageParams,
+    chargepoint_id: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    after: datetime | None = None,
+    before: datetime | None = None,
+) -> tuple[list[CommandLog], int]:
+    """Commands matching the filters (time range on when they were sent)."""
+    stmt = select(CommandLog)
+    if chargepoint_id is not None:
+        stmt = stmt.where(CommandLog.chargepoint_id == chargepoint_id)
+    if action is not None:
+        stmt = stmt.where(CommandLog.action == action)
+    if outcome is not None:
+        stmt = stmt.where(CommandLog.outcome == outcome)
+    if after is not None:
+        stmt = stmt.where(CommandLog.created_at >= after)
+    if before is not None:
+        stmt = stmt.where(CommandLog.created_at < before)
+    return await paginate(session, stmt, params=params, columns=_COLUMNS, tiebreak=CommandLog.id)
+
+
+async def get_command(*, session: AsyncSession, command_id: uuid.UUID) -> CommandLog:
+    """One command, or NotFound."""
+    row = await session.get(CommandLog, command_id)
+    if row is None:
+        raise NotFound("command", command_id)
+    return row

@@ -1,0 +1,33 @@
+"""Heartbeat history (read)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.pagination import PageParams, paginate
+from shared.db.models import Heartbeat
+
+SORT_FIELDS = ("timestamp",)
+_COLUMNS = {"timestamp": Heartbeat.timestamp}
+
+
+async def list_heartbeats(
+    *,
+    session: AsyncSession,
+    params: PageParams,
+    chargepoint_id: str | None = None,
+    after: datetime | None = None,
+    before: datetime | None = None,
+) -> tuple[list[Heartbeat], int]:
+    """Heartbeats matching the filters."""
+    stmt = select(Heartbeat)
+    if chargepoint_id is not None:
+        stmt = stmt.where(Heartbeat.chargepoint_id == chargepoint_id)
+    if after is not None:
+        stmt = stmt.where(Heartbeat.timestamp >= after)
+    if before is not None:
+        stmt = stmt.where(Heartbeat.timestamp < before)
+    return await paginate(session, stmt, params=params, columns=_COLUMNS, tiebreak=Heartbeat.id)

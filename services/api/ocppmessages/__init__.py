@@ -1,0 +1,1 @@
+"""ocppmessages resource."""

@@ -1,0 +1,1 @@
+"""statusnotifications resource."""

@@ -1,0 +1,353 @@
+"""Commands to charge points (CSMS -> charge point): one RPC on `ocpp.downstream`, four outcomes.
+
+`send_command` publishes the CALL as an RPC to the direct exchange `ocpp.downstream` with the
+charge point id as routing key, `mandatory` and a TTL; the gateway node that holds the socket
+sends the CALL and replies (services/gateway/downstream.py). The outcomes are distinct:
+
+- `Result`: the charge point's CALLRESULT payload (camelCase, as the charge point sent it);
+- `CallError`: its CALLERROR (code, description, details), or the gateway's refusal of the
+  request (e.g. a schema violation, spelled as a 1.6 CALLERROR code);
+- `NotConnected`: no gateway node binds the id (the broker returns the message at once), or
+  the node lost the socket before the charge point answered (gateway error `NotConnected`);
+- `TimedOut`: the charge point did not answer in time (gateway error `Timeout`), or no reply
+  came back at all (a gateway node died with the command).
+
+After every outcome a `command.completed` domain event goes to `csms.events`, so the services
+that own the affected tables record the effects (services/*/command_effects.py).
+
+Payload keys: OCPP uses camelCase, the REST API snake_case. `to_snake` / `to_camel` convert
+keys (recursively, values untouched) with a mapping derived from every property name of the
+`ocpp` package's 1.6 JSON schemas, so odd names (`csChargingProfiles`) convert exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Final, Literal, Protocol
+
+import orjson
+
+from shared.bus.errors import RpcTimeout, Unroutable
+from shared.bus.topology import DOWNSTREAM
+from shared.envelope import Envelope, Kind
+
+log = logging.getLogger(__name__)
+
+COMMAND_COMPLETED: Final = "command.completed"
+"""Routing key (and envelope action) of the domain event published after every command."""
+
+OCPP16: Final = "ocpp1.6"
+
+RPC_MARGIN: Final = 0.5
+"""Seconds the sender waits beyond the command's timeout, so the gateway's own `Timeout`
+reply (sent when its deadline passes) normally arrives before the RPC gives up."""
+
+# What services/gateway/downstream.py puts in `error_code` when no CALLERROR came back.
+GATEWAY_NOT_CONNECTED: Final = "NotConnected"
+GATEWAY_TIMEOUT: Final = "Timeout"
+
+COMMANDS_V16: Final[tuple[str, ...]] = (
+    "CancelReservation",
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "ClearChargingProfile",
+    "DataTransfer",
+    "GetCompositeSchedule",
+    "GetConfiguration",
+    "GetDiagnostics",
+    "GetLocalListVersion",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SendLocalList",
+    "SetChargingProfile",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
+)
+"""Every OCPP 1.6 core/profile message the central system initiates."""
+
+OutcomeName = Literal["result", "error", "offline", "timeout"]
+"""The `command_log.outcome` value of each outcome (shared/db/enums.COMMAND_OUTCOMES)."""
+
+
+# ------------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The charge point answered with a CALLRESULT."""
+
+    payload: dict[str, Any]
+    outcome: OutcomeName = field(default="result", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    """The charge point (or the gateway, refusing the request) answered with a CALLERROR."""
+
+    code: str
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    outcome: OutcomeName = field(default="error", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NotConnected:
+    """No gateway node holds a socket of the charge point (or it closed before answering)."""
+
+    reason: str = ""
+    outcome: OutcomeName = field(default="offline", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """The charge point did not answer within the timeout."""
+
+    reason: str = ""
+    outcome: OutcomeName = field(default="timeout", init=False)
+
+
+CommandOutcome = Result | CallError | NotConnected | TimedOut
+
+
+class CommandBus(Protocol):
+    """What `send_command` needs of `shared.bus.Bus` (tests hand in fakes)."""
+
+    async def rpc(
+        self,
+        exchange: str,
+        routing_key: str,
+        envelope: Envelope,
+        *,
+        timeout: float,
+        mandatory: bool = ...,
+    ) -> Envelope: ...
+
+    async def publish_event(self, envelope: Envelope) -> None: ...
+
+
+# ------------------------------------------------------------------------------- sending
+
+
+async def send_command(
+    bus: CommandBus,
+    *,
+    chargepoint_id: str,
+    action: str,
+    payload: dict[str, Any],
+    timeout: float,
+    correlation_id: str | None = None,
+    ocpp_version: str = OCPP16,
+) -> CommandOutcome:
+    """Send one command (payload in camelCase) and return how it ended; never raises for the
+    four outcomes (a broken broker connection still raises `shared.bus` errors).
+
+    `correlation_id` (default: a new uuid4 hex) identifies the command end to end: the
+    command log row, the envelope the gateway gets and the `command.completed` event.
+    """
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    correlation_id = correlation_id or uuid.uuid4().hex
+    request = Envelope(
+        kind=Kind.CALL,
+        action=action,
+        payload=payload,
+        chargepoint_id=chargepoint_id,
+        ocpp_version=ocpp_version,
+        correlation_id=correlation_id,
+    )
+    outcome: CommandOutcome
+    try:
+        # Bus.rpc uses one value as both TTL and wait; the margin lets the gateway's own
+        # Timeout reply (sent at its deadline, min(TTL, CSMS_COMMAND_TIMEOUT)) arrive first.
+        reply = await bus.rpc(
+            DOWNSTREAM, chargepoint_id, request, timeout=timeout + RPC_MARGIN, mandatory=True
+        )
+    except Unroutable:
+        outcome = NotConnected(f"{chargepoint_id} is not connected")
+    except RpcTimeout:
+        outcome = TimedOut(f"no answer from {chargepoint_id} within {timeout:g}s")
+    else:
+        outcome = outcome_of(reply)
+    await _publish_completed(
+        bus,
+        correlation_id=correlation_id,
+        chargepoint_id=chargepoint_id,
+        action=action,
+        request=payload,
+        outcome=outcome,
+    )
+    return outcome
+
+
+def outcome_of(reply: Envelope) -> CommandOutcome:
+    """Map the gateway's reply envelope to an outcome."""
+    if reply.kind is Kind.RESULT:
+        return Result(dict(reply.payload))
+    code = reply.error_code or "GenericError"
+    description = reply.error_description or ""
+    if reply.kind is Kind.ERROR and code == GATEWAY_NOT_CONNECTED:
+        return NotConnected(description)
+    if reply.kind is Kind.ERROR and code == GATEWAY_TIMEOUT:
+        return TimedOut(description)
+    if reply.kind is not Kind.ERROR:
+        return CallError("InternalError", f"unexpected reply kind {reply.kind}")
+    return CallError(code, description, dict(reply.error_details or {}))
+
+
+def completed_payload(
+    *,
+    correlation_id: str,
+    chargepoint_id: str,
+    action: str,
+    request: dict[str, Any],
+    outcome: CommandOutcome,
+) -> dict[str, Any]:
+    """The payload of a `command.completed` event (OCPP payloads keep their camelCase)."""
+    error: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    if isinstance(outcome, Result):
+        response = outcome.payload
+    elif isinstance(outcome, CallError):
+        error = {
+            "code": outcome.code,
+            "description": outcome.description,
+            "details": outcome.details,
+        }
+    elif isinstance(outcome, NotConnected):
+        error = {"code": GATEWAY_NOT_CONNECTED, "description": outcome.reason, "details": {}}
+    else:
+        error = {"code": GATEWAY_TIMEOUT, "description": outcome.reason, "details": {}}
+    return {
+        "correlation_id": correlation_id,
+        "chargepoint_id": chargepoint_id,
+        "action": action,
+        "request": request,
+        "outcome": outcome.outcome,
+        "response": response,
+        "error": error,
+    }
+
+
+async def _publish_completed(
+    bus: CommandBus,
+    *,
+    correlation_id: str,
+    chargepoint_id: str,
+    action: str,
+    request: dict[str, Any],
+    outcome: CommandOutcome,
+) -> None:
+    event = Envelope(
+        kind=Kind.EVENT,
+        action=COMMAND_COMPLETED,
+        chargepoint_id=chargepoint_id,
+        correlation_id=correlation_id,
+        unique_id=correlation_id,
+        payload=completed_payload(
+            correlation_id=correlation_id,
+            chargepoint_id=chargepoint_id,
+            action=action,
+            request=request,
+            outcome=outcome,
+        ),
+    )
+    try:
+        await bus.publish_event(event)
+    except Exception:
+        # The outcome stands (the charge point acted on it); only the recorded effect is lost.
+        log.exception("command.completed event of %s %s not published", action, correlation_id)
+
+
+# ------------------------------------------------------------------------------- key names
+
+_CAMEL_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
+_ACRONYM_BOUNDARY = re.compile(r"([A-Z]+)([A-Z][a-z])")
+
+
+def camel_to_snake(name: str) -> str:
+    """`connectorId` -> `connector_id` by rule (use `to_snake` for payloads)."""
+    return _CAMEL_BOUNDARY.sub(r"\1_\2", _ACRONYM_BOUNDARY.sub(r"\1_\2", name)).lower()
+
+
+def snake_to_camel(name: str) -> str:
+    """`connector_id` -> `connectorId` by rule (use `to_camel` for payloads)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _property_names(schema: Any, into: set[str]) -> None:
+    if not isinstance(schema, dict):
+        return
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        into.update(properties)
+        for sub in properties.values():
+            _property_names(sub, into)
+    _property_names(schema.get("items"), into)
+    for key in ("definitions", "$defs"):
+        definitions = schema.get(key)
+        if isinstance(definitions, dict):
+            for sub in definitions.values():
+                _property_names(sub, into)
+
+
+@cache
+def schema_property_names(version: str = "v16") -> frozenset[str]:
+    """Every property name in the `ocpp` package's JSON schemas of `version`."""
+    names: set[str] = set()
+    folder = resources.files("ocpp").joinpath(version, "schemas")
+    for entry in folder.iterdir():
+        if entry.name.endswith(".json"):
+            _property_names(orjson.loads(entry.read_bytes()), names)
+    return frozenset(names)
+
+
+@cache
+def key_maps(version: str = "v16") -> tuple[dict[str, str], dict[str, str]]:
+    """(camel -> snake, snake -> camel) for every schema property name; a bijection."""
+    to_snake_map: dict[str, str] = {}
+    to_camel_map: dict[str, str] = {}
+    for camel in sorted(schema_property_names(version)):
+        snake = camel_to_snake(camel)
+        other = to_camel_map.setdefault(snake, camel)
+        if other != camel:
+            raise RuntimeError(f"{camel!r} and {other!r} both map to {snake!r}")
+        to_snake_map[camel] = snake
+    return to_snake_map, to_camel_map
+
+
+def _convert(value: Any, mapping: dict[str, str], fallback: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            (mapping.get(k) or fallback(k) if isinstance(k, str) else k): _convert(
+                v, mapping, fallback
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_convert(item, mapping, fallback) for item in value]
+    return value
+
+
+def to_snake(payload: Any) -> Any:
+    """An OCPP payload with snake_case keys (recursive; values untouched)."""
+    return _convert(payload, key_maps()[0], camel_to_snake)
+
+
+def to_camel(payload: Any) -> Any:
+    """A snake_case payload with OCPP's camelCase keys (recursive; values untouched)."""
+    return _convert(payload, key_maps()[1], snake_to_camel)
+
+
+def kebab(action: str) -> str:
+    """`RemoteStartTransaction` -> `remote-start-transaction` (the REST path segment)."""
+    return camel_to_snake(action).replace("_", "-")

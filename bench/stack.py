@@ -41,17 +41,17 @@ class Stack:
 
     async def start(self, name: str) -> None:
         """Start `csms <name>` and wait until its /readyz answers 200."""
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.procs[name] = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "shared.cli",
-            name,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            cwd=ROOT,
-        )
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            self.procs[name] = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "shared.cli",
+                name,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                cwd=ROOT,
+            )
         await self._wait_ready(name)
 
     async def _wait_ready(self, name: str, timeout: float = 30.0) -> None:

@@ -68,7 +68,7 @@ class Client(ChargePoint):  # type: ignore[misc]
             )
         )
 
-    async def stop(self, tx: int, wh: int, reason: str = "Local") -> Any:
+    async def stop_tx(self, tx: int, wh: int, reason: str = "Local") -> Any:
         return await self.send(
             call.StopTransaction(transaction_id=tx, meter_stop=wh, timestamp=now(), reason=reason)
         )

@@ -68,12 +68,12 @@ async def test_full_session_is_persisted(
         await cp.status(2)
         auth = await cp.authorize("TAG-1")
         assert auth.id_tag_info["status"] == "Accepted"
-        start = await cp.start("TAG-1", meter=1000)
+        start = await cp.start_tx("TAG-1", meter=1000)
         tx = start.transaction_id
         assert start.id_tag_info["status"] == "Accepted"
         for wh in (1100, 1250, 1400):
             await cp.meter(tx, wh)
-        stop = await cp.stop(tx, 1500)
+        stop = await cp.stop_tx(tx, 1500)
         assert stop is not None
 
     [cp_row] = await rows(db_engine, "select * from chargepoint where chargepoint_id='CP-E2E-1'")
@@ -145,7 +145,7 @@ async def test_authorize_outcomes(stack: Stack, db_engine: AsyncEngine, clean_db
         assert (await cp.authorize("NOBODY")).id_tag_info["status"] == "Invalid"
         assert (await cp.authorize("OLD")).id_tag_info["status"] == "Expired"
         assert (await cp.authorize("REVOKED")).id_tag_info["status"] == "Blocked"
-        await cp.start("BUSY")
+        await cp.start_tx("BUSY")
         assert (await cp.authorize("BUSY")).id_tag_info["status"] == "ConcurrentTx"
 
 
@@ -156,10 +156,10 @@ async def test_duplicate_start_and_unknown_stop(
     ts = now()
     async with connected(stack.ws_url, "CP-E2E-DUP") as cp:
         await cp.boot()
-        first = await cp.start("DUP", ts=ts)
-        again = await cp.start("DUP", ts=ts)
+        first = await cp.start_tx("DUP", ts=ts)
+        again = await cp.start_tx("DUP", ts=ts)
         assert again.transaction_id == first.transaction_id
-        stop = await cp.stop(987654, 10)  # a transaction nobody here knows
+        stop = await cp.stop_tx(987654, 10)  # a transaction nobody here knows
         assert stop is not None
     assert await rows(db_engine, "select count(*) as n from transaction") == [{"n": 1}]
     await eventually(
@@ -177,7 +177,7 @@ async def test_meter_values_survive_a_stopped_service(
     await add_tag(db_engine, "DURABLE")
     async with connected(stack.ws_url, "CP-E2E-DUR") as cp:
         await cp.boot()
-        tx = (await cp.start("DURABLE")).transaction_id
+        tx = (await cp.start_tx("DURABLE")).transaction_id
         await stack.stop("transactions")
         try:
             for wh in range(1, 21):
@@ -200,7 +200,7 @@ async def test_killed_service_loses_and_doubles_nothing(
     await add_tag(db_engine, "KILL")
     async with connected(stack.ws_url, "CP-E2E-KILL") as cp:
         await cp.boot()
-        tx = (await cp.start("KILL")).transaction_id
+        tx = (await cp.start_tx("KILL")).transaction_id
 
         async def stream() -> None:
             for wh in range(1, 301):
@@ -236,10 +236,10 @@ async def test_two_hundred_chargepoints_at_once(
             await cp.status(1)
             await cp.status(2)
             assert (await cp.authorize(f"MANY-{i}")).id_tag_info["status"] == "Accepted"
-            tx = (await cp.start(f"MANY-{i}")).transaction_id
+            tx = (await cp.start_tx(f"MANY-{i}")).transaction_id
             for wh in (10, 20, 30):
                 await cp.meter(tx, wh)
-            await cp.stop(tx, 40)
+            await cp.stop_tx(tx, 40)
             return int(tx)
 
     txs = await asyncio.gather(*(session(i) for i in range(n)))

@@ -150,6 +150,7 @@ async def test_second_connection_with_the_same_id_wins(
 ) -> None:
     cp_id = f"{prefix}twice"
     async with connect(gateway.url(cp_id), subprotocols=OCPP16) as first:
+        await attached(gateway, cp_id)
         async with connect(gateway.url(cp_id), subprotocols=OCPP16) as second:
             with pytest.raises(ConnectionClosed):
                 await asyncio.wait_for(first.recv(), 5)
@@ -171,6 +172,7 @@ async def test_reconnect_to_another_node_takes_over(
     node_b: Gateway = await gateway_factory()
     cp_id = f"{prefix}moved"
     async with connect(node_a.url(cp_id), subprotocols=OCPP16) as old:
+        await attached(node_a, cp_id)
         async with connect(node_b.url(cp_id), subprotocols=OCPP16) as new:
             with pytest.raises(ConnectionClosed):
                 await asyncio.wait_for(old.recv(), 5)

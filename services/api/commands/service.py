@@ -1,0 +1,205 @@
+"""Sending a command on behalf of an API caller: checks, the command log, the RPC.
+
+The API is the one writer of `command_log`: a `pending` row is committed before the command
+is published (its id is the command's correlation id, also carried by the envelope the
+gateway gets and by the `command.completed` event), and updated with the outcome after.
+No database connection is held while the charge point is being waited for.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.deps import Principal
+from services.api.errors import Forbidden, NotFound
+from shared.bus.errors import BusError
+from shared.commands import (
+    CallError,
+    CommandBus,
+    CommandOutcome,
+    NotConnected,
+    Result,
+    TimedOut,
+    send_command,
+)
+from shared.db.models import ChargePoint, CommandLog, IdTag, Transaction
+
+log = logging.getLogger(__name__)
+
+DRIVER_COMMANDS: Final = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
+"""What a driver may send: starting with their own id tag, stopping their own transaction."""
+
+BUS_UNAVAILABLE: Final = "BusUnavailable"
+"""`command_log.error_code` when the command could not be published at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A command's log id and outcome (or the broker error that kept it from being sent)."""
+
+    command_id: uuid.UUID
+    outcome: CommandOutcome | None
+    bus_error: BusError | None = None
+
+
+def check_driver_action(*, principal: Principal, action: str) -> None:
+    """Drivers may only remote-start and remote-stop (403 otherwise)."""
+    if principal.is_driver and action not in DRIVER_COMMANDS:
+        raise Forbidden("drivers may only start and stop their own transactions")
+
+
+async def ensure_chargepoint(*, session: AsyncSession, chargepoint_id: str) -> None:
+    """404 unless the charge point is known (provisioned, or registered by a boot)."""
+    found = await session.scalar(
+        select(exists().where(ChargePoint.chargepoint_id == chargepoint_id))
+    )
+    if not found:
+        raise NotFound("charge point", chargepoint_id)
+
+
+async def check_driver_request(
+    *, session: AsyncSession, principal: Principal, chargepoint_id: str, action: str, payload: Any
+) -> None:
+    """A driver's remote start must use one of their own (unrevoked) id tags and carry no
+    charging profile; a remote stop must name their own transaction on this charge point."""
+    if not principal.is_driver:
+        return
+    check_driver_action(principal=principal, action=action)
+    if principal.user_id is None:
+        raise Forbidden("a driver's commands need a user login, not an API key")
+    own_tags = select(IdTag.id_token).where(IdTag.user_id == principal.user_id)
+    if action == "RemoteStartTransaction":
+        if payload.get("chargingProfile") is not None:
+            raise Forbidden("drivers may not attach a charging profile")
+        id_tag = str(payload.get("idTag", ""))
+        # OCPP 1.6 IdToken is a CiString: compared case-insensitively.
+        mine = await session.scalar(
+            select(
+                exists().where(
+                    IdTag.user_id == principal.user_id,
+                    IdTag.revoked.is_(False),
+                    func.lower(IdTag.id_token) == id_tag.lower(),
+                )
+            )
+        )
+        if not mine:
+            raise Forbidden("the id tag is not one of yours")
+        return
+    transaction_id = payload.get("transactionId")
+    mine = await session.scalar(
+        select(
+            exists().where(
+                Transaction.transaction_id == transaction_id,
+                Transaction.chargepoint_id == chargepoint_id,
+                Transaction.id_tag.in_(own_tags),
+            )
+        )
+    )
+    if not mine:
+        raise Forbidden("the transaction is not one of yours on this charge point")
+
+
+async def create_log(
+    *,
+    session: AsyncSession,
+    chargepoint_id: str,
+    action: str,
+    request: dict[str, Any],
+    requested_by: str | None,
+) -> uuid.UUID:
+    """Commit a `pending` command log row; its id (the correlation id)."""
+    row = CommandLog(
+        id=uuid.uuid4(),
+        chargepoint_id=chargepoint_id,
+        action=action,
+        request=request,
+        outcome="pending",
+        requested_by=requested_by[:320] if requested_by else None,
+    )
+    session.add(row)
+    await session.commit()
+    return row.id
+
+
+def log_values(outcome: CommandOutcome) -> dict[str, Any]:
+    """The command log columns of an outcome."""
+    values: dict[str, Any] = {"outcome": outcome.outcome, "completed_at": datetime.now(UTC)}
+    if isinstance(outcome, Result):
+        values["response"] = outcome.payload
+    elif isinstance(outcome, CallError):
+        values.update(
+            response=outcome.details or None,
+            error_code=outcome.code[:50],
+            error_description=outcome.description,
+        )
+    elif isinstance(outcome, NotConnected | TimedOut):
+        values["error_description"] = outcome.reason
+    return values
+
+
+async def finish_log(
+    *, session: AsyncSession, command_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """Record how the command ended."""
+    await session.execute(update(CommandLog).where(CommandLog.id == command_id).values(**values))
+    await session.commit()
+
+
+async def send(
+    *,
+    session: AsyncSession,
+    bus: CommandBus,
+    principal: Principal,
+    chargepoint_id: str,
+    action: str,
+    payload: dict[str, Any],
+    timeout: float,
+) -> Sent:
+    """Check the caller and the charge point, log, send, log the outcome."""
+    check_driver_action(principal=principal, action=action)
+    await ensure_chargepoint(session=session, chargepoint_id=chargepoint_id)
+    await check_driver_request(
+        session=session,
+        principal=principal,
+        chargepoint_id=chargepoint_id,
+        action=action,
+        payload=payload,
+    )
+    command_id = await create_log(
+        session=session,
+        chargepoint_id=chargepoint_id,
+        action=action,
+        request=payload,
+        requested_by=principal.label,
+    )
+    try:
+        outcome = await send_command(
+            bus,
+            chargepoint_id=chargepoint_id,
+            action=action,
+            payload=payload,
+            timeout=timeout,
+            correlation_id=command_id.hex,
+        )
+    except BusError as exc:
+        log.error("command %s %s not sent: %r", action, command_id, exc)
+        await finish_log(
+            session=session,
+            command_id=command_id,
+            values={
+                "outcome": "error",
+                "error_code": BUS_UNAVAILABLE,
+                "error_description": str(exc),
+                "completed_at": datetime.now(UTC),
+            },
+        )
+        return Sent(command_id, None, exc)
+    await finish_log(session=session, command_id=command_id, values=log_values(outcome))
+    return Sent(command_id, outcome)

@@ -144,10 +144,10 @@ _DESCRIPTIONS = {
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given error statuses, all with ErrorResponse."""
+    """OpenAPI `responses` entries for the given error statuses (and 400), all ErrorResponse."""
     return {
         code: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(code, "Error")}
-        for code in codes
+        for code in sorted({400, *codes})
     }
 
 

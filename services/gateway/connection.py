@@ -1,6 +1,7 @@
 """One charge point's websocket: read frames, answer its CALLs in order, send our CALLs.
 
-Three tasks per socket, none waiting on another:
+Three tasks per socket, none waiting on another (the worker and the writer exist only while
+they have something to do, so an idle socket costs one task):
 - the reader (`run`) parses every frame; CALLs (and bad frames to answer) go to an ordered
   queue; CALLRESULT / CALLERROR frames resolve our outstanding CALL by unique id at once;
 - the worker answers the queued CALLs one at a time, in order (OCPP-NOTES: a second CALL
@@ -119,6 +120,8 @@ class ChargePointConnection:
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
         self._log_tasks: set[asyncio.Task[None]] = set()
+        self._worker: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._debug = log.isEnabledFor(logging.DEBUG)
 
@@ -132,8 +135,6 @@ class ChargePointConnection:
     async def run(self) -> None:
         """Serve the socket until it closes."""
         chargepoint_id_var.set(self.chargepoint_id)
-        worker = asyncio.create_task(self._work(), name=f"ocpp-worker:{self.chargepoint_id}")
-        writer = asyncio.create_task(self._write(), name=f"ocpp-writer:{self.chargepoint_id}")
         try:
             async for data in self.ws:
                 self._on_frame(data)
@@ -142,9 +143,10 @@ class ChargePointConnection:
         finally:
             self._closed = True
             self._fail_pending()
-            worker.cancel()
-            writer.cancel()
-            await asyncio.gather(worker, writer, return_exceptions=True)
+            tasks = [t for t in (self._worker, self._writer) if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket (the reader then ends `run`)."""
@@ -175,7 +177,7 @@ class ChargePointConnection:
             return
         if isinstance(frame, Call):
             try:
-                self._incoming.put_nowait(frame)
+                self._enqueue(frame)
             except asyncio.QueueFull:
                 log.warning("too many CALLs pending; refusing %s", frame.unique_id)
                 self._send(
@@ -201,7 +203,7 @@ class ChargePointConnection:
                 frames.dump_error(exc.unique_id, code, exc.description),
             )
             try:
-                self._incoming.put_nowait(exc)
+                self._enqueue(exc)
             except asyncio.QueueFull:
                 self._answer_bad_frame(exc)
             return
@@ -225,9 +227,19 @@ class ChargePointConnection:
 
     # ------------------------------------------------------------------ answering CALLs
 
+    def _enqueue(self, item: Call | FrameError) -> None:
+        """Queue a CALL (or a bad frame to answer) behind the others; raise QueueFull."""
+        self._incoming.put_nowait(item)
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work())
+
     async def _work(self) -> None:
         while True:
-            item = await self._incoming.get()
+            try:
+                item = self._incoming.get_nowait()
+            except asyncio.QueueEmpty:
+                self._worker = None
+                return
             unique_id_var.set(item.unique_id)
             if isinstance(item, FrameError):
                 self._answer_bad_frame(item)
@@ -402,10 +414,17 @@ class ChargePointConnection:
             self._outgoing.put_nowait(text)
         except asyncio.QueueFull:
             self.abort(f"send queue full ({self._outgoing.maxsize} frames): peer too slow")
+            return
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
         while True:
-            text = await self._outgoing.get()
+            try:
+                text = self._outgoing.get_nowait()
+            except asyncio.QueueEmpty:
+                self._writer = None
+                return
             try:
                 await self.ws.send(text)
             except ConnectionClosed:

@@ -18,11 +18,25 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from services.api.commands import service
-from services.api.commands.schemas import COMMANDS, CallErrorResponse, CommandSpec
+from services.api.commands.schemas import (
+    COMMANDS,
+    CallErrorBody,
+    CallErrorInfo,
+    CallErrorResponse,
+    CommandSpec,
+)
 from services.api.common import SafeStr
 from services.api.deps import CurrentUser, Principal, SessionDep, SettingsDep, require_role
-from services.api.errors import ApiError, ErrorResponse, error_json
-from shared.commands import CallError, CommandBus, NotConnected, Result, TimedOut, to_camel, to_snake
+from services.api.errors import ApiError, ErrorResponse
+from shared.commands import (
+    CallError,
+    CommandBus,
+    NotConnected,
+    Result,
+    TimedOut,
+    to_camel,
+    to_snake,
+)
 
 COMMAND_ID_HEADER = "X-Command-Id"
 MAX_TIMEOUT = 300.0
@@ -72,7 +86,7 @@ Timeout = Annotated[
 ]
 
 
-def _error(status: int, description: str) -> dict[str, Any]:
+def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
@@ -88,17 +102,17 @@ def _responses(spec: CommandSpec) -> dict[int | str, dict[str, Any]]:
                 }
             },
         },
-        401: _error(401, "Missing or invalid credentials"),
-        403: _error(403, "The caller's role may not send this command"),
-        404: _error(404, "Unknown charge point"),
-        409: _error(409, "The charge point is not connected"),
-        422: _error(422, "Invalid body; `details[].field` names the offending field"),
+        401: _error("Missing or invalid credentials"),
+        403: _error("The caller's role may not send this command"),
+        404: _error("Unknown charge point"),
+        409: _error("The charge point is not connected"),
+        422: _error("Invalid body; `details[].field` names the offending field"),
         502: {
             "model": CallErrorResponse,
             "description": "The charge point answered with a CALLERROR (`error.call_error`)",
         },
-        503: _error(503, "The message broker is not available"),
-        504: _error(504, "The charge point did not answer in time"),
+        503: _error("The message broker is not available"),
+        504: _error("The charge point did not answer in time"),
     }
 
 
@@ -128,24 +142,17 @@ async def run_command(
     if isinstance(outcome, Result):
         return JSONResponse(to_snake(outcome.payload), headers=headers)
     if isinstance(outcome, CallError):
-        response = error_json(
-            502,
-            f"the charge point answered {outcome.code}"
-            + (f": {outcome.description}" if outcome.description else ""),
-            code="call_error",
-            headers=headers,
+        answer = CallErrorResponse(
+            error=CallErrorBody(
+                code="call_error",
+                message=f"the charge point answered {outcome.code}"
+                + (f": {outcome.description}" if outcome.description else ""),
+                call_error=CallErrorInfo(
+                    code=outcome.code, description=outcome.description, details=outcome.details
+                ),
+            )
         )
-        body_json: dict[str, Any] = {
-            "error": {
-                **_json_body(response),
-                "call_error": {
-                    "code": outcome.code,
-                    "description": outcome.description,
-                    "details": outcome.details,
-                },
-            }
-        }
-        return JSONResponse(body_json, status_code=502, headers=headers)
+        return JSONResponse(answer.model_dump(mode="json"), status_code=502, headers=headers)
     if isinstance(outcome, NotConnected):
         raise _with_headers(ChargePointNotConnected(f"{chargepoint_id} is not connected"), headers)
     if isinstance(outcome, TimedOut):
@@ -153,13 +160,6 @@ async def run_command(
             CommandTimeout(f"{chargepoint_id} did not answer {spec.action} in time"), headers
         )
     raise _with_headers(ServiceUnavailable("the message broker is not available"), headers)
-
-
-def _json_body(response: JSONResponse) -> dict[str, Any]:
-    import orjson
-
-    data: dict[str, Any] = orjson.loads(bytes(response.body))["error"]
-    return data
 
 
 def _with_headers(error: ApiError, headers: dict[str, str]) -> ApiError:

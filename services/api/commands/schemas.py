@@ -29,6 +29,9 @@ from services.api.common import INT32_MAX, INT32_MIN, ApiModel, SafeStr, UtcDate
 from services.api.errors import ErrorBody
 from shared.commands import COMMANDS_V16, camel_to_snake, kebab
 
+URI_PATTERN = r"^\w+:(\/?\/?)[^\s]+$"
+"""JSON schema `format: uri` as fastjsonschema checks it."""
+
 # Names of nested models, after the OCPP 1.6 specification's type names.
 _NESTED_NAMES: dict[str, str] = {
     "chargingProfile": "ChargingProfile",
@@ -73,6 +76,11 @@ def load_schema(action: str, *, response: bool = False) -> dict[str, Any]:
     return schema
 
 
+def _absent() -> None:
+    """Default of an optional field: absent (dropped by `model_dump(exclude_none=True)`)."""
+    return None
+
+
 def _pascal(name: str) -> str:
     return name[:1].upper() + name[1:]
 
@@ -100,8 +108,9 @@ class _Builder:
             if prop in required:
                 fields[camel_to_snake(prop)] = (annotation, ...)
             else:
-                # Absent, not null: OCPP has no nulls (an explicit null is refused).
-                fields[camel_to_snake(prop)] = (annotation, None)
+                # Absent, not null: OCPP has no nulls (an explicit null is refused). A factory,
+                # so the JSON schema shows no `default: null` the type does not allow.
+                fields[camel_to_snake(prop)] = (annotation, Field(default_factory=_absent))
         unique = name
         counter = 2
         while unique in self.names:
@@ -129,6 +138,11 @@ class _Builder:
             return Annotated[list[item], Field(**constraints)]  # type: ignore[valid-type]
         if kind == "string" and schema.get("format") == "date-time":
             return UtcDateTime
+        if kind == "string" and schema.get("format") == "uri":
+            # The check the gateway's validator (fastjsonschema, draft 4) applies.
+            return Annotated[
+                SafeStr, Strict(), Field(pattern=URI_PATTERN, json_schema_extra={"format": "uri"})
+            ]
         if kind == "string":
             return Annotated[SafeStr, Strict(), Field(max_length=schema.get("maxLength"))]
         if kind == "integer":
@@ -144,7 +158,7 @@ class _Builder:
     def enum(self, values: list[str], path: str) -> Any:
         wanted = set(values)
         matches = {c.__name__: c for c in _ENUM_CLASSES if {str(m.value) for m in c} == wanted}
-        action = path.split(".", 1)[0].removesuffix("Request")
+        action = path.split(".", 1)[0].removesuffix("Request").removesuffix("Response")
         for name in (_PREFERRED_ENUMS.get(path), f"{action}Status"):
             if name in matches:
                 return matches[name]
@@ -219,4 +233,3 @@ class CallErrorResponse(BaseModel):
     """502: the charge point answered the command with a CALLERROR."""
 
     error: CallErrorBody
-

@@ -34,12 +34,6 @@ class LocationCreate(ApiModel):
     grid_limit_unit: GridLimitUnit | None = None
     balancing_strategy: BalancingStrategy | None = None
 
-    @model_validator(mode="after")
-    def _limit_has_unit(self) -> LocationCreate:
-        if self.grid_limit is not None and self.grid_limit_unit is None:
-            raise ValueError("grid_limit_unit is required with grid_limit")
-        return self
-
 
 _REQUIRED = ("name", "type", "street_address", "postal_code", "city", "country")
 

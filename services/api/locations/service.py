@@ -72,6 +72,8 @@ def _to_decimal(value: float | None) -> Decimal | None:
 
 async def create_location(*, session: AsyncSession, data: LocationCreate) -> Location:
     """Create a location."""
+    if data.grid_limit is not None and data.grid_limit_unit is None:
+        raise Unprocessable("body.grid_limit_unit", "grid_limit_unit is required with grid_limit")
     values = data.model_dump()
     values["grid_limit"] = _to_decimal(data.grid_limit)
     location = Location(**values)

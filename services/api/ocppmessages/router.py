@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -16,7 +16,6 @@ from services.api.pagination import Page, PageParams, sort_param
 router = APIRouter(prefix="/ocpp-messages", tags=["logs"])
 
 MessagePage = Annotated[PageParams, Depends(sort_param(service.SORT_FIELDS, "-created_at"))]
-MessageType = Literal[2, 3, 4, 5, 6]
 # Row ids are bigint identities.
 MessageId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807)]
 
@@ -29,7 +28,9 @@ async def list_messages(
     chargepoint_id: Annotated[SafeStr | None, Query(max_length=255)] = None,
     action: Annotated[SafeStr | None, Query(max_length=64)] = None,
     direction: Direction | None = None,
-    message_type: MessageType | None = None,
+    message_type: Annotated[
+        int | None, Query(ge=2, le=6, description="2 CALL, 3 CALLRESULT, 4 CALLERROR")
+    ] = None,
     unique_id: Annotated[SafeStr | None, Query(max_length=64)] = None,
     after: Annotated[UtcDateTime | None, Query(description="inclusive")] = None,
     before: Annotated[UtcDateTime | None, Query(description="exclusive")] = None,

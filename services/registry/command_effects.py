@@ -1,0 +1,207 @@
+"""Effects of commands on what the registry owns, from `command.completed` events.
+
+The API sends a command and publishes `command.completed` (shared/commands.py) with the
+request and the charge point's answer (camelCase); this handler records:
+
+- ChangeAvailability Accepted -> connector availability_status = the requested type
+  (connectorId 0 = every connector of the charge point); Scheduled -> `Scheduled` (OCPP 1.6
+  §5.2: the change happens when the running transaction ends; kept until a status reports it).
+- ChangeConfiguration Accepted / RebootRequired -> the key's value (chargepoint_configuration).
+- GetConfiguration result -> every reported configurationKey (value, readonly); keys the charge
+  point lists in unknownKey are forgotten.
+- SendLocalList Accepted -> chargepoint.local_list_version = the sent listVersion;
+  GetLocalListVersion result -> the version the charge point reports.
+
+Every effect is an idempotent upsert/update: a redelivered event writes the same values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shared.bus.topology import EVENTS
+from shared.commands import COMMAND_COMPLETED
+from shared.db.models import ChargePoint, ChargePointConfiguration, Connector
+from shared.dispatch import HandlerContext, Payload, Route
+from shared.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+CHARGEPOINT: Table = ChargePoint.__table__  # type: ignore[assignment]
+CONNECTOR: Table = Connector.__table__  # type: ignore[assignment]
+CONFIGURATION: Table = ChargePointConfiguration.__table__  # type: ignore[assignment]
+
+AVAILABILITY_TYPES = ("Operative", "Inoperative")
+CONFIG_KEY_LENGTH = 50
+
+Effect = Callable[[HandlerContext, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
+
+
+async def _exists(ctx: HandlerContext, chargepoint_id: str) -> bool:
+    found = await ctx.session.scalar(
+        select(CHARGEPOINT.c.chargepoint_id).where(CHARGEPOINT.c.chargepoint_id == chargepoint_id)
+    )
+    return found is not None
+
+
+async def change_availability(
+    ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """Accepted -> the requested type; Scheduled -> `Scheduled`; Rejected -> nothing."""
+    status = response.get("status")
+    kind = request.get("type")
+    connector_id = request.get("connectorId")
+    if status == "Accepted" and kind in AVAILABILITY_TYPES:
+        availability = str(kind)
+    elif status == "Scheduled":
+        availability = "Scheduled"
+    else:
+        return
+    if not isinstance(connector_id, int) or connector_id < 0:
+        log.warning("ChangeAvailability with connectorId %r: not applied", connector_id)
+        return
+    if connector_id == 0:
+        # OCPP 1.6 §5.2: connectorId 0 is the charge point with all its connectors.
+        await ctx.session.execute(
+            update(CONNECTOR)
+            .where(CONNECTOR.c.chargepoint_id == chargepoint_id)
+            .values(availability_status=availability)
+        )
+        return
+    if not await _exists(ctx, chargepoint_id):
+        log.warning("ChangeAvailability for unknown charge point %s: not applied", chargepoint_id)
+        return
+    # A connector not reported yet is created (the registry writes connectors).
+    await ctx.session.execute(
+        pg_insert(CONNECTOR)
+        .values(
+            chargepoint_id=chargepoint_id,
+            connectorid=connector_id,
+            availability_status=availability,
+        )
+        .on_conflict_do_update(
+            index_elements=["chargepoint_id", "connectorid"],
+            set_={"availability_status": availability},
+        )
+    )
+
+
+async def _upsert_keys(
+    ctx: HandlerContext, chargepoint_id: str, rows: list[dict[str, Any]], *, readonly_known: bool
+) -> None:
+    if not rows or not await _exists(ctx, chargepoint_id):
+        return
+    stmt = pg_insert(CONFIGURATION).values(rows)
+    set_ = {"value": stmt.excluded.value}
+    if readonly_known:
+        set_["readonly"] = stmt.excluded.readonly
+    await ctx.session.execute(
+        stmt.on_conflict_do_update(index_elements=["chargepoint_id", "key"], set_=set_)
+    )
+
+
+async def change_configuration(
+    ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """Accepted / RebootRequired -> the key holds the sent value (and is not read-only)."""
+    if response.get("status") not in ("Accepted", "RebootRequired"):
+        return
+    key, value = request.get("key"), request.get("value")
+    if not isinstance(key, str) or not isinstance(value, str):
+        return
+    if len(key) > CONFIG_KEY_LENGTH:
+        log.warning("configuration key %r longer than %d: not stored", key, CONFIG_KEY_LENGTH)
+        return
+    row = {"chargepoint_id": chargepoint_id, "key": key, "value": value, "readonly": False}
+    await _upsert_keys(ctx, chargepoint_id, [row], readonly_known=True)
+
+
+async def get_configuration(
+    ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """Every reported key (value, readonly); keys reported unknown are forgotten."""
+    rows: dict[str, dict[str, Any]] = {}
+    for item in response.get("configurationKey") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            continue
+        key: str = item["key"]
+        if len(key) > CONFIG_KEY_LENGTH:
+            log.warning("configuration key %r longer than %d: not stored", key, CONFIG_KEY_LENGTH)
+            continue
+        value = item.get("value")
+        readonly = item.get("readonly")
+        rows[key] = {
+            "chargepoint_id": chargepoint_id,
+            "key": key,
+            "value": value if isinstance(value, str) else None,
+            "readonly": readonly if isinstance(readonly, bool) else None,
+        }
+    await _upsert_keys(ctx, chargepoint_id, list(rows.values()), readonly_known=True)
+    unknown = [k for k in response.get("unknownKey") or [] if isinstance(k, str)]
+    if unknown:
+        await ctx.session.execute(
+            delete(CONFIGURATION).where(
+                CONFIGURATION.c.chargepoint_id == chargepoint_id, CONFIGURATION.c.key.in_(unknown)
+            )
+        )
+
+
+async def _set_list_version(ctx: HandlerContext, chargepoint_id: str, version: object) -> None:
+    if not isinstance(version, int) or isinstance(version, bool):
+        return
+    await ctx.session.execute(
+        update(CHARGEPOINT)
+        .where(CHARGEPOINT.c.chargepoint_id == chargepoint_id)
+        .values(local_list_version=version)
+    )
+
+
+async def send_local_list(
+    ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """Accepted -> the charge point now holds list version `listVersion`."""
+    if response.get("status") == "Accepted":
+        await _set_list_version(ctx, chargepoint_id, request.get("listVersion"))
+
+
+async def get_local_list_version(
+    ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """The version the charge point reports (OCPP 1.6 §5.10: 0 empty, -1 unsupported)."""
+    await _set_list_version(ctx, chargepoint_id, response.get("listVersion"))
+
+
+EFFECTS: dict[str, Effect] = {
+    "ChangeAvailability": change_availability,
+    "ChangeConfiguration": change_configuration,
+    "GetConfiguration": get_configuration,
+    "SendLocalList": send_local_list,
+    "GetLocalListVersion": get_local_list_version,
+}
+"""Action -> effect of its CALLRESULT (other outcomes change nothing)."""
+
+
+async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+    """Apply the effect of a completed command, if it has one here."""
+    payload = env.payload
+    effect = EFFECTS.get(str(payload.get("action")))
+    if effect is None or payload.get("outcome") != "result":
+        return None
+    chargepoint_id = payload.get("chargepoint_id") or env.chargepoint_id
+    request, response = payload.get("request"), payload.get("response")
+    if not isinstance(chargepoint_id, str) or not isinstance(request, dict):
+        log.warning("command.completed without chargepoint_id or request: ignored")
+        return None
+    if not isinstance(response, dict):
+        return None
+    await effect(ctx, chargepoint_id, request, response)
+    return None
+
+
+ROUTES: list[Route] = [Route(EVENTS, COMMAND_COMPLETED, handle, log_message=False)]
+"""Add to the registry's route table (its queue is then bound to `csms.events`)."""

@@ -1,0 +1,156 @@
+"""Effects of commands on reservations, from `command.completed` events (shared/commands.py).
+
+- ReserveNow Accepted -> a reservation row: the connector, id tag, parent id tag, expiry,
+  status Active (Expired at once when the expiry has already passed). OCPP 1.6 §5.13: a
+  ReserveNow with the reservationId of an existing reservation replaces it; here only a
+  reservation that is still Active is replaced: cancelled, expired and used reservations keep
+  their state (so a redelivered old event cannot revive one).
+- CancelReservation Accepted -> the Active reservation with that id becomes Cancelled.
+- RemoteStartTransaction / RemoteStopTransaction: no effect here; the charge point's own
+  StartTransaction / StopTransaction record the transaction.
+
+A reservation of connectorId 0 (the charge point as a whole) has no connector row to point
+at (`reservation.connector_uuid` is required), so it is not recorded; it is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.transactions.tables import RESERVATION
+from shared.bus.topology import EVENTS
+from shared.commands import COMMAND_COMPLETED
+from shared.db.models import Connector
+from shared.dispatch import HandlerContext, Payload, Route
+from shared.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+ID_TAG_LENGTH = 255
+
+Effect = Callable[[HandlerContext, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
+
+
+def _datetime(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+async def reserve_now(
+    ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """Accepted -> the reservation, Active (or Expired if its expiry is past)."""
+    if response.get("status") != "Accepted":
+        return
+    connector_id = request.get("connectorId")
+    reservation_id = request.get("reservationId")
+    id_tag = request.get("idTag")
+    expiry = _datetime(request.get("expiryDate"))
+    parent = request.get("parentIdTag")
+    if (
+        not isinstance(connector_id, int)
+        or not isinstance(reservation_id, int)
+        or not isinstance(id_tag, str)
+        or expiry is None
+    ):
+        log.warning("ReserveNow request not readable: %r; not recorded", request)
+        return
+    if connector_id == 0:
+        log.warning(
+            "reservation %d of %s on connectorId 0 (any connector): not recorded",
+            reservation_id,
+            chargepoint_id,
+        )
+        return
+    connector_uuid = await ctx.session.scalar(
+        select(Connector.uuid).where(
+            Connector.chargepoint_id == chargepoint_id, Connector.connectorid == connector_id
+        )
+    )
+    if connector_uuid is None:
+        log.warning(
+            "reservation %d of %s: connector %d unknown (no status reported yet); not recorded",
+            reservation_id,
+            chargepoint_id,
+            connector_id,
+        )
+        return
+    values = {
+        "connector_uuid": connector_uuid,
+        "reservation_id": reservation_id,
+        "expiry_date": expiry,
+        "id_tag": id_tag[:ID_TAG_LENGTH],
+        "parent_id_tag": parent[:ID_TAG_LENGTH] if isinstance(parent, str) else None,
+        "status": "Active" if expiry > ctx.now else "Expired",
+    }
+    stmt = pg_insert(RESERVATION).values(values)
+    await ctx.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["reservation_id"],
+            set_={
+                **{k: stmt.excluded[k] for k in values if k != "reservation_id"},
+                "updated_at": func.now(),
+            },
+            where=RESERVATION.c.status == "Active",
+        )
+    )
+
+
+async def cancel_reservation(
+    ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """Accepted -> the Active reservation of this charge point becomes Cancelled."""
+    reservation_id = request.get("reservationId")
+    if response.get("status") != "Accepted" or not isinstance(reservation_id, int):
+        return
+    own_connectors = select(Connector.uuid).where(Connector.chargepoint_id == chargepoint_id)
+    await ctx.session.execute(
+        update(RESERVATION)
+        .where(
+            RESERVATION.c.reservation_id == reservation_id,
+            RESERVATION.c.status == "Active",
+            RESERVATION.c.connector_uuid.in_(own_connectors),
+        )
+        .values(status="Cancelled")
+    )
+
+
+EFFECTS: dict[str, Effect] = {
+    "ReserveNow": reserve_now,
+    "CancelReservation": cancel_reservation,
+}
+"""Action -> effect of its CALLRESULT (other outcomes change nothing)."""
+
+
+async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+    """Apply the effect of a completed command, if it has one here."""
+    payload = env.payload
+    effect = EFFECTS.get(str(payload.get("action")))
+    if effect is None or payload.get("outcome") != "result":
+        return None
+    chargepoint_id = payload.get("chargepoint_id") or env.chargepoint_id
+    request, response = payload.get("request"), payload.get("response")
+    if (
+        not isinstance(chargepoint_id, str)
+        or not isinstance(request, dict)
+        or not isinstance(response, dict)
+    ):
+        log.warning("command.completed without chargepoint_id, request or response: ignored")
+        return None
+    await effect(ctx, chargepoint_id, request, response)
+    return None
+
+
+ROUTES: list[Route] = [Route(EVENTS, COMMAND_COMPLETED, handle, log_message=False)]
+"""Add to the transactions service's route table (its queue is then bound to `csms.events`)."""

@@ -1,0 +1,111 @@
+"""Fuzz the whole OpenAPI document: no 5xx, no response that violates the schema.
+
+Every default check runs except `positive_data_acceptance`: some rules are not expressible in
+JSON Schema (a location that must exist, an IANA time zone, a non-empty image) and their 422
+is the intended answer to schema-valid data.
+
+The app under fuzzing runs on schemathesis's own event loop (its ASGI client), so it creates
+its own engine in its lifespan instead of borrowing the test session's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from services.api.app import create_app
+
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Actor, make_settings
+from .factories import Factory
+
+MAX_EXAMPLES = 15
+
+
+@pytest.fixture
+async def seeded(factory: Factory, driver: Actor) -> None:
+    """A few rows of every kind, so list endpoints answer with real items."""
+    location = await factory.location()
+    cp = await factory.chargepoint(location_uuid=location.uuid)
+    connector = await factory.connector(cp.chargepoint_id)
+    tag = await factory.idtag(user_id=driver.id)
+    tx = await factory.transaction(cp.chargepoint_id, tag.id_token)
+    await factory.meter_value(tx.transaction_id, cp.chargepoint_id)
+    await factory.reservation(connector.uuid, tag.id_token)
+    await factory.status_notification(cp.chargepoint_id)
+    await factory.heartbeat(cp.chargepoint_id)
+    await factory.command(cp.chargepoint_id)
+    await factory.ocpp_message(cp.chargepoint_id)
+    profile = await factory.charging_profile(chargepoint_id=cp.chargepoint_id)
+    await factory.installation(profile.chargingprofile_id, cp.chargepoint_id)
+
+
+@pytest.fixture
+def fuzz_app(seeded: None, db_url: str, tmp_path: Path) -> Iterator[FastAPI]:
+    """A separate app instance whose lifespan schemathesis runs on its own loop."""
+    app = create_app(make_settings(db_url, tmp_path / "fuzz-media"))
+    yield app
+    asgi.shutdown_lifespans()
+
+
+@pytest.fixture
+def fuzz_schema(fuzz_app: FastAPI) -> schemathesis.BaseSchema:
+    """The app's own OpenAPI document, requests sent in-process."""
+    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
+
+
+@pytest.fixture
+def admin_headers(fuzz_app: FastAPI) -> dict[str, str]:
+    """A bearer token of the bootstrapped admin, obtained through the API itself."""
+    with asgi.get_client(fuzz_app) as client:
+        r = client.post(
+            "/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def _fuzz_operation(
+    operation: schemathesis.APIOperation, mode: GenerationMode, headers: dict[str, str]
+) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+    )
+    def run(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+
+    run()
+
+
+def test_api_conforms_to_its_openapi(
+    fuzz_schema: schemathesis.BaseSchema, admin_headers: dict[str, str]
+) -> None:
+    """Every operation, positive and negative data, as the admin."""
+    failures: list[str] = []
+    operations = 0
+    for result in fuzz_schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                _fuzz_operation(operation, mode, admin_headers)
+            except Unsatisfiable:
+                continue  # nothing to make invalid (no parameters, no body)
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect them all
+                failures.append(f"{operation.label} [{mode.value}]: {exc}")
+    assert operations > 30
+    assert not failures, "\n\n".join(failures)

@@ -10,6 +10,7 @@ batch; the bus then retries the messages one at a time, so a poison message is i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -158,11 +159,13 @@ class Dispatcher:
                 replies.append(await self._handle_one(ctx, delivery))
                 events.extend(ctx.events)
             await uow.flush(session)
-        for ev in events:
-            try:
-                await self.publisher.publish_event(ev)
-            except Exception:
-                log.exception("event publish failed after commit", extra={"event": ev.action})
+        if events:
+            results = await asyncio.gather(
+                *(self.publisher.publish_event(ev) for ev in events), return_exceptions=True
+            )
+            for ev, res in zip(events, results, strict=True):
+                if isinstance(res, BaseException):
+                    log.error("event %s not published after commit: %r", ev.action, res)
         return replies
 
     async def _handle_one(self, ctx: HandlerContext, delivery: DeliveryLike) -> Envelope | None:

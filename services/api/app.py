@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.apikeys.router import router as apikeys_router
@@ -20,7 +21,7 @@ from services.api.bootstrap import ensure_admin
 from services.api.chargepoints.router import router as chargepoints_router
 from services.api.chargingprofiles.router import router as chargingprofiles_router
 from services.api.commandlog.router import router as commandlog_router
-from services.api.errors import install_error_handlers
+from services.api.errors import error_json, install_error_handlers
 from services.api.heartbeats.router import router as heartbeats_router
 from services.api.idtags.router import router as idtags_router
 from services.api.locations.router import router as locations_router
@@ -37,6 +38,68 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 READY_TIMEOUT = 2.0
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def max_body_size(settings: Settings) -> int:
+    """The largest request body accepted: an upload plus room for multipart framing."""
+    return settings.max_upload_bytes + MULTIPART_OVERHEAD
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template with the `/api/v1` prefix it was included under."""
+    path_format = getattr(scope.get("route"), "path_format", None)
+    if not isinstance(path_format, str):
+        return "unmatched"
+    path = str(scope.get("path", ""))
+    if path.startswith(API_PREFIX + "/") and not path_format.startswith(API_PREFIX + "/"):
+        return API_PREFIX + path_format
+    return path_format
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies larger than the limit with 413, in the common error format.
+
+    A declared Content-Length is checked before anything is read; a chunked body is counted
+    as it streams and cut with a 413 once it passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+        self.app = app
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_body_size:
+                    await self._too_large(scope, receive, send)
+                    return
+                break
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_size:
+                    raise StarletteHTTPException(413, self._message())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _message(self) -> str:
+        return f"request body larger than {self.max_body_size} bytes"
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await error_json(413, self._message())(scope, receive, send)
 
 
 class MetricsMiddleware:
@@ -61,8 +124,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or "unmatched"
+            template = route_template(scope)
             if template != "/metrics":
                 metrics.observe_http_request(
                     scope["method"], template, status, time.perf_counter() - start
@@ -137,6 +199,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine) if engine is not None else None
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_size=max_body_size(settings))
     app.add_middleware(MetricsMiddleware)
     app.include_router(_ops_router())
     api = APIRouter(prefix=API_PREFIX)

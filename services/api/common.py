@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -17,6 +19,18 @@ from pydantic import (
 
 INT32_MAX = 2_147_483_647
 INT32_MIN = -2_147_483_648
+
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_only(value: Any) -> Any:
+    """Refuse what pydantic would also take for a datetime: numbers and bare dates."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        return value
+    raise ValueError("must be an ISO 8601 date-time such as 2024-05-01T08:00:00Z")
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -50,6 +64,7 @@ SafeStr = Annotated[str, AfterValidator(check_storable)]
 
 UtcDateTime = Annotated[
     datetime,
+    BeforeValidator(_iso_only),
     AfterValidator(_to_utc),
     PlainSerializer(_serialize_utc, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),

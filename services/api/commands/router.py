@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.commands import service
 from services.api.commands.schemas import (
@@ -122,7 +123,7 @@ async def run_command(
     chargepoint_id: str,
     body: BaseModel,
     principal: Principal,
-    session: SessionDep,
+    session: AsyncSession,
     bus: CommandBus,
     timeout: float,
 ) -> Response:

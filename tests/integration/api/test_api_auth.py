@@ -89,9 +89,7 @@ async def test_no_credentials_is_401(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/api/v1/locations"), 401, "unauthorized")
 
 
-async def test_garbage_and_expired_tokens_are_401(
-    client: httpx.AsyncClient, driver: Actor
-) -> None:
+async def test_garbage_and_expired_tokens_are_401(client: httpx.AsyncClient, driver: Actor) -> None:
     r = await client.get("/api/v1/locations", headers={"Authorization": "Bearer not-a-jwt"})
     assert_error(r, 401)
     expired, _ = create_access_token(

@@ -30,7 +30,7 @@ SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 def keys(value: Any) -> list[str]:
     """Every dict key in a payload, recursively."""
     if isinstance(value, dict):
-        return [k for k in value] + [k for v in value.values() for k in keys(v)]
+        return list(value) + [k for v in value.values() for k in keys(v)]
     if isinstance(value, list):
         return [k for item in value for k in keys(item)]
     return []

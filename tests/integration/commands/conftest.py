@@ -1,0 +1,131 @@
+"""Fixtures of the command tests: a fake gateway node on `ocpp.downstream`, event capture,
+unique charge point ids, and SQL helpers on the shared test database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.bus import Bus
+from shared.bus.consumer import Delivery, Outcome
+from shared.bus.topology import DOWNSTREAM, EVENTS
+from shared.commands import COMMAND_COMPLETED
+from shared.envelope import Envelope
+from tests.fixtures.bus import BusFactory, NameFactory
+
+Answer = Callable[[Envelope], Envelope | None]
+Sql = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass
+class Received:
+    """A command as the fake gateway got it."""
+
+    envelope: Envelope
+    routing_key: str
+    expiration: object
+    reply_to: str | None
+
+
+@dataclass
+class FakeGateway:
+    """A gateway node: binds charge point ids on `ocpp.downstream`, answers with `answers`."""
+
+    bus: Bus
+    node_id: str
+    answers: dict[str, Answer] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    queue: str = ""
+
+    async def start(self) -> None:
+        self.queue = await self.bus.declare_gateway_queue(self.node_id)
+        await self.bus.consume(self.queue, self._on_batch, max_batch=10, max_wait=0)
+
+    async def hold(self, chargepoint_id: str, answer: Answer) -> None:
+        """Bind the id: this node now "holds" the charge point and answers with `answer`."""
+        self.answers[chargepoint_id] = answer
+        await self.bus.bind(self.queue, DOWNSTREAM, chargepoint_id)
+
+    async def _on_batch(self, deliveries: list[Delivery]) -> Sequence[Outcome]:
+        outcomes: list[Outcome] = []
+        for d in deliveries:
+            self.received.append(
+                Received(d.envelope, d.routing_key, d.message.expiration, d.message.reply_to)
+            )
+            answer = self.answers.get(d.routing_key)
+            outcomes.append(answer(d.envelope) if answer is not None else None)
+        return outcomes
+
+
+@pytest.fixture
+async def gateway(bus_factory: BusFactory) -> FakeGateway:
+    gw = FakeGateway(await bus_factory(name=f"fake-gateway-{uuid.uuid4().hex[:8]}"), "")
+    gw.node_id = f"test-{uuid.uuid4().hex[:10]}"
+    await gw.start()
+    return gw
+
+
+@dataclass
+class EventTap:
+    """Collects `command.completed` events from a queue of its own."""
+
+    queue: aio_pika.abc.AbstractQueue
+
+    async def next_for(self, correlation_id: str, timeout: float = 5.0) -> Envelope:
+        """The event of one command (others are skipped)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.queue.get(no_ack=True, fail=False)
+                if message is None:
+                    await asyncio.sleep(0.02)
+                    continue
+                envelope = Envelope.from_bytes(message.body)
+                if envelope.correlation_id == correlation_id:
+                    return envelope
+
+
+@pytest.fixture
+async def events(bus: Bus, unique_name: NameFactory) -> AsyncIterator[EventTap]:
+    channel = await bus.connection.channel()
+    queue = await channel.declare_queue(unique_name("events"), auto_delete=True)
+    await queue.bind(EVENTS, COMMAND_COMPLETED)
+    yield EventTap(queue)
+    await channel.close()
+
+
+@pytest.fixture
+def cp() -> str:
+    """A charge point id of its own per test (the test database is shared)."""
+    return f"CP-CMD-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def sql(db_engine: AsyncEngine) -> Sql:
+    """Run one statement in its own committed transaction; rows as dicts."""
+
+    async def go(statement: str, **params: Any) -> list[dict[str, Any]]:
+        async with db_engine.begin() as conn:
+            result = await conn.execute(text(statement), params)
+            return [dict(r._mapping) for r in result] if result.returns_rows else []
+
+    return go
+
+
+async def add_chargepoint(sql: Sql, cp: str, connectors: Sequence[int] = (1, 2)) -> None:
+    """A provisioned charge point with connectors."""
+    await sql(
+        "INSERT INTO chargepoint (chargepoint_id, registration_status) VALUES (:cp, 'Accepted')",
+        cp=cp,
+    )
+    for n in connectors:
+        await sql(
+            "INSERT INTO connector (chargepoint_id, connectorid) VALUES (:cp, :n)", cp=cp, n=n
+        )

@@ -1,0 +1,323 @@
+"""The REST endpoints of the commands, through ASGI, a real broker and a fake gateway node."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api import security
+from services.api.app import API_PREFIX, create_app
+from services.api.commands.router import COMMAND_ID_HEADER
+from services.api.commands.router import router as commands_router
+from shared.bus import Bus
+from shared.settings import Settings
+
+from .conftest import EventTap, FakeGateway, Sql, add_chargepoint
+
+pytestmark = pytest.mark.integration
+
+Login = Callable[[str], Awaitable[tuple[dict[str, str], uuid.UUID]]]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(env="test", command_timeout=2.0)
+
+
+@pytest.fixture
+def app(settings: Settings, db_engine: AsyncEngine, bus: Bus) -> FastAPI:
+    app = create_app(settings, engine=db_engine)
+    app.include_router(commands_router, prefix=API_PREFIX)
+    app.state.bus = bus
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
+
+
+@pytest.fixture
+def login(sql: Sql, settings: Settings) -> Login:
+    """A new user of `role`: (Authorization header, user id)."""
+
+    async def go(role: str) -> tuple[dict[str, str], uuid.UUID]:
+        user_id = uuid.uuid4()
+        await sql(
+            "INSERT INTO user_account (id, email, password_hash, role)"
+            " VALUES (:id, :email, 'x', :role)",
+            id=user_id,
+            email=f"{role}-{user_id.hex[:10]}@example.com",
+            role=role,
+        )
+        token, _ = security.create_access_token(
+            user_id=user_id,
+            role=role,
+            secret=settings.jwt_secret.get_secret_value(),
+            ttl_seconds=600,
+        )
+        return {"Authorization": f"Bearer {token}"}, user_id
+
+    return go
+
+
+def url(cp: str, command: str) -> str:
+    return f"{API_PREFIX}/chargepoints/{cp}/commands/{command}"
+
+
+async def command_log(sql: Sql, command_id: str) -> dict[str, Any]:
+    [row] = await sql("SELECT * FROM command_log WHERE id = :id", id=uuid.UUID(command_id))
+    return row
+
+
+async def test_openapi_lists_every_command(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    commands = {p.rsplit("/", 1)[1] for p in spec["paths"] if "/commands/" in p}
+    assert len(commands) == 19 and "remote-start-transaction" in commands
+    body = spec["paths"][f"{API_PREFIX}/chargepoints/{{chargepoint_id}}/commands/reset"]["post"]
+    assert body["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ResetRequest"
+    }
+    assert spec["components"]["schemas"]["ResetRequest"]["required"] == ["type"]
+
+
+async def test_200_with_snake_case_answer_and_log(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    events: EventTap,
+    sql: Sql,
+    cp: str,
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(
+        cp,
+        lambda env: env.result(
+            {
+                "configurationKey": [
+                    {"key": "HeartbeatInterval", "readonly": False, "value": "60"}
+                ],
+                "unknownKey": ["Foo"],
+            }
+        ),
+    )
+    headers, _ = await login("operator")
+    response = await client.post(
+        url(cp, "get-configuration"), json={"key": ["HeartbeatInterval", "Foo"]}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "configuration_key": [{"key": "HeartbeatInterval", "readonly": False, "value": "60"}],
+        "unknown_key": ["Foo"],
+    }
+    assert gateway.received[-1].envelope.payload == {"key": ["HeartbeatInterval", "Foo"]}
+    command_id = response.headers[COMMAND_ID_HEADER]
+    row = await command_log(sql, command_id)
+    assert row["chargepoint_id"] == cp and row["action"] == "GetConfiguration"
+    assert row["outcome"] == "result" and row["completed_at"] is not None
+    assert row["request"] == {"key": ["HeartbeatInterval", "Foo"]}
+    assert row["response"]["unknownKey"] == ["Foo"]
+    assert row["requested_by"].startswith("operator-")
+    # The envelope and the event carry the command log id.
+    assert gateway.received[-1].envelope.correlation_id == uuid.UUID(command_id).hex
+    event = await events.next_for(uuid.UUID(command_id).hex)
+    assert event.payload["action"] == "GetConfiguration"
+
+
+async def test_body_is_sent_in_camel_case(
+    client: httpx.AsyncClient, login: Login, gateway: FakeGateway, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
+    headers, _ = await login("admin")
+    body = {
+        "connector_id": 1,
+        "cs_charging_profiles": {
+            "charging_profile_id": 12,
+            "stack_level": 0,
+            "charging_profile_purpose": "TxDefaultProfile",
+            "charging_profile_kind": "Absolute",
+            "valid_from": "2030-01-01T01:00:00+01:00",
+            "charging_schedule": {
+                "charging_rate_unit": "A",
+                "charging_schedule_period": [{"start_period": 0, "limit": 16.5}],
+            },
+        },
+    }
+    response = await client.post(url(cp, "set-charging-profile"), json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "Accepted"}
+    assert gateway.received[-1].envelope.payload == {
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 12,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "validFrom": "2030-01-01T00:00:00+00:00",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.5}],
+            },
+        },
+    }
+    # A command whose fields are all optional may be sent without a body.
+    response = await client.post(url(cp, "clear-cache"), headers=headers)
+    assert response.status_code == 200, response.text
+    assert gateway.received[-1].envelope.payload == {}
+
+
+async def test_409_not_connected(
+    client: httpx.AsyncClient, login: Login, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    headers, _ = await login("operator")
+    started = time.monotonic()
+    response = await client.post(url(cp, "reset"), json={"type": "Soft"}, headers=headers)
+    assert time.monotonic() - started < 1.0
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_connected"
+    row = await command_log(sql, response.headers[COMMAND_ID_HEADER])
+    assert row["outcome"] == "offline"
+
+
+async def test_502_call_error(
+    client: httpx.AsyncClient, login: Login, gateway: FakeGateway, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(cp, lambda env: env.error("NotSupported", "no firmware updates here"))
+    headers, _ = await login("admin")
+    response = await client.post(
+        url(cp, "update-firmware"),
+        json={
+            "location": "https://fw.example.com/1.2.bin",
+            "retrieve_date": "2030-01-01T00:00:00Z",
+        },
+        headers=headers,
+    )
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "call_error"
+    assert error["call_error"] == {
+        "code": "NotSupported",
+        "description": "no firmware updates here",
+        "details": {},
+    }
+    row = await command_log(sql, response.headers[COMMAND_ID_HEADER])
+    assert (row["outcome"], row["error_code"], row["error_description"]) == (
+        "error",
+        "NotSupported",
+        "no firmware updates here",
+    )
+
+
+async def test_504_timeout(
+    client: httpx.AsyncClient, login: Login, gateway: FakeGateway, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(cp, lambda env: None)
+    headers, _ = await login("admin")
+    response = await client.post(
+        url(cp, "unlock-connector"),
+        params={"timeout": 0.3},
+        json={"connector_id": 1},
+        headers=headers,
+    )
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "timeout"
+    row = await command_log(sql, response.headers[COMMAND_ID_HEADER])
+    assert row["outcome"] == "timeout"
+
+
+async def test_422_invalid_body_is_not_sent(
+    client: httpx.AsyncClient, login: Login, gateway: FakeGateway, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
+    headers, _ = await login("admin")
+    for body in ({"type": "Warm"}, {}, {"type": "Soft", "extra": 1}, {"connectorId": 1}):
+        response = await client.post(url(cp, "reset"), json=body, headers=headers)
+        assert response.status_code == 422, body
+        assert response.json()["error"]["code"] == "validation_error"
+    response = await client.post(
+        url(cp, "change-availability"),
+        json={"connector_id": "1", "type": "Inoperative"},
+        headers=headers,
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "body.connector_id"
+    assert gateway.received == []
+    assert await sql("SELECT 1 FROM command_log WHERE chargepoint_id = :cp", cp=cp) == []
+
+
+async def test_404_unknown_chargepoint(client: httpx.AsyncClient, login: Login, cp: str) -> None:
+    headers, _ = await login("admin")
+    response = await client.post(url(cp, "reset"), json={"type": "Soft"}, headers=headers)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    response = await client.post(url(cp, "no-such-command"), json={}, headers=headers)
+    assert response.status_code == 404
+
+
+async def test_401_without_credentials(client: httpx.AsyncClient, cp: str) -> None:
+    response = await client.post(url(cp, "reset"), json={"type": "Soft"})
+    assert response.status_code == 401
+
+
+async def test_driver(
+    client: httpx.AsyncClient, login: Login, gateway: FakeGateway, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
+    headers, user_id = await login("driver")
+    _, other_id = await login("driver")
+    own, foreign = f"OWN{uuid.uuid4().hex[:8]}", f"OTH{uuid.uuid4().hex[:8]}"
+    for tag, owner in ((own, user_id), (foreign, other_id)):
+        await sql("INSERT INTO id_tag (id_token, user_id) VALUES (:t, :u)", t=tag, u=owner)
+
+    # Only remote start / stop.
+    response = await client.post(url(cp, "reset"), json={"type": "Soft"}, headers=headers)
+    assert response.status_code == 403
+    # Start with their own tag (case-insensitive, as OCPP's CiString), not another's.
+    response = await client.post(
+        url(cp, "remote-start-transaction"),
+        json={"connector_id": 1, "id_tag": own.lower()},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    assert gateway.received[-1].envelope.payload == {"connectorId": 1, "idTag": own.lower()}
+    response = await client.post(
+        url(cp, "remote-start-transaction"), json={"id_tag": foreign}, headers=headers
+    )
+    assert response.status_code == 403
+    # Stop only their own transaction on this charge point.
+    rows = await sql(
+        "INSERT INTO transaction (chargepoint_id, connectorid, start_transaction_timestamp,"
+        " wh_meter_start, wh_meter_last, id_tag, start_message_id)"
+        " VALUES (:cp, 1, now(), 0, 0, :tag, :mid), (:cp, 2, now(), 0, 0, :other, :mid2)"
+        " RETURNING transaction_id, id_tag",
+        cp=cp,
+        tag=own,
+        other=foreign,
+        mid=uuid.uuid4().hex,
+        mid2=uuid.uuid4().hex,
+    )
+    ids = {r["id_tag"]: r["transaction_id"] for r in rows}
+    response = await client.post(
+        url(cp, "remote-stop-transaction"), json={"transaction_id": ids[own]}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    response = await client.post(
+        url(cp, "remote-stop-transaction"), json={"transaction_id": ids[foreign]}, headers=headers
+    )
+    assert response.status_code == 403
+    assert len(gateway.received) == 2

@@ -1,0 +1,190 @@
+"""Every 1.6 command: API model -> send_command -> the real gateway -> an `ocpp` library
+charge point, and its answer back (the lead's e2e test runs the same over processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from ocpp.v16 import ChargePoint, call_result
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from services.api.commands.schemas import COMMANDS, load_schema
+from services.gateway.downstream import Downstream
+from services.gateway.server import GatewayServer
+from shared.bus import Bus
+from shared.commands import (
+    COMMANDS_V16,
+    NotConnected,
+    Result,
+    TimedOut,
+    send_command,
+    to_camel,
+    to_snake,
+)
+from shared.settings import Settings
+from tests.fixtures.bus import BusFactory
+from tests.unit.commands.examples import example
+
+pytestmark = pytest.mark.integration
+
+COMMAND_TIMEOUT = 3.0
+
+ANSWERS: dict[str, Any] = {
+    "CancelReservation": call_result.CancelReservation(status="Accepted"),
+    "ChangeAvailability": call_result.ChangeAvailability(status="Scheduled"),
+    "ChangeConfiguration": call_result.ChangeConfiguration(status="RebootRequired"),
+    "ClearCache": call_result.ClearCache(status="Accepted"),
+    "ClearChargingProfile": call_result.ClearChargingProfile(status="Unknown"),
+    "DataTransfer": call_result.DataTransfer(status="Accepted", data="pong"),
+    "GetCompositeSchedule": call_result.GetCompositeSchedule(
+        status="Accepted",
+        connector_id=1,
+        schedule_start="2030-01-01T00:00:00Z",
+        charging_schedule={
+            "charging_rate_unit": "A",
+            "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+        },
+    ),
+    "GetConfiguration": call_result.GetConfiguration(
+        configuration_key=[{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+        unknown_key=["Nope"],
+    ),
+    "GetDiagnostics": call_result.GetDiagnostics(file_name="diagnostics.zip"),
+    "GetLocalListVersion": call_result.GetLocalListVersion(list_version=3),
+    "RemoteStartTransaction": call_result.RemoteStartTransaction(status="Accepted"),
+    "RemoteStopTransaction": call_result.RemoteStopTransaction(status="Rejected"),
+    "ReserveNow": call_result.ReserveNow(status="Occupied"),
+    "Reset": call_result.Reset(status="Accepted"),
+    "SendLocalList": call_result.SendLocalList(status="VersionMismatch"),
+    "SetChargingProfile": call_result.SetChargingProfile(status="Accepted"),
+    "TriggerMessage": call_result.TriggerMessage(status="NotImplemented"),
+    "UnlockConnector": call_result.UnlockConnector(status="Unlocked"),
+    "UpdateFirmware": call_result.UpdateFirmware(),
+}
+
+EXPECTED_SNAKE: dict[str, dict[str, Any]] = {
+    "GetCompositeSchedule": {
+        "status": "Accepted",
+        "connector_id": 1,
+        "schedule_start": "2030-01-01T00:00:00Z",
+        "charging_schedule": {
+            "charging_rate_unit": "A",
+            "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+        },
+    },
+    "GetConfiguration": {
+        "configuration_key": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+        "unknown_key": ["Nope"],
+    },
+    "GetLocalListVersion": {"list_version": 3},
+}
+
+
+class LibraryChargePoint(ChargePoint):  # type: ignore[misc]
+    """Answers every 1.6 command with ANSWERS and records what it got (snake_case kwargs)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.got: dict[str, dict[str, Any]] = {}
+        for action in COMMANDS_V16:
+            self.route_map[action] = {
+                "_on_action": self._handler(action),
+                "_skip_schema_validation": False,
+            }
+
+    def _handler(self, action: str) -> Any:
+        async def handler(**kwargs: Any) -> Any:
+            self.got[action] = kwargs
+            return ANSWERS[action]
+
+        return handler
+
+
+@pytest.fixture
+async def real_gateway(bus_factory: BusFactory) -> AsyncIterator[tuple[GatewayServer, Downstream]]:
+    node_id = f"cmdnode-{uuid.uuid4().hex[:10]}"
+    settings = Settings(gateway_node_id=node_id, command_timeout=COMMAND_TIMEOUT)
+    bus = await bus_factory(name=f"gateway-{node_id}")
+    downstream = Downstream(bus, node_id=node_id, command_timeout=COMMAND_TIMEOUT)
+    await downstream.start()
+    server = GatewayServer(settings, bus=bus, downstream=downstream, ready=lambda: True)
+    await server.start("127.0.0.1", 0)
+    yield server, downstream
+    await server.close()
+    await downstream.stop()
+
+
+async def test_every_command_through_the_real_gateway(
+    real_gateway: tuple[GatewayServer, Downstream], bus: Bus
+) -> None:
+    server, downstream = real_gateway
+    cp_id = f"CP-CMDGW-{uuid.uuid4().hex[:8]}"
+    url = f"ws://127.0.0.1:{server.port}/ocpp/{cp_id}"
+    async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+        deadline = time.monotonic() + 5
+        while not downstream.routable(cp_id):
+            assert time.monotonic() < deadline, "the gateway did not bind the id"
+            await asyncio.sleep(0.02)
+        cp = LibraryChargePoint(cp_id, ws)
+        runner = asyncio.create_task(cp.start())
+        try:
+            for action in COMMANDS_V16:
+                # What the REST API sends for a body with every field filled in.
+                body = COMMANDS[action].request.model_validate(
+                    to_snake(example(load_schema(action)))
+                )
+                payload = to_camel(body.model_dump(mode="json", exclude_none=True))
+                outcome = await send_command(
+                    bus,
+                    chargepoint_id=cp_id,
+                    action=action,
+                    payload=payload,
+                    timeout=COMMAND_TIMEOUT,
+                )
+                assert isinstance(outcome, Result), (action, outcome)
+                assert action in cp.got
+                if action in EXPECTED_SNAKE:
+                    assert to_snake(outcome.payload) == EXPECTED_SNAKE[action]
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    assert cp.got["Reset"] == {"type": "Soft"}
+    assert set(cp.got["SetChargingProfile"]["cs_charging_profiles"]) >= {"charging_profile_id"}
+    # Once the socket is gone the id is unbound: not connected, at once.
+    deadline = time.monotonic() + 5
+    while downstream.routable(cp_id):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    started = time.monotonic()
+    outcome = await send_command(
+        bus, chargepoint_id=cp_id, action="Reset", payload={"type": "Soft"}, timeout=COMMAND_TIMEOUT
+    )
+    assert isinstance(outcome, NotConnected)
+    assert time.monotonic() - started < 1.0
+
+
+async def test_silent_charge_point_times_out(
+    real_gateway: tuple[GatewayServer, Downstream], bus: Bus
+) -> None:
+    server, downstream = real_gateway
+    cp_id = f"CP-CMDGW-{uuid.uuid4().hex[:8]}"
+    async with connect(
+        f"ws://127.0.0.1:{server.port}/ocpp/{cp_id}", subprotocols=[Subprotocol("ocpp1.6")]
+    ):
+        deadline = time.monotonic() + 5
+        while not downstream.routable(cp_id):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        outcome = await send_command(
+            bus, chargepoint_id=cp_id, action="ClearCache", payload={}, timeout=0.5
+        )
+        elapsed = time.monotonic() - started
+    assert isinstance(outcome, TimedOut)
+    assert elapsed < 0.5 + 1.0

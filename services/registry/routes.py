@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.registry import command_effects
 from services.registry.handlers import gateway_events
 from services.registry.handlers.v16 import (
     boot_notification,
@@ -59,6 +60,8 @@ ROUTES: list[Route] = [
     Route(UPSTREAM, GATEWAY_CONNECTED, gateway_events.connected, log_message=False),
     Route(UPSTREAM, GATEWAY_DISCONNECTED, gateway_events.disconnected, log_message=False),
     Route(UPSTREAM, GATEWAY_FRAME_LOG, gateway_events.frame_log, log_message=False),
+    # Effects of central-system commands (ChangeAvailability, configuration, local list).
+    *command_effects.ROUTES,
 ]
 
 ROUTER = Router(ROUTES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.transactions import command_effects
 from services.transactions.handlers.v16 import (
     authorize,
     meter_values,
@@ -18,6 +19,8 @@ ROUTES: list[Route] = [
     Route(UPSTREAM, upstream_key(V16, "StartTransaction"), start_transaction.handle),
     Route(UPSTREAM, upstream_key(V16, "StopTransaction"), stop_transaction.handle),
     Route(UPSTREAM, upstream_key(V16, "MeterValues"), meter_values.handle),
+    # Effects of central-system commands (ReserveNow, CancelReservation).
+    *command_effects.ROUTES,
 ]
 
 ROUTER = Router(ROUTES)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -124,8 +125,14 @@ async def test_identifier_names_fit_postgres(db_engine: AsyncEngine) -> None:
 
 async def test_concurrent_upgrades_serialise(migrations_url: str) -> None:
     """Replicas running `csms migrate` together: the advisory lock lets one do the work."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = [pool.submit(upgrade, migrations_url) for _ in range(3)]
-        for future in futures:
-            future.result()
+    code = "import sys; from shared.db.migrate import upgrade; upgrade(sys.argv[1])"
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, migrations_url, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 0, stderr.decode()
     assert await _tables(migrations_url) == set(Base.metadata.tables) | {"alembic_version"}

@@ -39,7 +39,7 @@ class Client(ChargePoint):  # type: ignore[misc]
     async def authorize(self, tag: str) -> Any:
         return await self.send(call.Authorize(id_tag=tag))
 
-    async def start(
+    async def start_tx(
         self, tag: str, connector: int = 1, meter: int = 0, ts: str | None = None
     ) -> Any:
         return await self.send(

@@ -32,8 +32,8 @@ OCPP_VERSIONS: tuple[str, ...] = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 REGISTRATION_STATUSES: tuple[str, ...] = _union(
     v16.RegistrationStatus, v201.RegistrationStatusEnumType
 )
-# OCPP 1.6 StatusNotification.req: "connectorId 0 ... only a subset of the statuses applies:
-# Available, Unavailable, Faulted". Stored in chargepoint.chargepoint_status (String(11)).
+# The statuses OCPP 1.6 (§7.7 ChargePointStatus) applies to the charge point as a whole
+# (connectorId 0): Available, Unavailable, Faulted. Stored in chargepoint.chargepoint_status.
 CHARGEPOINT_STATUSES: tuple[str, ...] = ("Available", "Unavailable", "Faulted")
 FIRMWARE_STATUSES: tuple[str, ...] = _union(v16.FirmwareStatus, v201.FirmwareStatusEnumType)
 # 1.6 DiagnosticsStatusNotification and 2.0.1 LogStatusNotification.

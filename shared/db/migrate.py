@@ -1,4 +1,9 @@
-"""Schema migrations: `csms migrate [--create-database] [--revision R] [--downgrade R]`."""
+"""Schema migrations: `csms migrate [--create-database] [--revision R] [--downgrade R]`.
+
+The functions block (they run `asyncio.run`): call them from async code with
+`asyncio.to_thread`. Alembic's `context` is process-global, so run one migration per process
+at a time; separate processes (replicas) serialise on an advisory lock taken in env.py.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -325,7 +326,7 @@ async def test_declared_huge_body_is_refused_before_reading(
 
 
 async def test_chunked_huge_body_is_cut_with_413(client: httpx.AsyncClient, driver: Actor) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
         for _ in range(MAX_UPLOAD_BYTES // 1024 + 100):
             yield b"x" * 1024

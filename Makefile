@@ -27,9 +27,12 @@ migrate: install
 run: migrate
 	$(DEV_ENV) $(BIN)/csms run
 
+# The test vhosts are made anew on every run: no queue, binding or message of an earlier run
+# (or an older topology) survives into this one.
 vhost:
 	for v in $(TEST_VHOST) $(TEST_VHOST)_e2e; do \
-	  rabbitmqctl -q add_vhost $$v 2>/dev/null || true; \
+	  rabbitmqctl -q delete_vhost $$v 2>/dev/null || true; \
+	  rabbitmqctl -q add_vhost $$v; \
 	  rabbitmqctl -q set_permissions -p $$v guest '.*' '.*' '.*'; \
 	done
 
@@ -50,7 +53,8 @@ format: install
 	$(BIN)/ruff format .
 
 bench: install
-	rabbitmqctl -q add_vhost csms_bench 2>/dev/null || true
+	rabbitmqctl -q delete_vhost csms_bench 2>/dev/null || true
+	rabbitmqctl -q add_vhost csms_bench
 	rabbitmqctl -q set_permissions -p csms_bench guest '.*' '.*' '.*'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

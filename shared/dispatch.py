@@ -99,12 +99,17 @@ Handler = Callable[[HandlerContext, Envelope], Awaitable[Payload | None]]
 
 @dataclass(frozen=True)
 class Route:
-    """One row of a service's route table."""
+    """One row of a service's route table.
+
+    `rpc` routes are calls a charge point is waiting on (BootNotification, Authorize, ...):
+    they get their own queue so they never wait behind a backlog of fire-and-forget messages.
+    """
 
     exchange: str
     routing_key: str
     handler: Handler
     log_message: bool = True
+    rpc: bool = False
 
 
 class Router:
@@ -113,9 +118,11 @@ class Router:
     def __init__(self, routes: Sequence[Route]) -> None:
         self.routes = {r.routing_key: r for r in routes}
 
-    def bindings(self) -> list[tuple[str, str]]:
-        """(exchange, routing key) pairs for the service queue."""
-        return [(r.exchange, r.routing_key) for r in self.routes.values()]
+    def bindings(self, *, rpc: bool | None = None) -> list[tuple[str, str]]:
+        """(exchange, routing key) pairs: all, or only the RPC / only the other routes."""
+        return [
+            (r.exchange, r.routing_key) for r in self.routes.values() if rpc is None or r.rpc == rpc
+        ]
 
 
 def fixed_answer(env: Envelope) -> Payload:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shared import metrics
+from shared.dispatch import Dispatcher, MessageLogWriter, Router
 from shared.health import HealthServer
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
@@ -152,3 +153,38 @@ async def _serve(
             loop.remove_signal_handler(sig)
     log.info("%s stopped", name)
     return status
+
+
+def rpc_queue_name(queue: str) -> str:
+    """The queue of a service's RPC routes, beside its main queue."""
+    return f"{queue}.rpc"
+
+
+async def consume_router(
+    ctx: ServiceContext,
+    queue: str,
+    router: Router,
+    *,
+    log_writer: MessageLogWriter | None = None,
+) -> None:
+    """Declare the service's two queues and consume both with batch dispatchers.
+
+    `<queue>.rpc` holds the calls a charge point waits on; `<queue>` holds fire-and-forget
+    messages and domain events. Separate queues keep an RPC from waiting behind a backlog of
+    MeterValues (e.g. after a charge point replays hours of offline data).
+    """
+    for name, bindings in (
+        (rpc_queue_name(queue), router.bindings(rpc=True)),
+        (queue, router.bindings(rpc=False)),
+    ):
+        if not bindings:
+            continue
+        dispatcher = Dispatcher(
+            router=router,
+            sessionmaker=ctx.sessionmaker,
+            settings=ctx.settings,
+            publisher=ctx.bus,
+            log_writer=log_writer,
+        )
+        await ctx.bus.declare_service_queue(name, bindings)
+        await ctx.bus.consume(name, dispatcher, max_batch=ctx.settings.consumer_prefetch)

@@ -28,8 +28,8 @@ V16 = "ocpp1.6"
 
 ROUTES: list[Route] = [
     # RPC: the answer needs state.
-    Route(UPSTREAM, upstream_key(V16, "BootNotification"), boot_notification.handle),
-    Route(UPSTREAM, upstream_key(V16, "DataTransfer"), data_transfer.handle),
+    Route(UPSTREAM, upstream_key(V16, "BootNotification"), boot_notification.handle, rpc=True),
+    Route(UPSTREAM, upstream_key(V16, "DataTransfer"), data_transfer.handle, rpc=True),
     # Fire-and-forget: the gateway answered once the broker confirmed.
     Route(UPSTREAM, upstream_key(V16, "Heartbeat"), heartbeat.handle),
     Route(UPSTREAM, upstream_key(V16, "StatusNotification"), status_notification.handle),

@@ -15,9 +15,9 @@ from shared.dispatch import Route, Router
 V16 = "ocpp1.6"
 
 ROUTES: list[Route] = [
-    Route(UPSTREAM, upstream_key(V16, "Authorize"), authorize.handle),
-    Route(UPSTREAM, upstream_key(V16, "StartTransaction"), start_transaction.handle),
-    Route(UPSTREAM, upstream_key(V16, "StopTransaction"), stop_transaction.handle),
+    Route(UPSTREAM, upstream_key(V16, "Authorize"), authorize.handle, rpc=True),
+    Route(UPSTREAM, upstream_key(V16, "StartTransaction"), start_transaction.handle, rpc=True),
+    Route(UPSTREAM, upstream_key(V16, "StopTransaction"), stop_transaction.handle, rpc=True),
     Route(UPSTREAM, upstream_key(V16, "MeterValues"), meter_values.handle),
     # Effects of central-system commands (ReserveNow, CancelReservation).
     *command_effects.ROUTES,

@@ -272,6 +272,14 @@ class Consumer:
             *(self._reply(d.message, reply) for d, reply in replies), return_exceptions=True
         )
         failed = {id(d): r for (d, _), r in zip(replies, results, strict=True) if r is not None}
+        if not failed and not any(isinstance(o, Rejected) for o in outcomes):
+            # The common case: one basic.ack(multiple) settles the whole batch. Batches are
+            # handled one at a time and in delivery order, so every earlier tag on this
+            # channel is already settled.
+            last = max(deliveries, key=lambda d: d.message.delivery_tag or 0).message
+            if await _settle(last.ack(multiple=True), last, "ack"):
+                self._metrics.acked += len(deliveries)
+            return
         for delivery, outcome in zip(deliveries, outcomes, strict=True):
             if isinstance(outcome, Rejected):
                 await self._reject(delivery, outcome.reason)

@@ -1,6 +1,7 @@
 """Every table of the domain; import models from here (`from shared.db.models import ...`)."""
 
 from shared.db.base import Base
+from shared.db.models.balancing import BalancingAllocation, BalancingDecision
 from shared.db.models.chargepoint import (
     ChargePoint,
     ChargePointConfiguration,
@@ -16,6 +17,8 @@ from shared.db.models.users import ApiKey, IdTag, Profile, User
 
 __all__ = [
     "ApiKey",
+    "BalancingAllocation",
+    "BalancingDecision",
     "Base",
     "ChargePoint",
     "ChargePointConfiguration",

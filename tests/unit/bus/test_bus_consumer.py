@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 from typing import cast
 
@@ -21,9 +22,16 @@ from shared.bus import (
 )
 from shared.envelope import Envelope, Kind
 
+_TAGS = itertools.count(1)
+_CHANNEL: list[FakeMessage] = []
+
 
 class FakeMessage:
-    """The part of an aio-pika IncomingMessage the consumer uses; records its settlement."""
+    """The part of an aio-pika IncomingMessage the consumer uses; records its settlement.
+
+    Delivery tags grow like a channel's, and `ack(multiple=True)` settles every unsettled
+    message up to this one's tag, as basic.ack(multiple) does.
+    """
 
     def __init__(
         self,
@@ -41,6 +49,8 @@ class FakeMessage:
         self.routing_key = routing_key
         self.message_id = "m"
         self.outcome: str | None = None
+        self.delivery_tag = next(_TAGS)
+        _CHANNEL.append(self)
 
     def _settle(self, outcome: str) -> None:
         assert self.outcome is None, f"settled twice: {self.outcome} then {outcome}"
@@ -48,6 +58,10 @@ class FakeMessage:
 
     async def ack(self, multiple: bool = False) -> None:
         self._settle("ack")
+        if multiple:
+            for other in _CHANNEL:
+                if other.delivery_tag < self.delivery_tag and other.outcome is None:
+                    other._settle("ack")
 
     async def nack(self, multiple: bool = False, requeue: bool = True) -> None:
         self._settle("requeue" if requeue else "drop")

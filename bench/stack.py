@@ -35,7 +35,13 @@ class Stack:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.gateway_port}/ocpp"
 
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['CSMS_API_PORT']}"
+
     def ready_url(self, name: str) -> str:
+        if name == "api":
+            return f"{self.api_url}/readyz"
         port = self.gateway_port if name == "gateway" else self.health_ports[name]
         return f"http://127.0.0.1:{port}/readyz"
 

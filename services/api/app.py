@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from services.api.bootstrap import ensure_admin
 from services.api.chargepoints.router import router as chargepoints_router
 from services.api.chargingprofiles.router import router as chargingprofiles_router
 from services.api.commandlog.router import router as commandlog_router
+from services.api.commands.router import router as commands_router
 from services.api.errors import error_json, install_error_handlers
 from services.api.heartbeats.router import router as heartbeats_router
 from services.api.idtags.router import router as idtags_router
@@ -31,6 +33,7 @@ from services.api.statusnotifications.router import router as statusnotification
 from services.api.transactions.router import router as transactions_router
 from services.api.users.router import router as users_router
 from shared import metrics
+from shared.bus import Bus
 from shared.db.session import create_engine, create_sessionmaker
 from shared.settings import Settings
 
@@ -166,8 +169,30 @@ def _ops_router() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
-    """Build the API; with no `engine`, one is created from settings at startup."""
+async def _connect_bus(app: FastAPI, settings: Settings) -> None:
+    """Connect the API's bus (for commands), retrying while the broker is down.
+
+    The API serves reads without a broker; command endpoints answer 503 until connected.
+    """
+    delay = 0.5
+    while True:
+        bus = Bus(settings.amqp_url, name="api")
+        try:
+            await bus.connect()
+        except Exception as exc:  # noqa: BLE001 - any failure: retry with backoff
+            log.warning("bus not connected (%r); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        metrics.register_bus(bus)
+        app.state.bus = bus
+        return
+
+
+def create_app(
+    settings: Settings, *, engine: AsyncEngine | None = None, bus: Bus | None = None
+) -> FastAPI:
+    """Build the API; with no `engine` / `bus`, they are created from settings at startup."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -177,10 +202,20 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 settings.database_url, pool_size=settings.database_pool_size
             )
             app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        connecting = (
+            asyncio.create_task(_connect_bus(app, settings)) if app.state.bus is None else None
+        )
         try:
             await ensure_admin(app.state.sessionmaker, settings)
             yield
         finally:
+            if connecting is not None:
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connecting
+                if app.state.bus is not None:
+                    await app.state.bus.close()
+                    app.state.bus = None
             if own:
                 await app.state.engine.dispose()
                 app.state.engine = None
@@ -197,6 +232,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.bus = bus
     app.state.sessionmaker = create_sessionmaker(engine) if engine is not None else None
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_size=max_body_size(settings))
@@ -217,6 +253,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         heartbeats_router,
         commandlog_router,
         ocppmessages_router,
+        commands_router,
     ):
         api.include_router(router)
     app.include_router(api)

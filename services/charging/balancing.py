@@ -86,9 +86,7 @@ def _ticks_ceil(value: Decimal, step: Decimal) -> int:
     return int((value / step).to_integral_value(rounding=ROUND_CEILING))
 
 
-def _water_fill(
-    mins: list[int], maxs: list[int], weights: list[int], budget: int
-) -> list[int]:
+def _water_fill(mins: list[int], maxs: list[int], weights: list[int], budget: int) -> list[int]:
     """Integer water-filling: clamp(floor(level * w), min, max) with the largest level that
     fits `budget`, then the leftover ticks one by one in order (sum(mins) <= budget)."""
 

@@ -113,7 +113,9 @@ def _ts(dt: datetime) -> float:
     return dt.timestamp()
 
 
-def convert(value: float, phases: int | None, from_unit: str, to_unit: str, voltage: float) -> float:
+def convert(
+    value: float, phases: int | None, from_unit: str, to_unit: str, voltage: float
+) -> float:
     """A limit in another unit: W = A * voltage * phases."""
     if from_unit == to_unit:
         return value
@@ -209,9 +211,7 @@ def _candidates(
     return _Candidates(cp_max, tx_default, tx_profiles)
 
 
-def _limit(
-    c: _Candidates, t: float, tx: Transaction | None, unit: str, voltage: float
-) -> Limit:
+def _limit(c: _Candidates, t: float, tx: Transaction | None, unit: str, voltage: float) -> Limit:
     chosen: list[tuple[Profile, Period]] = []
     cp_max = _prevailing(c.charge_point_max, t, tx)
     if cp_max is not None:
@@ -305,8 +305,10 @@ def composite_schedule(
     periods: list[CompositePeriod] = []
     for offset in [0, *[s for s in seconds if 0 < s < duration]]:
         value = _limit(c, lo + offset, transaction, unit, voltage)
-        if periods and periods[-1].limit == value.limit and (
-            periods[-1].number_phases == value.number_phases
+        if (
+            periods
+            and periods[-1].limit == value.limit
+            and (periods[-1].number_phases == value.number_phases)
         ):
             continue
         periods.append(CompositePeriod(offset, value.limit, value.number_phases))

@@ -75,9 +75,7 @@ def validate_profile(
             bad("connector_id", "a TxProfile must target a connector (> 0)")
         elif active_transaction_id is None:
             bad("transaction_id", "a TxProfile needs an active transaction on the connector")
-        elif (
-            profile.transaction_id is not None and profile.transaction_id != active_transaction_id
-        ):
+        elif profile.transaction_id is not None and profile.transaction_id != active_transaction_id:
             bad(
                 "transaction_id",
                 f"transaction {profile.transaction_id} is not the active transaction "

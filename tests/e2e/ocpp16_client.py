@@ -75,10 +75,10 @@ class Client(ChargePoint):  # type: ignore[misc]
 
 
 @asynccontextmanager
-async def connected(ws_url: str, cp_id: str) -> AsyncIterator[Client]:
+async def connected(ws_url: str, cp_id: str, cls: type[Client] = Client) -> AsyncIterator[Any]:
     """A connected charge point whose message loop runs while the block runs."""
     async with websockets.connect(f"{ws_url}/{cp_id}", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
-        client = Client(cp_id, ws)
+        client = cls(cp_id, ws)
         task = asyncio.create_task(client.start())
         try:
             yield client

@@ -31,9 +31,7 @@ class BalancingDecision(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    location_uuid: Mapped[UUID] = mapped_column(
-        ForeignKey("location.uuid", ondelete="CASCADE")
-    )
+    location_uuid: Mapped[UUID] = mapped_column(ForeignKey("location.uuid", ondelete="CASCADE"))
     computed_at: Mapped[datetime] = mapped_column(server_default=func.now())
     trigger: Mapped[str] = mapped_column(String(64))
     chargepoint_id: Mapped[str | None] = mapped_column(String(255))

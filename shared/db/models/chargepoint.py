@@ -58,6 +58,12 @@ class ChargePoint(TimestampMixin, Base):
         Boolean, default=False, server_default=false(), index=True
     )
     ocpp_version: Mapped[str | None] = mapped_column(String(9))
+    # The socket that holds the charge point (gateway.connected): its gateway connection id
+    # (uuid4 hex), gateway node and open time. Orders connects and names the connection a
+    # disconnect must match (services/registry/handlers/gateway_events.py).
+    connection_id: Mapped[str | None] = mapped_column(String(32))
+    connected_node: Mapped[str | None] = mapped_column(String(200))
+    connected_at: Mapped[datetime | None]
     last_heartbeat: Mapped[datetime | None]
     # Status of connectorId 0 and the timestamp of the status last applied (reordering).
     chargepoint_status: Mapped[str | None] = mapped_column(String(11))

@@ -66,6 +66,9 @@ class Transaction(TimestampMixin, Base):
     wh_meter_start: Mapped[int] = mapped_column(Integer)
     wh_meter_stop: Mapped[int | None] = mapped_column(Integer)
     wh_meter_last: Mapped[int] = mapped_column(Integer)
+    # Timestamp of the reading that set wh_meter_last (start, newest meter value, stop): a
+    # reading replaces it only when newer (reordering between competing consumers).
+    wh_meter_last_at: Mapped[datetime | None]
     id_tag: Mapped[str] = mapped_column(String(255))
     id_tag_stop: Mapped[str | None] = mapped_column(String(255))
     reason_stopped: Mapped[str | None] = mapped_column(String(50))
@@ -126,7 +129,12 @@ class MeterValue(Base):
 
 
 class Reservation(TimestampMixin, Base):
-    """A ReserveNow of a connector (ER diagram: Reservation); `reservation_id` is OCPP's."""
+    """A ReserveNow (ER diagram: Reservation); `reservation_id` is OCPP's.
+
+    `chargepoint_id` + `connectorid` say what is reserved (connectorid 0 = any connector of
+    the charge point, OCPP 1.6 ReserveNow); `connector_uuid` points at the connector row when
+    there is one (NULL for connectorId 0, or a connector not reported yet).
+    """
 
     __tablename__ = "reservation"
     __table_args__ = (enum_check("status", enums.RESERVATION_STATUSES),)
@@ -134,9 +142,15 @@ class Reservation(TimestampMixin, Base):
     uuid: Mapped[UUID] = mapped_column(
         primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
     )
-    connector_uuid: Mapped[UUID] = mapped_column(
+    connector_uuid: Mapped[UUID | None] = mapped_column(
         ForeignKey("connector.uuid", ondelete="CASCADE"), index=True
     )
+    # Nullable only for rows written before migration 0002 without a connector (none: 0002
+    # fills it from the connector); every writer sets it.
+    chargepoint_id: Mapped[str | None] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE"), index=True
+    )
+    connectorid: Mapped[int | None] = mapped_column(Integer)
     # Assigned by the database (identity) when the API does not choose one.
     reservation_id: Mapped[int] = mapped_column(Integer, Identity(), unique=True)
     expiry_date: Mapped[datetime]
@@ -147,5 +161,6 @@ class Reservation(TimestampMixin, Base):
         ForeignKey("transaction.transaction_id", ondelete="SET NULL")
     )
 
-    connector: Mapped[Connector] = relationship(lazy="raise")
+    connector: Mapped[Connector | None] = relationship(lazy="raise")
+    chargepoint: Mapped[ChargePoint | None] = relationship(lazy="raise")
     transaction: Mapped[Transaction | None] = relationship(lazy="raise")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false, func, true
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import enums
@@ -92,3 +92,8 @@ class IdTag(TimestampMixin, Base):
 
     user: Mapped[User | None] = relationship(back_populates="id_tags", lazy="raise")
     parent: Mapped[IdTag | None] = relationship(remote_side=[id_token], lazy="raise")
+
+
+# The transactions service falls back to a case-insensitive lookup (OCPP IdToken is a
+# CiString): `lower(id_token) = :tag_lowercased` uses this index.
+Index("ix_id_tag_lower_id_token", func.lower(IdTag.id_token))

@@ -37,7 +37,7 @@ vhost:
 	done
 
 test: install vhost
-	CSMS_ENV=test CSMS_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/csms migrate --create-database
+	CSMS_ENV=test CSMS_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/csms migrate --recreate-database
 	CSMS_ENV=test $(BIN)/pytest
 
 test-unit: install

@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="create the database named in CSMS_DATABASE_URL if it does not exist",
     )
+    parser.add_argument(
+        "--recreate-database",
+        action="store_true",
+        help="drop and create the database first (tests; refused when CSMS_ENV=production)",
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--revision", default="head", help="upgrade to this revision (head)")
     group.add_argument("--downgrade", metavar="R", help="downgrade to this revision (base: all)")
@@ -146,6 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     url = get_settings().database_url
     shown = make_url(url).render_as_string(hide_password=True)
+    if args.recreate_database:
+        if get_settings().env == "production":
+            log.error("--recreate-database is refused when CSMS_ENV=production")
+            return 2
+        drop_database_if_exists(url)
+        create_database_if_missing(url)
+        log.info("recreated database %s", shown)
     if args.create_database and create_database_if_missing(url):
         log.info("created database %s", shown)
     if args.downgrade is not None:

@@ -1,0 +1,92 @@
+"""Charging profile rows <-> schedule values <-> OCPP 1.6 payloads (pure conversions)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from services.charging.schedule import Period, Profile
+from shared.db.models import ChargingProfile
+
+
+def _number(value: Any) -> float:
+    return float(value)
+
+
+def periods_of(raw: list[dict[str, Any]]) -> tuple[Period, ...]:
+    """ChargingSchedulePeriod objects (wire names) as `Period`s."""
+    return tuple(
+        Period(
+            start_period=int(p["startPeriod"]),
+            limit=_number(p["limit"]),
+            number_phases=int(p["numberPhases"]) if p.get("numberPhases") is not None else None,
+        )
+        for p in raw
+    )
+
+
+def to_schedule_profile(row: ChargingProfile) -> Profile:
+    """A stored profile as the composite-schedule code sees it."""
+    return Profile(
+        profile_id=row.chargingprofile_id,
+        connector_id=row.connector_id or 0,
+        stack_level=row.stack_level,
+        purpose=row.chargingprofile_purpose,
+        kind=row.chargingprofile_kind,
+        unit=row.charging_rate_unit,
+        periods=periods_of(list(row.chargingschedule_period)),
+        recurrency_kind=row.recurrency_kind,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        duration=row.duration,
+        start_schedule=row.start_schedule,
+        min_charging_rate=(
+            float(row.min_charging_rate) if row.min_charging_rate is not None else None
+        ),
+        transaction_id=row.transaction_id,
+    )
+
+
+def _wire_time(value: Any) -> str:
+    text: str = value.isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def period_payload(period: Period) -> dict[str, Any]:
+    """One ChargingSchedulePeriod in wire form."""
+    out: dict[str, Any] = {"startPeriod": period.start_period, "limit": period.limit}
+    if period.number_phases is not None:
+        out["numberPhases"] = period.number_phases
+    return out
+
+
+def cs_charging_profile(row: ChargingProfile) -> dict[str, Any]:
+    """The `csChargingProfiles` object of a SetChargingProfile.req for `row` (§7.12)."""
+    schedule: dict[str, Any] = {
+        "chargingRateUnit": row.charging_rate_unit,
+        "chargingSchedulePeriod": [
+            period_payload(p) for p in periods_of(list(row.chargingschedule_period))
+        ],
+    }
+    if row.duration is not None:
+        schedule["duration"] = row.duration
+    if row.start_schedule is not None:
+        schedule["startSchedule"] = _wire_time(row.start_schedule)
+    if row.min_charging_rate is not None:
+        schedule["minChargingRate"] = float(Decimal(row.min_charging_rate))
+    profile: dict[str, Any] = {
+        "chargingProfileId": row.chargingprofile_id,
+        "stackLevel": row.stack_level,
+        "chargingProfilePurpose": row.chargingprofile_purpose,
+        "chargingProfileKind": row.chargingprofile_kind,
+        "chargingSchedule": schedule,
+    }
+    if row.transaction_id is not None:
+        profile["transactionId"] = row.transaction_id
+    if row.recurrency_kind is not None:
+        profile["recurrencyKind"] = row.recurrency_kind
+    if row.valid_from is not None:
+        profile["validFrom"] = _wire_time(row.valid_from)
+    if row.valid_to is not None:
+        profile["validTo"] = _wire_time(row.valid_to)
+    return profile

@@ -90,7 +90,8 @@ ER_DIAGRAM: dict[str, list[Col]] = {
     ],
     "reservation": [
         ("uuid", Uuid, None, None, False),
-        ("connector_uuid", Uuid, None, None, False),
+        # NULL for connectorId 0 (any connector): chargepoint_id + connectorid say what.
+        ("connector_uuid", Uuid, None, None, True),
         ("reservation_id", Integer, None, None, False),
         ("expiry_date", DateTime, None, None, False),
     ],

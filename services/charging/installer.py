@@ -1,0 +1,256 @@
+"""Sending profiles to charge points and recording what each one accepted.
+
+SetChargingProfile / ClearChargingProfile / GetCompositeSchedule go over `ocpp.downstream`
+through `shared.commands.send_command` (which also publishes `command.completed`). The
+sender is injected, so tests hand in a fake charge point.
+
+Installation states (`charging_profile_installation.status`): `Installed` (the charge point
+answered Accepted), `Rejected` (it answered Rejected / NotSupported or a CALLERROR),
+`Pending` (offline or no answer: to be sent again when it reconnects), `Cleared` (removed by
+ClearChargingProfile), `Replaced` (a newer profile with the same purpose and stack level was
+installed on the same connector: OCPP 1.6 §5.16.2 "the new charging profile SHALL replace
+the existing charging profile").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.charging.balancing import BALANCING_STACK_LEVEL, balancing_profile_id
+from services.charging.profiles import cs_charging_profile
+from services.charging.schedule import TX_PROFILE
+from shared.commands import (
+    CallError,
+    CommandBus,
+    CommandOutcome,
+    NotConnected,
+    Result,
+    TimedOut,
+    send_command,
+)
+from shared.db.models import ChargingProfile, ChargingProfileInstallation
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    """Sends one command to a charge point (payload in camelCase) and returns how it ended."""
+
+    def __call__(
+        self, *, chargepoint_id: str, action: str, payload: dict[str, Any]
+    ) -> Awaitable[CommandOutcome]: ...
+
+
+def bus_sender(bus: CommandBus, *, timeout: float) -> Sender:
+    """A `Sender` over the broker (`shared.commands.send_command`)."""
+
+    async def send(
+        *, chargepoint_id: str, action: str, payload: dict[str, Any]
+    ) -> CommandOutcome:
+        return await send_command(
+            bus, chargepoint_id=chargepoint_id, action=action, payload=payload, timeout=timeout
+        )
+
+    return send
+
+
+def status_of(outcome: CommandOutcome) -> str:
+    """The installation status an outcome of SetChargingProfile leads to."""
+    if isinstance(outcome, Result):
+        return "Installed" if outcome.payload.get("status") == "Accepted" else "Rejected"
+    if isinstance(outcome, CallError):
+        return "Rejected"
+    return "Pending"
+
+
+def outcome_label(outcome: CommandOutcome) -> str:
+    """A short word for logs and decision records: Accepted, Rejected, offline, timeout, ..."""
+    if isinstance(outcome, Result):
+        return str(outcome.payload.get("status", "result"))
+    if isinstance(outcome, CallError):
+        return f"error:{outcome.code}"
+    if isinstance(outcome, NotConnected):
+        return "offline"
+    assert isinstance(outcome, TimedOut)
+    return "timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """What happened to one profile on one charge point."""
+
+    status: str
+    outcome: CommandOutcome
+
+
+class Installer:
+    """Installs, clears and queries profiles on charge points; records installations."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        *,
+        chargepoint_id: str,
+        connector_id: int,
+        profile_id: int,
+        status: str,
+    ) -> None:
+        t = ChargingProfileInstallation.__table__
+        stmt = pg_insert(t).values(
+            chargepoint_id=chargepoint_id,
+            connectorid=connector_id,
+            chargingprofile_id=profile_id,
+            status=status,
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["chargepoint_id", "connectorid", "chargingprofile_id"],
+                set_={"status": stmt.excluded.status, "updated_at": stmt.excluded.updated_at},
+            )
+        )
+
+    async def install(self, session: AsyncSession, profile: ChargingProfile) -> Installed:
+        """Send SetChargingProfile for `profile` to its target; record the outcome."""
+        if profile.chargepoint_id is None:
+            raise ValueError("the profile has no target charge point")
+        connector_id = profile.connector_id or 0
+        outcome = await self.sender(
+            chargepoint_id=profile.chargepoint_id,
+            action="SetChargingProfile",
+            payload={"connectorId": connector_id, "csChargingProfiles": cs_charging_profile(profile)},
+        )
+        status = status_of(outcome)
+        await self._record(
+            session,
+            chargepoint_id=profile.chargepoint_id,
+            connector_id=connector_id,
+            profile_id=profile.chargingprofile_id,
+            status=status,
+        )
+        if status == "Installed":
+            await self._mark_replaced(session, profile, connector_id)
+        log.info(
+            "SetChargingProfile %s on %s/%s: %s",
+            profile.chargingprofile_id,
+            profile.chargepoint_id,
+            connector_id,
+            outcome_label(outcome),
+        )
+        return Installed(status, outcome)
+
+    async def _mark_replaced(
+        self, session: AsyncSession, profile: ChargingProfile, connector_id: int
+    ) -> None:
+        same_slot = select(ChargingProfile.chargingprofile_id).where(
+            ChargingProfile.chargingprofile_purpose == profile.chargingprofile_purpose,
+            ChargingProfile.stack_level == profile.stack_level,
+            ChargingProfile.chargingprofile_id != profile.chargingprofile_id,
+        )
+        i = ChargingProfileInstallation
+        await session.execute(
+            update(i)
+            .where(
+                i.chargepoint_id == profile.chargepoint_id,
+                i.connectorid == connector_id,
+                i.status == "Installed",
+                i.chargingprofile_id.in_(same_slot),
+            )
+            .values(status="Replaced")
+        )
+
+    async def clear(self, session: AsyncSession, profile: ChargingProfile) -> Installed | None:
+        """Send ClearChargingProfile(id) where `profile` is installed or pending; record it.
+
+        None when it is installed nowhere. `Unknown` (the charge point does not have it) also
+        counts as cleared (OCPP 1.6 §6.5: no profile matched).
+        """
+        i = ChargingProfileInstallation
+        rows = (
+            await session.execute(
+                select(i.chargepoint_id, i.connectorid, i.status).where(
+                    i.chargingprofile_id == profile.chargingprofile_id,
+                    i.status.in_(("Installed", "Pending")),
+                )
+            )
+        ).all()
+        last: Installed | None = None
+        for chargepoint_id, connector_id, previous in rows:
+            outcome = await self.sender(
+                chargepoint_id=chargepoint_id,
+                action="ClearChargingProfile",
+                payload={"id": profile.chargingprofile_id},
+            )
+            if isinstance(outcome, Result) and outcome.payload.get("status") in (
+                "Accepted",
+                "Unknown",
+            ):
+                status = "Cleared"
+            else:
+                # Not cleared (refused, offline, no answer): it stays as it was.
+                status = previous
+                log.warning(
+                    "ClearChargingProfile %s on %s: %s",
+                    profile.chargingprofile_id,
+                    chargepoint_id,
+                    outcome_label(outcome),
+                )
+            await self._record(
+                session,
+                chargepoint_id=chargepoint_id,
+                connector_id=connector_id,
+                profile_id=profile.chargingprofile_id,
+                status=status,
+            )
+            last = Installed(status, outcome)
+        return last
+
+    async def composite_schedule(
+        self, *, chargepoint_id: str, connector_id: int, duration: int, unit: str | None = None
+    ) -> CommandOutcome:
+        """Ask the charge point for its composite schedule (GetCompositeSchedule.req)."""
+        payload: dict[str, Any] = {"connectorId": connector_id, "duration": duration}
+        if unit is not None:
+            payload["chargingRateUnit"] = unit
+        return await self.sender(
+            chargepoint_id=chargepoint_id, action="GetCompositeSchedule", payload=payload
+        )
+
+    async def set_balancing_limit(
+        self,
+        *,
+        chargepoint_id: str,
+        connector_id: int,
+        transaction_id: int,
+        limit: Decimal,
+        unit: str,
+    ) -> CommandOutcome:
+        """Install the load balancer's TxProfile: one Relative period at `limit` (0 = pause)."""
+        payload = {
+            "connectorId": connector_id,
+            "csChargingProfiles": {
+                "chargingProfileId": balancing_profile_id(connector_id),
+                "transactionId": transaction_id,
+                "stackLevel": BALANCING_STACK_LEVEL,
+                "chargingProfilePurpose": TX_PROFILE,
+                "chargingProfileKind": "Relative",
+                "chargingSchedule": {
+                    "chargingRateUnit": unit,
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": float(limit)}],
+                },
+            },
+        }
+        return await self.sender(
+            chargepoint_id=chargepoint_id, action="SetChargingProfile", payload=payload
+        )
+

@@ -30,6 +30,7 @@ class Stack:
     gateway_port: int
     health_ports: dict[str, int]
     procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    extra_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def ws_url(self) -> str:
@@ -40,20 +41,35 @@ class Stack:
         return f"http://127.0.0.1:{self.env['CSMS_API_PORT']}"
 
     def ready_url(self, name: str) -> str:
+        if name in self.extra_ports:
+            return f"http://127.0.0.1:{self.extra_ports[name]}/readyz"
         if name == "api":
             return f"{self.api_url}/readyz"
         port = self.gateway_port if name == "gateway" else self.health_ports[name]
         return f"http://127.0.0.1:{port}/readyz"
 
-    async def start(self, name: str) -> None:
-        """Start `csms <name>` and wait until its /readyz answers 200."""
+    async def start_gateway(self, name: str) -> int:
+        """Start another gateway process (its own node id and port); returns its port."""
+        port = free_port()
+        self.extra_ports[name] = port
+        await self.start(
+            name,
+            service="gateway",
+            env={"CSMS_GATEWAY_PORT": str(port), "CSMS_GATEWAY_NODE_ID": name},
+        )
+        return port
+
+    async def start(
+        self, name: str, *, service: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """Start `csms <service or name>` and wait until its /readyz answers 200."""
         with (self.log_dir / f"{name}.log").open("ab") as log:
             self.procs[name] = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "shared.cli",
-                name,
-                env=self.env,
+                service or name,
+                env={**self.env, **(env or {})},
                 stdout=log,
                 stderr=log,
                 cwd=ROOT,

@@ -89,11 +89,18 @@ async def api(
 
 
 async def command(
-    api: httpx.AsyncClient, cp_id: str, name: str, body: dict[str, Any]
+    api: httpx.AsyncClient,
+    cp_id: str,
+    name: str,
+    body: dict[str, Any],
+    timeout: float | None = None,
 ) -> httpx.Response:
     """POST a command; wait out the few moments the api needs to connect its bus."""
+    params = {"timeout": timeout} if timeout is not None else None
     for _ in range(100):
-        resp = await api.post(f"/api/v1/chargepoints/{cp_id}/commands/{name}", json=body)
+        resp = await api.post(
+            f"/api/v1/chargepoints/{cp_id}/commands/{name}", json=body, params=params
+        )
         if resp.status_code != 503:
             return resp
         await asyncio.sleep(0.1)
@@ -166,3 +173,54 @@ async def test_remote_start_and_stop_make_a_transaction(
         await eventually(
             db_engine, "select status from transaction where id_tag='REMOTE-1'", "Completed"
         )
+
+
+class SilentClient(Client):
+    """A charge point that never answers a Reset (its answer is lost)."""
+
+    @on(Action.reset)
+    async def on_reset(self, type: str) -> Any:  # noqa: A002 - OCPP field name
+        await asyncio.sleep(3600)
+        return call_result.Reset(status="Accepted")
+
+
+async def test_timeout_is_answered_504_when_it_expires(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    async with connected(stack.ws_url, "CP-CMD-SILENT", SilentClient) as cp:
+        await cp.boot()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        resp = await command(api, "CP-CMD-SILENT", "reset", {"type": "Soft"}, timeout=1)
+        elapsed = loop.time() - started
+    assert resp.status_code == 504, resp.text
+    assert 1.0 <= elapsed < 2.0
+
+
+async def test_two_gateway_processes_route_to_the_socket(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """Charge points spread over two gateways; one moves to the other and is reached there."""
+    port = await stack.start_gateway("gateway-b")
+    other = f"ws://127.0.0.1:{port}/ocpp"
+    try:
+        async with (
+            connected(stack.ws_url, "CP-NODE-A", CommandedClient) as a,
+            connected(other, "CP-NODE-B", CommandedClient) as b,
+        ):
+            await a.boot()
+            await b.boot()
+            for cp_id in ("CP-NODE-A", "CP-NODE-B"):
+                resp = await command(api, cp_id, "reset", {"type": "Soft"})
+                assert resp.status_code == 200, resp.text
+            # CP-NODE-A reconnects to the other process: the old socket is closed there...
+            async with connected(other, "CP-NODE-A", CommandedClient) as moved:
+                await moved.boot()
+                await asyncio.wait_for(a._connection.wait_closed(), 5)
+                resp = await command(api, "CP-NODE-A", "get-configuration", {})
+                assert resp.status_code == 200, resp.text
+            # ...and once it is gone from both, it is offline at once.
+            resp = await command(api, "CP-NODE-A", "reset", {"type": "Soft"})
+            assert resp.status_code == 409, resp.text
+    finally:
+        await stack.stop("gateway-b")

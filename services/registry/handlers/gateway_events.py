@@ -1,26 +1,38 @@
 """Gateway housekeeping: connections of charge points and the frames the gateway refused.
 
 Which connection holds a charge point: the gateway publishes `gateway.connected` when a
-socket opens and `gateway.disconnected` when it closes; a charge point reconnecting to
+socket opens and `gateway.disconnected` when it closes, both naming the socket by its
+`connection_id` (uuid4 hex) and `connected_at` (open time). A charge point reconnecting to
 another node produces connected(new) before disconnected(old), because the old socket is
-only noticed closed later. The chargepoint table has no column naming the current
-connection, so the connection is identified by its remote address: a disconnect applies
-only if `(remote_ip, remote_port)` is the address stored by the last connect. A new TCP
-connection has a new source port, so a late disconnect of the replaced socket is ignored.
-A connect always applies (the last consumed wins): connects of one charge point are seconds
-apart, far more than consumers reorder messages.
+only noticed closed later; competing consumers and redeliveries reorder them further. The
+charge point row keeps the connection it knows (`connection_id`, `connected_node`,
+`connected_at`), and:
+
+- a connect applies only if it is at least as new as the stored one (`connected_at` >=
+  stored, or nothing stored) and is not the stored connection itself: a redelivered connect
+  of a socket that was since replaced, or already closed, changes nothing. Equal times of two
+  different sockets: the later consumed wins.
+- a disconnect applies only to the stored connection (same `connection_id`). A disconnect of
+  a connection NEWER than the stored one (its connect not consumed yet) records that
+  connection as closed, so its late connect is ignored. A disconnect of an older one is
+  ignored.
+- rows with no `connected_at` (connected before migration 0002) fall back to the old rule:
+  a disconnect applies if its `(remote_ip, remote_port)` is the stored address.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import orjson
 from sqlalchemy import Table, select, update
 
-from services.registry.policy import clip
+from services.registry.policy import clip, parse_timestamp
 from services.registry.queries import (
     chargepoint_id_of,
     chargepoint_table,
@@ -38,19 +50,127 @@ log = logging.getLogger(__name__)
 ocpp_message_table: Table = OcppMessage.__table__  # type: ignore[assignment]
 
 
-def _address(payload: dict[str, Any]) -> tuple[str | None, int | None]:
+def _length(column: str) -> int | None:
+    length = getattr(chargepoint_table.c[column].type, "length", None)
+    return length if isinstance(length, int) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A socket as a gateway event describes it."""
+
+    connection_id: str | None
+    connected_at: datetime | None
+    node: str | None
+    ip: str | None
+    port: int | None
+
+    @property
+    def address(self) -> tuple[str | None, int | None]:
+        return self.ip, self.port
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the chargepoint row knows of the connection holding it."""
+
+    connected: bool
+    connection_id: str | None
+    connected_at: datetime | None
+    ip: str | None
+    port: int | None
+
+
+class Disconnect(Enum):
+    """What a disconnect does to the stored connection."""
+
+    CLOSE = "close"  # it is the stored connection: not connected any more
+    CLOSE_NEWER = "close_newer"  # a newer connection, closed before its connect was consumed
+    IGNORE = "ignore"  # an older (replaced) connection, or already closed
+
+
+def connection_of(env: Envelope, *, default_time: datetime | None) -> Connection:
+    """The socket named by a `gateway.connected` / `gateway.disconnected` envelope."""
+    payload = env.payload
     ip = payload.get("remote_ip")
     port = payload.get("remote_port")
-    return (
-        clip(ip, chargepoint_table.c.ip_address.type.length) if ip else None,  # type: ignore[attr-defined]
-        port if isinstance(port, int) and not isinstance(port, bool) else None,
+    connection_id = payload.get("connection_id")
+    node = payload.get("node_id") or env.node_id
+    return Connection(
+        connection_id=(
+            clip(connection_id, _length("connection_id"))
+            if isinstance(connection_id, str) and connection_id
+            else None
+        ),
+        connected_at=parse_timestamp(payload.get("connected_at")) or default_time,
+        node=clip(node, _length("connected_node")) if node else None,
+        ip=clip(ip, _length("ip_address")) if ip else None,
+        port=port if isinstance(port, int) and not isinstance(port, bool) else None,
     )
 
 
-def _event_payload(env: Envelope, ip: str | None, port: int | None) -> Payload:
+def connect_applies(stored: Stored, incoming: Connection) -> bool:
+    """Whether a connect replaces the stored connection (see the module docstring)."""
+    if incoming.connection_id is not None and incoming.connection_id == stored.connection_id:
+        return False  # this very socket was applied already (and may be closed since)
+    if stored.connected_at is None or incoming.connected_at is None:
+        return True
+    return incoming.connected_at >= stored.connected_at
+
+
+def disconnect_outcome(stored: Stored, incoming: Connection) -> Disconnect:
+    """What a disconnect does (see the module docstring)."""
+    if incoming.connection_id is not None and incoming.connection_id == stored.connection_id:
+        return Disconnect.CLOSE if stored.connected else Disconnect.IGNORE
+    if stored.connected_at is None or incoming.connection_id is None:
+        # Nothing recorded since migration 0002 (or a gateway that names no connection):
+        # the connection is known by its remote address only.
+        if (
+            stored.connected
+            and stored.connection_id is None
+            and ((stored.ip, stored.port) == incoming.address)
+        ):
+            return Disconnect.CLOSE
+        return Disconnect.IGNORE
+    if incoming.connected_at is not None and incoming.connected_at > stored.connected_at:
+        return Disconnect.CLOSE_NEWER
+    return Disconnect.IGNORE
+
+
+async def _stored(ctx: HandlerContext, chargepoint_id: str) -> Stored | None:
+    c = chargepoint_table.c
+    row = (
+        await ctx.session.execute(
+            select(c.connected, c.connection_id, c.connected_at, c.ip_address, c.websocket_port)
+            .where(c.chargepoint_id == chargepoint_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return Stored(
+        connected=row.connected,
+        connection_id=row.connection_id,
+        connected_at=row.connected_at,
+        ip=row.ip_address,
+        port=row.websocket_port,
+    )
+
+
+def _connection_values(conn: Connection) -> dict[str, Any]:
     return {
-        "ip": ip,
-        "port": port,
+        "ip_address": conn.ip,
+        "websocket_port": conn.port,
+        "connection_id": conn.connection_id,
+        "connected_node": conn.node,
+        "connected_at": conn.connected_at,
+    }
+
+
+def _event_payload(env: Envelope, conn: Connection) -> Payload:
+    return {
+        "ip": conn.ip,
+        "port": conn.port,
         "nodeId": env.payload.get("node_id", env.node_id),
         "subprotocol": env.payload.get("subprotocol"),
         "connectionId": env.payload.get("connection_id"),
@@ -59,11 +179,22 @@ def _event_payload(env: Envelope, ip: str | None, port: int | None) -> Payload:
 
 
 async def connected(ctx: HandlerContext, env: Envelope) -> Payload | None:
-    """A socket opened: connected, its address and the negotiated OCPP version."""
+    """A socket opened: connected, its address, connection and negotiated OCPP version."""
     chargepoint_id = chargepoint_id_of(env)
-    ip, port = _address(env.payload)
+    # An event without connected_at (older gateways) is ordered by its publication time.
+    conn = connection_of(env, default_time=env.created_at)
     await ensure_chargepoint(ctx, chargepoint_id)
-    values: dict[str, Any] = {"connected": True, "ip_address": ip, "websocket_port": port}
+    stored = await _stored(ctx, chargepoint_id)
+    if stored is None or not connect_applies(stored, conn):
+        log.info(
+            "ignoring connect of connection %s (opened %s): the charge point holds %s (opened %s)",
+            conn.connection_id,
+            conn.connected_at,
+            stored.connection_id if stored else None,
+            stored.connected_at if stored else None,
+        )
+        return None
+    values: dict[str, Any] = {"connected": True, **_connection_values(conn)}
     subprotocol = env.payload.get("subprotocol") or env.ocpp_version
     if subprotocol in enums.OCPP_VERSIONS:
         values["ocpp_version"] = subprotocol
@@ -72,42 +203,41 @@ async def connected(ctx: HandlerContext, env: Envelope) -> Payload | None:
         .where(chargepoint_table.c.chargepoint_id == chargepoint_id)
         .values(values)
     )
-    ctx.emit("chargepoint.connected", _event_payload(env, ip, port), chargepoint_id)
+    ctx.emit("chargepoint.connected", _event_payload(env, conn), chargepoint_id)
     return None
 
 
 async def disconnected(ctx: HandlerContext, env: Envelope) -> Payload | None:
     """A socket closed: not connected, if it is the connection the charge point is known by."""
     chargepoint_id = chargepoint_id_of(env)
-    ip, port = _address(env.payload)
-    current = (
-        await ctx.session.execute(
-            select(
-                chargepoint_table.c.connected,
-                chargepoint_table.c.ip_address,
-                chargepoint_table.c.websocket_port,
-            )
-            .where(chargepoint_table.c.chargepoint_id == chargepoint_id)
-            .with_for_update()
-        )
-    ).one_or_none()
-    if current is None or not current.connected:
+    # No fallback time: the envelope's own time is the close, not the open.
+    conn = connection_of(env, default_time=None)
+    stored = await _stored(ctx, chargepoint_id)
+    if stored is None:
         return None
-    if (current.ip_address, current.websocket_port) != (ip, port):
+    outcome = disconnect_outcome(stored, conn)
+    if outcome is Disconnect.IGNORE:
         log.info(
-            "ignoring disconnect of %s:%s: the charge point is connected from %s:%s",
-            ip,
-            port,
-            current.ip_address,
-            current.websocket_port,
+            "ignoring disconnect of connection %s (%s:%s): the charge point holds %s (%s:%s)",
+            conn.connection_id,
+            conn.ip,
+            conn.port,
+            stored.connection_id,
+            stored.ip,
+            stored.port,
         )
         return None
+    # Either way the closed socket becomes the stored one: its late connect changes nothing.
+    values = _connection_values(conn)
+    if conn.connected_at is None:
+        del values["connected_at"]  # keep the order of what is stored
     await ctx.session.execute(
         update(chargepoint_table)
         .where(chargepoint_table.c.chargepoint_id == chargepoint_id)
-        .values(connected=False)
+        .values(connected=False, **values)
     )
-    ctx.emit("chargepoint.disconnected", _event_payload(env, ip, port), chargepoint_id)
+    if stored.connected:
+        ctx.emit("chargepoint.disconnected", _event_payload(env, conn), chargepoint_id)
     return None
 
 

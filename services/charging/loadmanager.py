@@ -1,0 +1,368 @@
+"""Site load balancing against the database: recompute a location, send the changed limits.
+
+Every recomputation starts from the database (no state in the process), under the
+location's advisory lock (`pg_advisory_xact_lock`, held until the handler's transaction
+commits), so competing replicas of the charging service take turns per location and each
+sees what the previous one installed.
+
+Sessions: the active transactions of the location's *connected* charge points (a charge
+point that goes offline frees its share; its limit counts as unknown until it is back).
+A session whose connector reports SuspendedEV, Finishing, Available, Faulted or Unavailable
+is idle: it keeps only its minimum, so it can resume, and the others share the rest.
+
+Sending order keeps the sum of the installed limits within the grid limit at every moment:
+first every limit that goes down (or whose installed value is unknown), then, only if all of
+those were accepted or their charge points are offline, the limits that go up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.charging import balancing
+from services.charging.installer import Installer, outcome_label
+from services.charging.profiles import to_schedule_profile
+from services.charging.schedule import (
+    CHARGE_POINT_MAX,
+    TX_DEFAULT,
+    TX_PROFILE,
+    Transaction,
+    convert,
+    limit_at,
+)
+from shared.commands import CommandOutcome, NotConnected, Result
+from shared.db.models import (
+    BalancingAllocation,
+    BalancingDecision,
+    ChargePoint,
+    ChargingProfile,
+    Connector,
+    Location,
+)
+from shared.db.models import Transaction as TransactionRow
+
+log = logging.getLogger(__name__)
+
+LOCK_CLASS: Final = 0x43_48_47  # "CHG": the first key of the two-key advisory lock
+IDLE_STATUSES: Final = frozenset(
+    {"SuspendedEV", "Finishing", "Available", "Faulted", "Unavailable"}
+)
+
+
+def lock_key(location_uuid: uuid.UUID) -> int:
+    """The second advisory-lock key of a location (32-bit signed)."""
+    return int.from_bytes(location_uuid.bytes[:4], "big", signed=True)
+
+
+async def lock_location(session: AsyncSession, location_uuid: uuid.UUID) -> None:
+    """Serialise recomputations of one location across replicas (until commit)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": LOCK_CLASS, "b": lock_key(location_uuid)}
+    )
+
+
+async def location_of(session: AsyncSession, chargepoint_id: str) -> uuid.UUID | None:
+    """The location of a charge point, if it has one."""
+    return await session.scalar(
+        select(ChargePoint.location_uuid).where(ChargePoint.chargepoint_id == chargepoint_id)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    transaction_id: int
+    chargepoint_id: str
+    connector_id: int
+    started_at: datetime
+    connected: bool
+    connector_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one recomputation decided and sent (also stored as a balancing_decision row)."""
+
+    location_uuid: uuid.UUID
+    allocations: list[balancing.Allocation]
+    sent: list[dict[str, Any]]
+    recorded: bool
+
+
+async def _active_rows(session: AsyncSession, location_uuid: uuid.UUID) -> list[_Row]:
+    t, cp, c = TransactionRow, ChargePoint, Connector
+    stmt = (
+        select(
+            t.transaction_id,
+            t.chargepoint_id,
+            t.connectorid,
+            t.start_transaction_timestamp,
+            cp.connected,
+            c.connector_status,
+        )
+        .join(cp, cp.chargepoint_id == t.chargepoint_id)
+        .outerjoin(c, (c.chargepoint_id == t.chargepoint_id) & (c.connectorid == t.connectorid))
+        .where(cp.location_uuid == location_uuid, t.status == "Active")
+        .order_by(t.start_transaction_timestamp, t.transaction_id)
+    )
+    return [_Row(*r) for r in (await session.execute(stmt)).all()]
+
+
+async def _profiles_by_chargepoint(
+    session: AsyncSession, chargepoint_ids: set[str]
+) -> dict[str, list[ChargingProfile]]:
+    out: dict[str, list[ChargingProfile]] = {cp: [] for cp in chargepoint_ids}
+    if not chargepoint_ids:
+        return out
+    rows = await session.scalars(
+        select(ChargingProfile).where(
+            ChargingProfile.chargepoint_id.in_(chargepoint_ids),
+            ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE)),
+        )
+    )
+    for row in rows:
+        assert row.chargepoint_id is not None
+        out[row.chargepoint_id].append(row)
+    return out
+
+
+def _session_of(
+    row: _Row, profiles: list[ChargingProfile], unit: str, now: datetime
+) -> balancing.Session:
+    """A balancing session: its maximum and minimum from the operator's profiles at `now`."""
+    schedule_profiles = [
+        to_schedule_profile(p)
+        for p in profiles
+        if p.chargingprofile_purpose != TX_PROFILE or p.transaction_id in (None, row.transaction_id)
+    ]
+    limit = limit_at(
+        schedule_profiles,
+        connector_id=row.connector_id,
+        at=now,
+        unit=unit,
+        transaction=Transaction(row.started_at, row.transaction_id),
+    )
+    phases = limit.number_phases or 3
+    maximum = balancing.default_max(unit, phases)
+    if limit.limit is not None:
+        maximum = min(maximum, Decimal(str(limit.limit)))
+    minimum = (
+        Decimal(str(limit.min_charging_rate))
+        if limit.min_charging_rate is not None
+        else balancing.default_min(unit, phases)
+    )
+    if row.connector_status in IDLE_STATUSES:
+        maximum = min(maximum, minimum)
+    return balancing.Session(
+        transaction_id=row.transaction_id,
+        chargepoint_id=row.chargepoint_id,
+        connector_id=row.connector_id,
+        started_at=row.started_at,
+        max_rate=maximum,
+        min_rate=minimum,
+        phases=phases,
+    )
+
+
+def _accepted(outcome: CommandOutcome) -> bool:
+    return isinstance(outcome, Result) and outcome.payload.get("status") == "Accepted"
+
+
+async def rebalance(
+    session: AsyncSession,
+    installer: Installer,
+    *,
+    location_uuid: uuid.UUID,
+    trigger: str,
+    now: datetime,
+    chargepoint_id: str | None = None,
+) -> Decision | None:
+    """Recompute the limits of `location_uuid` and install the changed ones.
+
+    None when the location has no grid limit (nothing is balanced there).
+    """
+    await lock_location(session, location_uuid)
+    location = await session.get(Location, location_uuid)
+    if (
+        location is None
+        or location.grid_limit is None
+        or location.grid_limit_unit is None
+        or location.balancing_strategy is None
+    ):
+        return None
+    unit = location.grid_limit_unit
+    rows = await _active_rows(session, location_uuid)
+    online = [r for r in rows if r.connected]
+    profiles = await _profiles_by_chargepoint(session, {r.chargepoint_id for r in online})
+    sessions = [_session_of(r, profiles[r.chargepoint_id], unit, now) for r in online]
+    allocations = balancing.allocate(
+        grid_limit=location.grid_limit,
+        unit=unit,
+        strategy=location.balancing_strategy,
+        sessions=sessions,
+    )
+
+    previous = {
+        a.transaction_id: a
+        for a in await session.scalars(
+            select(BalancingAllocation).where(BalancingAllocation.location_uuid == location_uuid)
+        )
+    }
+    active_ids = {r.transaction_id for r in rows}
+    gone = [tid for tid in previous if tid not in active_ids]
+    if gone:
+        await session.execute(
+            delete(BalancingAllocation).where(BalancingAllocation.transaction_id.in_(gone))
+        )
+    # Offline sessions: the share is freed; what the charge point holds is unknown.
+    for r in rows:
+        prev = previous.get(r.transaction_id)
+        if not r.connected and prev is not None and prev.installed_limit is not None:
+            prev.installed_limit = None
+            prev.status = "Pending"
+
+    down: list[balancing.Allocation] = []
+    up: list[balancing.Allocation] = []
+    for a in allocations:
+        prev = previous.get(a.transaction_id)
+        installed = prev.installed_limit if prev is not None else None
+        if prev is not None and installed is not None and installed == a.limit:
+            continue
+        if installed is None and prev is not None or installed is not None and a.limit < installed:
+            down.append(a)
+        else:
+            up.append(a)
+
+    results: dict[int, CommandOutcome] = {}
+
+    async def send(batch: list[balancing.Allocation]) -> None:
+        outcomes = await asyncio.gather(
+            *(
+                installer.set_balancing_limit(
+                    chargepoint_id=a.chargepoint_id,
+                    connector_id=a.connector_id,
+                    transaction_id=a.transaction_id,
+                    limit=a.limit,
+                    unit=unit,
+                )
+                for a in batch
+            )
+        )
+        results.update(zip((a.transaction_id for a in batch), outcomes, strict=True))
+
+    await send(down)
+    held = [a for a in down if not _accepted(results[a.transaction_id])]
+    blocked = [a for a in held if not isinstance(results[a.transaction_id], NotConnected)]
+    if blocked:
+        log.warning(
+            "location %s: %d limit decrease(s) not accepted; increases deferred",
+            location_uuid,
+            len(blocked),
+        )
+    else:
+        await send(up)
+
+    sent: list[dict[str, Any]] = []
+    for a in allocations:
+        prev = previous.get(a.transaction_id)
+        outcome = results.get(a.transaction_id)
+        installed = prev.installed_limit if prev is not None else None
+        status = prev.status if prev is not None else "Pending"
+        if outcome is not None:
+            if _accepted(outcome):
+                installed, status = a.limit, "Installed"
+            elif isinstance(outcome, Result):
+                status = "Rejected"
+            else:
+                installed, status = None, "Pending"
+            sent.append(
+                {
+                    "transaction_id": a.transaction_id,
+                    "chargepoint_id": a.chargepoint_id,
+                    "connectorid": a.connector_id,
+                    "limit": str(a.limit),
+                    "outcome": outcome_label(outcome),
+                    "status": status,
+                }
+            )
+        elif a in up and blocked:
+            sent.append(
+                {
+                    "transaction_id": a.transaction_id,
+                    "chargepoint_id": a.chargepoint_id,
+                    "connectorid": a.connector_id,
+                    "limit": str(a.limit),
+                    "outcome": "deferred",
+                    "status": status,
+                }
+            )
+        stmt = pg_insert(BalancingAllocation.__table__).values(
+            transaction_id=a.transaction_id,
+            location_uuid=location_uuid,
+            chargepoint_id=a.chargepoint_id,
+            connectorid=a.connector_id,
+            limit=a.limit,
+            paused=a.paused,
+            installed_limit=installed,
+            status=status,
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["transaction_id"],
+                set_={
+                    "location_uuid": stmt.excluded.location_uuid,
+                    "limit": stmt.excluded.limit,
+                    "paused": stmt.excluded.paused,
+                    "installed_limit": stmt.excluded.installed_limit,
+                    "status": stmt.excluded.status,
+                    "updated_at": text("now()"),
+                },
+            )
+        )
+
+    changed = (
+        bool(sent)
+        or bool(gone)
+        or any(
+            previous.get(a.transaction_id) is None
+            or previous[a.transaction_id].limit != a.limit
+            for a in allocations
+        )
+    )
+    if changed:
+        session.add(
+            BalancingDecision(
+                location_uuid=location_uuid,
+                computed_at=now,
+                trigger=trigger,
+                chargepoint_id=chargepoint_id,
+                grid_limit=location.grid_limit,
+                unit=unit,
+                strategy=location.balancing_strategy,
+                allocations=[
+                    {
+                        "transaction_id": a.transaction_id,
+                        "chargepoint_id": a.chargepoint_id,
+                        "connectorid": a.connector_id,
+                        "limit": str(a.limit),
+                        "paused": a.paused,
+                    }
+                    for a in allocations
+                ],
+                sent=sent,
+            )
+        )
+        await session.flush()
+    return Decision(location_uuid, allocations, sent, changed)
+
+
+__all__ = ["Decision", "convert", "lock_location", "location_of", "rebalance"]

@@ -52,9 +52,7 @@ class Sender(Protocol):
 def bus_sender(bus: CommandBus, *, timeout: float) -> Sender:
     """A `Sender` over the broker (`shared.commands.send_command`)."""
 
-    async def send(
-        *, chargepoint_id: str, action: str, payload: dict[str, Any]
-    ) -> CommandOutcome:
+    async def send(*, chargepoint_id: str, action: str, payload: dict[str, Any]) -> CommandOutcome:
         return await send_command(
             bus, chargepoint_id=chargepoint_id, action=action, payload=payload, timeout=timeout
         )
@@ -106,7 +104,7 @@ class Installer:
         profile_id: int,
         status: str,
     ) -> None:
-        t = ChargingProfileInstallation.__table__
+        t = ChargingProfileInstallation
         stmt = pg_insert(t).values(
             chargepoint_id=chargepoint_id,
             connectorid=connector_id,
@@ -128,7 +126,10 @@ class Installer:
         outcome = await self.sender(
             chargepoint_id=profile.chargepoint_id,
             action="SetChargingProfile",
-            payload={"connectorId": connector_id, "csChargingProfiles": cs_charging_profile(profile)},
+            payload={
+                "connectorId": connector_id,
+                "csChargingProfiles": cs_charging_profile(profile),
+            },
         )
         status = status_of(outcome)
         await self._record(
@@ -253,4 +254,3 @@ class Installer:
         return await self.sender(
             chargepoint_id=chargepoint_id, action="SetChargingProfile", payload=payload
         )
-

@@ -11,8 +11,9 @@ A session whose connector reports SuspendedEV, Finishing, Available, Faulted or 
 is idle: it keeps only its minimum, so it can resume, and the others share the rest.
 
 Sending order keeps the sum of the installed limits within the grid limit at every moment:
-first every limit that goes down (or whose installed value is unknown), then, only if all of
-those were accepted or their charge points are offline, the limits that go up.
+first every limit that goes down, then, only if all of those were accepted or their charge
+points are offline, the limits that go up, those of new sessions and those whose installed
+value is unknown (the charge point was offline or did not answer).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from services.charging.schedule import (
     TX_DEFAULT,
     TX_PROFILE,
     Transaction,
-    convert,
     limit_at,
 )
 from shared.commands import CommandOutcome, NotConnected, Result
@@ -67,7 +67,8 @@ def lock_key(location_uuid: uuid.UUID) -> int:
 async def lock_location(session: AsyncSession, location_uuid: uuid.UUID) -> None:
     """Serialise recomputations of one location across replicas (until commit)."""
     await session.execute(
-        text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": LOCK_CLASS, "b": lock_key(location_uuid)}
+        text("SELECT pg_advisory_xact_lock(:a, :b)"),
+        {"a": LOCK_CLASS, "b": lock_key(location_uuid)},
     )
 
 
@@ -237,9 +238,12 @@ async def rebalance(
         installed = prev.installed_limit if prev is not None else None
         if prev is not None and installed is not None and installed == a.limit:
             continue
-        if installed is None and prev is not None or installed is not None and a.limit < installed:
+        if installed is not None and a.limit < installed:
             down.append(a)
         else:
+            # Increases, new sessions and sessions whose installed limit is unknown (offline
+            # meanwhile, no answer): after the decreases, so the sum of what is known to be
+            # installed never passes the grid limit.
             up.append(a)
 
     results: dict[int, CommandOutcome] = {}
@@ -305,7 +309,7 @@ async def rebalance(
                     "status": status,
                 }
             )
-        stmt = pg_insert(BalancingAllocation.__table__).values(
+        stmt = pg_insert(BalancingAllocation).values(
             transaction_id=a.transaction_id,
             location_uuid=location_uuid,
             chargepoint_id=a.chargepoint_id,
@@ -333,8 +337,7 @@ async def rebalance(
         bool(sent)
         or bool(gone)
         or any(
-            previous.get(a.transaction_id) is None
-            or previous[a.transaction_id].limit != a.limit
+            previous.get(a.transaction_id) is None or previous[a.transaction_id].limit != a.limit
             for a in allocations
         )
     )
@@ -363,6 +366,3 @@ async def rebalance(
         )
         await session.flush()
     return Decision(location_uuid, allocations, sent, changed)
-
-
-__all__ = ["Decision", "convert", "lock_location", "location_of", "rebalance"]

@@ -5,7 +5,9 @@ request and the charge point's answer (camelCase); this handler records:
 
 - ChangeAvailability Accepted -> connector availability_status = the requested type
   (connectorId 0 = every connector of the charge point); Scheduled -> `Scheduled` (OCPP 1.6
-  §5.2: the change happens when the running transaction ends; kept until a status reports it).
+  §5.2: the change happens when the running transaction ends). The requested type is not
+  stored: handlers/v16/status_notification.py resolves `Scheduled` from the next applied
+  status (Unavailable -> Inoperative, Available -> Operative; others keep it Scheduled).
 - ChangeConfiguration Accepted / RebootRequired -> the key's value (chargepoint_configuration).
 - GetConfiguration result -> every reported configurationKey (value, readonly); keys the charge
   point lists in unknownKey are forgotten.

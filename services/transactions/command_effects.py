@@ -1,16 +1,20 @@
 """Effects of commands on reservations, from `command.completed` events (shared/commands.py).
 
-- ReserveNow Accepted -> a reservation row: the connector, id tag, parent id tag, expiry,
+- ReserveNow Accepted -> a reservation row: charge point, connectorid, the connector row
+  when there is one (`connector_uuid`; NULL for connectorId 0 = any connector of the charge
+  point, OCPP 1.6 §5.13, or for a connector not reported yet), id tag, parent id tag, expiry,
   status Active (Expired at once when the expiry has already passed). OCPP 1.6 §5.13: a
   ReserveNow with the reservationId of an existing reservation replaces it; here only a
   reservation that is still Active is replaced: cancelled, expired and used reservations keep
   their state (so a redelivered old event cannot revive one).
-- CancelReservation Accepted -> the Active reservation with that id becomes Cancelled.
+- CancelReservation Accepted -> the Active reservation with that id of that charge point
+  becomes Cancelled.
 - RemoteStartTransaction / RemoteStopTransaction: no effect here; the charge point's own
   StartTransaction / StopTransaction record the transaction.
 
-A reservation of connectorId 0 (the charge point as a whole) has no connector row to point
-at (`reservation.connector_uuid` is required), so it is not recorded; it is logged.
+A ReserveNow for a charge point without a `chargepoint` row (the API sends commands only to
+connected charge points, so the registry has created it) is logged and not recorded: the row
+belongs to the registry.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from services.transactions.tables import RESERVATION
 from shared.bus.topology import EVENTS
 from shared.commands import COMMAND_COMPLETED
-from shared.db.models import Connector
+from shared.db.models import ChargePoint, Connector
 from shared.dispatch import HandlerContext, Payload, Route
 from shared.envelope import Envelope
 
@@ -66,27 +70,29 @@ async def reserve_now(
     ):
         log.warning("ReserveNow request not readable: %r; not recorded", request)
         return
-    if connector_id == 0:
-        log.warning(
-            "reservation %d of %s on connectorId 0 (any connector): not recorded",
-            reservation_id,
-            chargepoint_id,
-        )
+    if connector_id < 0:
+        log.warning("ReserveNow with connectorId %d: not recorded", connector_id)
         return
-    connector_uuid = await ctx.session.scalar(
-        select(Connector.uuid).where(
-            Connector.chargepoint_id == chargepoint_id, Connector.connectorid == connector_id
-        )
+    known = await ctx.session.scalar(
+        select(ChargePoint.chargepoint_id).where(ChargePoint.chargepoint_id == chargepoint_id)
     )
-    if connector_uuid is None:
+    if known is None:
         log.warning(
-            "reservation %d of %s: connector %d unknown (no status reported yet); not recorded",
+            "reservation %d of unknown charge point %s: not recorded",
             reservation_id,
             chargepoint_id,
-            connector_id,
         )
         return
+    connector_uuid = None
+    if connector_id > 0:
+        connector_uuid = await ctx.session.scalar(
+            select(Connector.uuid).where(
+                Connector.chargepoint_id == chargepoint_id, Connector.connectorid == connector_id
+            )
+        )
     values = {
+        "chargepoint_id": chargepoint_id,
+        "connectorid": connector_id,
         "connector_uuid": connector_uuid,
         "reservation_id": reservation_id,
         "expiry_date": expiry,
@@ -114,13 +120,12 @@ async def cancel_reservation(
     reservation_id = request.get("reservationId")
     if response.get("status") != "Accepted" or not isinstance(reservation_id, int):
         return
-    own_connectors = select(Connector.uuid).where(Connector.chargepoint_id == chargepoint_id)
     await ctx.session.execute(
         update(RESERVATION)
         .where(
             RESERVATION.c.reservation_id == reservation_id,
             RESERVATION.c.status == "Active",
-            RESERVATION.c.connector_uuid.in_(own_connectors),
+            RESERVATION.c.chargepoint_id == chargepoint_id,
         )
         .values(status="Cancelled")
     )

@@ -2,11 +2,14 @@
 
 Handlers call `schedule`; the readings of a whole batch are applied by ONE UPDATE just before
 the batch's transaction commits (a `before_commit` hook on the batch's session, registered on
-first use), i.e. after the unit of work has written the batch's `meter_value` rows.
+first use).
 
-Reordering: a reading only replaces `wh_meter_last` when no newer Energy.Active.Import.Register
-reading of the transaction is stored (meter values are facts, the newest timestamp decides),
-and never after StopTransaction (status Completed: meterStop is the final reading).
+Reordering: `transaction.wh_meter_last_at` is the timestamp of the reading behind
+`wh_meter_last` (StartTransaction sets the start, StopTransaction the stop). A reading
+replaces it only when strictly newer, and never after StopTransaction (status Completed:
+meterStop is the final reading). The check is part of the UPDATE's WHERE, which Postgres
+re-evaluates on the locked row, so competing replicas committing readings of the same
+transaction at the same moment cannot leave the older one.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 
-from services.transactions.meter import ENERGY_ACTIVE_IMPORT_REGISTER
-
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import Session
@@ -25,11 +26,10 @@ if TYPE_CHECKING:
 _PENDING = "transactions.wh_meter_last"
 _LISTENING = "transactions.wh_meter_last.listening"
 
-# `meter_value` rows that `Sample.energy_wh()` accepts: total (no phase) register in Wh/kWh.
 UPDATE_WH_LAST = text(
-    f"""
+    """
     UPDATE "transaction" AS t
-    SET wh_meter_last = v.wh, updated_at = now()
+    SET wh_meter_last = v.wh, wh_meter_last_at = v.ts, updated_at = now()
     FROM (
         SELECT unnest(CAST(:ids AS integer[])) AS id,
                unnest(CAST(:ts AS timestamptz[])) AS ts,
@@ -39,17 +39,7 @@ UPDATE_WH_LAST = text(
     WHERE t.transaction_id = v.id
       AND t.chargepoint_id = v.cp
       AND t.status = 'Active'
-      AND NOT EXISTS (
-        SELECT 1 FROM meter_value AS m
-        WHERE m.transaction_id = v.id
-          AND m.chargepoint_id = v.cp
-          AND m.timestamp > v.ts
-          AND m.measurand = '{ENERGY_ACTIVE_IMPORT_REGISTER}'
-          AND m.phase IS NULL
-          AND m.unit IN ('Wh', 'kWh')
-          AND (m.format IS NULL OR m.format = 'Raw')
-          AND m.value_numeric IS NOT NULL
-      )
+      AND (t.wh_meter_last_at IS NULL OR t.wh_meter_last_at < v.ts)
     """
 )
 

@@ -103,6 +103,7 @@ def _responses(spec: CommandSpec) -> dict[int | str, dict[str, Any]]:
                 }
             },
         },
+        400: _error("Malformed request body (not JSON)"),
         401: _error("Missing or invalid credentials"),
         403: _error("The caller's role may not send this command"),
         404: _error("Unknown charge point"),

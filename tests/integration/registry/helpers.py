@@ -61,9 +61,19 @@ def call(
 
 
 def connection_event(
-    cp: str, action: str, *, node: str, ip: str, port: int, at: datetime | None = None
+    cp: str,
+    action: str,
+    *,
+    node: str,
+    ip: str,
+    port: int,
+    at: datetime | None = None,
+    connection_id: str | None = None,
 ) -> Envelope:
-    """`gateway.connected` / `gateway.disconnected` as services/gateway/server.py sends them."""
+    """`gateway.connected` / `gateway.disconnected` as services/gateway/server.py sends them.
+
+    `at` is the socket's open time (`connected_at`), `connection_id` its id (fresh if None).
+    """
     assert action in (GATEWAY_CONNECTED, GATEWAY_DISCONNECTED)
     at = at or utcnow()
     return Envelope(
@@ -77,10 +87,23 @@ def connection_event(
             "remote_port": port,
             "node_id": node,
             "subprotocol": "ocpp1.6",
-            "connection_id": uuid.uuid4().hex,
+            "connection_id": connection_id or uuid.uuid4().hex,
             "connected_at": at.isoformat(),
             "timestamp": utcnow().isoformat(),
         },
+    )
+
+
+def closing(connect: Envelope) -> Envelope:
+    """The `gateway.disconnected` of the socket a `gateway.connected` announced."""
+    assert connect.action == GATEWAY_CONNECTED
+    return Envelope(
+        kind=Kind.EVENT,
+        action=GATEWAY_DISCONNECTED,
+        chargepoint_id=connect.chargepoint_id,
+        ocpp_version=connect.ocpp_version,
+        node_id=connect.node_id,
+        payload={**connect.payload, "timestamp": utcnow().isoformat()},
     )
 
 

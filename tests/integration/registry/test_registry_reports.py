@@ -124,6 +124,55 @@ async def test_out_of_order_status_leaves_the_newer(
     assert changes == ["Available", "Charging"]
 
 
+async def test_scheduled_availability_resolves_with_the_status_that_applies_it(
+    run: Run, sql: Sql, cp: str
+) -> None:
+    """ChangeAvailability answered Scheduled: it takes effect after the transaction."""
+
+    async def availability() -> dict[int, str]:
+        rows = await sql(
+            "select connectorid, availability_status from connector where chargepoint_id = :cp",
+            cp=cp,
+        )
+        return {r["connectorid"]: r["availability_status"] for r in rows}
+
+    await run(
+        [
+            call(cp, "StatusNotification", status(1, "Charging", ts(0))),
+            call(cp, "StatusNotification", status(2, "Charging", ts(0))),
+            call(cp, "StatusNotification", status(3, "Preparing", ts(0))),
+        ]
+    )
+    # What services/registry/command_effects.py writes for a Scheduled answer.
+    await sql(
+        "update connector set availability_status = 'Scheduled' where chargepoint_id = :cp",
+        cp=cp,
+    )
+    # Still in the transaction (or saying nothing about availability): stays Scheduled.
+    await run(
+        [
+            call(cp, "StatusNotification", status(1, "SuspendedEV", ts(10))),
+            call(cp, "StatusNotification", status(1, "Finishing", ts(20))),
+            call(cp, "StatusNotification", status(2, "Faulted", ts(10), "GroundFailure")),
+        ]
+    )
+    assert await availability() == {1: "Scheduled", 2: "Scheduled", 3: "Scheduled"}
+    # An older Unavailable consumed late is history only: no resolution either.
+    await run([call(cp, "StatusNotification", status(1, "Unavailable", ts(5)))])
+    assert (await availability())[1] == "Scheduled"
+    # The transaction ended: Unavailable -> Inoperative, Available -> Operative.
+    await run(
+        [
+            call(cp, "StatusNotification", status(1, "Unavailable", ts(30))),
+            call(cp, "StatusNotification", status(3, "Available", ts(30))),
+        ]
+    )
+    assert await availability() == {1: "Inoperative", 2: "Scheduled", 3: "Operative"}
+    # Resolved means commands own it again: later statuses do not touch it.
+    await run([call(cp, "StatusNotification", status(1, "Available", ts(40)))])
+    assert (await availability())[1] == "Inoperative"
+
+
 async def test_out_of_order_in_one_batch_too(run: Run, sql: Sql, cp: str) -> None:
     await run(
         [

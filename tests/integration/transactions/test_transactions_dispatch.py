@@ -6,12 +6,17 @@ import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.transactions.routes import ROUTER
+from shared.dispatch import Dispatcher
 from shared.envelope import Envelope, Kind
+from shared.settings import Settings, UnknownChargePointPolicy
 
-from .helpers import CP, RecordingPublisher, Run, Sql, call
+from .helpers import CP, RecordingPublisher, Run, Sql, call, delivery
 
 pytestmark = pytest.mark.integration
 
@@ -162,6 +167,7 @@ async def test_start_three_meter_values_stop(
     assert row["connector_uuid"] is not None
     assert row["id_tag"] == "TAG-1" and row["id_tag_stop"] == "TAG-1"
     assert (row["wh_meter_start"], row["wh_meter_stop"], row["wh_meter_last"]) == (1000, 3000, 3000)
+    assert row["wh_meter_last_at"] == T0 + timedelta(minutes=4)  # the stop's
     assert row["start_transaction_timestamp"] == T0
     assert row["stop_transaction_timestamp"] == T0 + timedelta(minutes=4)
     assert (row["status"], row["reason_stopped"]) == ("Completed", "EVDisconnected")
@@ -210,6 +216,33 @@ async def test_wh_meter_last_follows_meter_values_in_kwh(
         [call("MeterValues", meter_payload(tx, "1.2345", T0 + timedelta(minutes=1), unit="kWh"))]
     )
     assert await sql("select wh_meter_last from transaction") == [{"wh_meter_last": 1235}]
+
+
+async def test_wh_meter_last_at_is_the_time_of_the_reading_behind_wh_meter_last(
+    chargepoint: str, sql: Sql, run: Run
+) -> None:
+    async def last() -> tuple[int, datetime]:
+        [row] = await sql("select wh_meter_last, wh_meter_last_at from transaction")
+        return row["wh_meter_last"], row["wh_meter_last_at"]
+
+    tx = await start(run, meter=100)
+    assert await last() == (100, T0)  # StartTransaction: meterStart at the start
+    # A reading at (or before) the start does not replace meterStart: not newer.
+    await run([call("MeterValues", meter_payload(tx, 90, T0 - timedelta(seconds=1)))])
+    await run([call("MeterValues", meter_payload(tx, 100, T0))])
+    assert await last() == (100, T0)
+    minute = T0 + timedelta(minutes=1)
+    await run([call("MeterValues", meter_payload(tx, 400, minute))])
+    assert await last() == (400, minute)
+    # A redelivery (same reading) and a reading with the same timestamp change nothing.
+    await run([call("MeterValues", meter_payload(tx, 400, minute))])
+    await run([call("MeterValues", meter_payload(tx, 401, minute))])
+    assert await last() == (400, minute)
+    # Readings that are not the total register do not count.
+    await run(
+        [call("MeterValues", meter_payload(tx, 999, minute + timedelta(minutes=1), phase="L1"))]
+    )
+    assert await last() == (400, minute)
 
 
 # -- Idempotency -----------------------------------------------------------------------------
@@ -481,8 +514,10 @@ async def test_reservation_is_consumed(chargepoint: str, sql: Sql, run: Run) -> 
         "select uuid from connector where chargepoint_id = :cp and connectorid = 1", cp=CP
     )
     await sql(
-        "insert into reservation (connector_uuid, reservation_id, expiry_date, id_tag, status) "
-        "values (:c, 42, :e, 'TAG-1', 'Active'), (:c, 43, :e, 'TAG-1', 'Active')",
+        "insert into reservation (chargepoint_id, connectorid, connector_uuid,"
+        " reservation_id, expiry_date, id_tag, status)"
+        " values (:cp, 1, :c, 42, :e, 'TAG-1', 'Active'), (:cp, 1, :c, 43, :e, 'TAG-1', 'Active')",
+        cp=CP,
         c=connector["uuid"],
         e=datetime.now(UTC) + timedelta(hours=1),
     )
@@ -493,6 +528,27 @@ async def test_reservation_is_consumed(chargepoint: str, sql: Sql, run: Run) -> 
         {"reservation_id": 43, "status": "Active", "transaction_id": None},
     ]
     assert await sql("select reservation_id from transaction") == [{"reservation_id": 42}]
+
+
+async def test_reservation_of_any_connector_is_consumed_on_its_charge_point_only(
+    chargepoint: str, sql: Sql, run: Run
+) -> None:
+    """ReserveNow connectorId 0: no connector row; the charge point's start on any connector."""
+    await sql("insert into chargepoint (chargepoint_id) values ('CP-OTHER')")
+    await sql(
+        "insert into reservation (chargepoint_id, connectorid, reservation_id, expiry_date, id_tag)"
+        " values ('CP-OTHER', 0, 50, :e, 'TAG-1'), (:cp, 0, 51, :e, 'TAG-1')",
+        cp=CP,
+        e=datetime.now(UTC) + timedelta(hours=1),
+    )
+    tx = await start(run, reservationId=50, connector=2)  # CP-OTHER's: not consumed
+    tx2 = await start(run, "TAG-2", reservationId=51, connector=1)
+    rows = await sql("select reservation_id, status, transaction_id from reservation order by 1")
+    assert rows == [
+        {"reservation_id": 50, "status": "Active", "transaction_id": None},
+        {"reservation_id": 51, "status": "Used", "transaction_id": tx2},
+    ]
+    assert tx != tx2
 
 
 async def test_unknown_reservation_does_not_stop_the_start(
@@ -523,3 +579,59 @@ async def test_a_batch_of_200_meter_values_in_one_dispatcher_call(
     ]
     assert await sql("select wh_meter_last from transaction") == [{"wh_meter_last": 2000}]
     assert publisher.names().count("meter_values.received") == 200
+
+
+# -- Unknown charge points -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "registration"),
+    [
+        (UnknownChargePointPolicy.PENDING, "Pending"),
+        (UnknownChargePointPolicy.ACCEPT, "Accepted"),
+        (UnknownChargePointPolicy.REJECT, "Rejected"),
+    ],
+)
+async def test_start_from_a_charge_point_without_a_row_is_recorded(
+    clean_db: None,
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    sql: Sql,
+    policy: UnknownChargePointPolicy,
+    registration: str,
+) -> None:
+    """It never booted and the registry has not seen it yet: the FK must not lose the start."""
+    dispatcher = Dispatcher(
+        router=ROUTER,
+        sessionmaker=db_sessionmaker,
+        settings=Settings(unknown_chargepoints=policy),
+        publisher=RecordingPublisher(),
+    )
+    start_env = call("StartTransaction", start_payload(), chargepoint_id="CP-NEW")
+    [reply] = await dispatcher([delivery(start_env)])
+    tx = result(reply)["transactionId"]
+    assert await sql("select chargepoint_id, registration_status, connected from chargepoint") == [
+        {"chargepoint_id": "CP-NEW", "registration_status": registration, "connected": False}
+    ]
+    [row] = await sql("select transaction_id, connector_uuid, status from transaction")
+    assert row == {"transaction_id": tx, "connector_uuid": None, "status": "Active"}
+    # MeterValues and StopTransaction write no row with a foreign key to chargepoint.
+    meter_env = call(
+        "MeterValues", meter_payload(tx, 500, T0 + timedelta(minutes=1)), chargepoint_id="CP-NEW"
+    )
+    stop_env = call(
+        "StopTransaction",
+        {"transactionId": tx, "meterStop": 600, "timestamp": iso(T0 + timedelta(minutes=2))},
+        chargepoint_id="CP-NEW",
+    )
+    assert await dispatcher([delivery(meter_env), delivery(stop_env)]) == [None, ANY]
+    [row] = await sql("select status, wh_meter_last from transaction")
+    assert row == {"status": "Completed", "wh_meter_last": 600}
+
+
+async def test_start_does_not_touch_an_existing_charge_point_row(
+    chargepoint: str, sql: Sql, run: Run
+) -> None:
+    await start(run)
+    assert await sql("select registration_status from chargepoint") == [
+        {"registration_status": "Accepted"}
+    ]

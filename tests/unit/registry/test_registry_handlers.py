@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.handlers import gateway_events
-from services.registry.handlers.v16 import data_transfer
+from services.registry.handlers.v16 import data_transfer, status_notification
 from services.registry.queries import chargepoint_table, clip_row, ocpp_datetime
 from shared.dispatch import HandlerContext, Payload, UnitOfWork
 from shared.envelope import Envelope, Kind
@@ -173,3 +173,21 @@ def test_clip_row_cuts_strings_to_column_length() -> None:
 
 def test_ocpp_datetime() -> None:
     assert ocpp_datetime(NOW) == "2024-05-01T12:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("availability", "status", "resolved"),
+    [
+        ("Scheduled", "Unavailable", "Inoperative"),
+        ("Scheduled", "Available", "Operative"),
+        ("Scheduled", "Charging", None),
+        ("Scheduled", "Finishing", None),
+        ("Scheduled", "Faulted", None),
+        ("Operative", "Unavailable", None),
+        ("Inoperative", "Available", None),
+    ],
+)
+def test_scheduled_availability_resolves_by_the_reported_status(
+    availability: str, status: str, resolved: str | None
+) -> None:
+    assert status_notification.resolved_availability(availability, status) == resolved

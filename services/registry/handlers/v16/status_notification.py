@@ -4,6 +4,14 @@ connectorId 0 is the charge point itself (its status goes to chargepoint.chargep
 connectorId > 0 is a connector, created the first time it is reported. The stored status only
 moves forward in time (the report's timestamp, or its receipt time): reports can be consumed
 out of order by competing consumers or after a redelivery.
+
+A connector whose availability is `Scheduled` (a ChangeAvailability the charge point accepted
+to apply after the running transaction, services/registry/command_effects.py) resolves when
+a status shows the change took effect: Unavailable -> `Inoperative`, Available ->
+`Operative`. Any other status (Charging, SuspendedEV/EVSE, Finishing, Preparing, Reserved,
+Faulted, Occupied) says the transaction is still running or nothing about availability, so
+it stays `Scheduled`. The requested type is not stored: the reported status is what the
+charge point actually did, which is the truth to keep.
 """
 
 from __future__ import annotations
@@ -33,6 +41,11 @@ from shared.envelope import Envelope
 log = logging.getLogger(__name__)
 
 connector_table: Table = Connector.__table__  # type: ignore[assignment]
+
+SCHEDULED = "Scheduled"
+# The status by which a Scheduled availability change shows it took effect (OCPP 1.6 §5.2,
+# §4.9: an Inoperative connector reports Unavailable, an Operative idle one Available).
+SCHEDULED_RESOLUTION = {"Unavailable": "Inoperative", "Available": "Operative"}
 status_notification_table: Table = StatusNotification.__table__  # type: ignore[assignment]
 
 
@@ -135,6 +148,7 @@ async def _apply_connector_status(
         connector_table.c.connector_status,
         connector_table.c.error_code,
         connector_table.c.status_timestamp,
+        connector_table.c.availability_status,
     ).where(where)
     current = (await ctx.session.execute(select_current.with_for_update())).one_or_none()
     previous: dict[str, Any] = {"status": None, "errorCode": None}
@@ -163,15 +177,34 @@ async def _apply_connector_status(
     connector_uuid: uuid.UUID = current.uuid
     if not is_latest(at, current.status_timestamp):
         return connector_uuid
+    values: dict[str, Any] = {
+        "connector_status": status,
+        "error_code": error_code,
+        "status_timestamp": at,
+    }
+    availability = resolved_availability(current.availability_status, status)
+    if availability is not None:
+        values["availability_status"] = availability
+        log.info(
+            "connector %d: scheduled availability change took effect (%s): %s",
+            connector_id,
+            status,
+            availability,
+        )
     await ctx.session.execute(
-        update(connector_table)
-        .where(connector_table.c.uuid == connector_uuid)
-        .values(connector_status=status, error_code=error_code, status_timestamp=at)
+        update(connector_table).where(connector_table.c.uuid == connector_uuid).values(values)
     )
     if (current.connector_status, current.error_code) != (status, error_code):
         previous = {"status": current.connector_status, "errorCode": current.error_code}
         _emit_connector_change(ctx, chargepoint_id, connector_id, status, error_code, at, previous)
     return connector_uuid
+
+
+def resolved_availability(availability: str, status: str) -> str | None:
+    """The availability a `Scheduled` connector has once `status` is reported, or None."""
+    if availability != SCHEDULED:
+        return None
+    return SCHEDULED_RESOLUTION.get(status)
 
 
 def _emit_connector_change(

@@ -1,4 +1,10 @@
-"""OCPP 1.6 StartTransaction: record the session, consume its reservation, give its id (§4.8)."""
+"""OCPP 1.6 StartTransaction: record the session, consume its reservation, give its id (§4.8).
+
+A charge point with no `chargepoint` row (it never booted and the registry has not consumed
+any of its messages yet) must not lose its transaction to the foreign key: the minimal row
+is inserted first (`ON CONFLICT DO NOTHING`), as the registry would create it. This is the
+one write of the transactions service to the registry's table (services/transactions/README.md).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,24 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from services.transactions import idtags
 from services.transactions.meter import parse_timestamp
 from services.transactions.tables import RESERVATION, TRANSACTION, message_key, payload_errors
-from shared.db.models import Connector
+from shared.db.models import ChargePoint, Connector
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.settings import UnknownChargePointPolicy
 
 log = logging.getLogger(__name__)
 
 # The natural key of a StartTransaction (uq_transaction_start): a charge point that repeats it
 # after a lost answer sends the same content, and must get the same transactionId.
 START_KEY = ("chargepoint_id", "connectorid", "start_transaction_timestamp", "id_tag")
+
+# The registration status an unknown charge point is created with: the same mapping as the
+# registry's (services/registry/policy.py, CSMS_UNKNOWN_CHARGEPOINTS).
+INITIAL_REGISTRATION_STATUS = {
+    UnknownChargePointPolicy.PENDING: "Pending",
+    UnknownChargePointPolicy.ACCEPT: "Accepted",
+    UnknownChargePointPolicy.REJECT: "Rejected",
+}
 
 
 async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
@@ -46,11 +61,13 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         "id_tag": id_tag,
         "wh_meter_start": meter_start,
         "wh_meter_last": meter_start,
+        "wh_meter_last_at": started_at,
         "start_transaction_timestamp": started_at,
         "reservation_id": reservation_id,
         "status": idtags.ACTIVE,
         "start_message_id": message_key(chargepoint_id, env.correlation_id, env.unique_id),
     }
+    await ensure_chargepoint(ctx, chargepoint_id)
     inserted = await ctx.session.execute(
         pg_insert(TRANSACTION)
         .values(values)
@@ -101,18 +118,33 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     return {"transactionId": transaction_id, "idTagInfo": info}
 
 
+async def ensure_chargepoint(ctx: HandlerContext, chargepoint_id: str) -> None:
+    """Create the minimal `chargepoint` row if the id was never seen (FK of `transaction`).
+
+    Nothing else of the row is written here: the registry fills it from the charge point's
+    boot and connection events, and an existing row is never touched.
+    """
+    await ctx.session.execute(
+        pg_insert(ChargePoint)
+        .values(
+            chargepoint_id=chargepoint_id,
+            registration_status=INITIAL_REGISTRATION_STATUS[ctx.settings.unknown_chargepoints],
+        )
+        .on_conflict_do_nothing(index_elements=["chargepoint_id"])
+    )
+
+
 async def _consume_reservation(
     ctx: HandlerContext, chargepoint_id: str, reservation_id: int, transaction_id: int
 ) -> None:
     """Mark the charge point's Active reservation `reservation_id` Used by this transaction."""
     r = RESERVATION.c
-    own_connectors = select(Connector.uuid).where(Connector.chargepoint_id == chargepoint_id)
     result = await ctx.session.execute(
         update(RESERVATION)
         .where(
             r.reservation_id == reservation_id,
             r.status == "Active",
-            r.connector_uuid.in_(own_connectors),
+            r.chargepoint_id == chargepoint_id,
         )
         .values(status="Used", transaction_id=transaction_id, updated_at=ctx.now)
         .returning(r.reservation_id)

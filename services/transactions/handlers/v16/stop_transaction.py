@@ -57,6 +57,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
                 stop_transaction_timestamp=stopped_at,
                 wh_meter_stop=meter_stop,
                 wh_meter_last=meter_stop,
+                wh_meter_last_at=stopped_at,
                 reason_stopped=reason,
                 id_tag_stop=id_tag,
                 status=COMPLETED,

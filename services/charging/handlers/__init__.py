@@ -1,0 +1,1 @@
+"""The charging service's handlers: domain events (load balancing, reconnects) and profile RPCs."""

@@ -1,0 +1,44 @@
+"""The charging service's route table: `csms.events` routing key -> handler."""
+
+from __future__ import annotations
+
+from services.charging.handlers.events import EventHandlers
+from services.charging.handlers.profiles import CLEAR_PROFILE, INSTALL_PROFILE, ProfileHandlers
+from services.charging.installer import Installer
+from shared.bus.topology import EVENTS
+from shared.dispatch import Route, Router
+
+TRANSACTION_STARTED = "transaction.started"
+TRANSACTION_STOPPED = "transaction.stopped"
+CONNECTOR_STATUS_CHANGED = "connector.status_changed"
+CHARGEPOINT_CONNECTED = "chargepoint.connected"
+CHARGEPOINT_DISCONNECTED = "chargepoint.disconnected"
+
+
+def build_router(installer: Installer) -> Router:
+    """The route table with handlers bound to `installer` (tests inject a fake sender)."""
+    events = EventHandlers(installer)
+    profiles = ProfileHandlers(installer)
+    return Router(
+        [
+            # Domain events of the registry and transactions services (site load balancing).
+            Route(EVENTS, TRANSACTION_STARTED, events.transaction_started, log_message=False),
+            Route(EVENTS, TRANSACTION_STOPPED, events.transaction_stopped, log_message=False),
+            Route(
+                EVENTS,
+                CONNECTOR_STATUS_CHANGED,
+                events.connector_status_changed,
+                log_message=False,
+            ),
+            Route(EVENTS, CHARGEPOINT_CONNECTED, events.chargepoint_connected, log_message=False),
+            Route(
+                EVENTS,
+                CHARGEPOINT_DISCONNECTED,
+                events.chargepoint_disconnected,
+                log_message=False,
+            ),
+            # RPCs of the API: install / clear a stored profile.
+            Route(EVENTS, INSTALL_PROFILE, profiles.install, log_message=False),
+            Route(EVENTS, CLEAR_PROFILE, profiles.clear, log_message=False),
+        ]
+    )

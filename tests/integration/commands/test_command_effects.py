@@ -234,8 +234,8 @@ async def test_local_list_version(run: Runner, sql: Sql, cp: str) -> None:
 
 async def reservation(sql: Sql, reservation_id: int) -> dict[str, Any] | None:
     rows = await sql(
-        "SELECT r.*, c.connectorid FROM reservation r JOIN connector c ON c.uuid = r.connector_uuid"
-        " WHERE reservation_id = :rid",
+        "SELECT r.*, c.connectorid AS connector_row_number FROM reservation r"
+        " LEFT JOIN connector c ON c.uuid = r.connector_uuid WHERE reservation_id = :rid",
         rid=reservation_id,
     )
     return rows[0] if rows else None
@@ -268,12 +268,14 @@ async def test_reserve_and_cancel(run: Runner, sql: Sql, cp: str) -> None:
         "PARENT",
         "Active",
     )
+    assert (row["chargepoint_id"], row["connector_row_number"]) == (cp, 2)
     assert row["expiry_date"] == expiry
     # Same id again (OCPP 1.6: replaces the reservation) while it is Active.
     await run(
         completed(cp, "ReserveNow", {**request, "connectorId": 1}, Result({"status": "Accepted"}))
     )
-    assert (await reservation(sql, rid) or {})["connectorid"] == 1
+    replaced = await reservation(sql, rid) or {}
+    assert (replaced["connectorid"], replaced["connector_row_number"]) == (1, 1)
     await run(
         completed(cp, "CancelReservation", {"reservationId": rid}, Result({"status": "Rejected"}))
     )
@@ -287,9 +289,10 @@ async def test_reserve_and_cancel(run: Runner, sql: Sql, cp: str) -> None:
     assert (await reservation(sql, rid) or {})["status"] == "Cancelled"
 
 
-async def test_reserve_unknown_connector_or_connector_zero_is_not_recorded(
+async def test_reserve_any_connector_or_an_unreported_one_is_recorded(
     run: Runner, sql: Sql, cp: str
 ) -> None:
+    """connectorId 0 (any connector) and a connector with no row yet: connector_uuid NULL."""
     await add_chargepoint(sql, cp, (1,))
     expiry = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     for connector_id in (0, 9):
@@ -301,7 +304,47 @@ async def test_reserve_unknown_connector_or_connector_zero_is_not_recorded(
             "reservationId": rid,
         }
         await run(completed(cp, "ReserveNow", request, Result({"status": "Accepted"})))
-        assert await reservation(sql, rid) is None
+        row = await reservation(sql, rid)
+        assert row is not None
+        assert (row["chargepoint_id"], row["connectorid"], row["connector_uuid"]) == (
+            cp,
+            connector_id,
+            None,
+        )
+        assert row["status"] == "Active"
+        await run(
+            completed(
+                cp, "CancelReservation", {"reservationId": rid}, Result({"status": "Accepted"})
+            )
+        )
+        assert (await reservation(sql, rid) or {})["status"] == "Cancelled"
+
+
+async def test_reserve_on_an_unknown_charge_point_or_connector_is_not_recorded(
+    run: Runner, sql: Sql, cp: str
+) -> None:
+    expiry = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    request = {"connectorId": 1, "expiryDate": expiry, "idTag": "T"}
+    unknown_cp, negative = new_reservation_id(), new_reservation_id()
+    await run(
+        completed(
+            cp,
+            "ReserveNow",
+            {**request, "reservationId": unknown_cp},
+            Result({"status": "Accepted"}),
+        )
+    )
+    await add_chargepoint(sql, cp)
+    await run(
+        completed(
+            cp,
+            "ReserveNow",
+            {**request, "connectorId": -1, "reservationId": negative},
+            Result({"status": "Accepted"}),
+        )
+    )
+    assert await reservation(sql, unknown_cp) is None
+    assert await reservation(sql, negative) is None
 
 
 async def test_cancel_only_on_the_same_chargepoint(run: Runner, sql: Sql, cp: str) -> None:

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.api import security
 from services.api.app import API_PREFIX, create_app
 from services.api.commands.router import COMMAND_ID_HEADER
-from services.api.commands.router import router as commands_router
 from shared.bus import Bus
 from shared.settings import Settings
 
@@ -33,10 +32,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, db_engine: AsyncEngine, bus: Bus) -> FastAPI:
-    app = create_app(settings, engine=db_engine)
-    app.include_router(commands_router, prefix=API_PREFIX)
-    app.state.bus = bus
-    return app
+    return create_app(settings, engine=db_engine, bus=bus)
 
 
 @pytest.fixture

@@ -24,9 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("chargepoint", sa.Column("connection_id", sa.String(length=32), nullable=True))
-    op.add_column(
-        "chargepoint", sa.Column("connected_node", sa.String(length=200), nullable=True)
-    )
+    op.add_column("chargepoint", sa.Column("connected_node", sa.String(length=200), nullable=True))
     op.add_column(
         "chargepoint", sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True)
     )

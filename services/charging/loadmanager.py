@@ -293,7 +293,7 @@ async def rebalance(
                     "transaction_id": a.transaction_id,
                     "chargepoint_id": a.chargepoint_id,
                     "connectorid": a.connector_id,
-                    "limit": str(a.limit),
+                    "limit": float(a.limit),
                     "outcome": outcome_label(outcome),
                     "status": status,
                 }
@@ -304,7 +304,7 @@ async def rebalance(
                     "transaction_id": a.transaction_id,
                     "chargepoint_id": a.chargepoint_id,
                     "connectorid": a.connector_id,
-                    "limit": str(a.limit),
+                    "limit": float(a.limit),
                     "outcome": "deferred",
                     "status": status,
                 }
@@ -356,7 +356,7 @@ async def rebalance(
                         "transaction_id": a.transaction_id,
                         "chargepoint_id": a.chargepoint_id,
                         "connectorid": a.connector_id,
-                        "limit": str(a.limit),
+                        "limit": float(a.limit),
                         "paused": a.paused,
                     }
                     for a in allocations

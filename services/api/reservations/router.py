@@ -23,8 +23,10 @@ ReservationPage = Annotated[PageParams, Depends(sort_param(service.SORT_FIELDS, 
 def to_read(row: Reservation) -> ReservationRead:
     """The API view of a reservation, with its charge point and connector number."""
     data = {name: getattr(row, name, None) for name in ReservationRead.model_fields}
-    data["chargepoint_id"] = row.connector.chargepoint_id
-    data["connectorid"] = row.connector.connectorid
+    if row.connector is not None:
+        data["chargepoint_id"] = data["chargepoint_id"] or row.connector.chargepoint_id
+        if data["connectorid"] is None:
+            data["connectorid"] = row.connector.connectorid
     return ReservationRead.model_validate(data)
 
 

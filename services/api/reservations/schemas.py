@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
+from pydantic import Field
+
 from services.api.common import ReadModel, UtcDateTime
 
 ReservationStatus = Literal["Active", "Used", "Cancelled", "Expired"]
@@ -15,9 +17,11 @@ class ReservationRead(ReadModel):
 
     uuid: UUID
     reservation_id: int
-    connector_uuid: UUID
-    chargepoint_id: str
-    connectorid: int
+    connector_uuid: UUID | None = None
+    chargepoint_id: str | None = None
+    connectorid: int | None = Field(
+        default=None, description="0 = any connector of the charge point (OCPP 1.6 ReserveNow)"
+    )
     expiry_date: UtcDateTime
     id_tag: str
     parent_id_tag: str | None = None

@@ -13,7 +13,7 @@ from services.api.deps import Principal
 from services.api.errors import NotFound
 from services.api.pagination import PageParams, paginate
 from services.api.transactions.service import tags_of
-from shared.db.models import Connector, Reservation
+from shared.db.models import Reservation
 
 SORT_FIELDS = ("expiry_date", "created_at", "reservation_id")
 _COLUMNS = {
@@ -49,11 +49,7 @@ async def list_reservations(
     """Reservations matching the filters."""
     stmt = visible(_base(), principal)
     if chargepoint_id is not None:
-        stmt = stmt.where(
-            Reservation.connector_uuid.in_(
-                select(Connector.uuid).where(Connector.chargepoint_id == chargepoint_id)
-            )
-        )
+        stmt = stmt.where(Reservation.chargepoint_id == chargepoint_id)
     if id_tag is not None:
         stmt = stmt.where(Reservation.id_tag == id_tag)
     if user_id is not None:

@@ -129,10 +129,12 @@ class Factory:
         await self.add(row)
         return row
 
-    async def reservation(self, connector_uuid: uuid.UUID, id_tag: str, **kw: Any) -> Reservation:
-        """A reservation."""
+    async def reservation(self, connector: Connector, id_tag: str, **kw: Any) -> Reservation:
+        """A reservation of one connector."""
         values: dict[str, Any] = {
-            "connector_uuid": connector_uuid,
+            "connector_uuid": connector.uuid,
+            "chargepoint_id": connector.chargepoint_id,
+            "connectorid": connector.connectorid,
             "id_tag": id_tag,
             "expiry_date": T0 + timedelta(hours=1),
         }

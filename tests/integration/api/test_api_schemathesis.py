@@ -41,7 +41,7 @@ async def seeded(factory: Factory, driver: Actor) -> None:
     tag = await factory.idtag(user_id=driver.id)
     tx = await factory.transaction(cp.chargepoint_id, tag.id_token)
     await factory.meter_value(tx.transaction_id, cp.chargepoint_id)
-    await factory.reservation(connector.uuid, tag.id_token)
+    await factory.reservation(connector, tag.id_token)
     await factory.status_notification(cp.chargepoint_id)
     await factory.heartbeat(cp.chargepoint_id)
     await factory.command(cp.chargepoint_id)

@@ -153,9 +153,9 @@ async def test_reservations(
     connector = await factory.connector(cp.chargepoint_id, 1)
     await factory.idtag("MINE", user_id=driver.id)
     await factory.idtag("THEIRS", user_id=other_driver.id)
-    mine = await factory.reservation(connector.uuid, "MINE")
+    mine = await factory.reservation(connector, "MINE")
     theirs = await factory.reservation(
-        connector.uuid, "THEIRS", status="Cancelled", expiry_date=T0 + timedelta(days=2)
+        connector, "THEIRS", status="Cancelled", expiry_date=T0 + timedelta(days=2)
     )
     r = await client.get("/api/v1/reservations", headers=operator.headers)
     assert r.json()["total"] == 2
@@ -185,3 +185,21 @@ async def test_reservations(
     assert_error(r, 422, field="reservation_uuid")
     r = await client.get("/api/v1/reservations?status=Whatever", headers=operator.headers)
     assert_error(r, 422, field="status")
+
+
+async def test_reservation_of_any_connector_is_listed(
+    client: httpx.AsyncClient, operator: Actor, factory: Factory
+) -> None:
+    """OCPP 1.6 ReserveNow on connectorId 0 reserves the charge point, not a connector row."""
+    cp = await factory.chargepoint()
+    connector = await factory.connector(cp.chargepoint_id, 1)
+    await factory.idtag("ANY")
+    row = await factory.reservation(connector, "ANY", connector_uuid=None, connectorid=0)
+    r = await client.get(f"/api/v1/reservations/{row.uuid}", headers=operator.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["chargepoint_id"], body["connectorid"], body["connector_uuid"]) == (
+        cp.chargepoint_id,
+        0,
+        None,
+    )

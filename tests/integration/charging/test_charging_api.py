@@ -272,4 +272,4 @@ async def test_composite_schedule_and_decisions(
     assert r.status_code == 200, r.text
     items = r.json()["items"]
     assert items and items[0]["allocations"][0]["transaction_id"] == tid
-    assert items[0]["allocations"][0]["limit"] == "12"
+    assert items[0]["allocations"][0]["limit"] == 12.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.envelope import Envelope, Kind, event, utcnow
 from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
+from shared.metrics import HANDLER_SECONDS
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -147,7 +149,9 @@ class Dispatcher:
         publisher: EventPublisher,
         log_writer: MessageLogWriter | None = None,
         clock: Callable[[], datetime] = utcnow,
+        service: str = "",
     ) -> None:
+        self.service = service
         self.router = router
         self.sessionmaker = sessionmaker
         self.settings = settings
@@ -185,12 +189,14 @@ class Dispatcher:
             log.warning("no handler for routing key %s", delivery.routing_key)
             return env.error("NotSupported", f"{env.action} is not handled by this service")
         reply: Envelope | None
+        started = time.perf_counter()
         try:
             result = await route.handler(ctx, env)
         except OcppError as exc:
             reply = env.error(exc.code, exc.description, exc.details)
         else:
             reply = env.result(result) if result is not None else None
+        HANDLER_SECONDS.labels(self.service, env.action).observe(time.perf_counter() - started)
         if route.log_message and self.log_writer is not None and env.kind is Kind.CALL:
             self.log_writer(ctx.uow, env, reply)
         return reply

@@ -43,16 +43,6 @@ RPC_TIMEOUTS = Counter(
     "RPCs over the bus that got no reply in time, by target (queue or charge point routing).",
     ["target"],
 )
-BUS_REDELIVERIES = Counter(
-    "bus_redeliveries_total",
-    "Messages consumed with the broker's redelivered flag set, by queue.",
-    ["queue"],
-)
-BUS_DEAD_LETTERS = Counter(
-    "bus_dead_letters_total",
-    "Messages this process rejected to the dead-letter exchange, by queue.",
-    ["queue"],
-)
 HTTP_REQUESTS = Counter(
     "http_requests_total",
     "REST API requests, by method, route template and status code.",

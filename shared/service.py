@@ -185,6 +185,7 @@ async def consume_router(
             settings=ctx.settings,
             publisher=ctx.bus,
             log_writer=log_writer,
+            service=ctx.name,
         )
         await ctx.bus.declare_service_queue(name, bindings)
         await ctx.bus.consume(name, dispatcher, max_batch=ctx.settings.consumer_prefetch)

@@ -1,0 +1,32 @@
+"""Operations end to end: every service answers /healthz, /readyz and /metrics with real data."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bench.stack import Stack
+from tests.e2e.ocpp16_client import connected
+
+pytestmark = [pytest.mark.e2e]
+
+
+async def test_health_readiness_and_metrics_of_every_service(stack: Stack) -> None:
+    async with connected(stack.ws_url, "CP-OPS-1") as cp:
+        await cp.boot()
+        await cp.status(1)
+        async with httpx.AsyncClient(timeout=5) as http:
+            for name in ("registry", "transactions", "gateway", "api"):
+                ready = stack.ready_url(name)
+                assert (await http.get(ready)).status_code == 200, name
+                assert (await http.get(ready.replace("/readyz", "/healthz"))).status_code == 200
+            gateway = (await http.get(stack.ready_url("gateway").replace("readyz", "metrics"))).text
+            assert "connected_chargepoints 1.0" in gateway
+            assert 'ocpp_messages_total{action="BootNotification"' in gateway
+            registry = (
+                await http.get(stack.ready_url("registry").replace("readyz", "metrics"))
+            ).text
+            assert 'handler_seconds_count{action="BootNotification",service="registry"}' in registry
+            assert "bus_consumed_total" in registry
+            api = (await http.get(f"{stack.api_url}/metrics")).text
+            assert "http_requests_total" in api

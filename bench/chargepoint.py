@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 Latencies = dict[str, list[float]]
 
@@ -34,9 +35,9 @@ class SimChargePoint:
         """Open the websocket with the ocpp1.6 subprotocol."""
         self.ws = await connect(
             self.url,
-            subprotocols=["ocpp1.6"],
+            subprotocols=[Subprotocol("ocpp1.6")],
             compression=None,
-            open_timeout=60,  # type: ignore[list-item]
+            open_timeout=60,
         )
 
     async def close(self) -> None:

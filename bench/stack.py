@@ -95,10 +95,12 @@ class Stack:
 
     async def stop(self, name: str, sig: int = signal.SIGTERM) -> int:
         """Signal a service and wait for it to exit; returns its exit code."""
-        proc = self.procs.pop(name)
+        proc = self.procs[name]
         if proc.returncode is None:
             proc.send_signal(sig)
-        return await asyncio.wait_for(proc.wait(), 20)
+        code = await asyncio.wait_for(proc.wait(), 20)
+        del self.procs[name]
+        return code
 
     async def kill(self, name: str) -> int:
         """SIGKILL: the process gets no chance to finish anything."""

@@ -359,7 +359,11 @@ class Bus:
     async def declare_gateway_queue(self, node_id: str) -> str:
         """Declare this gateway node's exclusive downstream queue; return its name."""
         name = topology.gateway_node_queue(node_id)
-        queue = await self.channel.declare_queue(name, exclusive=True, auto_delete=True)
+        # Its own channel: a broker handles queue.bind/unbind one at a time per channel, and a
+        # storm of connects or disconnects (thousands of binds) must not hold up the
+        # publishing channel's confirms behind them.
+        channel = await self.connection.channel(publisher_confirms=False)
+        queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
         self._queues[name] = queue
         return name
 

@@ -230,7 +230,9 @@ def test_composite_matches_minute_by_minute_reference(
         transaction=tx,
     )
     assert s.periods and s.periods[0].start_period == 0
-    assert all(a.start_period < b.start_period for a, b in zip(s.periods, s.periods[1:], strict=False))
+    assert all(
+        a.start_period < b.start_period for a, b in zip(s.periods, s.periods[1:], strict=False)
+    )
     assert all(a.limit != b.limit for a, b in zip(s.periods, s.periods[1:], strict=False))
     i = 0
     for minute in range(window_minutes):

@@ -20,6 +20,7 @@ from services.api.apikeys.router import router as apikeys_router
 from services.api.auth.router import router as auth_router
 from services.api.bootstrap import ensure_admin
 from services.api.chargepoints.router import router as chargepoints_router
+from services.api.chargingprofiles.router import composite_router, decisions_router
 from services.api.chargingprofiles.router import router as chargingprofiles_router
 from services.api.commandlog.router import router as commandlog_router
 from services.api.commands.router import router as commands_router
@@ -249,6 +250,8 @@ def create_app(
         transactions_router,
         reservations_router,
         chargingprofiles_router,
+        composite_router,
+        decisions_router,
         statusnotifications_router,
         heartbeats_router,
         commandlog_router,

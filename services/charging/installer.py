@@ -24,9 +24,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.charging.balancing import BALANCING_STACK_LEVEL, balancing_profile_id
-from services.charging.profiles import cs_charging_profile
-from services.charging.schedule import TX_PROFILE
+from shared.charging.balancing import BALANCING_STACK_LEVEL, balancing_profile_id
+from shared.charging.profiles import cs_charging_profile
+from shared.charging.schedule import TX_PROFILE
 from shared.commands import (
     CallError,
     CommandBus,

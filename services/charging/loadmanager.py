@@ -30,10 +30,10 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.charging import balancing
 from services.charging.installer import Installer, outcome_label
-from services.charging.profiles import to_schedule_profile
-from services.charging.schedule import (
+from shared.charging import balancing
+from shared.charging.profiles import to_schedule_profile
+from shared.charging.schedule import (
     CHARGE_POINT_MAX,
     TX_DEFAULT,
     TX_PROFILE,

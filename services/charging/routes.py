@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from services.charging.handlers.events import EventHandlers
-from services.charging.handlers.profiles import CLEAR_PROFILE, INSTALL_PROFILE, ProfileHandlers
+from services.charging.handlers.profiles import ProfileHandlers
 from services.charging.installer import Installer
 from shared.bus.topology import EVENTS
+from shared.charging import CLEAR_PROFILE, INSTALL_PROFILE
 from shared.dispatch import Route, Router
 
 TRANSACTION_STARTED = "transaction.started"

@@ -30,7 +30,7 @@ from services.api.common import INT32_MAX, SafeStr, UtcDateTime
 from services.api.deps import OperatorUser, SessionDep, SettingsDep
 from services.api.errors import error_responses
 from services.api.pagination import Page, PageParams, sort_param
-from services.charging.handlers.profiles import CLEAR_PROFILE, INSTALL_PROFILE
+from shared.charging import CLEAR_PROFILE, INSTALL_PROFILE
 from shared.commands import CommandBus
 from shared.settings import Settings
 

@@ -23,20 +23,20 @@ from services.api.chargingprofiles.schemas import (
 )
 from services.api.errors import ApiError, ErrorDetail, NotFound, Unprocessable
 from services.api.pagination import PageParams, paginate
-from services.charging.balancing import BALANCING_STACK_LEVEL, balancing_profile_id
-from services.charging.profiles import to_schedule_profile
-from services.charging.schedule import (
+from shared.bus.errors import BusError, RpcTimeout, Unroutable
+from shared.bus.topology import EVENTS
+from shared.charging.balancing import BALANCING_STACK_LEVEL, balancing_profile_id
+from shared.charging.profiles import to_schedule_profile
+from shared.charging.schedule import (
     CHARGE_POINT_MAX,
     TX_DEFAULT,
     TX_PROFILE,
     Period,
     Profile,
 )
-from services.charging.schedule import Transaction as ScheduleTransaction
-from services.charging.schedule import composite_schedule as compute_composite
-from services.charging.validation import validate_profile
-from shared.bus.errors import BusError, RpcTimeout, Unroutable
-from shared.bus.topology import EVENTS
+from shared.charging.schedule import Transaction as ScheduleTransaction
+from shared.charging.schedule import composite_schedule as compute_composite
+from shared.charging.validation import validate_profile
 from shared.commands import CommandBus
 from shared.db.models import (
     BalancingAllocation,

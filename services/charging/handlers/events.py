@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from services.charging.installer import Installer
 from services.charging.loadmanager import location_of, rebalance
-from services.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT
+from shared.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT
 from shared.db.models import BalancingAllocation, ChargingProfile
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope

@@ -8,16 +8,12 @@ that recorded the installation committed.
 
 from __future__ import annotations
 
-from typing import Final
-
 from services.charging.installer import Installer, outcome_label
 from services.charging.loadmanager import location_of, rebalance
+from shared.charging import INSTALL_PROFILE
 from shared.db.models import ChargingProfile
 from shared.dispatch import HandlerContext, OcppError, Payload
 from shared.envelope import Envelope
-
-INSTALL_PROFILE: Final = "charging.install_profile"
-CLEAR_PROFILE: Final = "charging.clear_profile"
 
 
 class ProfileHandlers:

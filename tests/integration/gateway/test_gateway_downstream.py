@@ -44,7 +44,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
 class ResettableChargePoint(ChargePoint):  # type: ignore[misc]
     resets: list[str]
 
-    @on(Action.reset)  # type: ignore[untyped-decorator]
+    @on(Action.reset)
     async def on_reset(self, type: str) -> Any:  # noqa: A002 - the OCPP field name
         self.resets.append(type)
         return call_result.Reset(status="Accepted")

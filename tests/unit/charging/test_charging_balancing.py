@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.charging.balancing import BY_CONNECTOR_MAX, EQUAL, Session, allocate
+from shared.charging.balancing import BY_CONNECTOR_MAX, EQUAL, Session, allocate
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 

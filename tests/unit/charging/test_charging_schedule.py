@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.charging.schedule import (
+from shared.charging.schedule import (
     CHARGE_POINT_MAX,
     TX_DEFAULT,
     TX_PROFILE,

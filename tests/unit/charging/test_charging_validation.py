@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from services.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE, Period, Profile
-from services.charging.validation import validate_profile
+from shared.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE, Period, Profile
+from shared.charging.validation import validate_profile
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.charging.schedule import Period, Profile
+from shared.charging.schedule import Period, Profile
 from shared.db.models import ChargingProfile
 
 

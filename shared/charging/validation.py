@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
-from services.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE, Profile
+from shared.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE, Profile
 
 PURPOSES_V16: Final = (CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE)
 KINDS_V16: Final = ("Absolute", "Recurring", "Relative")

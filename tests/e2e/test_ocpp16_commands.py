@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,11 +10,9 @@ import pytest
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack
-from services.api.security import hash_password
 from tests.e2e.ocpp16_client import Client, connected
 from tests.e2e.test_ocpp16_session import add_tag, eventually
 
@@ -63,29 +60,6 @@ class CommandedClient(Client):
     async def _begin(self, id_tag: str) -> None:
         await asyncio.sleep(0.05)  # after our CALLRESULT went out
         self.tx_id = (await self.start_tx(id_tag)).transaction_id
-
-
-@pytest.fixture
-async def api(
-    stack: Stack, db_engine: AsyncEngine, clean_db: None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An admin-authenticated client of the running api process (after the tables are emptied)."""
-    async with db_engine.begin() as conn:
-        await conn.execute(
-            text(
-                "insert into user_account (id, email, password_hash, role, is_active) "
-                "values (gen_random_uuid(), 'admin@example.com', :h, 'admin', true)"
-            ),
-            {"h": hash_password("admin-change-me")},
-        )
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as client:
-        token = await client.post(
-            "/api/v1/auth/token",
-            data={"username": "admin@example.com", "password": "admin-change-me"},
-        )
-        assert token.status_code == 200, token.text
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        yield client
 
 
 async def command(

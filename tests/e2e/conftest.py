@@ -1,0 +1,66 @@
+"""Fixtures: the whole system as real processes on the test database and an e2e vhost."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.stack import Stack, free_port, stack_env
+from services.api.security import hash_password
+
+E2E_VHOST = "csms_test_e2e"
+
+
+@pytest.fixture(scope="session")
+def e2e_amqp_url() -> str:
+    base = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/csms_test")
+    return base.rsplit("/", 1)[0] + "/" + E2E_VHOST
+
+
+@pytest.fixture(scope="package")
+async def stack(
+    db_url: str, e2e_amqp_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    """Every service running as a process, for the e2e package (stopped after it)."""
+    health = {name: free_port() for name in ("registry", "transactions", "charging")}
+    port = free_port()
+    s = Stack(
+        env=stack_env(db_url, e2e_amqp_url, port, health),
+        log_dir=tmp_path_factory.mktemp("stack-logs"),
+        gateway_port=port,
+        health_ports=health,
+    )
+    try:
+        for name in ("registry", "transactions", "charging", "gateway", "api"):
+            await s.start(name)
+        yield s
+    finally:
+        await s.stop_all()
+
+
+@pytest.fixture
+async def api(
+    stack: Stack, db_engine: AsyncEngine, clean_db: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin-authenticated client of the running api process (after the tables are emptied)."""
+    async with db_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "insert into user_account (id, email, password_hash, role, is_active) "
+                "values (gen_random_uuid(), 'admin@example.com', :h, 'admin', true)"
+            ),
+            {"h": hash_password("admin-change-me")},
+        )
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as client:
+        token = await client.post(
+            "/api/v1/auth/token",
+            data={"username": "admin@example.com", "password": "admin-change-me"},
+        )
+        assert token.status_code == 200, token.text
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield client

@@ -1,0 +1,97 @@
+"""Site load balancing end to end: REST location with a grid limit -> charging service ->
+SetChargingProfile over the real gateway to library charge points, which record their limits."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+from ocpp.routing import on
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
+
+from bench.stack import Stack
+from tests.e2e.ocpp16_client import Client, connected
+
+pytestmark = [pytest.mark.e2e]
+
+GRID_AMPS = 32.0
+
+
+class LimitedClient(Client):
+    """Accepts every SetChargingProfile and keeps the limit it got per transaction."""
+
+    limits: dict[int, float]
+
+    @on(Action.set_charging_profile)
+    async def on_set_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
+        periods = cs_charging_profiles["charging_schedule"]["charging_schedule_period"]
+        tx = cs_charging_profiles.get("transaction_id")
+        if tx is not None:
+            self.limits[int(tx)] = float(periods[0]["limit"])
+        return call_result.SetChargingProfile(status="Accepted")
+
+
+async def provision(api: httpx.AsyncClient, n: int) -> None:
+    loc = await api.post(
+        "/api/v1/locations",
+        json={
+            "name": "Depot",
+            "type": "parking_lot",
+            "street_address": "1 Grid Road",
+            "postal_code": "1000",
+            "city": "Brussels",
+            "country": "BE",
+            "grid_limit": GRID_AMPS,
+            "grid_limit_unit": "A",
+            "balancing_strategy": "equal",
+        },
+    )
+    assert loc.status_code == 201, loc.text
+    for i in range(n):
+        cp = await api.post(
+            "/api/v1/chargepoints",
+            json={"chargepoint_id": f"CP-LB-{i}", "location_id": loc.json()["uuid"]},
+        )
+        assert cp.status_code == 201, cp.text
+
+
+async def settle(cps: list[LimitedClient], active: dict[int, int], expected: float) -> None:
+    """Wait until every active transaction holds `expected` A; the sum never exceeds the grid."""
+    for _ in range(200):
+        current = {tx: cps[i].limits.get(tx) for tx, i in active.items()}
+        assert sum(v for v in current.values() if v is not None) <= GRID_AMPS + 1e-9
+        if all(v is not None and abs(v - expected) < 0.11 for v in current.values()):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"limits {current}, expected {expected} A each")
+
+
+async def test_grid_limit_is_shared_and_freed(stack: Stack, api: httpx.AsyncClient) -> None:
+    await provision(api, 3)
+    async with AsyncExitStack() as stack_cm:
+        cps: list[LimitedClient] = []
+        for i in range(3):
+            cp = await stack_cm.enter_async_context(
+                connected(stack.ws_url, f"CP-LB-{i}", LimitedClient)
+            )
+            cp.limits = {}
+            assert (await cp.boot()).status == "Accepted"
+            await cp.status(1, "Preparing")
+            cps.append(cp)
+        active: dict[int, int] = {}
+        for i, cp in enumerate(cps):
+            tx = (await cp.start_tx(f"TAG-LB-{i}")).transaction_id
+            await cp.status(1, "Charging")
+            active[tx] = i
+        await settle(cps, active, round(GRID_AMPS / 3 - 0.05, 1))
+        # One session ends: the other two share the grid.
+        first = next(iter(active))
+        await cps[active.pop(first)].stop_tx(first, 1000)
+        await settle(cps, active, GRID_AMPS / 2)
+    decisions = await api.get("/api/v1/balancing-decisions")
+    assert decisions.status_code == 200, decisions.text
+    assert decisions.json()["total"] >= 2

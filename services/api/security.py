@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# The argon2 helpers live in shared/ (the registry verifies charge point passwords too).
+from shared.passwords import hash_password, needs_rehash, verify_password
 
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "csms"
@@ -19,27 +20,23 @@ API_KEY_PREFIX = "csms_"
 # `csms_` + 8 characters shown in listings to recognise a key; the whole key is 256 bits.
 API_KEY_PREFIX_LENGTH = len(API_KEY_PREFIX) + 8
 
-_hasher = PasswordHasher()
-# A hash to verify against when the user does not exist, so timing does not reveal it.
-_DUMMY_HASH = _hasher.hash("no-such-user-" + secrets.token_hex(8))
-
-
-def hash_password(password: str) -> str:
-    """The argon2id hash of a password."""
-    return _hasher.hash(password)
-
-
-def verify_password(password: str, password_hash: str | None) -> bool:
-    """True when `password` matches `password_hash` (False for a missing or broken hash)."""
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    """True when the hash was made with older argon2 parameters."""
-    return _hasher.check_needs_rehash(password_hash)
+__all__ = [
+    "API_KEY_PREFIX",
+    "API_KEY_PREFIX_LENGTH",
+    "JWT_ALGORITHM",
+    "JWT_ISSUER",
+    "InvalidToken",
+    "TokenClaims",
+    "api_key_matches",
+    "create_access_token",
+    "decode_access_token",
+    "generate_api_key",
+    "hash_api_key",
+    "hash_password",
+    "looks_like_api_key",
+    "needs_rehash",
+    "verify_password",
+]
 
 
 @dataclass(frozen=True, slots=True)

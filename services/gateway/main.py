@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 
+from services.gateway.auth import RegistryAuthenticator
 from services.gateway.downstream import Downstream
 from services.gateway.server import GatewayServer
 from shared import metrics
@@ -60,7 +61,14 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> in
     def ready() -> bool:
         return started and bus.is_connected
 
-    server = GatewayServer(settings, bus=bus, downstream=downstream, ready=ready)
+    # Security profile 1: every upgrade is checked by the registry (profile 0 for charge
+    # points without a password is the registry's decision, not a switch here).
+    authenticate = RegistryAuthenticator(
+        bus, node_id=settings.gateway_node_id, timeout=settings.upstream_call_timeout
+    )
+    server = GatewayServer(
+        settings, bus=bus, downstream=downstream, ready=ready, authenticate=authenticate
+    )
     status = 0
     try:
         if await _connect(bus, stopping):

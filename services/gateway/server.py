@@ -9,7 +9,11 @@
   OCPP 2.0.1 Part 4 §3.1.2 (and 1.6J §3.1.2 alike): the server completes the handshake
   without a `Sec-WebSocket-Protocol` header and closes the connection at once; we close with
   1002 (protocol error) and say why in the reason.
-- Security profile 1 (HTTP Basic auth) is not enforced yet: `Authenticator` is the hook.
+- Security profile 1 (HTTP Basic auth): the `authenticate` hook decides before the upgrade
+  (`services/gateway/auth.py`: the registry is asked, one RPC per connection attempt);
+  400 for a malformed `Authorization` header, 401 with `WWW-Authenticate: Basic` when refused,
+  503 when the registry cannot be asked. `csms gateway` always installs it; without the hook
+  (tests) every charge point is let in.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from services.gateway.auth import CHALLENGE, AuthOutcome
 from services.gateway.connection import BusPort, ChargePointConnection, ConnectionSettings, Peer
 from services.gateway.downstream import Downstream
 from services.gateway.versions import VERSIONS
@@ -41,9 +46,14 @@ log = logging.getLogger(__name__)
 MAX_ID_LENGTH: Final = 255
 UNSUPPORTED_SUBPROTOCOL_CODE: Final = 1002
 RESERVED_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+OPEN_TIMEOUT: Final = 10.0
+"""Seconds a client has to complete the opening handshake (websockets' default) ..."""
+AUTH_MARGIN: Final = 5.0
+"""... and at least this much beyond the registry's authentication deadline, so that a
+registry that does not answer gets the charge point a 503, not a dropped connection."""
 
-Authenticator = Callable[[str, Request], Awaitable[bool]]
-"""Security profile 1 hook: (charge point id, upgrade request) -> allowed."""
+Authenticator = Callable[[str, Headers, str], Awaitable[AuthOutcome]]
+"""Security profile 1 hook: (charge point id, request headers, remote IP) -> outcome."""
 ReadinessCheck = Callable[[], bool]
 
 
@@ -69,15 +79,36 @@ def select_subprotocol(offered: Sequence[str]) -> Subprotocol | None:
     return None
 
 
-def _plain(status: HTTPStatus, body: bytes, content_type: str = "text/plain") -> Response:
+def _plain(
+    status: HTTPStatus,
+    body: bytes,
+    content_type: str = "text/plain",
+    extra: Sequence[tuple[str, str]] = (),
+) -> Response:
     headers = Headers(
         [
             ("Content-Type", content_type),
             ("Content-Length", str(len(body))),
             ("Connection", "close"),
+            *extra,
         ]
     )
     return Response(status.value, status.phrase, headers, body)
+
+
+_AUTH_RESPONSES: Final = {
+    AuthOutcome.MALFORMED: (HTTPStatus.BAD_REQUEST, b"malformed Authorization header\n", ()),
+    AuthOutcome.REFUSED: (
+        HTTPStatus.UNAUTHORIZED,
+        b"unauthorized\n",
+        (("WWW-Authenticate", CHALLENGE),),
+    ),
+    AuthOutcome.UNAVAILABLE: (
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        b"central system unavailable, try again later\n",
+        (("Retry-After", "10"),),
+    ),
+}
 
 
 class GatewayServer:
@@ -127,6 +158,7 @@ class GatewayServer:
             ping_timeout=s.ws_ping_timeout,
             max_queue=4,
             server_header=None,
+            open_timeout=max(OPEN_TIMEOUT, s.upstream_call_timeout + AUTH_MARGIN),
         )
         log.info("gateway listening on %s:%s", host or s.gateway_host, self.port)
 
@@ -146,9 +178,14 @@ class GatewayServer:
         cp_id = chargepoint_id_from_path(request.path)
         if cp_id is None:
             return _plain(HTTPStatus.BAD_REQUEST, b"invalid charge point id in the URL path\n")
-        if self.authenticate is not None and not await self.authenticate(cp_id, request):
-            return _plain(HTTPStatus.UNAUTHORIZED, b"unauthorized\n")
-        return None
+        if self.authenticate is None:
+            return None
+        chargepoint_id_var.set(cp_id)
+        outcome = await self.authenticate(cp_id, request.headers, _address(connection)[0])
+        if outcome is AuthOutcome.ALLOWED:
+            return None
+        status, body, extra = _AUTH_RESPONSES[outcome]
+        return _plain(status, body, extra=extra)
 
     def _http(self, path: str) -> Response:
         if path == "/healthz":

@@ -1,7 +1,8 @@
-"""Pure decisions of the registry (no I/O): registration answers, which report is latest."""
+"""Pure decisions of the registry (no I/O): registration, the latest report, who may connect."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.settings import UnknownChargePointPolicy
@@ -85,3 +86,44 @@ def clip(value: object, length: int | None) -> str | None:
         return None
     text = value if isinstance(value, str) else str(value)
     return text[:length] if length is not None else text
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectDecision:
+    """The answer to `gateway.authenticate`: may the socket open, and why (for the logs)."""
+
+    allowed: bool
+    reason: str
+
+
+UNKNOWN_ALLOWED = ConnectDecision(True, "unknown charge point (the boot answer applies the policy)")
+NO_PASSWORD_SET = ConnectDecision(True, "no password set (security profile 0)")
+PASSWORD_ACCEPTED = ConnectDecision(True, "password accepted")
+DECOMMISSIONED = ConnectDecision(False, "decommissioned")
+PASSWORD_REQUIRED = ConnectDecision(False, "password required")
+WRONG_PASSWORD = ConnectDecision(False, "wrong password")
+
+
+def connect_decision(
+    *, known: bool, decommissioned: bool, has_password: bool, presented: bool
+) -> ConnectDecision | None:
+    """Whether a charge point may open its websocket; None: verify the presented password.
+
+    - An id nobody provisioned is let in, with or without credentials (there is nothing to
+      check them against): its BootNotification answers as CSMS_UNKNOWN_CHARGEPOINTS says.
+    - A decommissioned charge point is refused, whatever it presents.
+    - A charge point without a password (profile 0: development, closed networks) is let in;
+      credentials it presents are ignored. Operators enable profile 1 by setting a password.
+    - One with a password must present it: no credentials -> refused; otherwise verify.
+    - `registration_status` plays no part: a Rejected charge point connects and is answered
+      Rejected at boot (it then retries after the interval instead of reconnecting in a loop).
+    """
+    if not known:
+        return UNKNOWN_ALLOWED
+    if decommissioned:
+        return DECOMMISSIONED
+    if not has_password:
+        return NO_PASSWORD_SET
+    if not presented:
+        return PASSWORD_REQUIRED
+    return None

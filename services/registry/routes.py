@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.registry import command_effects
-from services.registry.handlers import gateway_events
+from services.registry.handlers import connect_auth, gateway_events
 from services.registry.handlers.v16 import (
     boot_notification,
     data_transfer,
@@ -16,6 +16,7 @@ from services.registry.handlers.v16 import (
     status_notification,
 )
 from shared.bus.topology import (
+    GATEWAY_AUTHENTICATE,
     GATEWAY_CONNECTED,
     GATEWAY_DISCONNECTED,
     GATEWAY_FRAME_LOG,
@@ -30,6 +31,8 @@ ROUTES: list[Route] = [
     # RPC: the answer needs state.
     Route(UPSTREAM, upstream_key(V16, "BootNotification"), boot_notification.handle, rpc=True),
     Route(UPSTREAM, upstream_key(V16, "DataTransfer"), data_transfer.handle, rpc=True),
+    # Security profile 1: the gateway asks before it accepts a websocket (not an OCPP frame).
+    Route(UPSTREAM, GATEWAY_AUTHENTICATE, connect_auth.handle, log_message=False, rpc=True),
     # Fire-and-forget: the gateway answered once the broker confirmed.
     Route(UPSTREAM, upstream_key(V16, "Heartbeat"), heartbeat.handle),
     Route(UPSTREAM, upstream_key(V16, "StatusNotification"), status_notification.handle),

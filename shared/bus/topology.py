@@ -23,6 +23,8 @@ CHARGING_QUEUE: Final = "csms.charging"
 GATEWAY_CONNECTED: Final = "gateway.connected"
 GATEWAY_DISCONNECTED: Final = "gateway.disconnected"
 GATEWAY_FRAME_LOG: Final = "gateway.frame_log"
+GATEWAY_AUTHENTICATE: Final = "gateway.authenticate"
+"""RPC, gateway -> registry: may this charge point open a socket (security profile 1)?"""
 
 VERSION_PREFIXES: Final[dict[str, str]] = {
     "ocpp1.6": "ocpp16",

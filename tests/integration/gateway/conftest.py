@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
+from services.gateway.auth import RegistryAuthenticator
 from services.gateway.downstream import Downstream
 from services.gateway.server import GatewayServer
 from shared.bus import UPSTREAM, Bus
@@ -114,10 +115,13 @@ def prefix() -> str:
 async def gateway_factory(
     bus_factory: BusFactory, unique_name: NameFactory
 ) -> AsyncIterator[Callable[[], Any]]:
-    """Start gateway nodes (each its own Bus, node id and port); closed after the test."""
+    """Start gateway nodes (each its own Bus, node id and port); closed after the test.
+
+    `await gateway_factory(authenticate=True)`: with the registry authentication hook.
+    """
     started: list[Gateway] = []
 
-    async def make() -> Gateway:
+    async def make(*, authenticate: bool = False) -> Gateway:
         node_id = unique_name("gwnode").replace("test.", "")
         settings = Settings(
             gateway_node_id=node_id,
@@ -130,7 +134,14 @@ async def gateway_factory(
         downstream = Downstream(bus, node_id=node_id, command_timeout=COMMAND_TIMEOUT)
         await downstream.start()
         server = GatewayServer(
-            settings, bus=bus, downstream=downstream, ready=lambda: bus.is_connected
+            settings,
+            bus=bus,
+            downstream=downstream,
+            ready=lambda: bus.is_connected,
+            # Security profile 1 as `csms gateway` runs it (the registry is asked).
+            authenticate=RegistryAuthenticator(bus, node_id=node_id, timeout=UPSTREAM_TIMEOUT)
+            if authenticate
+            else None,
         )
         await server.start("127.0.0.1", 0)
         gateway = Gateway(server, downstream, bus, node_id)

@@ -108,7 +108,8 @@ def closing(connect: Envelope) -> Envelope:
 
 
 def delivery(env: Envelope) -> FakeDelivery:
-    if env.kind is Kind.CALL:
+    """OCPP CALLs come on `ocpp16.<Action>`; gateway messages on their action's name."""
+    if env.kind is Kind.CALL and not env.action.startswith("gateway."):
         return FakeDelivery(env, upstream_key("ocpp1.6", env.action))
     return FakeDelivery(env, env.action)
 

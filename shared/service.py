@@ -166,6 +166,7 @@ async def consume_router(
     router: Router,
     *,
     log_writer: MessageLogWriter | None = None,
+    max_batch: int | None = None,
 ) -> None:
     """Declare the service's two queues and consume both with batch dispatchers.
 
@@ -188,4 +189,6 @@ async def consume_router(
             service=ctx.name,
         )
         await ctx.bus.declare_service_queue(name, bindings)
-        await ctx.bus.consume(name, dispatcher, max_batch=ctx.settings.consumer_prefetch)
+        await ctx.bus.consume(
+            name, dispatcher, max_batch=max_batch or ctx.settings.consumer_prefetch
+        )

@@ -39,7 +39,7 @@ def build_router(installer: Installer) -> Router:
                 log_message=False,
             ),
             # RPCs of the API: install / clear a stored profile.
-            Route(EVENTS, INSTALL_PROFILE, profiles.install, log_message=False),
-            Route(EVENTS, CLEAR_PROFILE, profiles.clear, log_message=False),
+            Route(EVENTS, INSTALL_PROFILE, profiles.install, log_message=False, rpc=True),
+            Route(EVENTS, CLEAR_PROFILE, profiles.clear, log_message=False, rpc=True),
         ]
     )

@@ -13,13 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.stack import Stack, free_port, stack_env
 from services.api.security import hash_password
 
-E2E_VHOST = "csms_test_e2e"
+E2E_VHOST_SUFFIX = "_e2e"
 
 
 @pytest.fixture(scope="session")
 def e2e_amqp_url() -> str:
+    """TEST_AMQP_URL with `_e2e` appended to its vhost (`csms_test` -> `csms_test_e2e`), the
+    pair `make vhost` creates: a suite run on its own vhost gets its own e2e vhost too."""
     base = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/csms_test")
-    return base.rsplit("/", 1)[0] + "/" + E2E_VHOST
+    prefix, _, vhost = base.rpartition("/")
+    return f"{prefix}/{vhost or 'csms_test'}{E2E_VHOST_SUFFIX}"
 
 
 @pytest.fixture(scope="package")

@@ -75,9 +75,21 @@ class Client(ChargePoint):  # type: ignore[misc]
 
 
 @asynccontextmanager
-async def connected(ws_url: str, cp_id: str, cls: type[Client] = Client) -> AsyncIterator[Any]:
-    """A connected charge point whose message loop runs while the block runs."""
-    async with websockets.connect(f"{ws_url}/{cp_id}", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+async def connected(
+    ws_url: str,
+    cp_id: str,
+    cls: type[Client] = Client,
+    headers: dict[str, str] | None = None,
+) -> AsyncIterator[Any]:
+    """A connected charge point whose message loop runs while the block runs.
+
+    `headers`: extra headers of the upgrade request (`Authorization: Basic ...`).
+    """
+    async with websockets.connect(
+        f"{ws_url}/{cp_id}",
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as ws:
         client = cls(cp_id, ws)
         task = asyncio.create_task(client.start())
         try:

@@ -95,3 +95,53 @@ async def test_grid_limit_is_shared_and_freed(stack: Stack, api: httpx.AsyncClie
     decisions = await api.get("/api/v1/balancing-decisions")
     assert decisions.status_code == 200, decisions.text
     assert decisions.json()["total"] >= 2
+
+
+class ProfileClient(Client):
+    """Accepts SetChargingProfile and keeps every profile it was sent."""
+
+    profiles: list[dict[str, Any]]
+
+    @on(Action.set_charging_profile)
+    async def on_set_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
+        self.profiles.append({"connector_id": connector_id, **cs_charging_profiles})
+        return call_result.SetChargingProfile(status="Accepted")
+
+
+async def test_profile_defined_through_the_api_is_installed(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """POST /charging-profiles -> charging service -> SetChargingProfile on the charge point."""
+    await provision(api, 1)
+    async with connected(stack.ws_url, "CP-LB-0", ProfileClient) as cp:
+        cp.profiles = []
+        await cp.boot()
+        resp = await api.post(
+            "/api/v1/charging-profiles",
+            json={
+                "chargepoint_id": "CP-LB-0",
+                "connector_id": 0,
+                "stack_level": 1,
+                "chargingprofile_purpose": "ChargePointMaxProfile",
+                "chargingprofile_kind": "Absolute",
+                "charging_rate_unit": "A",
+                "start_schedule": "2026-01-01T00:00:00Z",
+                "chargingschedule_period": [{"start_period": 0, "limit": 20.0}],
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["install"]["status"] == "Installed", resp.json()
+        # The reconnect handling may re-send the same profile (same id replaces it, §5.16.2).
+        assert cp.profiles
+        assert {p["charging_profile_id"] for p in cp.profiles} == {
+            resp.json()["chargingprofile_id"]
+        }
+        sent = cp.profiles[-1]
+        assert sent["connector_id"] == 0
+        assert sent["charging_profile_purpose"] == "ChargePointMaxProfile"
+        assert sent["charging_schedule"]["charging_schedule_period"][0]["limit"] == 20.0
+        schedule = await api.get(
+            "/api/v1/chargepoints/CP-LB-0/connectors/1/composite-schedule",
+            params={"duration": 3600},
+        )
+        assert schedule.status_code == 200, schedule.text

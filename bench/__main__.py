@@ -36,6 +36,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def infra_pids() -> dict[str, list[int]]:
+    """PIDs of the local infrastructure: every postgres process, RabbitMQ's Erlang VM."""
+    found: dict[str, list[int]] = {"postgres": [], "rabbitmq": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == "postgres":
+            found["postgres"].append(int(entry.name))
+        elif comm == "beam.smp":
+            found["rabbitmq"].append(int(entry.name))
+    return found
+
+
+def group_cpu(pids: list[int]) -> float:
+    """CPU seconds of a group of processes (ones that exited meanwhile count as 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -135,10 +163,13 @@ async def main(args: argparse.Namespace) -> None:
     try:
         for name in ("registry", "transactions", "gateway"):
             await stack.start(name)
-        cpu0 = {name: cpu_seconds(p.pid) for name, p in stack.procs.items()}
+        groups = {name: [p.pid] for name, p in stack.procs.items()}
+        groups.update(infra_pids())
+        groups["bench client"] = [os.getpid()]
+        cpu0 = {name: group_cpu(pids) for name, pids in groups.items()}
         lat = new_latencies()
         load, persisted = await run_sessions(stack, args.chargepoints, args.meter_values, lat)
-        cpu = {name: cpu_seconds(p.pid) - cpu0[name] for name, p in stack.procs.items()}
+        cpu = {name: group_cpu(pids) - cpu0[name] for name, pids in groups.items()}
         print(f"\nPhase 1: {args.chargepoints} charge points x {args.meter_values} MeterValues")
         print(f"{'action':<20}{'calls':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
         for action, values in lat.items():
@@ -156,6 +187,10 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{'process':<14}{'CPU s':>8}{'CPU ms/call':>13}")
         for name, secs in cpu.items():
             print(f"{name:<14}{secs:>8.2f}{secs * 1000 / total:>13.3f}")
+        print(
+            f"{'all':<14}{sum(cpu.values()):>8.2f}{sum(cpu.values()) * 1000 / total:>13.3f}"
+            f"   (over {persisted:.2f} s wall on {os.cpu_count()} cores)"
+        )
         if args.idle:
             before, after = await run_idle(stack, args.idle)
             per = (after - before) / args.idle

@@ -36,7 +36,7 @@ vhost:
 	  rabbitmqctl -q set_permissions -p $$v guest '.*' '.*' '.*'; \
 	done
 
-test: install vhost
+test: install vhost lint
 	CSMS_ENV=test CSMS_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/csms migrate --recreate-database
 	CSMS_ENV=test $(BIN)/pytest
 

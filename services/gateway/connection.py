@@ -18,10 +18,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -93,6 +94,42 @@ class ConnectionSettings:
     send_queue_size: int = 64
 
 
+T = TypeVar("T")
+
+
+class Fifo(Generic[T]):
+    """A bounded FIFO that holds memory only while it holds items.
+
+    An idle charge point is most of a gateway's sockets: an `asyncio.Queue` costs ~2.4 KB
+    (three deques) even when empty, this costs nothing until used and frees its deque once
+    drained. The consumer is a task started on demand, so no waiting getters are needed.
+    """
+
+    __slots__ = ("_items", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: deque[T] | None = None
+        self.maxsize = maxsize
+
+    def put_nowait(self, item: T) -> None:
+        """Append; raise `asyncio.QueueFull` at `maxsize` items."""
+        if self._items is None:
+            self._items = deque()
+        elif len(self._items) >= self.maxsize:
+            raise asyncio.QueueFull
+        self._items.append(item)
+
+    def get_nowait(self) -> T:
+        """Pop the oldest item; raise `asyncio.QueueEmpty` (and free the deque) when empty."""
+        if not self._items:
+            self._items = None
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    def __len__(self) -> int:
+        return len(self._items) if self._items is not None else 0
+
+
 class ChargePointConnection:
     """One charge point's socket: ordered answers upstream, one outstanding CALL downstream."""
 
@@ -115,8 +152,8 @@ class ChargePointConnection:
         self._bus = bus
         self._config = config
         self._clock = clock
-        self._incoming: asyncio.Queue[Call | FrameError] = asyncio.Queue(MAX_PENDING_CALLS)
-        self._outgoing: asyncio.Queue[str] = asyncio.Queue(config.send_queue_size)
+        self._incoming: Fifo[Call | FrameError] = Fifo(MAX_PENDING_CALLS)
+        self._outgoing: Fifo[str] = Fifo(config.send_queue_size)
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
         self._log_tasks: set[asyncio.Task[None]] = set()

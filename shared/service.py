@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from shared import metrics
 from shared.dispatch import Dispatcher, MessageLogWriter, Router
@@ -160,6 +160,15 @@ def rpc_queue_name(queue: str) -> str:
     return f"{queue}.rpc"
 
 
+RPC_MAX_BATCH: Final = 20
+"""Replies go out when their batch commits: RPC batches stay small so a charge point waiting
+on a StartTransaction does not wait for 199 others to be handled first."""
+CONSUMERS_PER_QUEUE: Final = 2
+"""Consumers per queue in one process, each on its own channel: while one waits on Postgres
+the other handles its batch. (Each channel settles its batches with basic.ack(multiple) in
+delivery order, which concurrent batches on ONE channel would break.)"""
+
+
 async def consume_router(
     ctx: ServiceContext,
     queue: str,
@@ -174,9 +183,10 @@ async def consume_router(
     messages and domain events. Separate queues keep an RPC from waiting behind a backlog of
     MeterValues (e.g. after a charge point replays hours of offline data).
     """
-    for name, bindings in (
-        (rpc_queue_name(queue), router.bindings(rpc=True)),
-        (queue, router.bindings(rpc=False)),
+    bulk_batch = max_batch or ctx.settings.consumer_prefetch
+    for name, bindings, batch in (
+        (rpc_queue_name(queue), router.bindings(rpc=True), min(bulk_batch, RPC_MAX_BATCH)),
+        (queue, router.bindings(rpc=False), bulk_batch),
     ):
         if not bindings:
             continue
@@ -189,6 +199,5 @@ async def consume_router(
             service=ctx.name,
         )
         await ctx.bus.declare_service_queue(name, bindings)
-        await ctx.bus.consume(
-            name, dispatcher, max_batch=max_batch or ctx.settings.consumer_prefetch
-        )
+        for _ in range(CONSUMERS_PER_QUEUE):
+            await ctx.bus.consume(name, dispatcher, max_batch=batch)

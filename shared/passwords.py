@@ -1,5 +1,6 @@
 """Password hashing (argon2id), shared by the API (users, charge point passwords) and the
-registry (charge point HTTP Basic auth, security profile 1).
+gateway (charge point HTTP Basic auth, security profile 1: verified against the hash the
+registry answers).
 
 Verification is deliberately slow (tens of milliseconds of CPU and 64 MiB of memory with the
 library's defaults): call `verify_password` off the event loop (`asyncio.to_thread`) in a

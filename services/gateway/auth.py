@@ -1,30 +1,49 @@
-"""Security profile 1: HTTP Basic auth on the websocket upgrade, decided by the registry.
+"""Security profile 1: HTTP Basic auth on the websocket upgrade, checked with the registry.
 
 OCPP 1.6 security whitepaper / 2.0.1 Part 2 A00: the charge point sends
 `Authorization: Basic base64(<charge point id>:<AuthorizationKey>)` with its upgrade request.
 The gateway has no database, so it checks the header's form here and asks the registry
 (`gateway.authenticate` RPC on `ocpp.upstream`, one per connection attempt) whether the
-socket may open:
+socket may open. The password never leaves the gateway: the request says only whether
+credentials for the charge point id were presented
+(`{"chargepoint_id", "presented": bool, "remote_ip"}`). The registry answers a decision
+(`{"allowed": bool, "reason"}`) or, when the charge point has a password and presented one,
+`{"allowed": null, "reason": "verify", "password_hash": <argon2 hash>}`: the gateway verifies
+the password against that hash itself (argon2, in a worker thread, at most
+`max_verifications` at a time).
 
 | request | answer |
 |---|---|
 | `Authorization` header not valid Basic credentials, or more than one | 400 |
 | another scheme (`Bearer ...`) | 401 + `WWW-Authenticate: Basic realm="csms"` |
 | username other than the charge point id of the URL | 401 (the registry is not asked) |
-| registry refuses (wrong/missing password, decommissioned) | 401 + challenge |
-| registry allows (right password, no password set, unknown id) | the handshake goes on |
-| registry does not answer in `CSMS_UPSTREAM_CALL_TIMEOUT`, unroutable, error reply | 503 |
+| registry refuses (password required, decommissioned) | 401 + challenge |
+| password does not match the hash the registry answered | 401 + challenge |
+| registry allows (no password set, unknown id), or the password matches | the handshake goes on |
+| registry silent for `CSMS_UPSTREAM_CALL_TIMEOUT`, unroutable, error or malformed reply | 503 |
 
 A charge point is never let in unchecked: without the registry's word the answer is 503
 and the charge point retries (it keeps its queued messages meanwhile).
+
+Reconnect storms: successful verifications are remembered per process (`VerifiedPasswords`:
+(charge point id, password hash) -> HMAC-SHA256 of the password under a random per-process
+key), so a charge point that reconnects with the same password costs one RPC and no argon2.
+A password changed through the API changes the hash the registry answers, which misses the
+cache. The clear password is never logged nor kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
+import os
+import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -35,11 +54,19 @@ from services.gateway.connection import BusPort
 from shared.bus.errors import BusError, RpcTimeout, Unroutable
 from shared.bus.topology import GATEWAY_AUTHENTICATE, UPSTREAM
 from shared.envelope import Envelope, Kind
+from shared.passwords import verify_password
 
 log = logging.getLogger(__name__)
 
 REALM: Final = "csms"
 CHALLENGE: Final = f'Basic realm="{REALM}"'
+CACHE_SIZE: Final = 100_000
+"""Successful verifications a gateway process remembers (the oldest is dropped when full)."""
+MAX_VERIFICATIONS: Final = max(1, min(os.cpu_count() or 1, 8))
+"""argon2 verifications at a time per process: CPU-bound, and 64 MiB of memory each."""
+
+PasswordVerifier = Callable[[str, str], bool]
+"""(password, argon2 hash) -> whether they match; blocking (run in a worker thread)."""
 
 
 class AuthOutcome(Enum):
@@ -112,13 +139,62 @@ def basic_authorization(username: str, password: str) -> str:
     return f"Basic {token}"
 
 
-class RegistryAuthenticator:
-    """Checks the credentials of an upgrade request: form here, decision by the registry."""
+class VerifiedPasswords:
+    """Passwords this process verified successfully, so that reconnections skip argon2.
 
-    def __init__(self, bus: BusPort, *, node_id: str, timeout: float) -> None:
+    Key: (charge point id, the password hash the registry answered); value: HMAC-SHA256 of
+    the password under a random key of this process (never the password itself), compared in
+    constant time. A new hash (password changed through the API) is another key: a miss. At
+    most `max_entries`: the oldest entry is dropped when full (a dict keeps insertion order).
+    """
+
+    def __init__(self, max_entries: int = CACHE_SIZE) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._max_entries = max_entries
+        self._key = secrets.token_bytes(32)
+        self._entries: dict[tuple[str, str], bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _mac(self, password: str) -> bytes:
+        return hmac.new(self._key, password.encode("utf-8"), hashlib.sha256).digest()
+
+    def holds(self, chargepoint_id: str, password_hash: str, password: str) -> bool:
+        """True when `password` was verified against `password_hash` for this charge point."""
+        known = self._entries.get((chargepoint_id, password_hash))
+        return known is not None and hmac.compare_digest(known, self._mac(password))
+
+    def add(self, chargepoint_id: str, password_hash: str, password: str) -> None:
+        """Remember a successful verification (the oldest entry goes when full)."""
+        key = (chargepoint_id, password_hash)
+        self._entries.pop(key, None)
+        while len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = self._mac(password)
+
+
+class RegistryAuthenticator:
+    """Checks the credentials of an upgrade request: form here, decision by the registry,
+    password verified here against the hash the registry answers."""
+
+    def __init__(
+        self,
+        bus: BusPort,
+        *,
+        node_id: str,
+        timeout: float,
+        verify: PasswordVerifier = verify_password,
+        verified: VerifiedPasswords | None = None,
+        max_verifications: int = MAX_VERIFICATIONS,
+    ) -> None:
         self._bus = bus
         self._node_id = node_id
         self._timeout = timeout
+        self._verify = verify
+        self._verified = VerifiedPasswords() if verified is None else verified
+        self._verifications = asyncio.Semaphore(max_verifications)
 
     async def __call__(self, chargepoint_id: str, headers: Headers, remote_ip: str) -> AuthOutcome:
         """Decide on one upgrade request (one RPC, unless the header settles it)."""
@@ -137,13 +213,37 @@ class RegistryAuthenticator:
                 credentials.username[:64],
             )
             return AuthOutcome.REFUSED
-        return await self._ask_registry(
-            chargepoint_id, None if credentials is None else credentials.password, remote_ip
+        reply = await self._ask_registry(chargepoint_id, credentials is not None, remote_ip)
+        if reply is None:
+            return AuthOutcome.UNAVAILABLE
+        allowed = reply.get("allowed")
+        if allowed is True:
+            return AuthOutcome.ALLOWED
+        if allowed is False:
+            log.warning(
+                "connection from %s refused by the registry: %s", remote_ip, reply.get("reason")
+            )
+            return AuthOutcome.REFUSED
+        password_hash = reply.get("password_hash")
+        if allowed is None and isinstance(password_hash, str) and credentials is not None:
+            return await self._check_password(
+                chargepoint_id, credentials.password, password_hash, remote_ip
+            )
+        # Never the whole reply: it may hold a password hash.
+        log.error(
+            "registry answered the authentication without a decision (allowed=%r, reason=%r, "
+            "password hash %s, credentials %s)",
+            allowed,
+            reply.get("reason"),
+            "present" if password_hash is not None else "absent",
+            "presented" if credentials is not None else "not presented",
         )
+        return AuthOutcome.UNAVAILABLE
 
     async def _ask_registry(
-        self, chargepoint_id: str, password: str | None, remote_ip: str
-    ) -> AuthOutcome:
+        self, chargepoint_id: str, presented: bool, remote_ip: str
+    ) -> dict[str, object] | None:
+        """The registry's reply payload; None when there is none to act on (-> 503)."""
         request = Envelope(
             kind=Kind.CALL,
             action=GATEWAY_AUTHENTICATE,
@@ -152,7 +252,7 @@ class RegistryAuthenticator:
             correlation_id=uuid.uuid4().hex,
             payload={
                 "chargepoint_id": chargepoint_id,
-                "password": password,
+                "presented": presented,
                 "remote_ip": remote_ip,
             },
         )
@@ -162,13 +262,13 @@ class RegistryAuthenticator:
             )
         except RpcTimeout:
             log.error("registry did not answer the authentication within %.1fs", self._timeout)
-            return AuthOutcome.UNAVAILABLE
+            return None
         except Unroutable:
             log.error("no registry consumes %s; refusing connections (503)", GATEWAY_AUTHENTICATE)
-            return AuthOutcome.UNAVAILABLE
+            return None
         except BusError as exc:
             log.error("cannot ask the registry (%r); refusing the connection (503)", exc)
-            return AuthOutcome.UNAVAILABLE
+            return None
         if reply.kind is not Kind.RESULT:
             log.error(
                 "registry answered the authentication with %s %s: %s",
@@ -176,16 +276,25 @@ class RegistryAuthenticator:
                 reply.error_code,
                 reply.error_description,
             )
-            return AuthOutcome.UNAVAILABLE
-        allowed = reply.payload.get("allowed")
-        if allowed is True:
+            return None
+        payload: dict[str, object] = reply.payload
+        return payload
+
+    async def _check_password(
+        self, chargepoint_id: str, password: str, password_hash: str, remote_ip: str
+    ) -> AuthOutcome:
+        """Verify the presented password against the registry's hash (cached when right)."""
+        if self._verified.holds(chargepoint_id, password_hash, password):
             return AuthOutcome.ALLOWED
-        if allowed is not False:
-            log.error("registry answered the authentication without a decision: %s", reply.payload)
-            return AuthOutcome.UNAVAILABLE
+        async with self._verifications:
+            ok = await asyncio.to_thread(self._verify, password, password_hash)
+        if ok:
+            self._verified.add(chargepoint_id, password_hash, password)
+            return AuthOutcome.ALLOWED
         log.warning(
-            "connection from %s refused by the registry: %s",
+            "connection of %s from %s refused: wrong password",
+            chargepoint_id,
             remote_ip,
-            reply.payload.get("reason"),
+            extra={"remote_ip": remote_ip, "reason": "wrong password"},
         )
         return AuthOutcome.REFUSED

@@ -10,9 +10,10 @@
   without a `Sec-WebSocket-Protocol` header and closes the connection at once; we close with
   1002 (protocol error) and say why in the reason.
 - Security profile 1 (HTTP Basic auth): the `authenticate` hook decides before the upgrade
-  (`services/gateway/auth.py`: the registry is asked, one RPC per connection attempt);
-  400 for a malformed `Authorization` header, 401 with `WWW-Authenticate: Basic` when refused,
-  503 when the registry cannot be asked. `csms gateway` always installs it; without the hook
+  (`services/gateway/auth.py`: the registry is asked, one RPC per connection attempt, and a
+  presented password is verified here against the hash it answers); 400 for a malformed
+  `Authorization` header, 401 with `WWW-Authenticate: Basic` when refused, 503 when the
+  registry cannot be asked. `csms gateway` always installs it; without the hook
   (tests) every charge point is let in.
 """
 

@@ -98,16 +98,15 @@ class ConnectDecision:
 
 UNKNOWN_ALLOWED = ConnectDecision(True, "unknown charge point (the boot answer applies the policy)")
 NO_PASSWORD_SET = ConnectDecision(True, "no password set (security profile 0)")
-PASSWORD_ACCEPTED = ConnectDecision(True, "password accepted")
 DECOMMISSIONED = ConnectDecision(False, "decommissioned")
 PASSWORD_REQUIRED = ConnectDecision(False, "password required")
-WRONG_PASSWORD = ConnectDecision(False, "wrong password")
 
 
 def connect_decision(
     *, known: bool, decommissioned: bool, has_password: bool, presented: bool
 ) -> ConnectDecision | None:
-    """Whether a charge point may open its websocket; None: verify the presented password.
+    """Whether a charge point may open its websocket; None: verify the presented password
+    (the registry answers the stored hash and the gateway verifies, see handlers/connect_auth).
 
     - An id nobody provisioned is let in, with or without credentials (there is nothing to
       check them against): its BootNotification answers as CSMS_UNKNOWN_CHARGEPOINTS says.

@@ -1,5 +1,5 @@
 """Security profile 1 end to end: a password provisioned through the REST API, HTTP Basic auth
-on the websocket upgrade checked by the gateway with the registry's decision."""
+on the websocket upgrade checked by the gateway against the hash the registry answers."""
 
 from __future__ import annotations
 

@@ -1,49 +1,52 @@
 """`gateway.authenticate` (RPC): may a charge point open its websocket? (security profile 1)
 
 The gateway has no database: on every websocket upgrade it asks the registry, with the
-charge point id of the URL, the HTTP Basic password it presented (null when it sent no
-`Authorization` header) and its remote IP, and answers the upgrade from the reply
-`{"allowed": bool, "reason": str}`: 101 or 401 (no reply at all: 503).
+charge point id of the URL, whether it presented HTTP Basic credentials for that id
+(`presented`, a bool: the password itself never leaves the gateway) and its remote IP:
 
-The rules are `policy.connect_decision`. Verifying a password is an argon2 hash (tens of
-milliseconds of CPU, 64 MiB): it runs in a worker thread so the consumer's event loop keeps
-serving (other batches' replies, heartbeats of the broker connection). A request older than
-`CSMS_UPSTREAM_CALL_TIMEOUT` (the gateway has given up and answered 503) is not verified:
-after an outage the backlog drains without burning CPU on answers nobody waits for.
+- `{"allowed": true|false, "reason": str}` when the registry can decide alone
+  (`policy.connect_decision`): unknown id, decommissioned, no password set, password required;
+- `{"allowed": null, "reason": "verify", "password_hash": <argon2 hash>}` when the charge point
+  has a password and presented one: the gateway verifies it against the stored hash.
 
-Failed attempts are logged at WARNING with the remote IP and the reason, never the password.
-No row is written (log_message=False: this is not an OCPP frame).
+The gateway answers the upgrade from it: 101 or 401 (no reply at all, or another: 503). No
+password is verified here, so the consumer stays cheap whatever the reconnect storm.
+
+Refusals are logged at WARNING with the remote IP and the reason (wrong passwords are
+refused, and logged, by the gateway). No row is written (log_message=False: not an OCPP frame).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import timedelta
+from typing import Final
 
 from sqlalchemy import select
 
-from services.registry.policy import (
-    PASSWORD_ACCEPTED,
-    WRONG_PASSWORD,
-    ConnectDecision,
-    connect_decision,
-)
+from services.registry.policy import ConnectDecision, connect_decision
 from services.registry.queries import chargepoint_id_of, chargepoint_table
-from shared.dispatch import HandlerContext, OcppError, Payload
+from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
-from shared.passwords import verify_password
 
 log = logging.getLogger(__name__)
 
 INVALID_REQUEST = ConnectDecision(False, "invalid request")
+VERIFY: Final = "verify"
+"""The reason of a reply that leaves the password verification to the gateway."""
 
 
 async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
-    """Answer `{"allowed": bool, "reason": str}` for one connection attempt."""
+    """Answer one connection attempt: a decision, or the hash to verify the password with."""
     chargepoint_id = chargepoint_id_of(env)
     remote_ip = env.payload.get("remote_ip")
     decision = await _decide(ctx, env, chargepoint_id)
+    if isinstance(decision, str):
+        log.debug(
+            "connection of %s from %s: password verification left to the gateway",
+            chargepoint_id,
+            remote_ip,
+        )
+        return {"allowed": None, "reason": VERIFY, "password_hash": decision}
     if decision.allowed:
         log.debug(
             "connection of %s from %s allowed: %s", chargepoint_id, remote_ip, decision.reason
@@ -59,9 +62,10 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     return {"allowed": decision.allowed, "reason": decision.reason}
 
 
-async def _decide(ctx: HandlerContext, env: Envelope, chargepoint_id: str) -> ConnectDecision:
-    password = env.payload.get("password")
-    if password is not None and not isinstance(password, str):
+async def _decide(ctx: HandlerContext, env: Envelope, chargepoint_id: str) -> ConnectDecision | str:
+    """The decision, or the stored password hash when the presented password must be verified."""
+    presented = env.payload.get("presented")
+    if not isinstance(presented, bool):
         return INVALID_REQUEST
     row = (
         await ctx.session.execute(
@@ -74,15 +78,9 @@ async def _decide(ctx: HandlerContext, env: Envelope, chargepoint_id: str) -> Co
         known=row is not None,
         decommissioned=row is not None and row.decommissioned_at is not None,
         has_password=row is not None and row.password_hash is not None,
-        presented=password is not None,
+        presented=presented,
     )
     if decision is not None:
         return decision
-    assert row is not None and password is not None  # connect_decision returned None
-    if ctx.now - env.created_at > timedelta(seconds=ctx.settings.upstream_call_timeout):
-        # The gateway answered 503 already; an error reply is what it would act on (503)
-        # should it still be listening (clocks apart), never a wrong 401.
-        log.info("authentication request of %s expired before it was handled", chargepoint_id)
-        raise OcppError("GenericError", "authentication request expired")
-    ok = await asyncio.to_thread(verify_password, password, row.password_hash)
-    return PASSWORD_ACCEPTED if ok else WRONG_PASSWORD
+    assert row is not None and isinstance(row.password_hash, str)  # connect_decision: None
+    return row.password_hash

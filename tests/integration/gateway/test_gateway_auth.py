@@ -1,7 +1,8 @@
 """Security profile 1 through a real gateway and RabbitMQ: 101 / 400 / 401 / 503.
 
-The registry is played by the fake service (its `gateway.authenticate` answer), and once by
-the real registry Dispatcher consuming a queue of its own, in-process, on the test database.
+The registry is played by the fake service (its `gateway.authenticate` answer: a decision, or
+a real argon2 hash of PASSWORD for the gateway to verify), and once by the real registry
+Dispatcher consuming a queue of its own, in-process, on the test database.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.integration
 
 OCPP16 = [Subprotocol("ocpp1.6")]
 PASSWORD = "0123456789abcdef-right"
+HASH = hash_password(PASSWORD)
 
 
 @pytest.fixture
@@ -45,13 +47,23 @@ async def gateway(gateway_factory: Callable[..., Any]) -> Gateway:
 
 
 @pytest.fixture
-def registry(service: FakeService) -> FakeService:
-    """The fake service answers authentications: only PASSWORD (or none for `open-` ids)."""
+def hashes() -> dict[str, str]:
+    """Charge point id -> the password hash the fake registry answers (default: HASH)."""
+    return {}
+
+
+@pytest.fixture
+def registry(service: FakeService, hashes: dict[str, str]) -> FakeService:
+    """The fake service answers authentications as the registry does: `open-` ids have no
+    password; the others must present one, which the gateway verifies against `hashes`."""
 
     def decide(env: Envelope) -> dict[str, Any]:
         cp_id = env.chargepoint_id or ""
-        allowed = env.payload["password"] == PASSWORD or "open-" in cp_id
-        return {"allowed": allowed, "reason": "test"}
+        if "open-" in cp_id:
+            return {"allowed": True, "reason": "no password set (security profile 0)"}
+        if env.payload["presented"] is not True:
+            return {"allowed": False, "reason": "password required"}
+        return {"allowed": None, "reason": "verify", "password_hash": hashes.get(cp_id, HASH)}
 
     service.answers[GATEWAY_AUTHENTICATE] = decide
     return service
@@ -88,24 +100,54 @@ async def test_right_password_opens_the_socket(
     cp_id = f"{prefix}cp"
     assert await boot(gateway.url(cp_id), cp_id, headers(cp_id, PASSWORD)) == "Accepted"
     [request] = registry.of(cp_id, GATEWAY_AUTHENTICATE)  # one RPC per connection
-    assert request.payload["password"] == PASSWORD
-    assert request.payload["chargepoint_id"] == cp_id
-    assert request.payload["remote_ip"] == "127.0.0.1"
+    # The password stays in the gateway: the registry only learns that one was presented.
+    assert request.payload == {"chargepoint_id": cp_id, "presented": True, "remote_ip": "127.0.0.1"}
+    assert PASSWORD.encode() not in request.to_bytes()
 
 
 async def test_refused_is_401_with_a_challenge(
     gateway: Gateway, registry: FakeService, prefix: str
 ) -> None:
     cp_id = f"{prefix}cp"
+    # No credentials: the registry refuses; a wrong password: the gateway's verification does.
     for extra in (None, headers(cp_id, "wrong-password-0000")):
         refused = await status_of(gateway.url(cp_id), extra)
         assert refused.response.status_code == 401
         assert refused.response.headers["WWW-Authenticate"] == 'Basic realm="csms"'
-    assert [e.payload["password"] for e in registry.of(cp_id, GATEWAY_AUTHENTICATE)] == [
-        None,
-        "wrong-password-0000",
-    ]
+    requests = registry.of(cp_id, GATEWAY_AUTHENTICATE)
+    assert [e.payload["presented"] for e in requests] == [False, True]
+    assert all(b"wrong-password-0000" not in e.to_bytes() for e in requests)
     assert registry.of(cp_id, "gateway.connected") == []
+
+
+async def test_reconnection_asks_the_registry_again(
+    gateway: Gateway, registry: FakeService, hashes: dict[str, str], prefix: str
+) -> None:
+    cp_id = f"{prefix}cp"
+    for _ in range(2):  # the second verification comes from the gateway's cache
+        async with connect(
+            gateway.url(cp_id), subprotocols=OCPP16, additional_headers=headers(cp_id, PASSWORD)
+        ) as ws:
+            assert ws.subprotocol == "ocpp1.6"
+    assert len(registry.of(cp_id, GATEWAY_AUTHENTICATE)) == 2
+    # The operator sets a new password: the registry answers its hash, the cached one is gone.
+    hashes[cp_id] = hash_password("0123456789abcdef-new")
+    assert (await status_of(gateway.url(cp_id), headers(cp_id, PASSWORD))).response.status_code == (
+        401
+    )
+    async with connect(
+        gateway.url(cp_id),
+        subprotocols=OCPP16,
+        additional_headers=headers(cp_id, "0123456789abcdef-new"),
+    ) as ws:
+        assert ws.subprotocol == "ocpp1.6"
+    # The registry has the last word: refused now, whatever the gateway remembers.
+    registry.answers[GATEWAY_AUTHENTICATE] = lambda _e: {
+        "allowed": False,
+        "reason": "decommissioned",
+    }
+    refused = await status_of(gateway.url(cp_id), headers(cp_id, "0123456789abcdef-new"))
+    assert refused.response.status_code == 401
 
 
 async def test_no_password_allowed_when_the_registry_says_so(
@@ -142,6 +184,15 @@ async def test_registry_silent_is_503(gateway: Gateway, registry: FakeService, p
 
 async def test_registry_error_is_503(gateway: Gateway, registry: FakeService, prefix: str) -> None:
     del registry.answers[GATEWAY_AUTHENTICATE]  # the fake answers NotSupported
+    cp_id = f"{prefix}cp"
+    assert (
+        await status_of(gateway.url(cp_id), headers(cp_id, PASSWORD))
+    ).response.status_code == 503
+
+
+async def test_malformed_reply_is_503(gateway: Gateway, registry: FakeService, prefix: str) -> None:
+    # "verify" without a hash to verify against: no decision, so no entry.
+    registry.answers[GATEWAY_AUTHENTICATE] = lambda _e: {"allowed": None, "reason": "verify"}
     cp_id = f"{prefix}cp"
     assert (
         await status_of(gateway.url(cp_id), headers(cp_id, PASSWORD))

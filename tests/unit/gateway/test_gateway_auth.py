@@ -1,8 +1,13 @@
-"""Security profile 1 in the gateway: Basic header parsing and the registry's answers."""
+"""Security profile 1 in the gateway: Basic header parsing, the registry's answers, the
+password verified here (argon2 against the registry's hash) and the cache of verifications."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +20,7 @@ from services.gateway.auth import (
     MalformedAuthorization,
     RegistryAuthenticator,
     UnsupportedScheme,
+    VerifiedPasswords,
     basic_authorization,
     parse_basic_authorization,
     parse_basic_credentials,
@@ -22,8 +28,10 @@ from services.gateway.auth import (
 from shared.bus.errors import PublishFailed, RpcTimeout, Unroutable
 from shared.bus.topology import GATEWAY_AUTHENTICATE, UPSTREAM
 from shared.envelope import Envelope
+from shared.passwords import hash_password
 
 PASSWORD = "0123456789abcdef:x"  # a ':' in the password is allowed
+HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$fake-hash-of-the-password"
 
 
 def b64(text: str) -> str:
@@ -115,15 +123,41 @@ def answer(allowed: Any) -> Any:
     return lambda env: env.result({"allowed": allowed, "reason": "test"})
 
 
-def authenticator(bus: FakeBus) -> RegistryAuthenticator:
-    return RegistryAuthenticator(bus, node_id="node-1", timeout=3.0)
+def verify_with(password_hash: Any) -> Any:
+    """The registry's answer for a charge point whose password the gateway must verify."""
+    return lambda env: env.result(
+        {"allowed": None, "reason": "verify", "password_hash": password_hash}
+    )
+
+
+@dataclass
+class CountingVerifier:
+    """Stands in for argon2: `password` matches `password_hash`; counts the calls."""
+
+    password: str = PASSWORD
+    password_hash: str = HASH
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def __call__(self, password: str, password_hash: str) -> bool:
+        self.calls.append((password, password_hash))
+        return (password, password_hash) == (self.password, self.password_hash)
+
+
+def authenticator(
+    bus: FakeBus, verify: Any = None, verified: VerifiedPasswords | None = None
+) -> RegistryAuthenticator:
+    if verify is None:
+        return RegistryAuthenticator(bus, node_id="node-1", timeout=3.0, verified=verified)
+    return RegistryAuthenticator(
+        bus, node_id="node-1", timeout=3.0, verify=verify, verified=verified
+    )
 
 
 def with_auth(user: str, password: str) -> Headers:
     return Headers([("Authorization", basic_authorization(user, password))])
 
 
-async def test_asks_the_registry_once_with_the_password() -> None:
+async def test_asks_the_registry_once_without_the_password() -> None:
     bus = FakeBus(reply=answer(True))
     outcome = await authenticator(bus)("CP-1", with_auth("CP-1", PASSWORD), "10.0.0.7")
     assert outcome is AuthOutcome.ALLOWED
@@ -131,19 +165,131 @@ async def test_asks_the_registry_once_with_the_password() -> None:
     assert (exchange, key, timeout) == (UPSTREAM, GATEWAY_AUTHENTICATE, 3.0)
     assert env.action == GATEWAY_AUTHENTICATE and env.chargepoint_id == "CP-1"
     assert env.node_id == "node-1"
-    assert env.payload == {"chargepoint_id": "CP-1", "password": PASSWORD, "remote_ip": "10.0.0.7"}
+    assert env.payload == {"chargepoint_id": "CP-1", "presented": True, "remote_ip": "10.0.0.7"}
+    assert PASSWORD.encode() not in env.to_bytes()  # nothing secret on the broker
 
 
-async def test_no_header_asks_with_a_null_password() -> None:
+async def test_no_header_asks_with_presented_false() -> None:
     bus = FakeBus(reply=answer(True))
     assert await authenticator(bus)("CP-1", Headers(), "10.0.0.7") is AuthOutcome.ALLOWED
-    assert bus.calls[0][2].payload["password"] is None
+    assert bus.calls[0][2].payload["presented"] is False
 
 
 async def test_refused_by_the_registry() -> None:
     bus = FakeBus(reply=answer(False))
-    outcome = await authenticator(bus)("CP-1", with_auth("CP-1", "wrong"), "10.0.0.7")
+    verify = CountingVerifier()
+    outcome = await authenticator(bus, verify)("CP-1", with_auth("CP-1", PASSWORD), "10.0.0.7")
     assert outcome is AuthOutcome.REFUSED
+    assert verify.calls == []  # a refusal is final, whatever the password
+
+
+async def test_password_verified_against_the_registrys_hash() -> None:
+    bus = FakeBus(reply=verify_with(HASH))
+    verify = CountingVerifier()
+    auth = authenticator(bus, verify)
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD + "x"), "ip") is AuthOutcome.REFUSED
+    assert verify.calls == [(PASSWORD, HASH), (PASSWORD + "x", HASH)]
+    assert len(bus.calls) == 2  # still one RPC per connection attempt
+
+
+async def test_real_argon2() -> None:
+    bus = FakeBus(reply=verify_with(hash_password(PASSWORD)))
+    auth = authenticator(bus)  # shared.passwords.verify_password
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert await auth("CP-1", with_auth("CP-1", "0123456789abcdef:y"), "ip") is (
+        AuthOutcome.REFUSED
+    )
+    bus.reply = verify_with("not-an-argon2-hash")
+    assert await auth("CP-2", with_auth("CP-2", PASSWORD), "ip") is AuthOutcome.REFUSED
+
+
+async def test_cache_hit_skips_argon2() -> None:
+    bus = FakeBus(reply=verify_with(HASH))
+    verify = CountingVerifier()
+    auth = authenticator(bus, verify)
+    for _ in range(5):  # a reconnect storm of one charge point
+        assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert len(verify.calls) == 1
+    assert len(bus.calls) == 5  # the registry is still asked every time (decommissioning)
+
+
+async def test_cache_a_different_password_misses() -> None:
+    bus = FakeBus(reply=verify_with(HASH))
+    verify = CountingVerifier()
+    auth = authenticator(bus, verify)
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    for _ in range(2):  # failures are not cached: each one is verified
+        assert await auth("CP-1", with_auth("CP-1", "another-password-1"), "ip") is (
+            AuthOutcome.REFUSED
+        )
+    assert [p for p, _h in verify.calls] == [PASSWORD, "another-password-1", "another-password-1"]
+    # The right password is still cached.
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert len(verify.calls) == 3
+
+
+async def test_cache_a_changed_hash_misses() -> None:
+    bus = FakeBus(reply=verify_with(HASH))
+    verify = CountingVerifier()
+    auth = authenticator(bus, verify)
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    # The operator set a new password through the API: the registry answers its hash.
+    verify.password, verify.password_hash = "the-new-password-1", HASH + "-new"
+    bus.reply = verify_with(HASH + "-new")
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.REFUSED
+    assert await auth("CP-1", with_auth("CP-1", "the-new-password-1"), "ip") is (
+        AuthOutcome.ALLOWED
+    )
+    assert verify.calls == [
+        (PASSWORD, HASH),
+        (PASSWORD, HASH + "-new"),
+        ("the-new-password-1", HASH + "-new"),
+    ]
+
+
+async def test_cache_is_per_charge_point() -> None:
+    bus = FakeBus(reply=verify_with(HASH))
+    verify = CountingVerifier()
+    auth = authenticator(bus, verify)
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert await auth("CP-2", with_auth("CP-2", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert len(verify.calls) == 2
+
+
+async def test_cache_drops_the_oldest_when_full() -> None:
+    bus = FakeBus(reply=verify_with(HASH))
+    verify = CountingVerifier()
+    verified = VerifiedPasswords(max_entries=2)
+    auth = authenticator(bus, verify, verified)
+    for cp in ("CP-1", "CP-2", "CP-3"):
+        assert await auth(cp, with_auth(cp, PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert len(verified) == 2 and len(verify.calls) == 3
+    # CP-2 and CP-3 are remembered; CP-1, the oldest, was dropped and is verified again.
+    for cp in ("CP-2", "CP-3"):
+        assert await auth(cp, with_auth(cp, PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert len(verify.calls) == 3
+    assert await auth("CP-1", with_auth("CP-1", PASSWORD), "ip") is AuthOutcome.ALLOWED
+    assert [cp for cp in ("CP-1", "CP-2", "CP-3") if verified.holds(cp, HASH, PASSWORD)] == [
+        "CP-1",
+        "CP-3",
+    ]
+    assert len(verify.calls) == 4
+
+
+def test_cache_keeps_no_clear_password() -> None:
+    verified = VerifiedPasswords()
+    verified.add("CP-1", HASH, PASSWORD)
+    assert verified.holds("CP-1", HASH, PASSWORD)
+    assert not verified.holds("CP-1", HASH, PASSWORD + "x")
+    assert not verified.holds("CP-1", HASH + "x", PASSWORD)
+    assert not verified.holds("CP-2", HASH, PASSWORD)
+    [mac] = vars(verified)["_entries"].values()
+    assert len(mac) == 32 and PASSWORD.encode() not in mac
+    # Another process (another random key) keeps another value for the same password.
+    other = VerifiedPasswords()
+    other.add("CP-1", HASH, PASSWORD)
+    assert vars(other)["_entries"] != vars(verified)["_entries"]
 
 
 async def test_settled_without_asking() -> None:
@@ -164,9 +310,61 @@ async def test_settled_without_asking() -> None:
         FakeBus(error=Unroutable(UPSTREAM, GATEWAY_AUTHENTICATE)),
         FakeBus(error=PublishFailed("nack")),
         FakeBus(reply=lambda env: env.error("NotSupported", "old registry")),
-        FakeBus(reply=answer(None)),  # no decision in the reply
+        FakeBus(reply=answer(None)),  # no decision and no hash in the reply
+        FakeBus(reply=answer("yes")),
+        FakeBus(reply=verify_with(42)),  # a hash that is no string
+        FakeBus(reply=lambda env: env.result({"allowed": None, "reason": "verify"})),  # no hash
     ],
 )
 async def test_no_word_from_the_registry_is_unavailable(bus: FakeBus) -> None:
-    outcome = await authenticator(bus)("CP-1", with_auth("CP-1", PASSWORD), "ip")
+    verify = CountingVerifier()
+    outcome = await authenticator(bus, verify)("CP-1", with_auth("CP-1", PASSWORD), "ip")
     assert outcome is AuthOutcome.UNAVAILABLE
+    assert verify.calls == []
+
+
+async def test_verify_without_credentials_is_unavailable() -> None:
+    # The registry asks to verify a password the charge point did not send: inconsistent.
+    bus = FakeBus(reply=verify_with(HASH))
+    verify = CountingVerifier()
+    assert await authenticator(bus, verify)("CP-1", Headers(), "ip") is AuthOutcome.UNAVAILABLE
+    assert verify.calls == []
+
+
+async def test_logs_hold_neither_the_password_nor_the_hash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = FakeBus(reply=verify_with(HASH))
+    auth = authenticator(bus, CountingVerifier())
+    with caplog.at_level(logging.DEBUG):
+        assert await auth("CP-1", with_auth("CP-1", "wrong-password-42"), "198.51.100.9") is (
+            AuthOutcome.REFUSED
+        )
+        assert await auth("CP-1", Headers(), "198.51.100.9") is AuthOutcome.UNAVAILABLE
+    assert "wrong password" in caplog.text and "198.51.100.9" in caplog.text
+    assert "wrong-password-42" not in caplog.text and HASH not in caplog.text
+
+
+async def test_verifications_at_a_time_are_bounded() -> None:
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow_verify(password: str, password_hash: str) -> bool:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+        return True
+
+    bus = FakeBus(reply=verify_with(HASH))
+    auth = RegistryAuthenticator(
+        bus, node_id="node-1", timeout=3.0, verify=slow_verify, max_verifications=2
+    )
+    outcomes = await asyncio.gather(
+        *(auth(f"CP-{i}", with_auth(f"CP-{i}", PASSWORD), "ip") for i in range(6))
+    )
+    assert set(outcomes) == {AuthOutcome.ALLOWED}
+    assert most == 2

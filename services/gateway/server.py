@@ -112,6 +112,9 @@ _AUTH_RESPONSES: Final = {
 }
 
 
+_NO_HEADERS = Headers()
+
+
 class GatewayServer:
     """Accepts charge point sockets and serves each with a `ChargePointConnection`."""
 
@@ -207,6 +210,12 @@ class GatewayServer:
             await ws.close(UNSUPPORTED_SUBPROTOCOL_CODE, "no supported OCPP subprotocol offered")
             return
         host, port = _address(ws)
+        # The handshake's headers are not needed any more; an idle socket should not keep
+        # ~4 KB of them for its lifetime. (websockets reads `request is None` as "handshake
+        # not received yet", so a header-less request stays.)
+        if ws.request is not None:
+            ws.request = Request(ws.request.path, _NO_HEADERS)
+        ws.response = None
         conn = ChargePointConnection(
             ws,
             peer=Peer(cp_id, host, port),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -30,3 +32,16 @@ async def test_health_readiness_and_metrics_of_every_service(stack: Stack) -> No
             assert "bus_consumed_total" in registry
             api = (await http.get(f"{stack.api_url}/metrics")).text
             assert "http_requests_total" in api
+
+
+async def test_sigterm_closes_sockets_with_going_away(stack: Stack) -> None:
+    """Graceful shutdown: the gateway closes every socket with 1001 so charge points reconnect
+    to another replica, and exits 0."""
+    port = await stack.start_gateway("gateway-drain")
+    url = f"ws://127.0.0.1:{port}/ocpp"
+    async with connected(url, "CP-OPS-DRAIN") as cp:
+        await cp.boot()
+        code = await stack.stop("gateway-drain")
+        await asyncio.wait_for(cp._connection.wait_closed(), 10)
+        assert cp._connection.close_code == 1001
+    assert code == 0

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from services.registry.policy import clip, initial_registration_status
 from shared.bus.errors import Reject
 from shared.db.models import ChargePoint
-from shared.dispatch import HandlerContext
+from shared.dispatch import Handler, HandlerContext, Payload
 from shared.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -95,3 +95,23 @@ async def set_latest_status(
         .values({column_name: status})
     )
     return previous if isinstance(previous, str) else None
+
+
+def latest_status_handler(column_name: str, allowed: tuple[str, ...], event_name: str) -> Handler:
+    """A handler that keeps a reported status as the charge point's latest `column_name`.
+
+    The history is the message log; the gateway answered `{}` itself. The event carries the
+    status, the previous one and the requestId of the security extension's messages.
+    """
+
+    async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+        chargepoint_id = chargepoint_id_of(env)
+        status = env.payload.get("status")
+        previous = await set_latest_status(ctx, chargepoint_id, column_name, status, allowed)
+        event: Payload = {"status": status, "previousStatus": previous}
+        if "requestId" in env.payload:
+            event["requestId"] = env.payload["requestId"]
+        ctx.emit(event_name, event, chargepoint_id)
+        return None
+
+    return handle

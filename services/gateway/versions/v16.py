@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.gateway.errors import ErrorKey
 from services.gateway.versions.base import HEARTBEAT, NOTIFICATION, RPC, ProtocolVersion
+from shared.commands import COMMANDS_V16
 
 # OCPP-J 1.6 §4.2.3 CallError codes; the errata keeps the spellings `FormationViolation` and
 # `OccurenceConstraintViolation` ("known issues that will not be fixed"). 1.6 has no code for
@@ -41,37 +42,16 @@ UPSTREAM = {
     "SignedFirmwareStatusNotification": NOTIFICATION,
 }
 
-DOWNSTREAM = frozenset(
-    {
-        "CancelReservation",
-        "ChangeAvailability",
-        "ChangeConfiguration",
-        "ClearCache",
-        "ClearChargingProfile",
-        "DataTransfer",
-        "GetCompositeSchedule",
-        "GetConfiguration",
-        "GetDiagnostics",
-        "GetLocalListVersion",
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "ReserveNow",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UpdateFirmware",
-        # Security whitepaper
-        "CertificateSigned",
-        "DeleteCertificate",
-        "ExtendedTriggerMessage",
-        "GetInstalledCertificateIds",
-        "GetLog",
-        "InstallCertificate",
-        "SignedUpdateFirmware",
-    }
-)
+DOWNSTREAM = frozenset(COMMANDS_V16) | {
+    # Security whitepaper
+    "CertificateSigned",
+    "DeleteCertificate",
+    "ExtendedTriggerMessage",
+    "GetInstalledCertificateIds",
+    "GetLog",
+    "InstallCertificate",
+    "SignedUpdateFirmware",
+}
 
 V16 = ProtocolVersion(
     name="ocpp1.6",

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from services.registry.queries import chargepoint_id_of, set_latest_status
+from services.registry.queries import latest_status_handler
 from shared.db import enums
-from shared.dispatch import HandlerContext, Payload
-from shared.envelope import Envelope
 
-
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
-    """Keep the status; the history is the message log. The gateway answered `{}` itself."""
-    chargepoint_id = chargepoint_id_of(env)
-    status = env.payload.get("status")
-    previous = await set_latest_status(
-        ctx, chargepoint_id, "firmware_status", status, enums.FIRMWARE_STATUSES
-    )
-    ctx.emit(
-        "chargepoint.firmware_status",
-        {"status": status, "previousStatus": previous},
-        chargepoint_id,
-    )
-    return None
+handle = latest_status_handler(
+    "firmware_status", enums.FIRMWARE_STATUSES, "chargepoint.firmware_status"
+)

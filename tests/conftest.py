@@ -5,5 +5,9 @@ import os
 os.environ.setdefault("CSMS_ENV", "test")
 os.environ.setdefault("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/csms_test")
 os.environ.setdefault("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/csms_test")
+# Whatever a test builds from Settings() (an app's lifespan, a service) talks to the test
+# database and vhost, never to a developer's `make run` ones, whatever the shell or .env says.
+os.environ["CSMS_DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
+os.environ["CSMS_AMQP_URL"] = os.environ["TEST_AMQP_URL"]
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.bus"]
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.bus", "tests.fixtures.dispatch"]

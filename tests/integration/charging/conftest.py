@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.charging.installer import Installer
 from services.charging.routes import build_router
 from shared.commands import CommandOutcome, NotConnected, Result
 from shared.dispatch import Dispatcher
-from shared.envelope import Envelope
 from shared.settings import Settings
+from tests.factories import RecordingPublisher, Sql
 
-Sql = Callable[..., Awaitable[list[dict[str, Any]]]]
 LOCATION = "00000000-0000-4000-8000-00000000c0de"
 
 
@@ -75,29 +73,6 @@ class FakeChargePoints:
         ]
 
 
-@dataclass(frozen=True)
-class FakeDelivery:
-    envelope: Envelope
-    routing_key: str
-
-
-class NullPublisher:
-    async def publish_event(self, envelope: Envelope) -> None:
-        return None
-
-
-@pytest.fixture
-def sql(db_engine: AsyncEngine) -> Sql:
-    """Run one statement in its own committed transaction; rows as dicts."""
-
-    async def go(statement: str, **params: Any) -> list[dict[str, Any]]:
-        async with db_engine.begin() as conn:
-            result = await conn.execute(text(statement), params)
-            return [dict(r._mapping) for r in result] if result.returns_rows else []
-
-    return go
-
-
 @pytest.fixture
 def fleet() -> FakeChargePoints:
     return FakeChargePoints()
@@ -114,7 +89,7 @@ def dispatcher_factory(
             router=build_router(Installer(fleet)),
             sessionmaker=db_sessionmaker,
             settings=Settings(),
-            publisher=NullPublisher(),
+            publisher=RecordingPublisher(),
         )
 
     return make

@@ -25,8 +25,9 @@ from shared.db.models import User
 from shared.dispatch import Dispatcher
 from shared.envelope import Envelope
 from shared.settings import Environment, Settings
+from tests.factories import FakeDelivery, Sql
 
-from .conftest import LOCATION, FakeChargePoints, FakeDelivery, Sql
+from .conftest import LOCATION, FakeChargePoints
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,9 @@ import pytest
 
 from shared.dispatch import Dispatcher
 from shared.envelope import event
+from tests.factories import FakeDelivery, Sql
 
-from .conftest import LOCATION, FakeChargePoints, FakeDelivery, Sql
+from .conftest import LOCATION, FakeChargePoints
 
 pytestmark = pytest.mark.integration
 

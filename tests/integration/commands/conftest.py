@@ -1,28 +1,28 @@
 """Fixtures of the command tests: a fake gateway node on `ocpp.downstream`, event capture,
-unique charge point ids, and SQL helpers on the shared test database."""
+unique charge point ids, and SQL helpers on the shared test database.
+
+The `sql` fixture itself comes from tests/fixtures/db.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aio_pika
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.bus import Bus
 from shared.bus.consumer import Delivery, Outcome
 from shared.bus.topology import DOWNSTREAM, EVENTS
 from shared.commands import COMMAND_COMPLETED
 from shared.envelope import Envelope
+from tests.factories import Sql
 from tests.fixtures.bus import BusFactory, NameFactory
 
 Answer = Callable[[Envelope], Envelope | None]
-Sql = Callable[..., Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass
@@ -105,18 +105,6 @@ async def events(bus: Bus, unique_name: NameFactory) -> AsyncIterator[EventTap]:
 def cp() -> str:
     """A charge point id of its own per test (the test database is shared)."""
     return f"CP-CMD-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def sql(db_engine: AsyncEngine) -> Sql:
-    """Run one statement in its own committed transaction; rows as dicts."""
-
-    async def go(statement: str, **params: Any) -> list[dict[str, Any]]:
-        async with db_engine.begin() as conn:
-            result = await conn.execute(text(statement), params)
-            return [dict(r._mapping) for r in result] if result.returns_rows else []
-
-    return go
 
 
 async def add_chargepoint(sql: Sql, cp: str, connectors: Sequence[int] = (1, 2)) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,16 +24,11 @@ from shared.commands import (
 from shared.dispatch import Dispatcher, Router
 from shared.envelope import Envelope, Kind
 from shared.settings import Settings
+from tests.factories import FakeDelivery, Sql
 
-from .conftest import Sql, add_chargepoint
+from .conftest import add_chargepoint
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass(frozen=True)
-class FakeDelivery:
-    envelope: Envelope
-    routing_key: str
 
 
 class NoEvents:

@@ -17,8 +17,9 @@ from services.api.app import API_PREFIX, create_app
 from services.api.commands.router import COMMAND_ID_HEADER
 from shared.bus import Bus
 from shared.settings import Settings
+from tests.factories import Sql
 
-from .conftest import EventTap, FakeGateway, Sql, add_chargepoint
+from .conftest import EventTap, FakeGateway, add_chargepoint
 
 pytestmark = pytest.mark.integration
 

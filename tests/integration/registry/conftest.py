@@ -1,29 +1,22 @@
 """Fixtures of the registry integration tests: its Dispatcher on the test database.
 
+`publisher`, `run` and `sql` come from tests/fixtures/.
+
 Every test uses charge point ids of its own instead of emptying the shared test database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.routes import ROUTER
 from shared.dispatch import Dispatcher
-from shared.envelope import Envelope
 from shared.messagelog import log_call_and_answer
 from shared.settings import Settings
+from tests.factories import RecordingPublisher
 
-from .helpers import RecordingPublisher, Run, Sql, delivery, new_cp
-
-
-@pytest.fixture
-def publisher() -> RecordingPublisher:
-    return RecordingPublisher()
+from .helpers import new_cp
 
 
 @pytest.fixture
@@ -44,28 +37,6 @@ def dispatcher(
         publisher=publisher,
         log_writer=log_call_and_answer,
     )
-
-
-@pytest.fixture
-def run(dispatcher: Dispatcher) -> Run:
-    """Run envelopes through the dispatcher as ONE batch; return the replies."""
-
-    async def go(envelopes: Sequence[Envelope]) -> list[Envelope | None]:
-        return await dispatcher([delivery(e) for e in envelopes])
-
-    return go
-
-
-@pytest.fixture
-def sql(db_engine: AsyncEngine) -> Sql:
-    """Run one statement in its own committed transaction; rows as dicts."""
-
-    async def go(statement: str, **params: Any) -> list[dict[str, Any]]:
-        async with db_engine.begin() as conn:
-            result = await conn.execute(text(statement), params)
-            return [dict(r._mapping) for r in result] if result.returns_rows else []
-
-    return go
 
 
 @pytest.fixture

@@ -1,36 +1,16 @@
-"""Plain helpers of the registry integration tests (envelopes, fake deliveries)."""
+"""Plain helpers of the registry integration tests (envelopes).
+
+Shared ones (fake deliveries, the recording publisher) are in tests/factories.py.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.bus.topology import GATEWAY_CONNECTED, GATEWAY_DISCONNECTED, upstream_key
+from shared.bus.topology import GATEWAY_CONNECTED, GATEWAY_DISCONNECTED
 from shared.envelope import Envelope, Kind, utcnow
-
-
-@dataclass(frozen=True)
-class FakeDelivery:
-    """What the Dispatcher needs of a bus Delivery."""
-
-    envelope: Envelope
-    routing_key: str
-
-
-class RecordingPublisher:
-    """Collects the domain events the dispatcher publishes after commit."""
-
-    def __init__(self) -> None:
-        self.events: list[Envelope] = []
-
-    async def publish_event(self, envelope: Envelope) -> None:
-        self.events.append(envelope)
-
-    def named(self, name: str) -> list[Envelope]:
-        return [e for e in self.events if e.action == name]
 
 
 def new_cp() -> str:
@@ -45,6 +25,7 @@ def call(
     *,
     correlation_id: str | None = None,
     created_at: datetime | None = None,
+    ocpp_version: str = "ocpp1.6",
 ) -> Envelope:
     """An upstream CALL envelope as the gateway publishes it."""
     return Envelope(
@@ -52,7 +33,7 @@ def call(
         action=action,
         payload=payload,
         chargepoint_id=cp,
-        ocpp_version="ocpp1.6",
+        ocpp_version=ocpp_version,
         unique_id=uuid.uuid4().hex[:20],
         correlation_id=correlation_id or uuid.uuid4().hex,
         node_id="test-node",
@@ -105,14 +86,3 @@ def closing(connect: Envelope) -> Envelope:
         node_id=connect.node_id,
         payload={**connect.payload, "timestamp": utcnow().isoformat()},
     )
-
-
-def delivery(env: Envelope) -> FakeDelivery:
-    """OCPP CALLs come on `ocpp16.<Action>`; gateway messages on their action's name."""
-    if env.kind is Kind.CALL and not env.action.startswith("gateway."):
-        return FakeDelivery(env, upstream_key("ocpp1.6", env.action))
-    return FakeDelivery(env, env.action)
-
-
-Run = Callable[[Sequence[Envelope]], Awaitable[list[Envelope | None]]]
-Sql = Callable[..., Awaitable[list[dict[str, Any]]]]

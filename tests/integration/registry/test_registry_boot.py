@@ -8,8 +8,9 @@ import pytest
 
 from shared.envelope import Kind
 from shared.settings import Settings, UnknownChargePointPolicy
+from tests.factories import RecordingPublisher, Run, Sql
 
-from .helpers import RecordingPublisher, Run, Sql, call
+from .helpers import call
 
 pytestmark = pytest.mark.integration
 

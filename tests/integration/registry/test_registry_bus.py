@@ -18,8 +18,9 @@ from shared.envelope import Kind
 from shared.health import HealthServer
 from shared.service import ServiceContext
 from shared.settings import Settings
+from tests.factories import Sql
 
-from .helpers import Sql, call
+from .helpers import call
 
 pytestmark = pytest.mark.integration
 

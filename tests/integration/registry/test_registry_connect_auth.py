@@ -13,8 +13,9 @@ from shared.bus.topology import GATEWAY_AUTHENTICATE
 from shared.envelope import Envelope, Kind, utcnow
 from shared.passwords import hash_password
 from shared.settings import Settings, UnknownChargePointPolicy
+from tests.factories import RecordingPublisher, Run, Sql
 
-from .helpers import RecordingPublisher, Run, Sql, call
+from .helpers import call
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,9 @@ import pytest
 
 from shared.bus.topology import GATEWAY_CONNECTED, GATEWAY_DISCONNECTED, GATEWAY_FRAME_LOG
 from shared.envelope import Envelope, Kind
+from tests.factories import RecordingPublisher, Run, Sql
 
-from .helpers import RecordingPublisher, Run, Sql, closing, connection_event
+from .helpers import closing, connection_event
 
 pytestmark = pytest.mark.integration
 

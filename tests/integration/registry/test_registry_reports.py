@@ -12,8 +12,9 @@ from shared.bus.errors import Reject
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope, Kind
 from shared.settings import Settings, UnknownChargePointPolicy
+from tests.factories import RecordingPublisher, Run, Sql
 
-from .helpers import RecordingPublisher, Run, Sql, call
+from .helpers import call
 
 pytestmark = pytest.mark.integration
 

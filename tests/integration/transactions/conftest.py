@@ -1,26 +1,20 @@
-"""Fixtures of the transactions integration tests: a Dispatcher on the test database."""
+"""Fixtures of the transactions integration tests: a Dispatcher on the test database.
+
+`publisher`, `run` and `sql` come from tests/fixtures/.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.transactions.routes import ROUTER
 from shared.dispatch import Dispatcher
-from shared.envelope import Envelope
 from shared.messagelog import log_call_and_answer
 from shared.settings import Settings
+from tests.factories import RecordingPublisher, Sql
 
-from .helpers import CP, RecordingPublisher, Run, Sql, delivery
-
-
-@pytest.fixture
-def publisher() -> RecordingPublisher:
-    return RecordingPublisher()
+from .helpers import CP
 
 
 @pytest.fixture
@@ -34,28 +28,6 @@ def dispatcher(
         publisher=publisher,
         log_writer=log_call_and_answer,
     )
-
-
-@pytest.fixture
-def run(dispatcher: Dispatcher) -> Run:
-    """Run envelopes through the dispatcher as ONE batch; return the replies."""
-
-    async def go(envelopes: Sequence[Envelope]) -> list[Envelope | None]:
-        return await dispatcher([delivery(e) for e in envelopes])
-
-    return go
-
-
-@pytest.fixture
-def sql(db_engine: AsyncEngine) -> Sql:
-    """Run one statement in its own committed transaction; rows as dicts."""
-
-    async def go(statement: str, **params: Any) -> list[dict[str, Any]]:
-        async with db_engine.begin() as conn:
-            result = await conn.execute(text(statement), params)
-            return [dict(r._mapping) for r in result] if result.returns_rows else []
-
-    return go
 
 
 @pytest.fixture

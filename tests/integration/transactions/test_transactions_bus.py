@@ -18,9 +18,10 @@ from shared.envelope import Kind
 from shared.health import HealthServer
 from shared.service import ServiceContext
 from shared.settings import Settings
+from tests.factories import Sql
 from tests.fixtures.bus import BusFactory
 
-from .helpers import Sql, call
+from .helpers import call
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,9 @@ from services.transactions.routes import ROUTER
 from shared.dispatch import Dispatcher
 from shared.envelope import Envelope, Kind
 from shared.settings import Settings, UnknownChargePointPolicy
+from tests.factories import RecordingPublisher, Run, Sql, delivery
 
-from .helpers import CP, RecordingPublisher, Run, Sql, call, delivery
+from .helpers import CP, call
 
 pytestmark = pytest.mark.integration
 

@@ -102,11 +102,16 @@ def test_allocation_invariants(
     if spare >= Decimal("0.1"):
         assert all(a.limit >= (s.max_rate * 10 // 1) / 10 for s, a in admitted)
     # First come, first served: a session is paused only if its minimum did not fit next
-    # to the minimums of the sessions admitted before it.
+    # to the minimums of the sessions admitted before it. An admitted session holds at least
+    # one step (0.1 A): a limit of 0 would pause it.
     for s, a in zip(sessions, out, strict=True):
         if a.paused and s.max_rate >= Decimal("0.1"):
             earlier = sum(
-                (min(x.min_rate, x.max_rate) for x, _ in admitted if x.started_at < s.started_at),
+                (
+                    min(max(x.min_rate, Decimal("0.1")), x.max_rate)
+                    for x, _ in admitted
+                    if x.started_at < s.started_at
+                ),
                 Decimal(0),
             )
             assert earlier + max(s.min_rate, Decimal("0.1")) > grid

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.registry import command_effects
-from services.registry.handlers import connect_auth, gateway_events
+from services.registry.handlers import connect_auth, gateway_events, v201
 from services.registry.handlers.v16 import (
     boot_notification,
     data_transfer,
@@ -26,6 +26,7 @@ from shared.bus.topology import (
 from shared.dispatch import Route, Router
 
 V16 = "ocpp1.6"
+V201 = "ocpp2.0.1"
 
 ROUTES: list[Route] = [
     # RPC: the answer needs state.
@@ -58,6 +59,28 @@ ROUTES: list[Route] = [
         upstream_key(V16, "SignedFirmwareStatusNotification"),
         signed_firmware_status_notification.handle,
     ),
+    # OCPP 2.0.1 (services/gateway/versions/v201.py lists which are RPC).
+    Route(
+        UPSTREAM, upstream_key(V201, "BootNotification"), v201.boot_notification.handle, rpc=True
+    ),
+    Route(UPSTREAM, upstream_key(V201, "DataTransfer"), v201.data_transfer.handle, rpc=True),
+    Route(UPSTREAM, upstream_key(V201, "Heartbeat"), v201.heartbeat.handle),
+    Route(UPSTREAM, upstream_key(V201, "StatusNotification"), v201.status_notification.handle),
+    Route(
+        UPSTREAM,
+        upstream_key(V201, "FirmwareStatusNotification"),
+        v201.firmware_status_notification.handle,
+    ),
+    Route(
+        UPSTREAM, upstream_key(V201, "LogStatusNotification"), v201.log_status_notification.handle
+    ),
+    Route(
+        UPSTREAM,
+        upstream_key(V201, "SecurityEventNotification"),
+        v201.security_event_notification.handle,
+    ),
+    Route(UPSTREAM, upstream_key(V201, "NotifyEvent"), v201.notify_event.handle),
+    Route(UPSTREAM, upstream_key(V201, "NotifyReport"), v201.notify_report.handle),
     # Gateway housekeeping: not OCPP frames, so no message-log rows of their own
     # (frame_log writes the ocpp_message rows itself).
     Route(UPSTREAM, GATEWAY_CONNECTED, gateway_events.connected, log_message=False),

@@ -67,6 +67,25 @@ def decide(tag: TagRecord | None, *, now: datetime, has_active_transaction: bool
     return info
 
 
+# OCPP 2.0.1 IdTokenType.type of a groupIdToken: the group is a token the CSMS holds.
+GROUP_TOKEN_TYPE = "Central"
+
+
+def id_token_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The OCPP 2.0.1 IdTokenInfoType of a 1.6 IdTagInfo (the decision is the same).
+
+    The statuses `decide` gives (Accepted, Blocked, Expired, Invalid, ConcurrentTx) all exist
+    in 2.0.1 AuthorizationStatusEnumType; expiryDate -> cacheExpiryDateTime, parentIdTag ->
+    groupIdToken {idToken, type Central}.
+    """
+    out: dict[str, Any] = {"status": info["status"]}
+    if "expiryDate" in info:
+        out["cacheExpiryDateTime"] = info["expiryDate"]
+    if "parentIdTag" in info:
+        out["groupIdToken"] = {"idToken": info["parentIdTag"], "type": GROUP_TOKEN_TYPE}
+    return out
+
+
 async def load_tag(session: AsyncSession, id_tag: str) -> TagRecord | None:
     """The `id_tag` row for `id_tag`: exact match, else case-insensitive.
 

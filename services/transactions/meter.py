@@ -117,3 +117,43 @@ def latest_energy_wh(samples: list[Sample]) -> tuple[datetime, int] | None:
         if wh is not None and (best is None or sample.timestamp >= best[0]):
             best = (sample.timestamp, wh)
     return best
+
+
+# OCPP 2.0.1 SampledValueType: `value` is a number; `unitOfMeasure` {unit (default Wh),
+# multiplier (default 0, a power of ten)} replaces `unit`; there is no `format` (signed
+# readings travel in `signedMeterValue`, kept in the message log). The other defaults are 1.6's.
+DEFAULT_UNIT_201 = "Wh"
+
+
+def parse_sampled_value_201(sampled: Mapping[str, Any], timestamp: datetime) -> Sample:
+    """One 2.0.1 SampledValue with its defaults applied.
+
+    `value` is kept as sent (its decimal text); `value_numeric` is the quantity in `unit`,
+    i.e. value x 10^multiplier (so a kWh-scaled register, multiplier 3, still reads in Wh).
+    """
+    raw = sampled.get("value")
+    value = str(raw) if raw is not None else ""
+    numeric = parse_numeric(value)
+    measure = sampled.get("unitOfMeasure") or {}
+    multiplier = measure.get("multiplier") or 0
+    if numeric is not None and isinstance(multiplier, int) and multiplier:
+        numeric = numeric.scaleb(multiplier)
+    return Sample(
+        timestamp=timestamp,
+        value=value,
+        value_numeric=numeric,
+        measurand=sampled.get("measurand") or DEFAULT_MEASURAND,
+        unit=measure.get("unit") or DEFAULT_UNIT_201,
+        context=sampled.get("context") or DEFAULT_CONTEXT,
+        location=sampled.get("location") or DEFAULT_LOCATION,
+        format=DEFAULT_FORMAT,
+        phase=sampled.get("phase"),
+    )
+
+
+def iter_samples_201(meter_values: Any) -> Iterator[Sample]:
+    """Every sampled value of a 2.0.1 `meterValue` array, in message order."""
+    for meter_value in meter_values or ():
+        timestamp = parse_timestamp(meter_value["timestamp"])
+        for sampled in meter_value.get("sampledValue") or ():
+            yield parse_sampled_value_201(sampled, timestamp)

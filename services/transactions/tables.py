@@ -59,9 +59,14 @@ def meter_value_row(
     }
 
 
+# The error code of an unreadable payload, spelled as each version's spec spells it.
+FORMAT_VIOLATION = {"ocpp1.6": "FormationViolation", "ocpp2.0.1": "FormatViolation"}
+
+
 @contextmanager
-def payload_errors(action: str) -> Iterator[None]:
-    """Turn a payload the handler cannot read into an OCPP FormationViolation (1.6 spelling).
+def payload_errors(action: str, version: str = "ocpp1.6") -> Iterator[None]:
+    """Turn a payload the handler cannot read into an OCPP FormationViolation (1.6 spelling;
+    2.0.1: FormatViolation).
 
     The gateway validates against the schema first; this guards the rare frame that passes it
     (lenient mode) but still lacks what the handler needs, without failing the whole batch.
@@ -69,7 +74,8 @@ def payload_errors(action: str) -> Iterator[None]:
     try:
         yield
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise OcppError("FormationViolation", f"{action}: cannot read payload: {exc!r}") from exc
+        code = FORMAT_VIOLATION.get(version, FORMAT_VIOLATION["ocpp1.6"])
+        raise OcppError(code, f"{action}: cannot read payload: {exc!r}") from exc
 
 
 def message_key(chargepoint_id: str, correlation_id: str | None, unique_id: str | None) -> str:

@@ -46,6 +46,9 @@ class Transaction(TimestampMixin, Base):
             "id_tag",
             name="uq_transaction_start",
         ),
+        # An OCPP 2.0.1 transactionId is the charge point's: one row per (charge point, id),
+        # so a repeated or redelivered TransactionEvent finds its row (NULLs for 1.6 rows).
+        UniqueConstraint("chargepoint_id", "remote_transaction_id"),
         Index(None, "chargepoint_id", "status"),
         Index(None, "id_tag"),
         Index(None, "start_transaction_timestamp"),

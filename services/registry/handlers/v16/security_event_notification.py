@@ -2,21 +2,6 @@
 
 from __future__ import annotations
 
-from services.registry.queries import chargepoint_id_of
-from shared.dispatch import HandlerContext, Payload
-from shared.envelope import Envelope
+from services.registry.security_events import announce_security_event
 
-
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
-    """No table of its own: the message log row is the record; operators get an event."""
-    chargepoint_id = chargepoint_id_of(env)
-    ctx.emit(
-        "chargepoint.security_event",
-        {
-            "type": env.payload.get("type"),
-            "timestamp": env.payload.get("timestamp"),
-            "techInfo": env.payload.get("techInfo"),
-        },
-        chargepoint_id,
-    )
-    return None
+handle = announce_security_event

@@ -1,9 +1,8 @@
 """OCPP 1.6 StartTransaction: record the session, consume its reservation, give its id (§4.8).
 
-A charge point with no `chargepoint` row (it never booted and the registry has not consumed
-any of its messages yet) must not lose its transaction to the foreign key: the minimal row
-is inserted first (`ON CONFLICT DO NOTHING`), as the registry would create it. This is the
-one write of the transactions service to the registry's table (services/transactions/README.md).
+A charge point with no `chargepoint` row must not lose its transaction to the foreign key:
+`chargepoints.ensure_chargepoint` inserts the minimal row first (the one write of the
+transactions service to the registry's table, services/transactions/README.md).
 """
 
 from __future__ import annotations
@@ -11,30 +10,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.transactions import idtags
+from services.transactions.chargepoints import INITIAL_REGISTRATION_STATUS, ensure_chargepoint
 from services.transactions.meter import parse_timestamp
-from services.transactions.tables import RESERVATION, TRANSACTION, message_key, payload_errors
-from shared.db.models import ChargePoint, Connector
+from services.transactions.reservations import consume_reservation
+from services.transactions.tables import TRANSACTION, message_key, payload_errors
+from shared.db.models import Connector
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
-from shared.settings import UnknownChargePointPolicy
 
 log = logging.getLogger(__name__)
+
+__all__ = ["INITIAL_REGISTRATION_STATUS", "ensure_chargepoint", "handle"]
 
 # The natural key of a StartTransaction (uq_transaction_start): a charge point that repeats it
 # after a lost answer sends the same content, and must get the same transactionId.
 START_KEY = ("chargepoint_id", "connectorid", "start_transaction_timestamp", "id_tag")
-
-# The registration status an unknown charge point is created with: the same mapping as the
-# registry's (services/registry/policy.py, CSMS_UNKNOWN_CHARGEPOINTS).
-INITIAL_REGISTRATION_STATUS = {
-    UnknownChargePointPolicy.PENDING: "Pending",
-    UnknownChargePointPolicy.ACCEPT: "Accepted",
-    UnknownChargePointPolicy.REJECT: "Rejected",
-}
 
 
 async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
@@ -95,7 +89,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             extra={"transaction_id": transaction_id},
         )
     if reservation_id is not None and new:
-        await _consume_reservation(ctx, chargepoint_id, reservation_id, transaction_id)
+        await consume_reservation(ctx, chargepoint_id, reservation_id, transaction_id)
     # OCPP 1.6 §4.8: the answer carries the tag's status; a charge point that started with a
     # tag now found invalid stops the transaction itself (StopTransactionOnInvalidId).
     info = await idtags.authorize(
@@ -116,43 +110,3 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         chargepoint_id,
     )
     return {"transactionId": transaction_id, "idTagInfo": info}
-
-
-async def ensure_chargepoint(ctx: HandlerContext, chargepoint_id: str) -> None:
-    """Create the minimal `chargepoint` row if the id was never seen (FK of `transaction`).
-
-    Nothing else of the row is written here: the registry fills it from the charge point's
-    boot and connection events, and an existing row is never touched.
-    """
-    await ctx.session.execute(
-        pg_insert(ChargePoint)
-        .values(
-            chargepoint_id=chargepoint_id,
-            registration_status=INITIAL_REGISTRATION_STATUS[ctx.settings.unknown_chargepoints],
-        )
-        .on_conflict_do_nothing(index_elements=["chargepoint_id"])
-    )
-
-
-async def _consume_reservation(
-    ctx: HandlerContext, chargepoint_id: str, reservation_id: int, transaction_id: int
-) -> None:
-    """Mark the charge point's Active reservation `reservation_id` Used by this transaction."""
-    r = RESERVATION.c
-    result = await ctx.session.execute(
-        update(RESERVATION)
-        .where(
-            r.reservation_id == reservation_id,
-            r.status == "Active",
-            r.chargepoint_id == chargepoint_id,
-        )
-        .values(status="Used", transaction_id=transaction_id, updated_at=ctx.now)
-        .returning(r.reservation_id)
-    )
-    if result.first() is None:
-        log.warning(
-            "StartTransaction names reservation %s, which is not an Active reservation of %s",
-            reservation_id,
-            chargepoint_id,
-            extra={"reservation_id": reservation_id, "transaction_id": transaction_id},
-        )

@@ -1,0 +1,25 @@
+"""OCPP 2.0.1 handlers of the registry (one module per action)."""
+
+from services.registry.handlers.v201 import (
+    boot_notification,
+    data_transfer,
+    firmware_status_notification,
+    heartbeat,
+    log_status_notification,
+    notify_event,
+    notify_report,
+    security_event_notification,
+    status_notification,
+)
+
+__all__ = [
+    "boot_notification",
+    "data_transfer",
+    "firmware_status_notification",
+    "heartbeat",
+    "log_status_notification",
+    "notify_event",
+    "notify_report",
+    "security_event_notification",
+    "status_notification",
+]

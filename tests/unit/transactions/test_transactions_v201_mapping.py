@@ -1,0 +1,167 @@
+"""Pure mappings of the OCPP 2.0.1 transactions handlers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from services.transactions.handlers.v201.transaction_event import (
+    _changes,
+    parse_event,
+)
+from services.transactions.idtags import id_token_info
+from services.transactions.meter import iter_samples_201, parse_sampled_value_201
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+T1 = datetime(2025, 1, 1, 0, 5, tzinfo=UTC)
+
+
+def test_sampled_value_defaults() -> None:
+    s = parse_sampled_value_201({"value": 1234}, T0)
+    assert (s.measurand, s.unit, s.context, s.location, s.format, s.phase) == (
+        "Energy.Active.Import.Register",
+        "Wh",
+        "Sample.Periodic",
+        "Outlet",
+        "Raw",
+        None,
+    )
+    assert (s.value, s.value_numeric, s.energy_wh()) == ("1234", Decimal(1234), 1234)
+
+
+def test_sampled_value_multiplier_and_units() -> None:
+    s = parse_sampled_value_201({"value": 1.5, "unitOfMeasure": {"multiplier": 3}}, T0)
+    assert s.value == "1.5" and s.energy_wh() == 1500
+    k = parse_sampled_value_201({"value": 2.25, "unitOfMeasure": {"unit": "kWh"}}, T0)
+    assert k.energy_wh() == 2250
+    v = parse_sampled_value_201(
+        {"value": 230, "measurand": "Voltage", "phase": "L1", "unitOfMeasure": {"unit": "V"}}, T0
+    )
+    assert (v.unit, v.phase, v.energy_wh()) == ("V", "L1", None)
+
+
+def test_iter_samples_201_keeps_order_and_timestamps() -> None:
+    samples = list(
+        iter_samples_201(
+            [
+                {"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": 1}, {"value": 2}]},
+                {"timestamp": "2025-01-01T00:05:00.5+00:00", "sampledValue": [{"value": 3}]},
+            ]
+        )
+    )
+    assert [s.value for s in samples] == ["1", "2", "3"]
+    assert samples[2].timestamp == T1.replace(microsecond=500000)
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        ({"status": "Invalid"}, {"status": "Invalid"}),
+        ({"status": "ConcurrentTx"}, {"status": "ConcurrentTx"}),
+        (
+            {"status": "Accepted", "expiryDate": "2030-01-01T00:00:00Z", "parentIdTag": "G"},
+            {
+                "status": "Accepted",
+                "cacheExpiryDateTime": "2030-01-01T00:00:00Z",
+                "groupIdToken": {"idToken": "G", "type": "Central"},
+            },
+        ),
+    ],
+)
+def test_id_token_info(info: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert id_token_info(info) == expected
+
+
+def event(**kw: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "eventType": "Started",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "triggerReason": "Authorized",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "abc"},
+    }
+    payload.update(kw)
+    return payload
+
+
+def test_parse_event() -> None:
+    ev = parse_event(
+        event(
+            evse={"id": 2, "connectorId": 1},
+            idToken={"idToken": "TAG", "type": "ISO14443"},
+            reservationId=7,
+            meterValue=[{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": 5}]}],
+        )
+    )
+    assert (ev.event_type, ev.remote_id, ev.evse_id, ev.id_token, ev.reservation_id) == (
+        "Started",
+        "abc",
+        2,
+        "TAG",
+        7,
+    )
+    assert ev.timestamp == T0 and ev.stopped_reason == "Local" and len(ev.samples) == 1
+
+
+def test_parse_event_no_authorization_and_reasons() -> None:
+    ev = parse_event(event(idToken={"idToken": "", "type": "NoAuthorization"}))
+    assert ev.id_token is None and ev.evse_id is None
+    info = {"transactionId": "abc", "stoppedReason": "EVDisconnected"}
+    assert parse_event(event(transactionInfo=info)).stopped_reason == "EVDisconnected"
+    odd = {"transactionId": "abc", "stoppedReason": "VendorThing"}
+    assert parse_event(event(transactionInfo=odd)).stopped_reason == "Other"
+    with pytest.raises(KeyError):
+        parse_event({"eventType": "Started"})
+
+
+def row(**kw: Any) -> Any:
+    base = {
+        "chargepoint_id": "CP",
+        "id_tag": "TAG",
+        "connectorid": 1,
+        "status": "Active",
+        "wh_meter_last": 100,
+        "wh_meter_last_at": T0,
+    }
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_changes_updated_newer_reading_only() -> None:
+    ev = parse_event(event(eventType="Updated"))
+    assert _changes(row(), ev, (T1, 200), new=False, key="k") == {
+        "wh_meter_last": 200,
+        "wh_meter_last_at": T1,
+    }
+    assert _changes(row(), ev, (T0, 50), new=False, key="k") == {}
+    # A row created without a reading: the first reading is also the start.
+    first = _changes(row(wh_meter_last_at=None), ev, (T0, 50), new=False, key="k")
+    assert first["wh_meter_start"] == 50
+
+
+def test_changes_ended() -> None:
+    ev = parse_event(event(eventType="Ended", timestamp="2025-01-01T00:05:00Z"))
+    values = _changes(row(), ev, None, new=False, key="k")
+    assert values == {
+        "stop_transaction_timestamp": T1,
+        "wh_meter_stop": 100,
+        "wh_meter_last": 100,
+        "wh_meter_last_at": T1,
+        "reason_stopped": "Local",
+        "id_tag_stop": None,
+        "status": "Completed",
+        "stop_message_id": "k",
+    }
+    assert _changes(row(status="Completed"), ev, (T1, 999), new=False, key="k") == {}
+
+
+def test_changes_fill_token_and_evse_later() -> None:
+    ev = parse_event(
+        event(eventType="Updated", evse={"id": 3}, idToken={"idToken": "T", "type": "Central"})
+    )
+    values = _changes(row(id_tag="", connectorid=0), ev, None, new=False, key="k")
+    assert values["id_tag"] == "T" and values["connectorid"] == 3
+    assert "connector_uuid" in values

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import String, Table
 
 from services.transactions.meter import Sample
 from shared.db.models import MeterValue, Reservation, Transaction
-from shared.dispatch import OcppError
+from shared.dispatch import HandlerContext, OcppError
 
 TRANSACTION = cast(Table, Transaction.__table__)
 METER_VALUE = cast(Table, MeterValue.__table__)
@@ -87,3 +88,50 @@ def message_key(chargepoint_id: str, correlation_id: str | None, unique_id: str 
     if correlation_id:
         return correlation_id
     return f"{chargepoint_id}/{unique_id}"[:64]
+
+
+def queue_meter_values(
+    ctx: HandlerContext,
+    samples: Iterable[Sample],
+    *,
+    message_id: str,
+    chargepoint_id: str,
+    connectorid: int | None,
+    transaction_id: int | None,
+) -> None:
+    """Queue the `meter_value` rows of a message's sampled values in the batch's unit of work."""
+    for seq, sample in enumerate(samples):
+        ctx.uow.add(
+            METER_VALUE,
+            meter_value_row(
+                sample,
+                message_id=message_id,
+                seq=seq,
+                chargepoint_id=chargepoint_id,
+                connectorid=connectorid,
+                transaction_id=transaction_id,
+            ),
+        )
+
+
+def emit_meter_values(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    *,
+    connector_id: int | None,
+    transaction_id: int | None,
+    samples: int,
+    latest: tuple[datetime, int] | None,
+) -> None:
+    """The `meter_values.received` event of one message."""
+    ctx.emit(
+        "meter_values.received",
+        {
+            "transaction_id": transaction_id,
+            "connector_id": connector_id,
+            "samples": samples,
+            "energy_wh": latest[1] if latest is not None else None,
+            "timestamp": latest[0].isoformat() if latest is not None else None,
+        },
+        chargepoint_id,
+    )

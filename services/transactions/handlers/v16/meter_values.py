@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from services.transactions import wh_last
 from services.transactions.meter import iter_samples, latest_energy_wh
-from services.transactions.tables import METER_VALUE, message_key, meter_value_row, payload_errors
+from services.transactions.tables import (
+    emit_meter_values,
+    message_key,
+    payload_errors,
+    queue_meter_values,
+)
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
 
@@ -24,30 +29,23 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
         transaction_id = int(raw_transaction) if raw_transaction is not None else None
         samples = list(iter_samples(p["meterValue"]))
     key = message_key(chargepoint_id, env.correlation_id, env.unique_id)
-    for seq, sample in enumerate(samples):
-        ctx.uow.add(
-            METER_VALUE,
-            meter_value_row(
-                sample,
-                message_id=key,
-                seq=seq,
-                chargepoint_id=chargepoint_id,
-                connectorid=connector_id,
-                transaction_id=transaction_id,
-            ),
-        )
+    queue_meter_values(
+        ctx,
+        samples,
+        message_id=key,
+        chargepoint_id=chargepoint_id,
+        connectorid=connector_id,
+        transaction_id=transaction_id,
+    )
     latest = latest_energy_wh(samples)
     if transaction_id is not None and latest is not None:
         wh_last.schedule(ctx.session, chargepoint_id, transaction_id, *latest)
-    ctx.emit(
-        "meter_values.received",
-        {
-            "transaction_id": transaction_id,
-            "connector_id": connector_id,
-            "samples": len(samples),
-            "energy_wh": latest[1] if latest is not None else None,
-            "timestamp": latest[0].isoformat() if latest is not None else None,
-        },
+    emit_meter_values(
+        ctx,
         chargepoint_id,
+        connector_id=connector_id,
+        transaction_id=transaction_id,
+        samples=len(samples),
+        latest=latest,
     )
     return None

@@ -11,11 +11,10 @@ from sqlalchemy import select, update
 from services.transactions import idtags
 from services.transactions.meter import iter_samples, parse_timestamp
 from services.transactions.tables import (
-    METER_VALUE,
     TRANSACTION,
     message_key,
-    meter_value_row,
     payload_errors,
+    queue_meter_values,
 )
 from shared.db.enums import STOP_REASONS
 from shared.dispatch import HandlerContext, Payload
@@ -108,18 +107,14 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
                 },
             )
     # A repeated stop's transactionData is already stored (by the first one, in its commit).
-    for seq, sample in enumerate(samples if outcome != "repeated" else ()):
-        ctx.uow.add(
-            METER_VALUE,
-            meter_value_row(
-                sample,
-                message_id=key,
-                seq=seq,
-                chargepoint_id=chargepoint_id,
-                connectorid=connector_id,
-                transaction_id=transaction_id,
-            ),
-        )
+    queue_meter_values(
+        ctx,
+        samples if outcome != "repeated" else (),
+        message_id=key,
+        chargepoint_id=chargepoint_id,
+        connectorid=connector_id,
+        transaction_id=transaction_id,
+    )
     answer: dict[str, Any] = {}
     if id_tag is not None:
         # StopTransaction.conf carries idTagInfo only when the request had an idTag (§4.10:

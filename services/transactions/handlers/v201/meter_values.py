@@ -8,7 +8,12 @@ main meter of the station).
 from __future__ import annotations
 
 from services.transactions.meter import iter_samples_201, latest_energy_wh
-from services.transactions.tables import METER_VALUE, message_key, meter_value_row, payload_errors
+from services.transactions.tables import (
+    emit_meter_values,
+    message_key,
+    payload_errors,
+    queue_meter_values,
+)
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
 
@@ -20,28 +25,21 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
         evse_id = int(env.payload["evseId"])
         samples = list(iter_samples_201(env.payload["meterValue"]))
     key = message_key(chargepoint_id, env.correlation_id, env.unique_id)
-    for seq, sample in enumerate(samples):
-        ctx.uow.add(
-            METER_VALUE,
-            meter_value_row(
-                sample,
-                message_id=key,
-                seq=seq,
-                chargepoint_id=chargepoint_id,
-                connectorid=evse_id,
-                transaction_id=None,
-            ),
-        )
+    queue_meter_values(
+        ctx,
+        samples,
+        message_id=key,
+        chargepoint_id=chargepoint_id,
+        connectorid=evse_id,
+        transaction_id=None,
+    )
     latest = latest_energy_wh(samples)
-    ctx.emit(
-        "meter_values.received",
-        {
-            "transaction_id": None,
-            "connector_id": evse_id,
-            "samples": len(samples),
-            "energy_wh": latest[1] if latest is not None else None,
-            "timestamp": latest[0].isoformat() if latest is not None else None,
-        },
+    emit_meter_values(
+        ctx,
         chargepoint_id,
+        connector_id=evse_id,
+        transaction_id=None,
+        samples=len(samples),
+        latest=latest,
     )
     return None

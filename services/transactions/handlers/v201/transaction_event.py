@@ -24,11 +24,10 @@ from services.transactions.chargepoints import ensure_chargepoint
 from services.transactions.meter import Sample, iter_samples_201, latest_energy_wh, parse_timestamp
 from services.transactions.reservations import consume_reservation
 from services.transactions.tables import (
-    METER_VALUE,
     TRANSACTION,
     message_key,
-    meter_value_row,
     payload_errors,
+    queue_meter_values,
 )
 from shared.db.enums import STOP_REASONS
 from shared.db.models import Connector
@@ -131,18 +130,14 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     connector_id = values.get("connectorid", row.connectorid)
     if not (ev.event_type == ENDED and was_completed):
         # A repeated Ended's meter values are stored already (by the first one).
-        for seq, sample in enumerate(ev.samples):
-            ctx.uow.add(
-                METER_VALUE,
-                meter_value_row(
-                    sample,
-                    message_id=key,
-                    seq=seq,
-                    chargepoint_id=chargepoint_id,
-                    connectorid=connector_id,
-                    transaction_id=transaction_id,
-                ),
-            )
+        queue_meter_values(
+            ctx,
+            ev.samples,
+            message_id=key,
+            chargepoint_id=chargepoint_id,
+            connectorid=connector_id,
+            transaction_id=transaction_id,
+        )
     info = None
     if ev.id_token is not None:
         info = await idtags.authorize(

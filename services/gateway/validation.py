@@ -67,7 +67,7 @@ def _compile(version: ProtocolVersion, action: str, direction: Direction) -> Val
         text = version.schema_text(action, direction)
     except FileNotFoundError:
         raise UnknownSchema(f"{version.name} has no {direction} schema for {action}") from None
-    schema = orjson.loads(text)
+    schema = bound_integers(orjson.loads(text))
     relax = version.relaxations.get((action, direction))
     if relax is not None:
         schema = copy.deepcopy(schema)
@@ -75,6 +75,29 @@ def _compile(version: ProtocolVersion, action: str, direction: Direction) -> Val
     # use_default=False: a validator must never write defaults into the payload we forward.
     validator: Validator = fastjsonschema.compile(schema, use_default=False, use_formats=True)
     return validator
+
+
+INT32_MIN: Final = -(2**31)
+INT32_MAX: Final = 2**31 - 1
+
+
+def bound_integers(node: Any) -> Any:
+    """Give every `"type": "integer"` of a schema the 32-bit range OCPP defines.
+
+    OCPP 1.6 and 2.0.1 define integer as 32 bit (31 bit resolution, 1 sign bit); the JSON
+    schemas leave it unbounded. A larger number would pass them and then fail in Postgres
+    (INTEGER columns), so it is refused here, with PropertyConstraintViolation and its path.
+    """
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.setdefault("minimum", INT32_MIN)
+            node.setdefault("maximum", INT32_MAX)
+        for value in node.values():
+            bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            bound_integers(value)
+    return node
 
 
 def validator_for(version: ProtocolVersion, action: str, direction: Direction) -> Validator:

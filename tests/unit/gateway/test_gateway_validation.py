@@ -9,7 +9,7 @@ import pytest
 from services.gateway.errors import ErrorKey
 from services.gateway.validation import SchemaViolation, validate, validator_for
 from services.gateway.versions import VERSIONS
-from services.gateway.versions.base import Direction
+from services.gateway.versions.base import Direction, ProtocolVersion
 
 V16 = VERSIONS["ocpp1.6"]
 V201 = VERSIONS["ocpp2.0.1"]
@@ -100,3 +100,23 @@ def test_keys_are_neutral() -> None:
     with pytest.raises(SchemaViolation) as info:
         validate(V16, "Heartbeat", Direction.REQUEST, {"x": 1})
     assert info.value.key is ErrorKey.OCCURRENCE_CONSTRAINT
+
+
+@pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
+def test_integers_beyond_32_bits_are_a_property_violation(version: ProtocolVersion) -> None:
+    """OCPP integers are 32 bit; a bigger one must not pass and then fail in Postgres."""
+    payload = (
+        {"connectorId": 2**31, "errorCode": "NoError", "status": "Available"}
+        if version is V16
+        else {
+            "timestamp": "2026-01-01T00:00:00Z",
+            "connectorStatus": "Available",
+            "evseId": 2**31,
+            "connectorId": 1,
+        }
+    )
+    with pytest.raises(SchemaViolation) as caught:
+        validate(version, "StatusNotification", Direction.REQUEST, payload)
+    assert caught.value.key is ErrorKey.PROPERTY_CONSTRAINT
+    ok = dict(payload, **({"connectorId": 2**31 - 1} if version is V16 else {"evseId": 1}))
+    validate(version, "StatusNotification", Direction.REQUEST, ok)

@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         "`csms migrate --help` for details)",
         add_help=False,  # --help goes to the migration tool itself
     )
+    sub.add_parser(
+        "prune",
+        help="delete history older than a retention period (`csms prune --help`)",
+        add_help=False,  # --help goes to the prune command itself
+    )
     run = sub.add_parser(
         "run",
         help="run every service as a supervised child process (single machine)",
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line, validate the settings, start what was asked."""
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "migrate":
+    if rest and args.command not in ("migrate", "prune"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "version":
         print(f"csms {version()}")
@@ -96,6 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     get_settings()
     if args.command == "migrate":
         _migrate(rest)
+    elif args.command == "prune":
+        from shared.db.prune import main as prune_main
+
+        raise SystemExit(prune_main(rest))
     elif args.command == "run":
         from shared import supervisor
 

@@ -22,6 +22,10 @@ DEFAULT_LOCATION = "Outlet"
 DEFAULT_FORMAT = "Raw"
 DEFAULT_ENERGY_UNIT = "Wh"
 
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+MAX_EXPONENT = 60
+"""Largest decimal exponent of a stored numeric reading (1e60 of anything is not a meter)."""
 _WH_PER_UNIT: dict[str, Decimal] = {"Wh": Decimal(1), "kWh": Decimal(1000)}
 
 
@@ -53,7 +57,11 @@ class Sample:
         factor = _WH_PER_UNIT.get(self.unit or "")
         if factor is None:
             return None
-        return int((self.value_numeric * factor).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        wh = int((self.value_numeric * factor).to_integral_value(rounding=ROUND_HALF_UP))
+        # wh_meter_* are INTEGER (OCPP 1.6 meterStart/meterStop are 32-bit integers): a bigger
+        # register (a lifetime meter past 2.1 GWh) is stored as a meter value, not as the
+        # transaction's reading.
+        return wh if INT32_MIN <= wh <= INT32_MAX else None
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -67,15 +75,27 @@ def parse_timestamp(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def bounded(number: Decimal | None) -> Decimal | None:
+    """`number` if Postgres NUMERIC and the arithmetic here hold it comfortably, else None.
+
+    NaN, infinity and absurd exponents (`1e999999`) keep only their text in `meter_value.value`
+    instead of failing the whole batch's INSERT.
+    """
+    if number is None or not number.is_finite():
+        return None
+    if number and abs(number.adjusted()) > MAX_EXPONENT:
+        return None
+    return number
+
+
 def parse_numeric(value: str, fmt: str = DEFAULT_FORMAT) -> Decimal | None:
-    """The number in a Raw `value`, or None (SignedData, not a number, NaN, infinity)."""
+    """The number in a Raw `value`, or None (SignedData, not a number, NaN, out of range)."""
     if fmt != DEFAULT_FORMAT:
         return None
     try:
-        number = Decimal(value.strip())
+        return bounded(Decimal(value.strip()))
     except (InvalidOperation, ValueError):
         return None
-    return number if number.is_finite() else None
 
 
 def default_unit(measurand: str) -> str | None:
@@ -137,7 +157,7 @@ def parse_sampled_value_201(sampled: Mapping[str, Any], timestamp: datetime) -> 
     measure = sampled.get("unitOfMeasure") or {}
     multiplier = measure.get("multiplier") or 0
     if numeric is not None and isinstance(multiplier, int) and multiplier:
-        numeric = numeric.scaleb(multiplier)
+        numeric = bounded(numeric.scaleb(multiplier))
     return Sample(
         timestamp=timestamp,
         value=value,

@@ -636,3 +636,30 @@ async def test_start_does_not_touch_an_existing_charge_point_row(
     assert await sql("select registration_status from chargepoint") == [
         {"registration_status": "Accepted"}
     ]
+
+
+async def test_readings_too_big_for_the_columns_are_stored_as_text_and_lose_nothing(
+    chargepoint: str, sql: Sql, run: Run
+) -> None:
+    """A lifetime register beyond 32-bit Wh (a DC charger after years) or an absurd exponent
+    must not fail the batch in Postgres: the value is kept as sent, the rest of the batch lands,
+    and wh_meter_last (INTEGER) keeps its last representable reading."""
+    tx = await start(run, meter=1000)
+    replies = await run(
+        [
+            call("MeterValues", meter_payload(tx, 1500, T0 + timedelta(minutes=1))),
+            call("MeterValues", meter_payload(tx, 6_500_000_000, T0 + timedelta(minutes=2))),
+            call("MeterValues", meter_payload(tx, "1e999999", T0 + timedelta(minutes=3))),
+        ]
+    )
+    assert replies == [None, None, None]
+    rows = await sql(
+        "select value, value_numeric from meter_value where transaction_id = :t "
+        "and unit = 'Wh' order by timestamp",
+        t=tx,
+    )
+    assert [r["value"] for r in rows] == ["1500", "6500000000", "1e999999"]
+    assert rows[1]["value_numeric"] == 6_500_000_000
+    assert rows[2]["value_numeric"] is None
+    [row] = await sql("select wh_meter_last from transaction where transaction_id = :t", t=tx)
+    assert row["wh_meter_last"] == 1500

@@ -143,3 +143,29 @@ def test_kwh_conversion_matches_wh(kwh: Decimal) -> None:
     as_kwh = parse_sampled_value({"value": str(kwh), "unit": "kWh"}, TS).energy_wh()
     as_wh = parse_sampled_value({"value": str(kwh * 1000), "unit": "Wh"}, TS).energy_wh()
     assert as_kwh == as_wh
+
+
+def test_numbers_beyond_what_the_columns_hold_keep_only_their_text() -> None:
+    """1e999999 would fail Postgres NUMERIC, 6.5 GWh the INTEGER wh_meter_last: neither may
+    fail the batch, and the raw text is always kept."""
+
+    assert parse_numeric("1e999999") is None
+    assert parse_numeric("1e-999999") is None
+    assert parse_numeric("0") == 0
+    big = parse_numeric("6500000000")
+    assert big == 6_500_000_000
+    [fits, too_big, absurd] = iter_samples(
+        [
+            {
+                "timestamp": "2026-01-01T00:00:00Z",
+                "sampledValue": [
+                    {"value": "2147483647"},
+                    {"value": "6500000000"},
+                    {"value": "9e99"},
+                ],
+            }
+        ]
+    )
+    assert fits.energy_wh() == 2_147_483_647
+    assert too_big.energy_wh() is None and too_big.value_numeric == 6_500_000_000
+    assert absurd.energy_wh() is None and absurd.value_numeric is None and absurd.value == "9e99"

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from shared.bus.errors import Retry
+from shared.db.session import is_transient_db_error
 from shared.envelope import Envelope, Kind, event, utcnow
 from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
 from shared.metrics import HANDLER_SECONDS
@@ -163,13 +165,20 @@ class Dispatcher:
         """Handle a batch; return one reply (or None) per delivery."""
         replies: list[Envelope | None] = []
         events: list[Envelope] = []
-        async with self.sessionmaker() as session, session.begin():
-            uow = UnitOfWork()
-            for delivery in deliveries:
-                ctx = HandlerContext(session, self.settings, uow, self.clock())
-                replies.append(await self._handle_one(ctx, delivery))
-                events.extend(ctx.events)
-            await uow.flush(session)
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                uow = UnitOfWork()
+                for delivery in deliveries:
+                    ctx = HandlerContext(session, self.settings, uow, self.clock())
+                    replies.append(await self._handle_one(ctx, delivery))
+                    events.extend(ctx.events)
+                await uow.flush(session)
+        except Exception as exc:
+            # The database down or busy is no fault of these messages: the consumer holds
+            # the batch and runs it again, instead of spending their delivery limit.
+            if is_transient_db_error(exc):
+                raise Retry(repr(exc)) from exc
+            raise
         if events:
             results = await asyncio.gather(
                 *(self.publisher.publish_event(ev) for ev in events), return_exceptions=True

@@ -16,6 +16,7 @@ from shared.bus.errors import (
     NotConnected,
     PublishFailed,
     Reject,
+    Retry,
     RpcTimeout,
     Unroutable,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "Outcome",
     "PublishFailed",
     "Reject",
+    "Retry",
     "Rejected",
     "RpcTimeout",
     "Unroutable",

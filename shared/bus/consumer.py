@@ -17,7 +17,7 @@ from typing import cast
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, ConsumerTag
 from pydantic import ValidationError
 
-from shared.bus.errors import InvalidEnvelope, Reject
+from shared.bus.errors import InvalidEnvelope, Reject, Retry
 from shared.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class BusMetrics:
     requeued: int = 0
     dead_lettered: int = 0
     handler_errors: int = 0
+    handler_retries: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counters by name."""
@@ -106,6 +107,8 @@ class Consumer:
         metrics: BusMetrics,
         max_batch: int = 200,
         max_wait: float = 0.005,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -115,6 +118,8 @@ class Consumer:
         self.handler = handler
         self.max_batch = max_batch
         self.max_wait = max_wait
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
         self._reply = reply
         self._metrics = metrics
         self._buffer: asyncio.Queue[object] = asyncio.Queue()
@@ -217,11 +222,7 @@ class Consumer:
 
     async def _handle(self, deliveries: list[Delivery]) -> None:
         try:
-            outcomes = list(await self.handler(deliveries))
-            if len(outcomes) != len(deliveries):
-                raise RuntimeError(
-                    f"handler returned {len(outcomes)} outcomes for {len(deliveries)} deliveries"
-                )
+            outcomes = await self._run_handler(deliveries)
         except Reject as exc:
             if len(deliveries) > 1:
                 self._metrics.handler_errors += 1
@@ -261,6 +262,35 @@ class Consumer:
             await _settle(delivery.message.nack(requeue=True), delivery.message, "nack")
             return
         await self._finish(deliveries, outcomes)
+
+    async def _run_handler(self, deliveries: list[Delivery]) -> list[Outcome]:
+        """Call the handler; on `Retry`, hold the batch and call again after a pause (backoff).
+
+        Until the handler can run the messages stay unacked: no nack, so no delivery is
+        counted against them. A stop that comes meanwhile cancels the wait and the broker
+        redelivers them.
+        """
+        delay = self.retry_initial
+        while True:
+            try:
+                outcomes = list(await self.handler(deliveries))
+            except Retry as exc:
+                self._metrics.handler_retries += 1
+                log.warning(
+                    "handler could not run a batch of %d from %s (%s); again in %.1fs",
+                    len(deliveries),
+                    self.queue,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+                continue
+            if len(outcomes) != len(deliveries):
+                raise RuntimeError(
+                    f"handler returned {len(outcomes)} outcomes for {len(deliveries)} deliveries"
+                )
+            return outcomes
 
     async def _finish(self, deliveries: list[Delivery], outcomes: list[Outcome]) -> None:
         """Publish the replies (concurrently), then ack; reject the Rejected ones."""

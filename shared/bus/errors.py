@@ -38,3 +38,9 @@ class Reject(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Retry(Exception):
+    """Raised by a handler: it could not run for a reason outside the messages (the database
+    is unreachable, a deadlock). The consumer keeps the batch unacked and runs it again after
+    a pause, so an outage does not use up the messages' delivery limit and dead-letter them."""

@@ -18,6 +18,7 @@ from shared.bus import (
     Outcome,
     Reject,
     Rejected,
+    Retry,
     decode,
 )
 from shared.envelope import Envelope, Kind
@@ -213,3 +214,25 @@ async def test_worker_gathers_batches_and_stops_after_draining() -> None:
     assert [n for batch in handler.batches for n in batch] == list(range(25))
     assert [len(b) for b in handler.batches] == [10, 10, 5]
     assert all(m.outcome == "ack" for m in fakes)
+
+
+async def test_retry_holds_the_batch_without_spending_deliveries() -> None:
+    """The database down (handler raises Retry): the batch is run again after a pause, its
+    messages are neither nacked (no delivery counted) nor dead-lettered, then acked once."""
+    calls = 0
+
+    async def handler(deliveries: list[Delivery]) -> list[Envelope | None]:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise Retry("database unreachable")
+        return [None] * len(deliveries)
+
+    consumer = make_consumer(handler, [])
+    consumer.retry_initial = 0.01
+    fakes = [message(n) for n in range(3)]
+    await consumer.process(as_messages(fakes))
+    assert calls == 3
+    assert [m.outcome for m in fakes] == ["ack", "ack", "ack"]
+    assert consumer._metrics.handler_retries == 2
+    assert consumer._metrics.requeued == 0 and consumer._metrics.dead_lettered == 0

@@ -39,7 +39,11 @@ Payload = dict[str, Any]
 
 
 class OcppError(Exception):
-    """A handler's refusal, answered to the charge point as a CALLERROR with this code."""
+    """A handler's refusal, answered to the charge point as a CALLERROR with this code.
+
+    The batch's transaction still commits: raise it before the handler writes anything
+    (parse first, as `payload_errors` does), so a refused message leaves no partial rows.
+    """
 
     def __init__(self, code: str, description: str = "", details: Payload | None = None) -> None:
         super().__init__(f"{code}: {description}")

@@ -113,7 +113,13 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     ).one_or_none()
     if row is None:
         # Only possible if another transaction of this EVSE has the same start timestamp and
-        # token (uq_transaction_start): retried, then dead-lettered, never silently dropped.
+        # token (uq_transaction_start): nothing was written for it (the insert conflicted), the
+        # station gets InternalError and retries; the frame stays in the message log.
+        log.error(
+            "TransactionEvent %s of %s collides with another transaction's start",
+            ev.remote_id,
+            chargepoint_id,
+        )
         raise OcppError("InternalError", f"transaction {ev.remote_id!r} could not be recorded")
     transaction_id: int = row.transaction_id
     was_completed = row.status == COMPLETED

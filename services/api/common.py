@@ -77,9 +77,12 @@ PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
 class ApiModel(BaseModel):
-    """Base of request bodies: unknown fields are refused, strings are stripped."""
+    """Base of request bodies: unknown fields are refused, strings are stripped.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Python's JSON parser takes `NaN` and `Infinity`; no column or JSONB document can hold them.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod

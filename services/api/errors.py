@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,19 @@ async def _data_error(_: Request, exc: Exception) -> JSONResponse:
     return error_json(422, "a value is out of range for its field")
 
 
+async def _db_error(request: Request, exc: Exception) -> JSONResponse:
+    # asyncpg's SQLAlchemy dialect raises SQLSTATE class 22 (data exception: value too long,
+    # out of range, NUL byte, invalid JSON such as NaN) and asyncpg's own argument-encoding
+    # errors as a plain DBAPIError, never as DataError; map them by SQLSTATE instead.
+    assert isinstance(exc, DBAPIError)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if sqlstate.startswith("22"):
+        return await _data_error(request, exc)
+    if sqlstate.startswith("23"):
+        return await _integrity_error(request, exc)
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return error_json(500, "internal error")
@@ -230,4 +243,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _db_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -1,7 +1,8 @@
 """Paging (`limit`/`offset`), sorting (`sort=field` or `sort=-field`) and the list envelope."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -12,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 ItemT = TypeVar("ItemT")
 RowT = TypeVar("RowT")
+ReadT = TypeVar("ReadT", bound=BaseModel)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -35,6 +37,16 @@ class PageParams:
     limit: int
     offset: int
     sort: str
+
+
+def page_of(model: type[ReadT], rows: Iterable[Any], total: int, params: PageParams) -> Page[ReadT]:
+    """The list envelope of `rows` (ORM objects) read as `model`."""
+    return Page[model](  # type: ignore[valid-type]
+        items=[model.model_validate(r) for r in rows],
+        total=total,
+        limit=params.limit,
+        offset=params.offset,
+    )
 
 
 def sort_param(fields: Sequence[str], default: str) -> Callable[..., PageParams]:
@@ -80,3 +92,22 @@ async def paginate(
     )
     rows = list((await session.execute(page_stmt)).scalars().all())
     return rows, total
+
+
+def where_equal(stmt: Select[RowT], *filters: tuple[Any, object | None]) -> Select[RowT]:
+    """Add `column == value` for each `(column, value)` whose value is not None."""
+    for column, value in filters:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def where_between(
+    stmt: Select[RowT], column: Any, after: datetime | None, before: datetime | None
+) -> Select[RowT]:
+    """Restrict `column` to `[after, before)`; either bound may be None (open)."""
+    if after is not None:
+        stmt = stmt.where(column >= after)
+    if before is not None:
+        stmt = stmt.where(column < before)
+    return stmt

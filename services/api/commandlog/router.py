@@ -12,7 +12,7 @@ from services.api.commandlog.schemas import CommandLogRead, CommandOutcome
 from services.api.common import SafeStr, UtcDateTime
 from services.api.deps import OperatorUser, SessionDep
 from services.api.errors import error_responses
-from services.api.pagination import Page, PageParams, sort_param
+from services.api.pagination import Page, PageParams, page_of, sort_param
 
 router = APIRouter(prefix="/command-log", tags=["logs"])
 
@@ -40,12 +40,7 @@ async def list_commands(
         after=after,
         before=before,
     )
-    return Page[CommandLogRead](
-        items=[CommandLogRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(CommandLogRead, rows, total, page)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.errors import NotFound
-from services.api.pagination import PageParams, paginate
+from services.api.pagination import PageParams, paginate, where_between, where_equal
 from shared.db.models import CommandLog
 
 SORT_FIELDS = ("created_at", "completed_at", "action")
@@ -31,17 +31,13 @@ async def list_commands(
     before: datetime | None = None,
 ) -> tuple[list[CommandLog], int]:
     """Commands matching the filters (time range on when they were sent)."""
-    stmt = select(CommandLog)
-    if chargepoint_id is not None:
-        stmt = stmt.where(CommandLog.chargepoint_id == chargepoint_id)
-    if action is not None:
-        stmt = stmt.where(CommandLog.action == action)
-    if outcome is not None:
-        stmt = stmt.where(CommandLog.outcome == outcome)
-    if after is not None:
-        stmt = stmt.where(CommandLog.created_at >= after)
-    if before is not None:
-        stmt = stmt.where(CommandLog.created_at < before)
+    stmt = where_equal(
+        select(CommandLog),
+        (CommandLog.chargepoint_id, chargepoint_id),
+        (CommandLog.action, action),
+        (CommandLog.outcome, outcome),
+    )
+    stmt = where_between(stmt, CommandLog.created_at, after, before)
     return await paginate(session, stmt, params=params, columns=_COLUMNS, tiebreak=CommandLog.id)
 
 

@@ -11,7 +11,7 @@ from services.api.deps import OperatorUser, SessionDep
 from services.api.errors import error_responses
 from services.api.heartbeats import service
 from services.api.heartbeats.schemas import HeartbeatRead
-from services.api.pagination import Page, PageParams, sort_param
+from services.api.pagination import Page, PageParams, page_of, sort_param
 
 router = APIRouter(prefix="/heartbeats", tags=["history"])
 
@@ -31,9 +31,4 @@ async def list_heartbeats(
     rows, total = await service.list_heartbeats(
         session=session, params=page, chargepoint_id=chargepoint_id, after=after, before=before
     )
-    return Page[HeartbeatRead](
-        items=[HeartbeatRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(HeartbeatRead, rows, total, page)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.pagination import PageParams, paginate
+from services.api.pagination import PageParams, paginate, where_between, where_equal
 from shared.db.models import Heartbeat
 
 SORT_FIELDS = ("timestamp",)
@@ -23,11 +23,6 @@ async def list_heartbeats(
     before: datetime | None = None,
 ) -> tuple[list[Heartbeat], int]:
     """Heartbeats matching the filters."""
-    stmt = select(Heartbeat)
-    if chargepoint_id is not None:
-        stmt = stmt.where(Heartbeat.chargepoint_id == chargepoint_id)
-    if after is not None:
-        stmt = stmt.where(Heartbeat.timestamp >= after)
-    if before is not None:
-        stmt = stmt.where(Heartbeat.timestamp < before)
+    stmt = where_equal(select(Heartbeat), (Heartbeat.chargepoint_id, chargepoint_id))
+    stmt = where_between(stmt, Heartbeat.timestamp, after, before)
     return await paginate(session, stmt, params=params, columns=_COLUMNS, tiebreak=Heartbeat.id)

@@ -11,7 +11,7 @@ from services.api.deps import OperatorUser, SessionDep
 from services.api.errors import error_responses
 from services.api.ocppmessages import service
 from services.api.ocppmessages.schemas import Direction, OcppMessageRead
-from services.api.pagination import Page, PageParams, sort_param
+from services.api.pagination import Page, PageParams, page_of, sort_param
 
 router = APIRouter(prefix="/ocpp-messages", tags=["logs"])
 
@@ -47,12 +47,7 @@ async def list_messages(
         after=after,
         before=before,
     )
-    return Page[OcppMessageRead](
-        items=[OcppMessageRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(OcppMessageRead, rows, total, page)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.errors import NotFound
-from services.api.pagination import PageParams, paginate
+from services.api.pagination import PageParams, paginate, where_between, where_equal
 from shared.db.models import OcppMessage
 
 SORT_FIELDS = ("created_at", "action")
@@ -28,21 +28,15 @@ async def list_messages(
     before: datetime | None = None,
 ) -> tuple[list[OcppMessage], int]:
     """Frames matching the filters."""
-    stmt = select(OcppMessage)
-    if chargepoint_id is not None:
-        stmt = stmt.where(OcppMessage.chargepoint_id == chargepoint_id)
-    if action is not None:
-        stmt = stmt.where(OcppMessage.action == action)
-    if direction is not None:
-        stmt = stmt.where(OcppMessage.direction == direction)
-    if message_type is not None:
-        stmt = stmt.where(OcppMessage.message_type == message_type)
-    if unique_id is not None:
-        stmt = stmt.where(OcppMessage.unique_id == unique_id)
-    if after is not None:
-        stmt = stmt.where(OcppMessage.created_at >= after)
-    if before is not None:
-        stmt = stmt.where(OcppMessage.created_at < before)
+    stmt = where_equal(
+        select(OcppMessage),
+        (OcppMessage.chargepoint_id, chargepoint_id),
+        (OcppMessage.action, action),
+        (OcppMessage.direction, direction),
+        (OcppMessage.message_type, message_type),
+        (OcppMessage.unique_id, unique_id),
+    )
+    stmt = where_between(stmt, OcppMessage.created_at, after, before)
     return await paginate(session, stmt, params=params, columns=_COLUMNS, tiebreak=OcppMessage.id)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from services.api.common import INT32_MAX, SafeStr, UtcDateTime
 from services.api.deps import OperatorUser, SessionDep
 from services.api.errors import error_responses
-from services.api.pagination import Page, PageParams, sort_param
+from services.api.pagination import Page, PageParams, page_of, sort_param
 from services.api.statusnotifications import service
 from services.api.statusnotifications.schemas import StatusNotificationRead
 
@@ -43,9 +43,4 @@ async def list_status_notifications(
         after=after,
         before=before,
     )
-    return Page[StatusNotificationRead](
-        items=[StatusNotificationRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(StatusNotificationRead, rows, total, page)

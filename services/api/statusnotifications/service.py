@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.pagination import PageParams, paginate
+from services.api.pagination import PageParams, paginate, where_between, where_equal
 from shared.db.models import StatusNotification
 
 SORT_FIELDS = ("received_at", "timestamp")
@@ -29,19 +29,14 @@ async def list_status_notifications(
     before: datetime | None = None,
 ) -> tuple[list[StatusNotification], int]:
     """Notifications matching the filters; the time range applies to when they were received."""
-    stmt = select(StatusNotification)
-    if chargepoint_id is not None:
-        stmt = stmt.where(StatusNotification.chargepoint_id == chargepoint_id)
-    if connectorid is not None:
-        stmt = stmt.where(StatusNotification.connectorid == connectorid)
-    if status is not None:
-        stmt = stmt.where(StatusNotification.status == status)
-    if error_code is not None:
-        stmt = stmt.where(StatusNotification.error_code == error_code)
-    if after is not None:
-        stmt = stmt.where(StatusNotification.received_at >= after)
-    if before is not None:
-        stmt = stmt.where(StatusNotification.received_at < before)
+    stmt = where_equal(
+        select(StatusNotification),
+        (StatusNotification.chargepoint_id, chargepoint_id),
+        (StatusNotification.connectorid, connectorid),
+        (StatusNotification.status, status),
+        (StatusNotification.error_code, error_code),
+    )
+    stmt = where_between(stmt, StatusNotification.received_at, after, before)
     return await paginate(
         session, stmt, params=params, columns=_COLUMNS, tiebreak=StatusNotification.id
     )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select, text
 
 from services.api.app import create_app
+from services.api.deps import SessionDep
+from shared.db.models import Transaction
 from shared.settings import Settings
 
 from .conftest import Actor
+from .factories import Factory
 from .helpers import assert_error
 
 
@@ -105,3 +109,45 @@ async def test_timestamps_are_utc_with_offset(client: httpx.AsyncClient, admin: 
     r = await client.get("/api/v1/users/me", headers=admin.headers)
     created = r.json()["created_at"]
     assert created.endswith("+00:00"), created
+
+
+async def test_non_finite_numbers_in_a_body_are_422(
+    client: httpx.AsyncClient, admin: Actor, factory: Factory
+) -> None:
+    """Python's JSON parser takes NaN/Infinity; they used to reach JSONB and answer 500."""
+    cp = await factory.chargepoint()
+    url = f"/api/v1/chargepoints/{cp.chargepoint_id}/commands/remote-start-transaction"
+    body = (
+        '{"id_tag": "T1", "connector_id": 1, "charging_profile": {"charging_profile_id": 1,'
+        ' "stack_level": 0, "charging_profile_purpose": "TxProfile",'
+        ' "charging_profile_kind": "Relative", "charging_schedule": {"charging_rate_unit": "A",'
+        ' "charging_schedule_period": [{"start_period": 0, "limit": %s}]}}}'
+    )
+    headers = admin.headers | {"Content-Type": "application/json"}
+    for value in ("NaN", "Infinity", "-Infinity"):
+        r = await client.post(url, content=body % value, headers=headers)
+        assert_error(r, 422, field="limit")
+
+
+async def test_database_data_errors_are_422_not_500(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """asyncpg reports SQLSTATE class 22 as a bare DBAPIError; it is still the client's input."""
+
+    async def bad_input(session: SessionDep, value: str) -> None:
+        await session.execute(text("SELECT CAST(:v AS jsonb)"), {"v": value})
+
+    async def too_big(session: SessionDep) -> None:
+        await session.execute(
+            select(Transaction).where(Transaction.transaction_id == 99_999_999_999)
+        )
+
+    async def broken(session: SessionDep) -> None:
+        await session.execute(text("SELECT * FROM no_such_table"))
+
+    app.add_api_route("/_probe/json", bad_input)
+    app.add_api_route("/_probe/int", too_big)
+    app.add_api_route("/_probe/broken", broken)
+    assert_error(await client.get("/_probe/json", params={"value": "NaN"}), 422)
+    assert_error(await client.get("/_probe/int"), 422)
+    assert_error(await client.get("/_probe/broken"), 500)

@@ -74,7 +74,6 @@ def get_bus(request: Request) -> CommandBus:
     return bus
 
 
-BusDep = Annotated[CommandBus, Depends(get_bus)]
 ChargePointId = Annotated[SafeStr, Path(min_length=1, max_length=255)]
 Timeout = Annotated[
     float | None,
@@ -181,16 +180,18 @@ def _endpoint(spec: CommandSpec) -> Endpoint:
         principal: CurrentUser,
         session: SessionDep,
         settings: SettingsDep,
-        bus: BusDep,
+        request: Request,
         timeout: Timeout = None,
     ) -> Response:
+        # Looked up here, not as a dependency: a body that is not a valid request is a 422
+        # whatever the broker's state (a dependency's 503 would be raised before validation).
         return await run_command(
             spec=spec,
             chargepoint_id=chargepoint_id,
             body=body,
             principal=principal,
             session=session,
-            bus=bus,
+            bus=get_bus(request),
             timeout=min(timeout or settings.command_timeout, MAX_TIMEOUT),
         )
 

@@ -151,3 +151,16 @@ async def test_database_data_errors_are_422_not_500(
     assert_error(await client.get("/_probe/json", params={"value": "NaN"}), 422)
     assert_error(await client.get("/_probe/int"), 422)
     assert_error(await client.get("/_probe/broken"), 500)
+
+
+async def test_a_valid_command_without_a_broker_is_503(
+    client: httpx.AsyncClient, admin: Actor, factory: Factory
+) -> None:
+    """This app has no bus: a valid command is refused as unavailable, never sent or a 500."""
+    cp = await factory.chargepoint()
+    r = await client.post(
+        f"/api/v1/chargepoints/{cp.chargepoint_id}/commands/reset",
+        json={"type": "Soft"},
+        headers=admin.headers,
+    )
+    assert_error(r, 503)

@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 
 TEST_DB ?= csms_test
 TEST_VHOST ?= csms_test
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS='tests/unit -x'` (the whole suite by default).
+PYTEST_ARGS ?=
 export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/$(TEST_DB)
 export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
 DEV_ENV := CSMS_ENV=development CSMS_LOG_FORMAT=console
@@ -38,7 +40,7 @@ vhost:
 
 test: install vhost lint
 	CSMS_ENV=test CSMS_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/csms migrate --recreate-database
-	CSMS_ENV=test $(BIN)/pytest
+	CSMS_ENV=test $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install
 	CSMS_ENV=test $(BIN)/pytest tests/unit

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -11,6 +13,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 ENVELOPE_VERSION = 1
+MESSAGE_KEY_BYTES = 16
+"""A message key is a blake2b digest of this many bytes: 32 hex characters."""
 
 
 class Kind(StrEnum):
@@ -75,6 +79,39 @@ class Envelope(BaseModel):
                 "created_at": utcnow(),
             }
         )
+
+
+def message_key(
+    chargepoint_id: str, unique_id: str, action: str, payload: Mapping[str, Any]
+) -> str:
+    """The idempotency key of an upstream CALL: what the charge point sent, and nothing else.
+
+    32 hex characters: blake2b (16 bytes) of `[chargepoint id, unique id, action]` (a JSON
+    array, so the parts cannot run into each other) followed by the payload serialised
+    canonically (`canonical_payload`). A CALL the charge point resends (same unique id, same
+    payload: a real resend is byte for byte the same message) has the same key whatever the
+    connection or gateway process it arrives on; a charger that restarts its unique-id
+    counter after a reboot sends other payloads (timestamps, values) under the old ids, and
+    those get other keys. The gateway sets it as the envelope's `correlation_id`.
+    """
+    return message_key_from_canonical(chargepoint_id, unique_id, action, canonical_payload(payload))
+
+
+def canonical_payload(payload: Mapping[str, Any]) -> bytes:
+    """A payload serialised canonically: orjson, keys sorted (what `message_key` hashes)."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def message_key_from_canonical(
+    chargepoint_id: str, unique_id: str, action: str, canonical: bytes
+) -> str:
+    """`message_key` of a payload already serialised by `canonical_payload` (the gateway
+    serialises every CALL's payload once, when it parses the frame)."""
+    digest = hashlib.blake2b(
+        orjson.dumps([chargepoint_id, unique_id, action]), digest_size=MESSAGE_KEY_BYTES
+    )
+    digest.update(canonical)
+    return digest.hexdigest()
 
 
 def event(action: str, payload: dict[str, Any], chargepoint_id: str | None = None) -> Envelope:

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     upstream_call_timeout: float = Field(default=10.0, gt=0, le=300)
     command_timeout: float = Field(default=30.0, gt=0, le=600)
     unknown_chargepoints: UnknownChargePointPolicy = UnknownChargePointPolicy.PENDING
+    # The version of a websocket handshake without Sec-WebSocket-Protocol ("" = refuse it).
+    default_ocpp_version: Literal["", "ocpp1.6", "ocpp2.0.1"] = "ocpp1.6"
 
     ws_max_frame_size: int = Field(default=1_048_576, ge=1024)
     ws_send_queue_size: int = Field(default=64, ge=1)

@@ -22,6 +22,10 @@ the password against that hash itself (argon2, in a worker thread, at most
 | registry allows (no password set, unknown id), or the password matches | the handshake goes on |
 | registry silent for `CSMS_UPSTREAM_CALL_TIMEOUT`, unroutable, error or malformed reply | 503 |
 
+The registry's reply also carries the charge point's `registration_status` (Accepted,
+Pending, Rejected; null for an id it does not know): `admit` hands it to the connection, which
+lets nothing but BootNotification through until the charge point is Accepted (connection.py).
+
 A charge point is never let in unchecked: without the registry's word the answer is 503
 and the charge point retries (it keeps its queued messages meanwhile).
 
@@ -76,6 +80,15 @@ class AuthOutcome(Enum):
     MALFORMED = "malformed"  # 400
     REFUSED = "refused"  # 401 + WWW-Authenticate
     UNAVAILABLE = "unavailable"  # 503: the registry did not answer
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The outcome of an upgrade request and, when allowed, the registration status the
+    registry answered (None: an id it does not know, or a reply without one)."""
+
+    outcome: AuthOutcome
+    registration: str | None = None
 
 
 class MalformedAuthorization(ValueError):
@@ -198,37 +211,44 @@ class RegistryAuthenticator:
 
     async def __call__(self, chargepoint_id: str, headers: Headers, remote_ip: str) -> AuthOutcome:
         """Decide on one upgrade request (one RPC, unless the header settles it)."""
+        return (await self.admit(chargepoint_id, headers, remote_ip)).outcome
+
+    async def admit(self, chargepoint_id: str, headers: Headers, remote_ip: str) -> Admission:
+        """The decision on one upgrade request, with the registration status when allowed."""
         try:
             credentials = parse_basic_authorization(headers)
         except UnsupportedScheme as exc:
             log.warning("connection from %s refused: %s", remote_ip, exc)
-            return AuthOutcome.REFUSED
+            return Admission(AuthOutcome.REFUSED)
         except MalformedAuthorization as exc:
             log.warning("connection from %s refused: %s", remote_ip, exc)
-            return AuthOutcome.MALFORMED
+            return Admission(AuthOutcome.MALFORMED)
         if credentials is not None and credentials.username != chargepoint_id:
             log.warning(
                 "connection from %s refused: Basic user-id %r is not the charge point id",
                 remote_ip,
                 credentials.username[:64],
             )
-            return AuthOutcome.REFUSED
+            return Admission(AuthOutcome.REFUSED)
         reply = await self._ask_registry(chargepoint_id, credentials is not None, remote_ip)
         if reply is None:
-            return AuthOutcome.UNAVAILABLE
+            return Admission(AuthOutcome.UNAVAILABLE)
+        registration = reply.get("registration_status")
+        status = registration if isinstance(registration, str) else None
         allowed = reply.get("allowed")
         if allowed is True:
-            return AuthOutcome.ALLOWED
+            return Admission(AuthOutcome.ALLOWED, status)
         if allowed is False:
             log.warning(
                 "connection from %s refused by the registry: %s", remote_ip, reply.get("reason")
             )
-            return AuthOutcome.REFUSED
+            return Admission(AuthOutcome.REFUSED)
         password_hash = reply.get("password_hash")
         if allowed is None and isinstance(password_hash, str) and credentials is not None:
-            return await self._check_password(
+            outcome = await self._check_password(
                 chargepoint_id, credentials.password, password_hash, remote_ip
             )
+            return Admission(outcome, status if outcome is AuthOutcome.ALLOWED else None)
         # Never the whole reply: it may hold a password hash.
         log.error(
             "registry answered the authentication without a decision (allowed=%r, reason=%r, "
@@ -238,7 +258,7 @@ class RegistryAuthenticator:
             "present" if password_hash is not None else "absent",
             "presented" if credentials is not None else "not presented",
         )
-        return AuthOutcome.UNAVAILABLE
+        return Admission(AuthOutcome.UNAVAILABLE)
 
     async def _ask_registry(
         self, chargepoint_id: str, presented: bool, remote_ip: str

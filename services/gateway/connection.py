@@ -10,6 +10,14 @@ they have something to do, so an idle socket costs one task):
   the socket is aborted rather than letting it hold memory or block anyone.
 Our own CALLs (downstream commands) go out one at a time (OCPP-J: one outstanding CALL per
 direction); the others wait in order, each within its own deadline.
+
+Per connection the gateway also keeps:
+- the unique ids in flight (queued or being answered): a CALL reusing one is refused at once
+  (1.6 ProtocolError / 2.0.1 RpcFrameworkError) rather than processed twice;
+- the registration status (from the registry at connect time, then from every
+  BootNotification answer): until it is Accepted only BootNotification goes through, plus,
+  while Pending, what the central system asked for (TriggerMessage, 2.0.1 GetBaseReport /
+  GetReport); everything else is answered SecurityError and nothing is published.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Generic, Protocol, TypeVar
@@ -29,9 +37,19 @@ from websockets.exceptions import ConnectionClosed
 
 from services.gateway import frames
 from services.gateway.errors import ErrorKey
-from services.gateway.frames import Call, CallError, CallResult, FrameError
+from services.gateway.frames import (
+    NUL_ESCAPE,
+    UNKNOWN_UNIQUE_ID,
+    Call,
+    CallError,
+    CallResult,
+    FrameError,
+)
 from services.gateway.validation import SchemaViolation, UnknownSchema, validate
 from services.gateway.versions.base import (
+    ACCEPTED,
+    BOOT_NOTIFICATION,
+    PENDING,
     ActionRejected,
     Direction,
     Handling,
@@ -41,7 +59,13 @@ from services.gateway.versions.base import (
 from shared import metrics
 from shared.bus.errors import BusError, RpcTimeout, Unroutable
 from shared.bus.topology import GATEWAY_FRAME_LOG, UPSTREAM, upstream_key
-from shared.envelope import Envelope, Kind, utcnow
+from shared.envelope import (
+    Envelope,
+    Kind,
+    canonical_payload,
+    message_key_from_canonical,
+    utcnow,
+)
 from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
 
 log = logging.getLogger(__name__)
@@ -52,6 +76,10 @@ MAX_LOGGED_FRAME: Final = 64 * 1024
 """A frame published in `gateway.frame_log` is cut to this many characters."""
 MAX_LOG_TASKS: Final = 64
 """Frame-log publishes in flight per connection; beyond that they are dropped (and logged)."""
+UNSUPPORTED_DATA: Final = 1003
+"""RFC 6455 §7.4.1: "a type of data it cannot accept (e.g., an endpoint that understands only
+text data MAY send this if it receives a binary message)"."""
+BINARY_FRAME: Final = "binary frames are not supported: OCPP-J messages are JSON text frames"
 
 
 class BusPort(Protocol):
@@ -70,6 +98,10 @@ class BusPort(Protocol):
         timeout: float,
         mandatory: bool = ...,
     ) -> Envelope: ...
+
+
+class BinaryFrame(FrameError):
+    """A binary websocket frame: answered like an unreadable frame, then the socket closes."""
 
 
 class ConnectionGone(Exception):
@@ -129,6 +161,9 @@ class Fifo(Generic[T]):
     def __len__(self) -> int:
         return len(self._items) if self._items is not None else 0
 
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items or ())
+
 
 class ChargePointConnection:
     """One charge point's socket: ordered answers upstream, one outstanding CALL downstream."""
@@ -141,8 +176,11 @@ class ChargePointConnection:
         version: ProtocolVersion,
         bus: BusPort,
         config: ConnectionSettings,
+        registration: str | None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """`registration`: the charge point's registration status as the registry knows it
+        (Accepted, Pending, Rejected; None for an id it does not know)."""
         self.ws = ws
         self.peer = peer
         self.chargepoint_id = peer.chargepoint_id
@@ -156,6 +194,13 @@ class ChargePointConnection:
         self._outgoing: Fifo[str] = Fifo(config.send_queue_size)
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
+        # While Pending: what the outstanding command asks the charge point to send, and
+        # what commands it accepted asked for (until the next BootNotification answer).
+        self._pending_triggers: frozenset[str] | None = None
+        self._triggered: set[str] | None = None
+        self.registration = registration
+        self._answering: str | None = None  # the unique id the worker is answering
+        self._refusing_binary = False  # a binary frame came: answered, then closed
         self._log_tasks: set[asyncio.Task[None]] = set()
         self._worker: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -205,14 +250,22 @@ class ChargePointConnection:
     # ------------------------------------------------------------------ reading
 
     def _on_frame(self, data: str | bytes) -> None:
+        if self._refusing_binary:
+            return  # the socket is being closed (1003): nothing more is read
+        if isinstance(data, bytes):
+            self._on_binary(data)
+            return
         if self._debug:
-            log.debug("frame in", extra={"frame": _text(data)[:MAX_LOGGED_FRAME]})
+            log.debug("frame in", extra={"frame": data[:MAX_LOGGED_FRAME]})
         try:
             frame = frames.parse(data)
         except FrameError as exc:
             self._on_bad_frame(exc, data)
             return
         if isinstance(frame, Call):
+            if self._in_flight(frame.unique_id):
+                self._refuse_in_flight(frame)
+                return
             try:
                 self._enqueue(frame)
             except asyncio.QueueFull:
@@ -227,17 +280,60 @@ class ChargePointConnection:
             return
         self._resolve(frame)
 
-    def _on_bad_frame(self, exc: FrameError, data: str | bytes) -> None:
+    def _in_flight(self, unique_id: str) -> bool:
+        """Whether a CALL with this unique id is being answered or waits to be."""
+        if unique_id == self._answering:
+            return True
+        return any(isinstance(i, Call) and i.unique_id == unique_id for i in self._incoming)
+
+    def _refuse_in_flight(self, call: Call) -> None:
+        """Refuse a CALL whose unique id is in flight, at once: processing it would do its
+        work twice (OCPP-J: a message id is unique for the sender until it is answered)."""
+        self._send(
+            self._refuse(
+                call,
+                ErrorKey.IN_FLIGHT,
+                f"unique id {call.unique_id} is already in use by a CALL being answered",
+                {},
+            )
+        )
+
+    def _on_binary(self, data: bytes) -> None:
+        """A binary frame: answered with the version's framing error and unique id "-1" (it
+        is not read, so its id is unknown), then the socket is closed with 1003.
+
+        OCPP-J messages are JSON text (1.6J §4, 2.0.1 Part 4 §4), which websockets carry in
+        text frames (RFC 6455 §5.6); a peer sending binary data speaks something else.
+        """
+        self._refusing_binary = True
+        code = self.version.error_code(ErrorKey.RPC_FRAMEWORK)
+        log.warning("binary frame of %d bytes: answering %s and closing (1003)", len(data), code)
+        exc = BinaryFrame(ErrorKey.RPC_FRAMEWORK, BINARY_FRAME)
+        self._frame_log(
+            f"<binary frame of {len(data)} bytes>",
+            UNKNOWN_UNIQUE_ID,
+            None,
+            code,
+            BINARY_FRAME,
+            frames.dump_error(UNKNOWN_UNIQUE_ID, code, BINARY_FRAME),
+        )
+        try:
+            self._enqueue(exc)  # answered in order, after the CALLs before it
+        except asyncio.QueueFull:
+            self._answer_bad_frame(exc)
+            self._close_after_writes(UNSUPPORTED_DATA, "binary frames are not supported")
+
+    def _on_bad_frame(self, exc: FrameError, data: str) -> None:
         code = self.version.error_code(exc.key)
         if exc.answerable:
             log.warning("bad frame: %s (%s)", exc.description, code)
             self._frame_log(
-                _text(data),
+                data,
                 exc.unique_id,
-                None,
+                exc.action,
                 code,
                 exc.description,
-                frames.dump_error(exc.unique_id, code, exc.description),
+                frames.dump_error(exc.unique_id, code, exc.description, exc.details),
             )
             try:
                 self._enqueue(exc)
@@ -248,8 +344,8 @@ class ChargePointConnection:
         log.warning("dropping malformed %s: %s", _TYPE_NAMES[exc.message_type_id], exc.description)
         pending = self._pending
         if pending is not None and pending[0] == exc.unique_id and not pending[1].done():
-            pending[1].set_result(CallError(exc.unique_id, code, exc.description, {}))
-        self._frame_log(_text(data), exc.unique_id, None, code, exc.description, None)
+            pending[1].set_result(CallError(exc.unique_id, code, exc.description, exc.details))
+        self._frame_log(data, exc.unique_id, None, code, exc.description, None)
 
     def _resolve(self, frame: CallResult | CallError) -> None:
         pending = self._pending
@@ -260,6 +356,12 @@ class ChargePointConnection:
                 frame.unique_id,
             )
             return
+        # Here, not in `call`: the triggered message may be the very next frame read.
+        triggers = self._pending_triggers
+        if triggers and isinstance(frame, CallResult) and frame.payload.get("status") == ACCEPTED:
+            if self._triggered is None:
+                self._triggered = set()
+            self._triggered.update(triggers)
         pending[1].set_result(frame)
 
     # ------------------------------------------------------------------ answering CALLs
@@ -280,7 +382,10 @@ class ChargePointConnection:
             unique_id_var.set(item.unique_id)
             if isinstance(item, FrameError):
                 self._answer_bad_frame(item)
+                if isinstance(item, BinaryFrame):
+                    self._close_after_writes(UNSUPPORTED_DATA, "binary frames are not supported")
                 continue
+            self._answering = item.unique_id
             try:
                 answer = await self._answer(item)
             except Exception:
@@ -288,16 +393,41 @@ class ChargePointConnection:
                 answer = frames.dump_error(
                     item.unique_id, self.version.error_code(ErrorKey.INTERNAL), "internal error"
                 )
+            finally:
+                self._answering = None
             self._send(answer)
 
     def _answer_bad_frame(self, exc: FrameError) -> None:
         code = self.version.error_code(exc.key)
-        answer = frames.dump_error(exc.unique_id, code, exc.description)
+        answer = frames.dump_error(exc.unique_id, code, exc.description, exc.details)
         metrics.count_ocpp_message(self.version.name, "-", "in", "bad_frame")
         self._send(answer)
 
+    def _close_after_writes(self, code: int, reason: str) -> None:
+        """Close the socket once what is queued to it (the last answer) has been written."""
+        task = asyncio.create_task(self._close_when_written(code, reason))
+        self._log_tasks.add(task)  # keeps a reference; never cancelled by `run`
+        task.add_done_callback(self._log_tasks.discard)
+
+    async def _close_when_written(self, code: int, reason: str) -> None:
+        writer = self._writer
+        if writer is not None:
+            await asyncio.wait({writer})
+        await close_quietly(self, code, reason)
+
     async def _answer(self, call: Call) -> str:
         """The answer frame of one CALL."""
+        if self.registration != ACCEPTED and not self._may_send(call.action):
+            # 1.6 §4.2 / 2.0.1 B02.FR.09, B03.FR.07: nothing but BootNotification (and, while
+            # Pending, what the central system triggered) before the charge point is Accepted.
+            return self._refuse(
+                call,
+                ErrorKey.SECURITY,
+                f"{call.action} refused: the charge point is not accepted "
+                f"(registration status {self.registration or 'unknown'}); "
+                "send a BootNotification first",
+                {},
+            )
         how = self.version.classify(call.action)
         if isinstance(how, ActionRejected):
             return self._refuse(call, how.key, how.description, {})
@@ -314,7 +444,13 @@ class ChargePointConnection:
             chargepoint_id=self.chargepoint_id,
             ocpp_version=self.version.name,
             unique_id=call.unique_id,
-            correlation_id=uuid.uuid4().hex,
+            # The idempotency key of what the services write (docs/internals.md, Envelope).
+            correlation_id=message_key_from_canonical(
+                self.chargepoint_id,
+                call.unique_id,
+                call.action,
+                call.canonical or canonical_payload(call.payload),
+            ),
             node_id=self._config.node_id,
         )
         correlation_id_var.set(envelope.correlation_id)
@@ -350,6 +486,8 @@ class ChargePointConnection:
                     extra={"payload": reply.payload},
                 )
                 return self._internal(call, "the central system produced an invalid answer")
+            if call.action == BOOT_NOTIFICATION:
+                self._registered(reply.payload.get("status"))
             metrics.count_ocpp_message(self.version.name, call.action, "in", "ok")
             return frames.dump_result(call.unique_id, reply.payload)
         code = reply.error_code or ""
@@ -374,6 +512,20 @@ class ChargePointConnection:
         assert how.answer is not None  # a FIXED action always has one
         metrics.count_ocpp_message(self.version.name, call.action, "in", "ok")
         return frames.dump_result(call.unique_id, how.answer(self._clock()))
+
+    def _may_send(self, action: str) -> bool:
+        """Whether a charge point that is not Accepted may send `action`."""
+        if action == BOOT_NOTIFICATION:
+            return True
+        triggered = self._triggered
+        return self.registration == PENDING and triggered is not None and action in triggered
+
+    def _registered(self, status: object) -> None:
+        """A BootNotification answer went through: its status is the registration now."""
+        self.registration = status if isinstance(status, str) else None
+        self._triggered = None
+        if status != ACCEPTED:
+            log.info("registration status %s: only BootNotification goes through", status)
 
     def _internal(self, call: Call, description: str) -> str:
         log.warning("answering %s with InternalError: %s", call.action, description)
@@ -409,10 +561,20 @@ class ChargePointConnection:
         description: str,
         answer: str | None,
     ) -> None:
-        """Publish a `gateway.frame_log` event; never delays an answer, failures are logged."""
+        """Publish a `gateway.frame_log` event; never delays an answer, failures are logged.
+
+        A NUL (refused for that very reason, frames.py) is logged as U+FFFD: the message log
+        is in Postgres, which cannot store one.
+        """
         if len(self._log_tasks) >= MAX_LOG_TASKS:
             log.warning("frame log backlog full; not logging frame %s", unique_id)
             return
+        if NUL_ESCAPE in raw:
+            raw = raw.replace(NUL_ESCAPE, "\\ufffd")
+        if answer is not None and NUL_ESCAPE in answer:
+            answer = answer.replace(NUL_ESCAPE, "\\ufffd")
+        if "\x00" in unique_id:
+            unique_id = unique_id.replace("\x00", "\ufffd")
         envelope = Envelope(
             kind=Kind.EVENT,
             action=GATEWAY_FRAME_LOG,
@@ -483,20 +645,19 @@ class ChargePointConnection:
             unique_id = str(uuid.uuid4())
             future: asyncio.Future[CallResult | CallError] = loop.create_future()
             self._pending = (unique_id, future)
+            if self.registration == PENDING:
+                self._pending_triggers = self.version.triggered(action, payload)
             try:
                 self._send(frames.dump_call(unique_id, action, payload))
                 return await future
             finally:
                 self._pending = None
+                self._pending_triggers = None
                 if not future.done():
                     future.cancel()
 
 
 _TYPE_NAMES: Final = {frames.CALLRESULT: "CALLRESULT", frames.CALLERROR: "CALLERROR", None: "frame"}
-
-
-def _text(data: str | bytes) -> str:
-    return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
 
 
 async def close_quietly(conn: ChargePointConnection, code: int, reason: str) -> None:

@@ -25,6 +25,8 @@ class ErrorKey(StrEnum):
     # The action: unknown to the version / known but not handled here.
     NOT_IMPLEMENTED = "not_implemented"
     NOT_SUPPORTED = "not_supported"
+    # A CALL whose unique id is already queued or being answered on the connection.
+    IN_FLIGHT = "in_flight"
     INTERNAL = "internal"
     PROTOCOL = "protocol"
     SECURITY = "security"

@@ -63,11 +63,11 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> in
 
     # Security profile 1: every upgrade is checked by the registry (profile 0 for charge
     # points without a password is the registry's decision, not a switch here).
-    authenticate = RegistryAuthenticator(
+    authenticator = RegistryAuthenticator(
         bus, node_id=settings.gateway_node_id, timeout=settings.upstream_call_timeout
     )
     server = GatewayServer(
-        settings, bus=bus, downstream=downstream, ready=ready, authenticate=authenticate
+        settings, bus=bus, downstream=downstream, ready=ready, authenticate=authenticator.admit
     )
     status = 0
     try:

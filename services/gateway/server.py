@@ -5,22 +5,26 @@
   routing key), printable, no whitespace, no `/`. Anything else is refused with HTTP 400.
 - `GET /healthz`, `/readyz` (bus connected, node queue consumed) and `/metrics` are plain
   HTTP on the same port; those names are therefore not usable as charge point ids.
-- Subprotocol: the first of the client's offers that we speak. If it offers none we speak,
-  OCPP 2.0.1 Part 4 §3.1.2 (and 1.6J §3.1.2 alike): the server completes the handshake
-  without a `Sec-WebSocket-Protocol` header and closes the connection at once; we close with
-  1002 (protocol error) and say why in the reason.
+- Subprotocol: the first of the client's offers that we speak. A handshake that offers
+  subprotocols of which none is ours is refused with HTTP 400 (no upgrade; the body names the
+  ones we speak). One without a `Sec-WebSocket-Protocol` header at all (some chargers send
+  none) is served as `CSMS_DEFAULT_OCPP_VERSION` (ocpp1.6 unless set; empty: HTTP 400), and
+  the answer carries no `Sec-WebSocket-Protocol` (RFC 6455 §4.2.2: the server may only
+  select one the client offered).
 - Security profile 1 (HTTP Basic auth): the `authenticate` hook decides before the upgrade
   (`services/gateway/auth.py`: the registry is asked, one RPC per connection attempt, and a
   presented password is verified here against the hash it answers); 400 for a malformed
   `Authorization` header, 401 with `WWW-Authenticate: Basic` when refused, 503 when the
   registry cannot be asked. `csms gateway` always installs it; without the hook
-  (tests) every charge point is let in.
+  (tests) every charge point is let in, as Accepted. With it, the registration status the
+  registry answers goes to the connection (nothing but BootNotification until Accepted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Final
@@ -28,13 +32,16 @@ from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHeader
+from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from services.gateway.auth import CHALLENGE, AuthOutcome
+from services.gateway.auth import CHALLENGE, Admission, AuthOutcome
 from services.gateway.connection import BusPort, ChargePointConnection, ConnectionSettings, Peer
 from services.gateway.downstream import Downstream
 from services.gateway.versions import VERSIONS
+from services.gateway.versions.base import ACCEPTED
 from shared import metrics
 from shared.bus.errors import BusError
 from shared.bus.topology import GATEWAY_CONNECTED, GATEWAY_DISCONNECTED, UPSTREAM
@@ -53,8 +60,9 @@ AUTH_MARGIN: Final = 5.0
 """... and at least this much beyond the registry's authentication deadline, so that a
 registry that does not answer gets the charge point a 503, not a dropped connection."""
 
-Authenticator = Callable[[str, Headers, str], Awaitable[AuthOutcome]]
-"""Security profile 1 hook: (charge point id, request headers, remote IP) -> outcome."""
+Authenticator = Callable[[str, Headers, str], Awaitable[Admission]]
+"""Security profile 1 hook: (charge point id, request headers, remote IP) -> admission
+(`RegistryAuthenticator.admit`)."""
 ReadinessCheck = Callable[[], bool]
 
 
@@ -78,6 +86,20 @@ def select_subprotocol(offered: Sequence[str]) -> Subprotocol | None:
         if name in VERSIONS:
             return Subprotocol(name)
     return None
+
+
+def offered_subprotocols(headers: Headers) -> list[str] | None:
+    """The subprotocols a handshake offers, in order; None when it has no such header.
+
+    Raises `InvalidHeader` for a malformed `Sec-WebSocket-Protocol`.
+    """
+    values = headers.get_all("Sec-WebSocket-Protocol")
+    if not values:
+        return None
+    return [name for value in values for name in parse_subprotocol(value)]
+
+
+_SPOKEN: Final = ", ".join(VERSIONS)
 
 
 def _plain(
@@ -138,6 +160,10 @@ class GatewayServer:
             send_queue_size=settings.ws_send_queue_size,
         )
         self._server: Server | None = None
+        # What the registry said of each upgrade it allowed, until the socket is served.
+        self._registrations: weakref.WeakKeyDictionary[ServerConnection, str | None] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def port(self) -> int:
@@ -182,14 +208,37 @@ class GatewayServer:
         cp_id = chargepoint_id_from_path(request.path)
         if cp_id is None:
             return _plain(HTTPStatus.BAD_REQUEST, b"invalid charge point id in the URL path\n")
+        refusal = self._check_subprotocols(request.headers)
+        if refusal is not None:
+            return refusal
         if self.authenticate is None:
             return None
         chargepoint_id_var.set(cp_id)
-        outcome = await self.authenticate(cp_id, request.headers, _address(connection)[0])
-        if outcome is AuthOutcome.ALLOWED:
+        admission = await self.authenticate(cp_id, request.headers, _address(connection)[0])
+        if admission.outcome is AuthOutcome.ALLOWED:
+            self._registrations[connection] = admission.registration
             return None
-        status, body, extra = _AUTH_RESPONSES[outcome]
+        status, body, extra = _AUTH_RESPONSES[admission.outcome]
         return _plain(status, body, extra=extra)
+
+    def _check_subprotocols(self, headers: Headers) -> Response | None:
+        """HTTP 400 unless the handshake offers a version we speak, or none and a default
+        version is configured (before authentication: it costs no registry RPC)."""
+        try:
+            offered = offered_subprotocols(headers)
+        except InvalidHeader:
+            return _plain(HTTPStatus.BAD_REQUEST, b"malformed Sec-WebSocket-Protocol header\n")
+        if offered is None:
+            if self.settings.default_ocpp_version:
+                return None
+            log.warning("handshake without Sec-WebSocket-Protocol refused (no default version)")
+            body = f"no Sec-WebSocket-Protocol offered; this central system speaks {_SPOKEN}\n"
+            return _plain(HTTPStatus.BAD_REQUEST, body.encode())
+        if select_subprotocol(offered) is not None:
+            return None
+        log.warning("handshake refused: no supported subprotocol in %s", offered[:8])
+        body = f"no offered subprotocol is supported; this central system speaks {_SPOKEN}\n"
+        return _plain(HTTPStatus.BAD_REQUEST, body.encode())
 
     def _http(self, path: str) -> Response:
         if path == "/healthz":
@@ -204,11 +253,12 @@ class GatewayServer:
     async def _handle(self, ws: ServerConnection) -> None:
         cp_id = chargepoint_id_from_path(ws.request.path if ws.request else "") or "?"
         chargepoint_id_var.set(cp_id)
-        version = VERSIONS.get(ws.subprotocol or "")
-        if version is None:
-            log.warning("no supported subprotocol offered; closing")
+        # No subprotocol selected: the handshake offered none (`_check_subprotocols`).
+        version = VERSIONS.get(ws.subprotocol or self.settings.default_ocpp_version)
+        if version is None:  # not reached: the handshake was refused
             await ws.close(UNSUPPORTED_SUBPROTOCOL_CODE, "no supported OCPP subprotocol offered")
             return
+        registration = self._registrations.pop(ws, ACCEPTED if self.authenticate is None else None)
         host, port = _address(ws)
         # The handshake's headers are not needed any more; an idle socket should not keep
         # ~4 KB of them for its lifetime. (websockets reads `request is None` as "handshake
@@ -222,6 +272,7 @@ class GatewayServer:
             version=version,
             bus=self.bus,
             config=self.config,
+            registration=registration,
         )
         try:
             await self.downstream.attach(conn)

@@ -17,6 +17,13 @@ from typing import Any
 from services.gateway.errors import ErrorKey
 
 FixedAnswer = Callable[[datetime], dict[str, Any]]
+Trigger = Callable[[Mapping[str, Any]], frozenset[str]]
+"""A command's request payload -> the upstream actions it asks the charge point to send."""
+
+BOOT_NOTIFICATION = "BootNotification"
+# RegistrationStatus (1.6 §7.33) / RegistrationStatusEnumType (2.0.1): a BootNotification
+# answer's `status`; the gateway lets anything but BootNotification through only when Accepted.
+ACCEPTED, PENDING, REJECTED = "Accepted", "Pending", "Rejected"
 
 
 class Direction(StrEnum):
@@ -85,6 +92,14 @@ class ProtocolVersion:
     relaxations: Mapping[tuple[str, Direction], Callable[[dict[str, Any]], None]] = field(
         default_factory=dict
     )
+    # Commands that, when the charge point accepts them, ask it to send upstream CALLs: the
+    # messages a Pending charge point may send (1.6 §4.2, 2.0.1 B02.FR.09).
+    triggers: Mapping[str, Trigger] = field(default_factory=dict)
+
+    def triggered(self, action: str, payload: Mapping[str, Any]) -> frozenset[str] | None:
+        """The upstream actions command `action` asks for, or None if it asks for none."""
+        trigger = self.triggers.get(action)
+        return None if trigger is None else trigger(payload)
 
     def error_code(self, key: ErrorKey) -> str:
         """The version's spelling of an error."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from services.gateway.errors import ErrorKey
 from services.gateway.versions.base import HEARTBEAT, NOTIFICATION, RPC, ProtocolVersion
 
@@ -15,6 +18,8 @@ ERROR_CODES = {
     ErrorKey.PROPERTY_CONSTRAINT: "PropertyConstraintViolation",
     ErrorKey.NOT_IMPLEMENTED: "NotImplemented",
     ErrorKey.NOT_SUPPORTED: "NotSupported",
+    # Part 4 §4.3: RpcFrameworkError, "Content of the call is not a valid RPC Request".
+    ErrorKey.IN_FLIGHT: "RpcFrameworkError",
     ErrorKey.INTERNAL: "InternalError",
     ErrorKey.PROTOCOL: "ProtocolError",
     ErrorKey.SECURITY: "SecurityError",
@@ -81,6 +86,34 @@ DOWNSTREAM = frozenset(
     }
 )
 
+# MessageTriggerEnumType values that name another message than themselves.
+SIGN_CERTIFICATE = frozenset({"SignCertificate"})
+TRIGGERED = {
+    "SignChargingStationCertificate": SIGN_CERTIFICATE,
+    "SignV2GCertificate": SIGN_CERTIFICATE,
+    "SignCombinedCertificate": SIGN_CERTIFICATE,
+}
+NOTIFY_REPORT = frozenset({"NotifyReport"})
+
+
+def requested_message(payload: Mapping[str, Any]) -> frozenset[str]:
+    """TriggerMessageRequest (F06): the message its `requestedMessage` asks for."""
+    requested = payload.get("requestedMessage")
+    if not isinstance(requested, str):
+        return frozenset()
+    return TRIGGERED.get(requested, frozenset({requested}))
+
+
+def report(_payload: Mapping[str, Any]) -> frozenset[str]:
+    """GetBaseReportRequest (B07) / GetReportRequest (B08): answered by NotifyReportRequests."""
+    return NOTIFY_REPORT
+
+
+# B02.FR.09: while Pending, a CALL "that is NOT a BootNotificationRequest or a message
+# triggered by one of the following messages: TriggerMessageRequest, GetBaseReportRequest,
+# GetReportRequest" is answered SecurityError.
+TRIGGERS = {"TriggerMessage": requested_message, "GetBaseReport": report, "GetReport": report}
+
 V201 = ProtocolVersion(
     name="ocpp2.0.1",
     schema_dir="v201/schemas",
@@ -88,4 +121,5 @@ V201 = ProtocolVersion(
     error_codes=ERROR_CODES,
     upstream=UPSTREAM,
     downstream=DOWNSTREAM,
+    triggers=TRIGGERS,
 )

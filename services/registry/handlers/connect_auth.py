@@ -12,6 +12,12 @@ charge point id of the URL, whether it presented HTTP Basic credentials for that
 The gateway answers the upgrade from it: 101 or 401 (no reply at all, or another: 503). No
 password is verified here, so the consumer stays cheap whatever the reconnect storm.
 
+Every reply also carries `registration_status`: what a BootNotification would answer now
+(`policy.boot_answer`: Accepted, Pending, Rejected), null for an id nobody provisioned. The
+gateway lets nothing but BootNotification through until a charge point is Accepted, so an
+Accepted charge point that reconnects without booting (normal after a network drop) keeps
+working, and one that never was must boot first.
+
 Refusals are logged at WARNING with the remote IP and the reason (wrong passwords are
 refused, and logged, by the gateway). No row is written (log_message=False: not an OCPP frame).
 """
@@ -19,11 +25,12 @@ refused, and logged, by the gateway). No row is written (log_message=False: not 
 from __future__ import annotations
 
 import logging
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.engine import Row
 
-from services.registry.policy import ConnectDecision, connect_decision
+from services.registry.policy import ConnectDecision, boot_answer, connect_decision
 from services.registry.queries import chargepoint_id_of, chargepoint_table
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
@@ -39,14 +46,25 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     """Answer one connection attempt: a decision, or the hash to verify the password with."""
     chargepoint_id = chargepoint_id_of(env)
     remote_ip = env.payload.get("remote_ip")
-    decision = await _decide(ctx, env, chargepoint_id)
+    row = await _chargepoint(ctx, chargepoint_id)
+    decision = _decide(env, row)
+    registration = (
+        None
+        if row is None
+        else boot_answer(row.registration_status, decommissioned=row.decommissioned_at is not None)
+    )
     if isinstance(decision, str):
         log.debug(
             "connection of %s from %s: password verification left to the gateway",
             chargepoint_id,
             remote_ip,
         )
-        return {"allowed": None, "reason": VERIFY, "password_hash": decision}
+        return {
+            "allowed": None,
+            "reason": VERIFY,
+            "password_hash": decision,
+            "registration_status": registration,
+        }
     if decision.allowed:
         log.debug(
             "connection of %s from %s allowed: %s", chargepoint_id, remote_ip, decision.reason
@@ -59,21 +77,30 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             decision.reason,
             extra={"remote_ip": remote_ip, "reason": decision.reason},
         )
-    return {"allowed": decision.allowed, "reason": decision.reason}
+    return {
+        "allowed": decision.allowed,
+        "reason": decision.reason,
+        "registration_status": registration,
+    }
 
 
-async def _decide(ctx: HandlerContext, env: Envelope, chargepoint_id: str) -> ConnectDecision | str:
+async def _chargepoint(ctx: HandlerContext, chargepoint_id: str) -> Row[Any, Any, Any] | None:
+    """The columns the decision needs, or None for an id nobody provisioned."""
+    t = chargepoint_table.c
+    return (
+        await ctx.session.execute(
+            select(t.password_hash, t.decommissioned_at, t.registration_status).where(
+                t.chargepoint_id == chargepoint_id
+            )
+        )
+    ).one_or_none()
+
+
+def _decide(env: Envelope, row: Row[Any, Any, Any] | None) -> ConnectDecision | str:
     """The decision, or the stored password hash when the presented password must be verified."""
     presented = env.payload.get("presented")
     if not isinstance(presented, bool):
         return INVALID_REQUEST
-    row = (
-        await ctx.session.execute(
-            select(chargepoint_table.c.password_hash, chargepoint_table.c.decommissioned_at).where(
-                chargepoint_table.c.chargepoint_id == chargepoint_id
-            )
-        )
-    ).one_or_none()
     decision = connect_decision(
         known=row is not None,
         decommissioned=row is not None and row.decommissioned_at is not None,

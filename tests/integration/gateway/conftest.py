@@ -139,7 +139,7 @@ async def gateway_factory(
             downstream=downstream,
             ready=lambda: bus.is_connected,
             # Security profile 1 as `csms gateway` runs it (the registry is asked).
-            authenticate=RegistryAuthenticator(bus, node_id=node_id, timeout=UPSTREAM_TIMEOUT)
+            authenticate=RegistryAuthenticator(bus, node_id=node_id, timeout=UPSTREAM_TIMEOUT).admit
             if authenticate
             else None,
         )

@@ -55,16 +55,22 @@ async def provision(
 
 
 async def decide(run: Run, request: Envelope) -> dict[str, object]:
-    """A decision the registry takes alone: `{allowed, reason}`, never a hash."""
+    """A decision the registry takes alone: `{allowed, reason, registration_status}`, never
+    a hash."""
     [reply] = await run([request])
     assert reply is not None and reply.kind is Kind.RESULT, reply
-    assert set(reply.payload) == {"allowed", "reason"}
+    assert set(reply.payload) == {"allowed", "reason", "registration_status"}
     assert isinstance(reply.payload["allowed"], bool)
     assert reply.correlation_id == request.correlation_id
     return reply.payload
 
 
-VERIFY = {"allowed": None, "reason": "verify", "password_hash": HASH}
+VERIFY = {
+    "allowed": None,
+    "reason": "verify",
+    "password_hash": HASH,
+    "registration_status": "Accepted",
+}
 
 
 async def to_verify(run: Run, request: Envelope) -> dict[str, object]:
@@ -78,7 +84,11 @@ async def to_verify(run: Run, request: Envelope) -> dict[str, object]:
 async def test_password_left_to_the_gateway(run: Run, sql: Sql, cp: str) -> None:
     await provision(sql, cp)
     assert await to_verify(run, auth(cp, True)) == VERIFY
-    assert await decide(run, auth(cp, False)) == {"allowed": False, "reason": "password required"}
+    assert await decide(run, auth(cp, False)) == {
+        "allowed": False,
+        "reason": "password required",
+        "registration_status": "Accepted",
+    }
 
 
 async def test_changed_password_answers_the_new_hash(run: Run, sql: Sql, cp: str) -> None:
@@ -92,15 +102,34 @@ async def test_changed_password_answers_the_new_hash(run: Run, sql: Sql, cp: str
 
 async def test_decommissioned_is_refused(run: Run, sql: Sql, cp: str) -> None:
     await provision(sql, cp, decommissioned=True)
-    assert await decide(run, auth(cp, True)) == {"allowed": False, "reason": "decommissioned"}
-    assert await decide(run, auth(cp, False)) == {"allowed": False, "reason": "decommissioned"}
+    refused = {"allowed": False, "reason": "decommissioned", "registration_status": "Rejected"}
+    assert await decide(run, auth(cp, True)) == refused
+    assert await decide(run, auth(cp, False)) == refused
 
 
 async def test_rejected_may_connect(run: Run, sql: Sql, cp: str) -> None:
     # Refused at boot instead (it retries after the interval rather than reconnecting).
     await provision(sql, cp, status="Rejected")
-    assert await to_verify(run, auth(cp, True)) == VERIFY
+    assert await to_verify(run, auth(cp, True)) == VERIFY | {"registration_status": "Rejected"}
     assert (await decide(run, auth(cp, False)))["allowed"] is False
+
+
+@pytest.mark.parametrize("status", ["Accepted", "Pending", "Rejected"])
+async def test_the_registration_status_is_answered(
+    run: Run, sql: Sql, cp: str, status: str
+) -> None:
+    # The gateway lets nothing but BootNotification through until it is Accepted.
+    await provision(sql, cp, status=status, password_hash=None)
+    reply = await decide(run, auth(cp, False))
+    assert reply == {
+        "allowed": True,
+        "reason": "no password set (security profile 0)",
+        "registration_status": status,
+    }
+
+
+async def test_an_unknown_id_has_no_registration_status(run: Run, sql: Sql, cp: str) -> None:
+    assert (await decide(run, auth(cp, False)))["registration_status"] is None
 
 
 async def test_no_password_set_is_profile_0(run: Run, sql: Sql, cp: str) -> None:
@@ -124,7 +153,8 @@ async def test_unknown_id_is_allowed_and_not_created(run: Run, sql: Sql, cp: str
 @pytest.mark.parametrize("presented", [None, "yes", 1])
 async def test_invalid_request_is_refused(run: Run, sql: Sql, cp: str, presented: object) -> None:
     await provision(sql, cp)
-    assert await decide(run, auth(cp, presented)) == {"allowed": False, "reason": "invalid request"}
+    reply = await decide(run, auth(cp, presented))
+    assert (reply["allowed"], reply["reason"]) == (False, "invalid request")
 
 
 async def test_request_with_a_password_is_invalid(run: Run, sql: Sql, cp: str) -> None:
@@ -132,7 +162,7 @@ async def test_request_with_a_password_is_invalid(run: Run, sql: Sql, cp: str) -
     await provision(sql, cp)
     old = {"chargepoint_id": cp, "password": PASSWORD, "remote_ip": "192.0.2.7"}
     request = auth(cp, True).model_copy(update={"payload": old})
-    assert await decide(run, request) == {"allowed": False, "reason": "invalid request"}
+    assert (await decide(run, request))["reason"] == "invalid request"
 
 
 async def test_batch_with_boots_and_no_message_log(

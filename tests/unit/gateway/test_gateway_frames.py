@@ -58,12 +58,51 @@ BAD_FRAMES = [
         "FormationViolation",
         "RpcFrameworkError",
     ),
+    # Too long, but readable: answered with its own id.
     (
         orjson.dumps([2, "x" * 37, "Heartbeat", {}]).decode(),
+        ErrorKey.RPC_FRAMEWORK,
+        "x" * 37,
+        "FormationViolation",
+        "RpcFrameworkError",
+    ),
+    (
+        orjson.dumps([2, "", "Heartbeat", {}]).decode(),
         ErrorKey.RPC_FRAMEWORK,
         "-1",
         "FormationViolation",
         "RpcFrameworkError",
+    ),
+    # Duplicate keys, at any depth (orjson would keep the last one).
+    (
+        '[2,"a","Heartbeat",{"k":1,"k":2}]',
+        ErrorKey.FORMAT_VIOLATION,
+        "a",
+        "FormationViolation",
+        "FormatViolation",
+    ),
+    (
+        '[2,"a","MeterValues",{"connectorId":1,"meterValue":[{"sampledValue":'
+        '[{"value":"1","value":"2"}],"timestamp":"t:0"}]}]',
+        ErrorKey.FORMAT_VIOLATION,
+        "a",
+        "FormationViolation",
+        "FormatViolation",
+    ),
+    # ... hidden behind an escaped colon: found by the exact check.
+    (
+        '[2,"a","DataTransfer",{"vendorId":"z","vendorId":"x\\u003ay"}]',
+        ErrorKey.FORMAT_VIOLATION,
+        "a",
+        "FormationViolation",
+        "FormatViolation",
+    ),
+    (
+        '[2,"a","DataTransfer",{"data":' + "[" * 300 + "]" * 300 + "}]",
+        ErrorKey.FORMAT_VIOLATION,
+        "a",
+        "FormationViolation",
+        "FormatViolation",
     ),
     ('[2,"a",5,{}]', ErrorKey.RPC_FRAMEWORK, "a", "FormationViolation", "RpcFrameworkError"),
     (
@@ -127,3 +166,58 @@ def test_parse_never_raises_anything_but_frame_error(data: str | bytes) -> None:
         frames.parse(data)
     except FrameError:
         pass
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '[2,"a","DataTransfer",{"vendorId":"a:b","data":"{\\"x\\":1}"}]',
+        '[2,"a:b:c","Heart:beat",{"k:":":"}]',
+        '[2,"a","DataTransfer",{"vendorId":"x\\u003ay","data":"z"}]',
+        '[2,"a","DataTransfer",{"vendorId":"\\u00e9t\\u00e9"}]',
+        '[ 2 , "a" , "H" , { "k" : { "k" : [ { "k" : 1 } ] } } ]',
+        '[3,"a",{"k":{"k":1},"j":"x:y"}]',
+    ],
+)
+def test_repeated_names_in_different_objects_are_not_duplicates(raw: str) -> None:
+    frames.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        ('[2,"a","StatusNotification",{"info":"x\\u0000y"}]', "payload.info"),
+        ('[2,"a","H",{"m":[{"s":[{"v":"1"},{"v":"\\u0000"}]}]}]', "payload.m[0].s[1].v"),
+        ('[2,"a","H",{"m":{"k\\u0000":1}}]', "payload.m (a key)"),
+        ('[2,"a\\u0000","H",{}]', "uniqueId"),
+        ('[2,"a","H\\u0000",{}]', "action"),
+    ],
+)
+def test_nul_characters_are_property_constraint_violations(raw: str, path: str) -> None:
+    with pytest.raises(FrameError) as info:
+        frames.parse(raw)
+    err = info.value
+    assert err.key is ErrorKey.PROPERTY_CONSTRAINT and err.answerable
+    assert err.details == {"path": path} and path in err.description
+    assert V16.error_code(err.key) == V201.error_code(err.key) == "PropertyConstraintViolation"
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul() -> None:
+    # The text `\\u0000` is a backslash and "u0000": the pre-filter matches, the walk not.
+    assert frames.parse('[2,"a","H",{"k":"\\\\u0000"}]') == Call("a", "H", {"k": "\\u0000"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['[3,"a",{"k":"\\u0000"}]', '[4,"a","X","d\\u0000",{}]', '[3,"a",{"k":1,"k":2}]'],
+)
+def test_nul_or_duplicate_keys_in_an_answer_make_it_broken(raw: str) -> None:
+    with pytest.raises(FrameError) as info:
+        frames.parse(raw)
+    assert not info.value.answerable and info.value.unique_id == "a"
+
+
+def test_a_call_carries_its_canonical_payload() -> None:
+    call = frames.parse('[2,"a","H",{"b":1,"a":{"d":2,"c":3}}]')
+    assert isinstance(call, Call)
+    assert call.canonical == b'{"a":{"c":3,"d":2},"b":1}'

@@ -102,7 +102,7 @@ class Gateway:
         return f"ws://127.0.0.1:{self.port}/ocpp/{chargepoint_id}"
 
 
-GatewayFactory = Callable[[], Any]
+GatewayFactory = Callable[..., Any]
 
 
 @pytest.fixture
@@ -117,11 +117,12 @@ async def gateway_factory(
 ) -> AsyncIterator[Callable[[], Any]]:
     """Start gateway nodes (each its own Bus, node id and port); closed after the test.
 
-    `await gateway_factory(authenticate=True)`: with the registry authentication hook.
+    `await gateway_factory(authenticate=True)`: with the registry authentication hook;
+    other keyword arguments are settings (`default_ocpp_version=""`).
     """
     started: list[Gateway] = []
 
-    async def make(*, authenticate: bool = False) -> Gateway:
+    async def make(*, authenticate: bool = False, **overrides: Any) -> Gateway:
         node_id = unique_name("gwnode").replace("test.", "")
         settings = Settings(
             gateway_node_id=node_id,
@@ -129,6 +130,7 @@ async def gateway_factory(
             command_timeout=COMMAND_TIMEOUT,
             ws_ping_interval=20,
             ws_ping_timeout=20,
+            **overrides,
         )
         bus = await bus_factory(name=f"gateway-{node_id}")
         downstream = Downstream(bus, node_id=node_id, command_timeout=COMMAND_TIMEOUT)

@@ -15,6 +15,7 @@ import pytest
 from websockets.datastructures import Headers
 
 from services.gateway.auth import (
+    Admission,
     AuthOutcome,
     BasicCredentials,
     MalformedAuthorization,
@@ -368,3 +369,37 @@ async def test_verifications_at_a_time_are_bounded() -> None:
     )
     assert set(outcomes) == {AuthOutcome.ALLOWED}
     assert most == 2
+
+
+@pytest.mark.parametrize("status", ["Accepted", "Pending", "Rejected", None])
+async def test_admit_hands_on_the_registration_status(status: str | None) -> None:
+    bus = FakeBus(
+        reply=lambda env: env.result(
+            {"allowed": True, "reason": "test", "registration_status": status}
+        )
+    )
+    admission = await authenticator(bus).admit("CP-1", Headers(), "10.0.0.7")
+    assert admission == Admission(AuthOutcome.ALLOWED, status)
+
+
+async def test_admit_after_a_verified_password_hands_on_the_registration_status() -> None:
+    bus = FakeBus(
+        reply=lambda env: env.result(
+            {
+                "allowed": None,
+                "reason": "verify",
+                "password_hash": HASH,
+                "registration_status": "Pending",
+            }
+        )
+    )
+    auth = authenticator(bus, CountingVerifier())
+    assert await auth.admit("CP-1", with_auth("CP-1", PASSWORD), "ip") == Admission(
+        AuthOutcome.ALLOWED, "Pending"
+    )
+    # A refusal carries no status; a reply without one (an older registry) is "unknown".
+    assert await auth.admit("CP-1", with_auth("CP-1", "wrong-password-x"), "ip") == Admission(
+        AuthOutcome.REFUSED
+    )
+    bus.reply = answer(True)
+    assert await auth.admit("CP-1", Headers(), "ip") == Admission(AuthOutcome.ALLOWED, None)

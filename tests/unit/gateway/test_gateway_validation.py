@@ -120,3 +120,31 @@ def test_integers_beyond_32_bits_are_a_property_violation(version: ProtocolVersi
     assert caught.value.key is ErrorKey.PROPERTY_CONSTRAINT
     ok = dict(payload, **({"connectorId": 2**31 - 1} if version is V16 else {"evseId": 1}))
     validate(version, "StatusNotification", Direction.REQUEST, ok)
+
+
+T0 = "2024-05-01T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("action", "payload"),
+    [
+        ("StatusNotification", {"connectorId": -1, "errorCode": "NoError", "status": "Available"}),
+        ("MeterValues", {**METER16, "connectorId": -1}),
+        ("StartTransaction", {"connectorId": 0, "idTag": "A", "meterStart": 0, "timestamp": T0}),
+        ("StartTransaction", {"connectorId": -3, "idTag": "A", "meterStart": 0, "timestamp": T0}),
+    ],
+)
+def test_16_connector_id_below_its_bound(action: str, payload: dict[str, Any]) -> None:
+    # §6.31, §6.47: connectorId >= 0; §6.45: connectorId > 0.
+    code, path, _ = _violation(V16, action, payload)
+    assert (code, path) == ("PropertyConstraintViolation", "payload.connectorId")
+
+
+def test_16_connector_id_at_its_bound_passes() -> None:
+    validate(V16, "MeterValues", Direction.REQUEST, {**METER16, "connectorId": 0})
+    validate(
+        V16,
+        "StartTransaction",
+        Direction.REQUEST,
+        {"connectorId": 1, "idTag": "A", "meterStart": 0, "timestamp": T0},
+    )

@@ -88,3 +88,52 @@ def test_every_table_entry_has_schemas(version) -> None:  # type: ignore[no-unty
         assert action in version.known_actions
         for direction in Direction:
             version.schema_text(action, direction)
+
+
+@pytest.mark.parametrize(
+    ("version", "action", "payload", "allowed"),
+    [
+        (V16, "TriggerMessage", {"requestedMessage": "StatusNotification"}, {"StatusNotification"}),
+        (
+            V16,
+            "TriggerMessage",
+            {"requestedMessage": "MeterValues", "connectorId": 1},
+            {"MeterValues"},
+        ),
+        (
+            V16,
+            "ExtendedTriggerMessage",
+            {"requestedMessage": "FirmwareStatusNotification"},
+            {"FirmwareStatusNotification", "SignedFirmwareStatusNotification"},
+        ),
+        (
+            V16,
+            "ExtendedTriggerMessage",
+            {"requestedMessage": "SignChargePointCertificate"},
+            {"SignCertificate"},
+        ),
+        (V201, "TriggerMessage", {"requestedMessage": "TransactionEvent"}, {"TransactionEvent"}),
+        (V201, "TriggerMessage", {"requestedMessage": "SignV2GCertificate"}, {"SignCertificate"}),
+        (V201, "GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"}, {"NotifyReport"}),
+        (V201, "GetReport", {"requestId": 1}, {"NotifyReport"}),
+    ],
+)
+def test_what_a_command_asks_a_pending_charge_point_to_send(  # type: ignore[no-untyped-def]
+    version, action, payload, allowed
+) -> None:
+    assert version.triggered(action, payload) == frozenset(allowed)
+
+
+@pytest.mark.parametrize(
+    ("version", "action"), [(V16, "Reset"), (V16, "GetConfiguration"), (V201, "GetVariables")]
+)
+def test_other_commands_trigger_nothing(version, action) -> None:  # type: ignore[no-untyped-def]
+    assert version.triggered(action, {}) is None
+
+
+def test_an_id_in_flight_is_spelled_per_version() -> None:
+    assert V16.error_code(ErrorKey.IN_FLIGHT) == "ProtocolError"
+    assert V201.error_code(ErrorKey.IN_FLIGHT) == "RpcFrameworkError"
+    assert (
+        V16.error_code(ErrorKey.SECURITY) == V201.error_code(ErrorKey.SECURITY) == "SecurityError"
+    )

@@ -324,3 +324,27 @@ async def assert_rows(
     key = message_key(cp_id, unique_id, case.action, payload)
     [row] = await rows(engine, f"select count(*) as n from {case.rows_sql}", k=key, cp=cp_id)
     return int(row["n"])
+
+
+async def test_a_stop_transaction_resent_after_a_reconnect_is_stored_once(
+    stack: Stack, db_engine: AsyncEngine
+) -> None:
+    cp_id = f"CP-IDEM-16-Stop-{uuid.uuid4().hex[:6]}"
+    await boot(stack.ws_url, cp_id, V16)
+    start = {"connectorId": 1, "idTag": "IDEM-TAG", "meterStart": 0, "timestamp": T}
+    async with socket(stack.ws_url, cp_id, V16) as ws:
+        tx = (await call(ws, "start", "StartTransaction", start))[2]["transactionId"]
+    stop = {"transactionId": tx, "meterStop": 500, "timestamp": T, "reason": "Local"}
+    for _ in range(2):
+        async with socket(stack.ws_url, cp_id, V16) as ws:
+            await call(ws, "9", "StopTransaction", stop)
+    assert await calls_logged(db_engine, cp_id, "9") == 1
+    [row] = await rows(
+        db_engine,
+        'select stop_message_id, wh_meter_stop from "transaction" where transaction_id = :t',
+        t=tx,
+    )
+    assert row == {
+        "stop_message_id": message_key(cp_id, "9", "StopTransaction", stop),
+        "wh_meter_stop": 500,
+    }

@@ -110,7 +110,8 @@ async def test_a_binary_frame_is_answered_then_the_socket_is_closed_1003(
         first = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
         error = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
         assert await closed_code(ws) == 1003
-    # The CALL before it was answered first, in order; the binary one is not read at all.
+    # The CALL before it was answered first, in order (the fake service's Authorize answer
+    # is a 1.6 one: a 2.0.1 station gets InternalError); the binary one is not read at all.
     assert first[:2] == [3 if subprotocols == OCPP16 else 4, "a1"]
     assert error[:3] == [4, "-1", code] and "binary" in error[3]
     assert service.of(cp_id, "Heartbeat") == []

@@ -156,10 +156,13 @@ async def stop_transaction(
     RequestStopTransaction), through the command log. `status` Accepted means the charge point
     will stop it: the transaction ends when its StopTransaction / TransactionEvent Ended
     arrives. A charge point that is not connected: 409 (settle it with `/close` instead)."""
+    tx = await service.stoppable(
+        session=session, principal=principal, transaction_id=transaction_id
+    )
     action, sent = await service.stop_transaction(
         session=session,
         principal=principal,
-        transaction_id=transaction_id,
+        tx=tx,
         bus=get_bus(request),
         timeout=min(timeout or settings.command_timeout, MAX_TIMEOUT),
     )

@@ -216,24 +216,30 @@ def stop_command(tx: Transaction) -> tuple[str, dict[str, object]]:
     return "RemoteStopTransaction", {"transactionId": tx.transaction_id}
 
 
+async def stoppable(
+    *, session: AsyncSession, principal: Principal, transaction_id: int
+) -> Transaction:
+    """The transaction to stop; 404 unknown, 409 when it is stopped already."""
+    tx = await get_transaction(session=session, principal=principal, transaction_id=transaction_id)
+    if tx.stop_transaction_timestamp is not None or tx.status == "Completed":
+        raise NotOpen(f"transaction {transaction_id} is stopped already")
+    return tx
+
+
 async def stop_transaction(
     *,
     session: AsyncSession,
     principal: Principal,
-    transaction_id: int,
+    tx: Transaction,
     bus: CommandBus,
     timeout: float,
 ) -> tuple[str, commands.Sent]:
-    """Ask the charge point to stop the transaction; the action sent and how it ended.
+    """Ask the charge point to stop `tx`; the action sent and how it ended.
 
-    Refused (409) when the transaction is stopped already. The charge point's answer only
-    says whether it will stop; the transaction ends when its StopTransaction / Ended comes.
+    The charge point's answer only says whether it will stop; the transaction ends when its
+    StopTransaction / Ended comes. A Rejected transaction not stopped yet (its charge point may
+    go on) can be stopped too.
     """
-    tx = await get_transaction(session=session, principal=principal, transaction_id=transaction_id)
-    if tx.stop_transaction_timestamp is not None or tx.status == "Completed":
-        raise NotOpen(f"transaction {transaction_id} is stopped already")
-    if tx.status != OPEN:
-        log.info("remote stop of %s transaction %s", tx.status, transaction_id)
     action, payload = stop_command(tx)
     chargepoint_id = tx.chargepoint_id
     await session.commit()  # no transaction held while the charge point is waited for

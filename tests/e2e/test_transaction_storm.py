@@ -16,15 +16,21 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as call_result201
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack
 from tests.e2e.ocpp16_client import Client, connected
 from tests.e2e.test_ocpp16_session import eventually, rows
+from tests.e2e.test_ocpp201_session import Client as Client201
+from tests.e2e.test_ocpp201_session import energy as energy201
+from tests.e2e.test_ocpp201_session import ts as ts201
 
 pytestmark = [pytest.mark.e2e]
 
@@ -206,3 +212,74 @@ async def test_operators_stop_through_the_charge_point_or_close_when_it_is_gone(
         {"action": "RemoteStopTransaction", "outcome": "result"},
         {"action": "RemoteStopTransaction", "outcome": "offline"},
     ]
+
+
+class Stopping201(Client201):
+    """A 2.0.1 station that obeys RequestStopTransaction: answers, then sends its Ended."""
+
+    background: set[asyncio.Task[Any]] = set()
+
+    @on("RequestStopTransaction")
+    async def on_request_stop(self, transaction_id: str, **_: Any) -> Any:
+        task = asyncio.create_task(self._end(transaction_id))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return call_result201.RequestStopTransaction(status="Accepted")
+
+    async def _end(self, transaction_id: str) -> None:
+        await asyncio.sleep(0.05)  # after our CALLRESULT went out
+        await self.send(
+            call201.TransactionEvent(
+                event_type="Ended",
+                timestamp=ts201(3),
+                trigger_reason="RemoteStop",
+                seq_no=1,
+                transaction_info={"transaction_id": transaction_id, "stopped_reason": "Remote"},
+                meter_value=energy201(1047, 3, "Transaction.End"),
+            )
+        )
+
+
+async def test_a_2_0_1_transaction_is_stopped_with_request_stop_transaction(
+    stack: Stack, api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    async with websockets.connect(
+        f"{stack.ws_url}/CP-OPS-201",
+        subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
+    ) as ws:
+        cp = Stopping201("CP-OPS-201", ws)
+        task = asyncio.create_task(cp.start())
+        try:
+            await cp.send(
+                call201.BootNotification(
+                    charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+                )
+            )
+            await cp.send(
+                call201.TransactionEvent(
+                    event_type="Started",
+                    timestamp=ts201(1),
+                    trigger_reason="CablePluggedIn",
+                    seq_no=0,
+                    transaction_info={"transaction_id": "ops-201"},
+                    evse={"id": 1, "connector_id": 1},
+                    meter_value=energy201(47, 1, "Transaction.Begin"),
+                )
+            )
+            [row] = await rows(
+                db_engine,
+                "select transaction_id from transaction where remote_transaction_id = 'ops-201'",
+            )
+            resp = await post(api, f"/api/v1/transactions/{row['transaction_id']}/stop")
+            assert resp.status_code == 200, resp.text
+            assert (resp.json()["action"], resp.json()["status"]) == (
+                "RequestStopTransaction",
+                "Accepted",
+            )
+            await eventually(
+                db_engine,
+                "select reason_stopped from transaction where remote_transaction_id = 'ops-201'",
+                "Remote",
+            )
+        finally:
+            task.cancel()

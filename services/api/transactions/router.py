@@ -134,6 +134,7 @@ def _error(description: str) -> dict[str, Any]:
     "/{transaction_id}/stop",
     response_model=TransactionStopResult,
     responses={
+        400: _error("Malformed request"),
         401: _error("Missing or invalid credentials"),
         403: _error("Operators and admins only"),
         404: _error("Unknown transaction"),

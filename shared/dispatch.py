@@ -120,11 +120,18 @@ class Route:
     rpc: bool = False
 
 
-class Router:
-    """A service's route table: routing key -> handler."""
+BatchPrepare = Callable[["AsyncSession", Sequence["DeliveryLike"]], Awaitable[None]]
+"""Runs first in a batch's transaction, before any handler, with the whole batch: a service
+takes there the row locks its handlers will need, in one global order (no deadlocks between
+concurrent batches, services/transactions/locks.py)."""
 
-    def __init__(self, routes: Sequence[Route]) -> None:
+
+class Router:
+    """A service's route table: routing key -> handler, and the batch's `prepare` step."""
+
+    def __init__(self, routes: Sequence[Route], *, prepare: BatchPrepare | None = None) -> None:
         self.routes = {r.routing_key: r for r in routes}
+        self.prepare = prepare
 
     def bindings(self, *, rpc: bool | None = None) -> list[tuple[str, str]]:
         """(exchange, routing key) pairs: all, or only the RPC / only the other routes."""
@@ -171,6 +178,8 @@ class Dispatcher:
         events: list[Envelope] = []
         try:
             async with self.sessionmaker() as session, session.begin():
+                if self.router.prepare is not None:
+                    await self.router.prepare(session, deliveries)
                 uow = UnitOfWork()
                 for delivery in deliveries:
                     ctx = HandlerContext(session, self.settings, uow, self.clock())

@@ -8,7 +8,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ADMIN_PASSWORD = "admin-change-me"  # noqa: S105 - development default, refused elsewhere
@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     ws_ping_timeout: float = Field(default=60.0, gt=0)
     ws_compression: bool = False
 
+    # Transactions (services/transactions/README.md): the limit of open transactions new id
+    # tags get (None = unlimited, what the OCA conformance test cases expect), and how long a
+    # connector reported Available may hold an open transaction before it is closed Stale.
+    default_max_active_transactions: int | None = Field(default=None, ge=1, le=1000)
+    stale_transaction_grace: float = Field(default=120.0, ge=0, le=86400)
+
     consumer_prefetch: int = Field(default=200, ge=1, le=10000)
     consumer_max_redeliveries: int = Field(default=5, ge=1, le=1000)
 
@@ -81,6 +87,12 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "json"
+
+    @field_validator("default_max_active_transactions", mode="before")
+    @classmethod
+    def _empty_is_unlimited(cls, value: object) -> object:
+        """`CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS=` (set but empty) means unlimited too."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -1,8 +1,15 @@
 """The authorization decision for an idTag (OCPP 1.6 IdTagInfo).
 
-Shared by Authorize, StartTransaction and StopTransaction.
+Shared by Authorize, StartTransaction and StopTransaction (and their 2.0.1 counterparts).
 `decide` is pure (unit-tested for each outcome); `authorize` loads what it needs from the
 database and calls it.
+
+ConcurrentTx is a per-tag limit, not "any open transaction": `id_tag.max_active_transactions`
+(NULL = unlimited, the default unless CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS is set) counted
+over the tag's open (`Active`) transactions only; a rejected start never counts, nor does a
+transaction the CSMS closed (Superseded, Stale, Rebooted). A StopTransaction's idTagInfo
+describes the tag only (`concurrency=False`): a transaction that is ending cannot be refused
+for the others.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 ACTIVE = "Active"
+COMPLETED = "Completed"
+REJECTED = "Rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +39,7 @@ class TagRecord:
     revoked: bool
     expiry_date: datetime | None
     parent_id_tag: str | None
+    max_active_transactions: int | None = None
 
 
 def format_datetime(value: datetime) -> str:
@@ -43,11 +53,12 @@ def _expired(tag: TagRecord, now: datetime) -> bool:
     return tag.expiry_date is not None and tag.expiry_date <= now
 
 
-def decide(tag: TagRecord | None, *, now: datetime, has_active_transaction: bool) -> dict[str, Any]:
+def decide(tag: TagRecord | None, *, now: datetime, open_transactions: int = 0) -> dict[str, Any]:
     """The IdTagInfo of a tag (None = unknown), per OCPP 1.6 AuthorizationStatus.
 
-    First match wins: unknown Invalid, revoked Blocked, past expiry Expired, in an Active
-    transaction ConcurrentTx, else Accepted; parentIdTag and expiryDate when the tag has them.
+    First match wins: unknown Invalid, revoked Blocked, past expiry Expired, as many open
+    transactions as its limit ConcurrentTx (no limit: never), else Accepted; parentIdTag and
+    expiryDate when the tag has them. `open_transactions` excludes the caller's own.
     """
     if tag is None:
         return {"status": AuthorizationStatus.invalid.value}
@@ -55,7 +66,7 @@ def decide(tag: TagRecord | None, *, now: datetime, has_active_transaction: bool
         status = AuthorizationStatus.blocked
     elif _expired(tag, now):
         status = AuthorizationStatus.expired
-    elif has_active_transaction:
+    elif at_limit(tag, open_transactions):
         status = AuthorizationStatus.concurrent_tx
     else:
         status = AuthorizationStatus.accepted
@@ -65,6 +76,12 @@ def decide(tag: TagRecord | None, *, now: datetime, has_active_transaction: bool
     if tag.expiry_date is not None:
         info["expiryDate"] = format_datetime(tag.expiry_date)
     return info
+
+
+def at_limit(tag: TagRecord, open_transactions: int) -> bool:
+    """Whether another open transaction would exceed the tag's limit (None: unlimited)."""
+    limit = tag.max_active_transactions
+    return limit is not None and open_transactions >= limit
 
 
 # OCPP 2.0.1 IdTokenType.type of a groupIdToken: the group is a token the CSMS holds.
@@ -92,7 +109,13 @@ async def load_tag(session: AsyncSession, id_tag: str) -> TagRecord | None:
     OCPP 1.6 IdToken is a CiString20Type, a case-insensitive string: readers differ in the
     case of hex ids, so a tag provisioned as `abcd` must match `ABCD`.
     """
-    columns = (IdTag.id_token, IdTag.revoked, IdTag.expiry_date, IdTag.parent_id_tag)
+    columns = (
+        IdTag.id_token,
+        IdTag.revoked,
+        IdTag.expiry_date,
+        IdTag.parent_id_tag,
+        IdTag.max_active_transactions,
+    )
     row = (await session.execute(select(*columns).where(IdTag.id_token == id_tag))).first()
     if row is None:
         row = (
@@ -110,29 +133,47 @@ async def load_tag(session: AsyncSession, id_tag: str) -> TagRecord | None:
         revoked=row.revoked,
         expiry_date=row.expiry_date,
         parent_id_tag=row.parent_id_tag,
+        max_active_transactions=row.max_active_transactions,
     )
 
 
-async def has_active_transaction(
+async def count_open(
     session: AsyncSession, id_tags: set[str], *, excluding: int | None = None
-) -> bool:
-    """Whether any of `id_tags` is in an Active transaction (other than `excluding`)."""
-    query = select(Transaction.transaction_id).where(
+) -> int:
+    """How many open (Active) transactions `id_tags` have, other than `excluding`."""
+    query = select(func.count()).where(
         Transaction.id_tag.in_(id_tags), Transaction.status == ACTIVE
     )
     if excluding is not None:
         query = query.where(Transaction.transaction_id != excluding)
-    return (await session.execute(query.limit(1))).first() is not None
+    return int((await session.execute(query)).scalar_one())
 
 
 async def authorize(
-    session: AsyncSession, id_tag: str, *, now: datetime, excluding_transaction: int | None = None
+    session: AsyncSession,
+    id_tag: str,
+    *,
+    now: datetime,
+    excluding_transaction: int | None = None,
+    concurrency: bool = True,
 ) -> dict[str, Any]:
-    """The IdTagInfo for `id_tag` now; `excluding_transaction` is the caller's own transaction."""
+    """The IdTagInfo for `id_tag` now; `excluding_transaction` is the caller's own transaction.
+
+    `concurrency=False` leaves the tag's other transactions out (StopTransaction, Ended).
+    """
     tag = await load_tag(session, id_tag)
-    active = False
-    if tag is not None and not tag.revoked and not _expired(tag, now):
-        active = await has_active_transaction(
-            session, {id_tag, tag.id_token}, excluding=excluding_transaction
-        )
-    return decide(tag, now=now, has_active_transaction=active)
+    count = 0
+    if (
+        concurrency
+        and tag is not None
+        and tag.max_active_transactions is not None
+        and not tag.revoked
+        and not _expired(tag, now)
+    ):
+        count = await count_open(session, {id_tag, tag.id_token}, excluding=excluding_transaction)
+    return decide(tag, now=now, open_transactions=count)
+
+
+def with_status(info: dict[str, Any], status: str | None) -> dict[str, Any]:
+    """`info` answering `status` instead (a repeated start gets the answer of the first)."""
+    return info if status is None else {**info, "status": status}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 ENERGY_ACTIVE_IMPORT_REGISTER = "Energy.Active.Import.Register"
@@ -22,8 +22,6 @@ DEFAULT_LOCATION = "Outlet"
 DEFAULT_FORMAT = "Raw"
 DEFAULT_ENERGY_UNIT = "Wh"
 
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
 MAX_EXPONENT = 60
 """Largest decimal exponent of a stored numeric reading (1e60 of anything is not a meter)."""
 _WH_PER_UNIT: dict[str, Decimal] = {"Wh": Decimal(1), "kWh": Decimal(1000)}
@@ -43,10 +41,12 @@ class Sample:
     format: str
     phase: str | None
 
-    def energy_wh(self) -> int | None:
-        """The total Energy.Active.Import.Register reading in whole Wh, or None if not one.
+    def energy_wh(self) -> Decimal | None:
+        """The total Energy.Active.Import.Register reading in Wh, exact, or None if not one.
 
         A per-phase register (phase set) is a share of the total, not the meter reading.
+        The transaction's wh_meter_* columns are NUMERIC: 2.0.1 decimals (47.06 Wh) and kWh
+        readings are kept as they are, not rounded.
         """
         if (
             self.measurand != ENERGY_ACTIVE_IMPORT_REGISTER
@@ -57,11 +57,7 @@ class Sample:
         factor = _WH_PER_UNIT.get(self.unit or "")
         if factor is None:
             return None
-        wh = int((self.value_numeric * factor).to_integral_value(rounding=ROUND_HALF_UP))
-        # wh_meter_* are INTEGER (OCPP 1.6 meterStart/meterStop are 32-bit integers): a bigger
-        # register (a lifetime meter past 2.1 GWh) is stored as a meter value, not as the
-        # transaction's reading.
-        return wh if INT32_MIN <= wh <= INT32_MAX else None
+        return bounded(self.value_numeric * factor)
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -129,9 +125,13 @@ def iter_samples(meter_values: Any) -> Iterator[Sample]:
             yield parse_sampled_value(sampled, timestamp)
 
 
-def latest_energy_wh(samples: list[Sample]) -> tuple[datetime, int] | None:
+Reading = tuple[datetime, Decimal]
+"""A total energy register reading: (its timestamp, Wh)."""
+
+
+def latest_energy_wh(samples: list[Sample]) -> Reading | None:
     """The newest Energy.Active.Import.Register reading (timestamp, Wh) among `samples`."""
-    best: tuple[datetime, int] | None = None
+    best: Reading | None = None
     for sample in samples:
         wh = sample.energy_wh()
         if wh is not None and (best is None or sample.timestamp >= best[0]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.transactions import command_effects
+from services.transactions import command_effects, events
 from services.transactions.handlers.v16 import (
     authorize,
     meter_values,
@@ -12,7 +12,8 @@ from services.transactions.handlers.v16 import (
 from services.transactions.handlers.v201 import authorize as authorize_201
 from services.transactions.handlers.v201 import meter_values as meter_values_201
 from services.transactions.handlers.v201 import transaction_event
-from shared.bus.topology import UPSTREAM, upstream_key
+from services.transactions.locks import CHARGEPOINT_BOOTED, CONNECTOR_STATUS_CHANGED, lock_batch
+from shared.bus.topology import EVENTS, UPSTREAM, upstream_key
 from shared.dispatch import Route, Router
 
 V16 = "ocpp1.6"
@@ -27,8 +28,13 @@ ROUTES: list[Route] = [
     Route(UPSTREAM, upstream_key(V201, "Authorize"), authorize_201.handle, rpc=True),
     Route(UPSTREAM, upstream_key(V201, "TransactionEvent"), transaction_event.handle, rpc=True),
     Route(UPSTREAM, upstream_key(V201, "MeterValues"), meter_values_201.handle),
+    # The registry's events: connector idle (Available) or running, charge point rebooted;
+    # the stale sweep closes what they show abandoned (closing.py, sweeper.py).
+    Route(EVENTS, CONNECTOR_STATUS_CHANGED, events.connector_status_changed, log_message=False),
+    Route(EVENTS, CHARGEPOINT_BOOTED, events.chargepoint_booted, log_message=False),
     # Effects of central-system commands (ReserveNow, CancelReservation).
     *command_effects.ROUTES,
 ]
 
-ROUTER = Router(ROUTES)
+# The batch's row locks are taken first, in one order (locks.py): no deadlocks.
+ROUTER = Router(ROUTES, prepare=lock_batch)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import String, Table
 
-from services.transactions.meter import Sample
+from services.transactions.meter import Reading, Sample
 from shared.db.models import MeterValue, Reservation, Transaction
 from shared.dispatch import HandlerContext, OcppError
+from shared.txevents import wh_number
 
 TRANSACTION = cast(Table, Transaction.__table__)
 METER_VALUE = cast(Table, MeterValue.__table__)
@@ -121,7 +121,7 @@ def emit_meter_values(
     connector_id: int | None,
     transaction_id: int | None,
     samples: int,
-    latest: tuple[datetime, int] | None,
+    latest: Reading | None,
 ) -> None:
     """The `meter_values.received` event of one message."""
     ctx.emit(
@@ -130,7 +130,7 @@ def emit_meter_values(
             "transaction_id": transaction_id,
             "connector_id": connector_id,
             "samples": samples,
-            "energy_wh": latest[1] if latest is not None else None,
+            "energy_wh": wh_number(latest[1]) if latest is not None else None,
             "timestamp": latest[0].isoformat() if latest is not None else None,
         },
         chargepoint_id,

@@ -6,15 +6,23 @@ first use).
 
 Reordering: `transaction.wh_meter_last_at` is the timestamp of the reading behind
 `wh_meter_last` (StartTransaction sets the start, StopTransaction the stop). A reading
-replaces it only when strictly newer, and never after StopTransaction (status Completed:
-meterStop is the final reading). The check is part of the UPDATE's WHERE, which Postgres
-re-evaluates on the locked row, so competing replicas committing readings of the same
-transaction at the same moment cannot leave the older one.
+replaces it only when strictly newer, and never after StopTransaction (status Completed, or
+a Rejected transaction with its stop recorded: meterStop is the final reading). A Rejected
+transaction not stopped yet is still measured: the charge point may go on (1.6
+StopTransactionOnInvalidId false) and its readings are what it consumed. The check is part
+of the UPDATE's WHERE, which Postgres re-evaluates on the locked row, so competing replicas
+committing readings of the same transaction at the same moment cannot leave the older one.
+
+Lock order (no deadlocks, services/transactions/locks.py): the batch's `prepare` step has
+normally locked these rows already; the UPDATE is preceded by a locking SELECT in ascending
+transaction id all the same, because an UPDATE ... FROM locks rows in whatever order its
+plan visits them (a sorted array does not make a sorted lock order).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
@@ -26,6 +34,15 @@ if TYPE_CHECKING:
 _PENDING = "transactions.wh_meter_last"
 _LISTENING = "transactions.wh_meter_last.listening"
 
+LOCK_ROWS = text(
+    """
+    SELECT transaction_id FROM "transaction"
+    WHERE transaction_id = ANY(CAST(:ids AS integer[]))
+    ORDER BY transaction_id
+    FOR NO KEY UPDATE
+    """
+)
+
 UPDATE_WH_LAST = text(
     """
     UPDATE "transaction" AS t
@@ -33,23 +50,28 @@ UPDATE_WH_LAST = text(
     FROM (
         SELECT unnest(CAST(:ids AS integer[])) AS id,
                unnest(CAST(:ts AS timestamptz[])) AS ts,
-               unnest(CAST(:wh AS integer[])) AS wh,
+               unnest(CAST(:wh AS numeric[])) AS wh,
                unnest(CAST(:cp AS text[])) AS cp
     ) AS v
     WHERE t.transaction_id = v.id
       AND t.chargepoint_id = v.cp
-      AND t.status = 'Active'
+      AND t.status <> 'Completed'
+      AND t.stop_transaction_timestamp IS NULL
       AND (t.wh_meter_last_at IS NULL OR t.wh_meter_last_at < v.ts)
     """
 )
 
 
-Pending = dict[int, tuple[datetime, int, str]]
+Pending = dict[int, tuple[datetime, Decimal, str]]
 """transaction id -> (timestamp, Wh, charge point id) of its newest reading in the batch."""
 
 
 def schedule(
-    session: AsyncSession, chargepoint_id: str, transaction_id: int, timestamp: datetime, wh: int
+    session: AsyncSession,
+    chargepoint_id: str,
+    transaction_id: int,
+    timestamp: datetime,
+    wh: Decimal,
 ) -> None:
     """Queue a reading for the batch's UPDATE; within a batch the newest timestamp wins.
 
@@ -71,11 +93,12 @@ def _apply(session: Session) -> None:
     pending: Pending | None = session.info.pop(_PENDING, None)
     if not pending:
         return
-    ids = sorted(pending)  # a stable lock order between concurrent batches
+    ids = sorted(pending)
     params: dict[str, Any] = {
         "ids": ids,
         "ts": [pending[i][0] for i in ids],
         "wh": [pending[i][1] for i in ids],
         "cp": [pending[i][2] for i in ids],
     }
+    session.execute(LOCK_ROWS, {"ids": ids})
     session.execute(UPDATE_WH_LAST, params)

@@ -67,9 +67,21 @@ BALANCING_STRATEGIES: tuple[str, ...] = ("equal", "by_connector_max")
 USER_ROLES: tuple[str, ...] = ("admin", "operator", "driver")
 
 # -- transactions -----------------------------------------------------------------------------
-TRANSACTION_STATUSES: tuple[str, ...] = ("Active", "Completed")
+# Active = open (counts against the id tag's max_active_transactions); Completed = stopped;
+# Rejected = its StartTransaction (or first 2.0.1 idToken) was answered other than Accepted:
+# never open, whether or not the charge point ever stops it.
+TRANSACTION_STATUSES: tuple[str, ...] = ("Active", "Completed", "Rejected")
 # 1.6 Reason united with 2.0.1 ReasonEnumType (StopTransaction / TransactionEvent stoppedReason).
-STOP_REASONS: tuple[str, ...] = _union(v16.Reason, v201.ReasonEnumType)
+OCPP_STOP_REASONS: tuple[str, ...] = _union(v16.Reason, v201.ReasonEnumType)
+# Closes the CSMS records itself, when the charge point never reported the stop
+# (services/transactions/README.md, *Transactions that never end*).
+CSMS_STOP_REASONS: tuple[str, ...] = ("Superseded", "Stale", "Rebooted", "Administrative")
+STOP_REASONS: tuple[str, ...] = OCPP_STOP_REASONS + CSMS_STOP_REASONS
+# 1.6 AuthorizationStatus united with 2.0.1 AuthorizationStatusEnumType: the idTagInfo /
+# idTokenInfo status a transaction's start was answered (transaction.authorization_status).
+AUTHORIZATION_STATUSES: tuple[str, ...] = _union(
+    v16.AuthorizationStatus, v201.AuthorizationStatusEnumType
+)
 RESERVATION_STATUSES: tuple[str, ...] = ("Active", "Used", "Cancelled", "Expired")
 
 # -- smart charging ---------------------------------------------------------------------------

@@ -57,6 +57,9 @@ async def provision(api: httpx.AsyncClient, n: int) -> None:
             json={"chargepoint_id": f"CP-LB-{i}", "location_id": loc.json()["uuid"]},
         )
         assert cp.status_code == 201, cp.text
+        # A known tag: a start answered Invalid is Rejected, never open, never balanced.
+        tag = await api.post("/api/v1/idtags", json={"id_token": f"TAG-LB-{i}"})
+        assert tag.status_code == 201, tag.text
 
 
 async def settle(cps: list[LimitedClient], active: dict[int, int], expected: float) -> None:

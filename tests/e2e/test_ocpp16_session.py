@@ -137,6 +137,10 @@ async def test_authorize_outcomes(stack: Stack, db_engine: AsyncEngine, clean_db
     await add_tag(db_engine, "OLD", expiry=past)
     await add_tag(db_engine, "REVOKED", revoked=True)
     await add_tag(db_engine, "BUSY")
+    async with db_engine.begin() as conn:  # one open transaction at most (default: no limit)
+        await conn.execute(
+            text("update id_tag set max_active_transactions = 1 where id_token = 'BUSY'")
+        )
     async with connected(stack.ws_url, "CP-E2E-AUTH") as cp:
         await cp.boot()
         ok = (await cp.authorize("OK")).id_tag_info

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import Response
 
 from services.api.common import SafeStr
-from services.api.deps import CurrentUser, OperatorUser, SessionDep
+from services.api.deps import CurrentUser, OperatorUser, SessionDep, SettingsDep
 from services.api.errors import error_responses
 from services.api.idtags import service
 from services.api.idtags.schemas import IdTagCreate, IdTagRead, IdTagUpdate
@@ -62,9 +62,15 @@ async def list_idtags(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 409, 422),
 )
-async def create_idtag(_: OperatorUser, session: SessionDep, body: IdTagCreate) -> IdTagRead:
-    """Create an id tag (operators and admins)."""
-    return to_read(await service.create_idtag(session=session, data=body))
+async def create_idtag(
+    _: OperatorUser, session: SessionDep, settings: SettingsDep, body: IdTagCreate
+) -> IdTagRead:
+    """Create an id tag (operators and admins); `max_active_transactions` defaults to
+    CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS (unset: unlimited)."""
+    tag = await service.create_idtag(
+        session=session, data=body, default_max_active=settings.default_max_active_transactions
+    )
+    return to_read(tag)
 
 
 @router.get("/{id_token}", response_model=IdTagRead, responses=error_responses(401, 404, 422))
@@ -83,7 +89,8 @@ async def read_idtag(
 async def update_idtag(
     principal: OperatorUser, session: SessionDep, id_token: IdTokenPath, body: IdTagUpdate
 ) -> IdTagRead:
-    """Change expiry, revoke / un-revoke, link to a user, set the parent."""
+    """Change expiry, revoke / un-revoke, link to a user, set the parent or the limit of open
+    transactions (`max_active_transactions`, null = unlimited)."""
     tag = await service.update_idtag(
         session=session, principal=principal, id_token=id_token, data=body
     )

@@ -13,6 +13,16 @@ from services.api.common import ApiModel, ReadModel, SafeStr, UtcDateTime
 # report what they read, so the API does not cut below the column).
 IdToken = Annotated[SafeStr, Field(min_length=1, max_length=255)]
 IdTagStatus = Literal["Accepted", "Blocked", "Expired"]
+MaxActive = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        le=1000,
+        description="Open transactions the tag may have at once (a start beyond it is answered "
+        "ConcurrentTx); null = unlimited. On creation, when absent: "
+        "CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS (unset = unlimited).",
+    ),
+]
 
 
 class IdTagCreate(ApiModel):
@@ -23,6 +33,7 @@ class IdTagCreate(ApiModel):
     revoked: bool = False
     user_id: uuid.UUID | None = None
     parent_id_tag: IdToken | None = None
+    max_active_transactions: MaxActive = None
 
 
 class IdTagUpdate(ApiModel):
@@ -32,6 +43,7 @@ class IdTagUpdate(ApiModel):
     revoked: bool | None = None
     user_id: uuid.UUID | None = None
     parent_id_tag: IdToken | None = None
+    max_active_transactions: MaxActive = None
 
 
 class IdTagRead(ReadModel):
@@ -42,6 +54,7 @@ class IdTagRead(ReadModel):
     revoked: bool
     user_id: uuid.UUID | None = None
     parent_id_tag: str | None = None
+    max_active_transactions: int | None = None
     status: IdTagStatus
     created_at: UtcDateTime
     updated_at: UtcDateTime

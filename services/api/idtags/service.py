@@ -107,15 +107,22 @@ async def _commit(session: AsyncSession, message: str) -> None:
         raise Conflict(message) from None
 
 
-async def create_idtag(*, session: AsyncSession, data: IdTagCreate) -> IdTag:
-    """Create a tag; Conflict when the token exists."""
+async def create_idtag(
+    *, session: AsyncSession, data: IdTagCreate, default_max_active: int | None = None
+) -> IdTag:
+    """Create a tag; Conflict when the token exists. Without `max_active_transactions` in the
+    body it gets `default_max_active` (CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS); an explicit
+    null is unlimited."""
     if await session.get(IdTag, data.id_token) is not None:
         raise Conflict(f"id tag {data.id_token} exists")
     if data.user_id is not None:
         await _check_user(session, data.user_id)
     if data.parent_id_tag is not None:
         await _check_parent(session, data.id_token, data.parent_id_tag)
-    tag = IdTag(**data.model_dump())
+    values = data.model_dump()
+    if "max_active_transactions" not in data.model_fields_set:
+        values["max_active_transactions"] = default_max_active
+    tag = IdTag(**values)
     session.add(tag)
     await _commit(session, f"id tag {data.id_token} exists")
     await session.refresh(tag)

@@ -13,11 +13,13 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from shared.db import enums
@@ -52,8 +54,12 @@ class Transaction(TimestampMixin, Base):
         Index(None, "chargepoint_id", "status"),
         Index(None, "id_tag"),
         Index(None, "start_transaction_timestamp"),
+        # The stale-transaction sweep: open transactions whose connector was reported idle.
+        Index(None, "status", "idle_since"),
         enum_check("status", enums.TRANSACTION_STATUSES),
         enum_check("reason_stopped", enums.STOP_REASONS),
+        enum_check("estimated_reason_stopped", enums.STOP_REASONS),
+        enum_check("authorization_status", enums.AUTHORIZATION_STATUSES),
     )
 
     transaction_id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
@@ -66,9 +72,10 @@ class Transaction(TimestampMixin, Base):
     )
     start_transaction_timestamp: Mapped[datetime]
     stop_transaction_timestamp: Mapped[datetime | None]
-    wh_meter_start: Mapped[int] = mapped_column(Integer)
-    wh_meter_stop: Mapped[int | None] = mapped_column(Integer)
-    wh_meter_last: Mapped[int] = mapped_column(Integer)
+    # Wh, exact (NUMERIC): 2.0.1 readings have decimals (47.06 Wh); 1.6 ones are integers.
+    wh_meter_start: Mapped[Decimal] = mapped_column(Numeric)
+    wh_meter_stop: Mapped[Decimal | None] = mapped_column(Numeric)
+    wh_meter_last: Mapped[Decimal] = mapped_column(Numeric)
     # Timestamp of the reading that set wh_meter_last (start, newest meter value, stop): a
     # reading replaces it only when newer (reordering between competing consumers).
     wh_meter_last_at: Mapped[datetime | None]
@@ -82,6 +89,29 @@ class Transaction(TimestampMixin, Base):
     # Idempotency keys (envelope correlation ids) of the messages that started / stopped it.
     start_message_id: Mapped[str] = mapped_column(String(64), unique=True)
     stop_message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The idTagInfo / idTokenInfo status the start was answered (NULL: before 0005, or a
+    # 2.0.1 transaction without a token yet); not Accepted -> status Rejected.
+    authorization_status: Mapped[str | None] = mapped_column(String(20))
+    # Who closed it when the charge point did not report the stop: "csms" (reason Superseded,
+    # Stale, Rebooted) or the operator (reason Administrative, `close_note` = their reason).
+    # NULL = the charge point's own StopTransaction / Ended (or not stopped yet).
+    closed_by: Mapped[str | None] = mapped_column(String(320))
+    close_note: Mapped[str | None] = mapped_column(String(500))
+    # A stop reported after such a close replaced its estimate: when, and what it had said.
+    corrected_at: Mapped[datetime | None]
+    estimated_wh_meter_stop: Mapped[Decimal | None] = mapped_column(Numeric)
+    estimated_stop_timestamp: Mapped[datetime | None]
+    estimated_reason_stopped: Mapped[str | None] = mapped_column(String(50))
+    estimated_closed_by: Mapped[str | None] = mapped_column(String(320))
+    # When the CSMS learned that the connector of this open transaction is idle (reported
+    # Available) and that its charge point rebooted: the sweep closes it Stale / Rebooted once
+    # idle for CSMS_STALE_TRANSACTION_GRACE seconds.
+    idle_since: Mapped[datetime | None]
+    rebooted_at: Mapped[datetime | None]
+    # OCPP 2.0.1 TransactionEvent seqNo: the highest received and the lower ones never
+    # received (gaps); an event whose seqNo was received already is a retry.
+    seq_no_max: Mapped[int | None] = mapped_column(Integer)
+    missing_seq_nos: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
 
     chargepoint: Mapped[ChargePoint] = relationship(lazy="raise")
     connector: Mapped[Connector | None] = relationship(lazy="raise")

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, false, func, true
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    false,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import enums
@@ -79,6 +89,9 @@ class IdTag(TimestampMixin, Base):
     """An authorization identifier (ER diagram: IdTag, idToken)."""
 
     __tablename__ = "id_tag"
+    __table_args__ = (
+        CheckConstraint("max_active_transactions >= 1", name="max_active_transactions_positive"),
+    )
 
     id_token: Mapped[str] = mapped_column(String(255), primary_key=True)
     expiry_date: Mapped[datetime | None]
@@ -89,6 +102,9 @@ class IdTag(TimestampMixin, Base):
     parent_id_tag: Mapped[str | None] = mapped_column(
         ForeignKey("id_tag.id_token", ondelete="SET NULL"), index=True
     )
+    # How many open (Active) transactions the tag may have at once: a start beyond it is
+    # answered ConcurrentTx. NULL = unlimited (new tags: CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS).
+    max_active_transactions: Mapped[int | None] = mapped_column(Integer)
 
     user: Mapped[User | None] = relationship(back_populates="id_tags", lazy="raise")
     parent: Mapped[IdTag | None] = relationship(remote_side=[id_token], lazy="raise")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 
@@ -203,3 +204,113 @@ async def test_reservation_of_any_connector_is_listed(
         0,
         None,
     )
+
+
+# -- ending a transaction: /close and /stop (issue 10, item 5) ---------------------------------
+
+
+async def test_close_settles_an_open_transaction_and_records_who(
+    client: httpx.AsyncClient, operator: Actor, factory: Factory
+) -> None:
+    cp = await factory.chargepoint()
+    tx = await factory.transaction(cp.chargepoint_id, "TAG", wh_meter_start=1000)
+    url = f"/api/v1/transactions/{tx.transaction_id}/close"
+    r = await client.post(url, json={"reason": "charger replaced"}, headers=operator.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["status"], body["reason_stopped"]) == ("Completed", "Administrative")
+    assert (body["closed_by"], body["close_note"]) == (operator.email, "charger replaced")
+    # Default meter value: the last reading (1500); default time: now.
+    assert (body["wh_meter_stop"], body["energy_wh"]) == (1500, 500)
+    assert body["stop_transaction_timestamp"] is not None
+    again = await client.post(url, json={"reason": "twice"}, headers=operator.headers)
+    assert_error(again, 409, "not_open")
+
+
+async def test_close_with_the_meter_value_and_time_to_use(
+    client: httpx.AsyncClient, admin: Actor, factory: Factory
+) -> None:
+    cp = await factory.chargepoint()
+    tx = await factory.transaction(cp.chargepoint_id, "TAG", wh_meter_start=1000)
+    url = f"/api/v1/transactions/{tx.transaction_id}/close"
+    below = await client.post(url, json={"reason": "x", "meter_stop": 999}, headers=admin.headers)
+    assert_error(below, 422, field="meter_stop")
+    early = await client.post(
+        url, json={"reason": "x", "stopped_at": "2024-05-01T07:00:00Z"}, headers=admin.headers
+    )
+    assert_error(early, 422, field="stopped_at")
+    r = await client.post(
+        url,
+        json={
+            "reason": "meter read on site",
+            "meter_stop": 1234.5,
+            "stopped_at": "2024-05-01T09:00:00Z",
+        },
+        headers=admin.headers,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["wh_meter_stop"], body["energy_wh"], body["duration_seconds"]) == (
+        1234.5,
+        234.5,
+        3600,
+    )
+
+
+async def test_close_and_stop_are_for_operators(
+    client: httpx.AsyncClient, driver: Actor, factory: Factory
+) -> None:
+    cp = await factory.chargepoint()
+    await factory.idtag("DRV", user_id=driver.id)
+    tx = await factory.transaction(cp.chargepoint_id, "DRV")
+    base = f"/api/v1/transactions/{tx.transaction_id}"
+    r = await client.post(f"{base}/close", json={"reason": "mine"}, headers=driver.headers)
+    assert_error(r, 403)
+    assert_error(await client.post(f"{base}/stop", headers=driver.headers), 403)
+
+
+async def test_stop_refuses_a_stopped_or_unknown_transaction(
+    client: httpx.AsyncClient, operator: Actor, factory: Factory
+) -> None:
+    cp = await factory.chargepoint()
+    done = await factory.transaction(
+        cp.chargepoint_id,
+        "TAG",
+        status="Completed",
+        wh_meter_stop=1500,
+        stop_transaction_timestamp=T0 + timedelta(hours=1),
+    )
+    r = await client.post(
+        f"/api/v1/transactions/{done.transaction_id}/stop", headers=operator.headers
+    )
+    assert_error(r, 409, "not_open")
+    assert_error(
+        await client.post("/api/v1/transactions/999999/stop", headers=operator.headers), 404
+    )
+
+
+async def test_energy_is_exact_in_the_api(
+    client: httpx.AsyncClient, operator: Actor, factory: Factory
+) -> None:
+    cp = await factory.chargepoint()
+    tx = await factory.transaction(
+        cp.chargepoint_id,
+        "TAG",
+        wh_meter_start=Decimal("47.06"),
+        wh_meter_last=Decimal("1047.57"),
+        status="Rejected",
+        authorization_status="ConcurrentTx",
+    )
+    r = await client.get(f"/api/v1/transactions/{tx.transaction_id}", headers=operator.headers)
+    body = r.json()
+    assert (body["wh_meter_start"], body["wh_meter_last"], body["energy_wh"]) == (
+        47.06,
+        1047.57,
+        1000.51,
+    )
+    assert '"wh_meter_start":47.06' in r.text.replace(" ", "")
+    assert (body["status"], body["authorization_status"]) == ("Rejected", "ConcurrentTx")
+    listed = await client.get(
+        "/api/v1/transactions", params={"status": "Rejected"}, headers=operator.headers
+    )
+    assert [t["transaction_id"] for t in listed.json()["items"]] == [tx.transaction_id]

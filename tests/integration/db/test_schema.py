@@ -108,9 +108,11 @@ ER_DIAGRAM: dict[str, list[Col]] = {
         ("transaction_id", Integer, None, None, False),
         ("start_transaction_timestamp", DateTime, None, None, False),
         ("stop_transaction_timestamp", DateTime, None, None, True),
-        ("wh_meter_start", Integer, None, None, False),
-        ("wh_meter_stop", Integer, None, None, True),
-        ("wh_meter_last", Integer, None, None, False),
+        # Deviation (0005): the diagram's IntegerField is NUMERIC, exact for 2.0.1's decimal
+        # Wh readings (docs/data-model.md).
+        ("wh_meter_start", Numeric, None, None, False),
+        ("wh_meter_stop", Numeric, None, None, True),
+        ("wh_meter_last", Numeric, None, None, False),
         ("id_tag", String, 255, 255, False),
         ("reason_stopped", String, 50, 50, True),
         ("status", String, 15, 15, False),

@@ -71,14 +71,16 @@ async def add_tag(
     revoked: bool = False,
     expiry: datetime | None = None,
     parent: str | None = None,
+    limit: int | None = None,
 ) -> None:
     await sql(
-        "insert into id_tag (id_token, revoked, expiry_date, parent_id_tag) "
-        "values (:t, :r, :e, :p)",
+        "insert into id_tag (id_token, revoked, expiry_date, parent_id_tag, "
+        "max_active_transactions) values (:t, :r, :e, :p, :m)",
         t=token,
         r=revoked,
         e=expiry,
         p=parent,
+        m=limit,
     )
 
 
@@ -100,7 +102,7 @@ async def test_authorize_outcomes(chargepoint: str, sql: Sql, run: Run) -> None:
     await add_tag(sql, "PLAIN")
     await add_tag(sql, "OLD", expiry=now - timedelta(days=1))
     await add_tag(sql, "REVOKED", revoked=True, parent="PARENT")
-    await add_tag(sql, "BUSY")
+    await add_tag(sql, "BUSY", limit=1)
     await start(run, "BUSY")
 
     tags = ["OK", "PLAIN", "NOBODY", "OLD", "REVOKED", "BUSY", "plain"]
@@ -216,7 +218,10 @@ async def test_wh_meter_last_follows_meter_values_in_kwh(
     await run(
         [call("MeterValues", meter_payload(tx, "1.2345", T0 + timedelta(minutes=1), unit="kWh"))]
     )
-    assert await sql("select wh_meter_last from transaction") == [{"wh_meter_last": 1235}]
+    # Exact (NUMERIC): 1.2345 kWh is 1234.5 Wh, not rounded.
+    assert await sql("select wh_meter_last from transaction") == [
+        {"wh_meter_last": Decimal("1234.5")}
+    ]
 
 
 async def test_wh_meter_last_at_is_the_time_of_the_reading_behind_wh_meter_last(
@@ -302,6 +307,7 @@ async def test_redelivered_envelopes_write_nothing_twice(
 async def test_repeated_stop_with_a_new_frame_keeps_the_first(
     chargepoint: str, sql: Sql, run: Run
 ) -> None:
+    await add_tag(sql, "TAG-1")
     tx = await start(run)
     payload = {
         "transactionId": tx,
@@ -373,6 +379,7 @@ async def test_stop_of_another_charge_points_transaction_does_not_touch_it(
     chargepoint: str, sql: Sql, run: Run
 ) -> None:
     await sql("insert into chargepoint (chargepoint_id) values ('CP-OTHER')")
+    await add_tag(sql, "TAG-1")
     tx = await start(run)
     [reply] = await run(
         [
@@ -387,26 +394,44 @@ async def test_stop_of_another_charge_points_transaction_does_not_touch_it(
     assert await sql("select status from transaction") == [{"status": "Active"}]
 
 
-async def test_start_with_an_invalid_tag_is_still_recorded(
+async def test_start_with_an_invalid_tag_is_recorded_rejected(
     chargepoint: str, sql: Sql, run: Run
 ) -> None:
+    """Recorded (the charge point started), as Rejected with the answer it got: never open."""
     [reply] = await run([call("StartTransaction", start_payload("STRANGER"))])
     answer = result(reply)
     assert answer["idTagInfo"] == {"status": "Invalid"}
-    assert await sql("select transaction_id, id_tag, status from transaction") == [
-        {"transaction_id": answer["transactionId"], "id_tag": "STRANGER", "status": "Active"}
+    rows = await sql("select transaction_id, id_tag, status, authorization_status from transaction")
+    assert rows == [
+        {
+            "transaction_id": answer["transactionId"],
+            "id_tag": "STRANGER",
+            "status": "Rejected",
+            "authorization_status": "Invalid",
+        }
     ]
 
 
 async def test_second_start_with_a_busy_tag_is_concurrent(
     chargepoint: str, sql: Sql, run: Run
 ) -> None:
-    await add_tag(sql, "TAG-1")
+    await add_tag(sql, "TAG-1", limit=1)
     first = await start(run, connector=1)
     [reply] = await run([call("StartTransaction", start_payload(connector=2))])
     answer = result(reply)
     assert answer["transactionId"] != first
     assert answer["idTagInfo"] == {"status": "ConcurrentTx"}
+    rows = await sql(
+        "select transaction_id, status, authorization_status from transaction order by 1"
+    )
+    assert rows == [
+        {"transaction_id": first, "status": "Active", "authorization_status": "Accepted"},
+        {
+            "transaction_id": answer["transactionId"],
+            "status": "Rejected",
+            "authorization_status": "ConcurrentTx",
+        },
+    ]
 
 
 async def test_malformed_payload_is_a_callerror_and_does_not_fail_the_batch(
@@ -614,7 +639,8 @@ async def test_start_from_a_charge_point_without_a_row_is_recorded(
         {"chargepoint_id": "CP-NEW", "registration_status": registration, "connected": False}
     ]
     [row] = await sql("select transaction_id, connector_uuid, status from transaction")
-    assert row == {"transaction_id": tx, "connector_uuid": None, "status": "Active"}
+    # TAG-1 is unknown here: recorded, Rejected (Invalid), and still measured and stopped.
+    assert row == {"transaction_id": tx, "connector_uuid": None, "status": "Rejected"}
     # MeterValues and StopTransaction write no row with a foreign key to chargepoint.
     meter_env = call(
         "MeterValues", meter_payload(tx, 500, T0 + timedelta(minutes=1)), chargepoint_id="CP-NEW"
@@ -625,8 +651,8 @@ async def test_start_from_a_charge_point_without_a_row_is_recorded(
         chargepoint_id="CP-NEW",
     )
     assert await dispatcher([delivery(meter_env), delivery(stop_env)]) == [None, ANY]
-    [row] = await sql("select status, wh_meter_last from transaction")
-    assert row == {"status": "Completed", "wh_meter_last": 600}
+    [row] = await sql("select status, wh_meter_last, wh_meter_stop from transaction")
+    assert row == {"status": "Rejected", "wh_meter_last": 600, "wh_meter_stop": 600}
 
 
 async def test_start_does_not_touch_an_existing_charge_point_row(
@@ -643,7 +669,7 @@ async def test_readings_too_big_for_the_columns_are_stored_as_text_and_lose_noth
 ) -> None:
     """A lifetime register beyond 32-bit Wh (a DC charger after years) or an absurd exponent
     must not fail the batch in Postgres: the value is kept as sent, the rest of the batch lands,
-    and wh_meter_last (INTEGER) keeps its last representable reading."""
+    and wh_meter_last (NUMERIC since 0005) follows the big register but not the absurd one."""
     tx = await start(run, meter=1000)
     replies = await run(
         [
@@ -662,4 +688,4 @@ async def test_readings_too_big_for_the_columns_are_stored_as_text_and_lose_noth
     assert rows[1]["value_numeric"] == 6_500_000_000
     assert rows[2]["value_numeric"] is None
     [row] = await sql("select wh_meter_last from transaction where transaction_id = :t", t=tx)
-    assert row["wh_meter_last"] == 1500
+    assert row["wh_meter_last"] == 6_500_000_000

@@ -73,16 +73,17 @@ def test_other_energy_measurand_defaults_to_wh_but_is_not_the_register() -> None
 @pytest.mark.parametrize(
     ("value", "unit", "wh"),
     [
-        ("12.345", "kWh", 12345),
-        ("12.3454", "kWh", 12345),
-        ("12.3455", "kWh", 12346),
-        ("0.0005", "kWh", 1),
-        ("1000", "Wh", 1000),
-        ("999.5", "Wh", 1000),
-        ("1e3", "kWh", 1_000_000),
+        ("12.345", "kWh", Decimal("12345")),
+        ("12.3454", "kWh", Decimal("12345.4")),
+        ("12.3455", "kWh", Decimal("12345.5")),
+        ("0.0005", "kWh", Decimal("0.5")),
+        ("1000", "Wh", Decimal(1000)),
+        ("47.06", "Wh", Decimal("47.06")),
+        ("1e3", "kWh", Decimal(1_000_000)),
     ],
 )
-def test_energy_register_in_wh(value: str, unit: str, wh: int) -> None:
+def test_energy_register_in_wh_is_exact(value: str, unit: str, wh: Decimal) -> None:
+    """wh_meter_* are NUMERIC: a reading is kept to the last decimal, never rounded."""
     assert parse_sampled_value({"value": value, "unit": unit}, TS).energy_wh() == wh
 
 
@@ -133,7 +134,7 @@ def test_iter_samples_flattens_in_order_and_latest_energy_wins_by_timestamp() ->
     ]
     samples = list(iter_samples(meter_value))
     assert [s.value for s in samples] == ["2.5", "7", "1000"]
-    assert latest_energy_wh(samples) == (parse_timestamp("2025-03-01T12:05:00Z"), 2500)
+    assert latest_energy_wh(samples) == (parse_timestamp("2025-03-01T12:05:00Z"), Decimal(2500))
     assert latest_energy_wh(samples[1:2]) is None
     assert list(iter_samples(None)) == []
 
@@ -146,8 +147,8 @@ def test_kwh_conversion_matches_wh(kwh: Decimal) -> None:
 
 
 def test_numbers_beyond_what_the_columns_hold_keep_only_their_text() -> None:
-    """1e999999 would fail Postgres NUMERIC, 6.5 GWh the INTEGER wh_meter_last: neither may
-    fail the batch, and the raw text is always kept."""
+    """1e999999 would fail Postgres NUMERIC: it may not fail the batch, and the raw text is
+    always kept. A lifetime register of 6.5 GWh is a reading like any other (NUMERIC)."""
 
     assert parse_numeric("1e999999") is None
     assert parse_numeric("1e-999999") is None
@@ -167,5 +168,5 @@ def test_numbers_beyond_what_the_columns_hold_keep_only_their_text() -> None:
         ]
     )
     assert fits.energy_wh() == 2_147_483_647
-    assert too_big.energy_wh() is None and too_big.value_numeric == 6_500_000_000
+    assert too_big.energy_wh() == 6_500_000_000 and too_big.value_numeric == 6_500_000_000
     assert absurd.energy_wh() is None and absurd.value_numeric is None and absurd.value == "9e99"

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from services.transactions.handlers.v201.transaction_event import (
+    MAX_MISSING,
     _changes,
     parse_event,
+    seq_no_changes,
+    seq_no_seen,
 )
 from services.transactions.idtags import id_token_info
 from services.transactions.meter import iter_samples_201, parse_sampled_value_201
@@ -30,7 +33,7 @@ def test_sampled_value_defaults() -> None:
         "Raw",
         None,
     )
-    assert (s.value, s.value_numeric, s.energy_wh()) == ("1234", Decimal(1234), 1234)
+    assert (s.value, s.value_numeric, s.energy_wh()) == ("1234", Decimal(1234), Decimal(1234))
 
 
 def test_sampled_value_multiplier_and_units() -> None:
@@ -118,33 +121,49 @@ def test_parse_event_no_authorization_and_reasons() -> None:
         parse_event({"eventType": "Started"})
 
 
+NOW = datetime(2025, 1, 2, tzinfo=UTC)
+
+
 def row(**kw: Any) -> Any:
     base = {
         "chargepoint_id": "CP",
         "id_tag": "TAG",
         "connectorid": 1,
         "status": "Active",
+        "start_transaction_timestamp": T0,
+        "wh_meter_start": 0,
         "wh_meter_last": 100,
         "wh_meter_last_at": T0,
+        "wh_meter_stop": None,
+        "stop_transaction_timestamp": None,
+        "stop_message_id": None,
+        "reason_stopped": None,
+        "closed_by": None,
+        "seq_no_max": 0,
+        "missing_seq_nos": [],
     }
     return SimpleNamespace(**{**base, **kw})
 
 
+def changes(r: Any, ev: Any, reading: Any, *, new: bool = False) -> dict[str, Any]:
+    return _changes(r, ev, reading, new=new, key="k", now=NOW)
+
+
 def test_changes_updated_newer_reading_only() -> None:
-    ev = parse_event(event(eventType="Updated"))
-    assert _changes(row(), ev, (T1, 200), new=False, key="k") == {
+    ev = parse_event(event(eventType="Updated", seqNo=0))
+    assert changes(row(), ev, (T1, 200)) == {
         "wh_meter_last": 200,
         "wh_meter_last_at": T1,
     }
-    assert _changes(row(), ev, (T0, 50), new=False, key="k") == {}
+    assert changes(row(), ev, (T0, 50)) == {}
     # A row created without a reading: the first reading is also the start.
-    first = _changes(row(wh_meter_last_at=None), ev, (T0, 50), new=False, key="k")
+    first = changes(row(wh_meter_last_at=None), ev, (T0, 50))
     assert first["wh_meter_start"] == 50
 
 
 def test_changes_ended() -> None:
     ev = parse_event(event(eventType="Ended", timestamp="2025-01-01T00:05:00Z"))
-    values = _changes(row(), ev, None, new=False, key="k")
+    values = changes(row(), ev, None)
     assert values == {
         "stop_transaction_timestamp": T1,
         "wh_meter_stop": 100,
@@ -155,13 +174,83 @@ def test_changes_ended() -> None:
         "status": "Completed",
         "stop_message_id": "k",
     }
-    assert _changes(row(status="Completed"), ev, (T1, 999), new=False, key="k") == {}
+    done = row(status="Completed", stop_message_id="first")
+    assert changes(done, ev, (T1, 999)) == {}
 
 
 def test_changes_fill_token_and_evse_later() -> None:
     ev = parse_event(
         event(eventType="Updated", evse={"id": 3}, idToken={"idToken": "T", "type": "Central"})
     )
-    values = _changes(row(id_tag="", connectorid=0), ev, None, new=False, key="k")
+    values = changes(row(id_tag="", connectorid=0), ev, None)
     assert values["id_tag"] == "T" and values["connectorid"] == 3
     assert "connector_uuid" in values
+
+
+def test_seq_no_gaps_are_recorded_and_filled() -> None:
+    r = row(seq_no_max=2, missing_seq_nos=[])
+    assert seq_no_changes(r, 5) == {"seq_no_max": 5, "missing_seq_nos": [3, 4]}
+    gapped = row(seq_no_max=5, missing_seq_nos=[3, 4])
+    assert seq_no_changes(gapped, 4) == {"missing_seq_nos": [3]}
+    assert seq_no_changes(gapped, 1) == {}  # seen already
+    assert seq_no_changes(row(seq_no_max=None, missing_seq_nos=None), 7) == {
+        "seq_no_max": 7,
+        "missing_seq_nos": [],
+    }
+    huge = seq_no_changes(row(seq_no_max=0), 10 * MAX_MISSING)
+    assert len(huge["missing_seq_nos"]) == MAX_MISSING
+    assert huge["missing_seq_nos"][-1] == 10 * MAX_MISSING - 1
+
+
+@pytest.mark.parametrize(("seq", "seen"), [(0, True), (2, True), (3, False), (4, True), (6, False)])
+def test_seq_no_seen(seq: int, seen: bool) -> None:
+    assert seq_no_seen(row(seq_no_max=5, missing_seq_nos=[3, 5]), seq) is seen
+
+
+def test_a_late_started_moves_the_start_back_and_gives_the_meter_start() -> None:
+    ev = parse_event(event(eventType="Started", seqNo=0, timestamp="2024-12-31T23:50:00Z"))
+    values = changes(row(seq_no_max=3, missing_seq_nos=[0]), ev, (T0, Decimal("47.06")))
+    assert values["start_transaction_timestamp"] == datetime(2024, 12, 31, 23, 50, tzinfo=UTC)
+    assert values["wh_meter_start"] == Decimal("47.06")
+    assert values["missing_seq_nos"] == []
+
+
+def test_an_updated_after_ended_does_not_reopen() -> None:
+    ended = row(
+        status="Completed",
+        stop_message_id="end",
+        seq_no_max=5,
+        missing_seq_nos=[4],
+        stop_transaction_timestamp=T1,
+    )
+    ev = parse_event(event(eventType="Updated", seqNo=4, timestamp="2025-01-01T00:04:00Z"))
+    values = changes(ended, ev, (T1, Decimal(900)))
+    assert values == {"missing_seq_nos": []}
+
+
+def test_ended_after_a_csms_close_is_a_correction() -> None:
+    closed = row(
+        status="Completed",
+        closed_by="csms",
+        reason_stopped="Stale",
+        wh_meter_stop=Decimal(100),
+        stop_transaction_timestamp=T0,
+    )
+    ev = parse_event(
+        event(
+            eventType="Ended",
+            seqNo=1,
+            timestamp="2025-01-01T00:05:00Z",
+            transactionInfo={"transactionId": "abc", "stoppedReason": "PowerLoss"},
+        )
+    )
+    values = changes(closed, ev, (T1, Decimal("150.5")))
+    assert values["wh_meter_stop"] == Decimal("150.5")
+    assert values["stop_transaction_timestamp"] == T1
+    assert values["reason_stopped"] == "PowerLoss"
+    assert values["closed_by"] is None and values["corrected_at"] == NOW
+    assert (values["estimated_wh_meter_stop"], values["estimated_reason_stopped"]) == (
+        Decimal(100),
+        "Stale",
+    )
+    assert values["estimated_closed_by"] == "csms"

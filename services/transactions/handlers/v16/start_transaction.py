@@ -1,5 +1,8 @@
 """OCPP 1.6 StartTransaction: record the session, consume its reservation, give its id (§4.8).
 
+A new transaction closes the connector's previous open one (Superseded, closing.py); a start
+answered other than Accepted is recorded `Rejected` (its `authorization_status` says why).
+
 A charge point with no `chargepoint` row must not lose its transaction to the foreign key:
 `chargepoints.ensure_chargepoint` inserts the minimal row first (the one write of the
 transactions service to the registry's table, services/transactions/README.md).
@@ -8,19 +11,23 @@ transactions service to the registry's table, services/transactions/README.md).
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from ocpp.v16.enums import AuthorizationStatus
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.transactions import idtags
 from services.transactions.chargepoints import INITIAL_REGISTRATION_STATUS, ensure_chargepoint
+from services.transactions.closing import supersede
 from services.transactions.meter import parse_timestamp
 from services.transactions.reservations import consume_reservation
 from services.transactions.tables import TRANSACTION, message_key, payload_errors
 from shared.db.models import Connector
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.txevents import wh_number
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +45,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     with payload_errors(env.action):
         connector_id = int(p["connectorId"])
         id_tag = str(p["idTag"])
-        meter_start = int(p["meterStart"])
+        meter_start = Decimal(int(p["meterStart"]))
         started_at = parse_timestamp(p["timestamp"])
         raw_reservation = p.get("reservationId")
         reservation_id = int(raw_reservation) if raw_reservation is not None else None
@@ -70,31 +77,35 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     )
     transaction_id = inserted.scalar_one_or_none()
     new = transaction_id is not None
-    if transaction_id is None:
+    if transaction_id is not None:
+        info, status = await _first_start(ctx, chargepoint_id, connector_id, id_tag, transaction_id)
+        if reservation_id is not None:
+            await consume_reservation(ctx, chargepoint_id, reservation_id, transaction_id)
+    else:
         # The same StartTransaction again (a retry after a lost answer, or this envelope
-        # redelivered): the row exists, answer its id.
-        transaction_id = (
+        # redelivered): the row exists, answer its id and the status the first one got.
+        row = (
             await ctx.session.execute(
-                select(t.transaction_id).where(
+                select(t.transaction_id, t.status, t.authorization_status).where(
                     t.chargepoint_id == chargepoint_id,
                     t.connectorid == connector_id,
                     t.start_transaction_timestamp == started_at,
                     t.id_tag == id_tag,
                 )
             )
-        ).scalar_one()
+        ).one()
+        transaction_id, status = row.transaction_id, row.status
         log.info(
             "StartTransaction repeated: answering the existing transaction %s",
             transaction_id,
             extra={"transaction_id": transaction_id},
         )
-    if reservation_id is not None and new:
-        await consume_reservation(ctx, chargepoint_id, reservation_id, transaction_id)
-    # OCPP 1.6 §4.8: the answer carries the tag's status; a charge point that started with a
-    # tag now found invalid stops the transaction itself (StopTransactionOnInvalidId).
-    info = await idtags.authorize(
-        ctx.session, id_tag, now=ctx.now, excluding_transaction=transaction_id
-    )
+        info = idtags.with_status(
+            await idtags.authorize(
+                ctx.session, id_tag, now=ctx.now, excluding_transaction=transaction_id
+            ),
+            row.authorization_status,
+        )
     ctx.emit(
         "transaction.started",
         {
@@ -102,7 +113,8 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             "connector_id": connector_id,
             "id_tag": id_tag,
             "id_tag_status": info["status"],
-            "meter_start": meter_start,
+            "status": status,
+            "meter_start": wh_number(meter_start),
             "timestamp": idtags.format_datetime(started_at),
             "reservation_id": reservation_id,
             "repeated": not new,
@@ -110,3 +122,45 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         chargepoint_id,
     )
     return {"transactionId": transaction_id, "idTagInfo": info}
+
+
+async def _first_start(
+    ctx: HandlerContext, chargepoint_id: str, connector_id: int, id_tag: str, transaction_id: int
+) -> tuple[dict[str, Any], str]:
+    """A new transaction: it supersedes the connector's open one, then the tag is decided.
+
+    The old transaction of the connector is closed first, so that a driver who starts again
+    on the connector of the transaction a reboot cut off is not refused for it.
+    OCPP 1.6 §4.8: the answer carries the tag's status; a charge point that started with a
+    tag now found invalid stops the transaction itself (StopTransactionOnInvalidId), but not
+    always: a start answered other than Accepted is recorded `Rejected` with that status and
+    never counts as open.
+    """
+    await supersede(ctx, chargepoint_id, connector_id, transaction_id)
+    info = await idtags.authorize(
+        ctx.session, id_tag, now=ctx.now, excluding_transaction=transaction_id
+    )
+    t = TRANSACTION.c
+    rejected = info["status"] != AuthorizationStatus.accepted.value
+    status = (
+        await ctx.session.execute(
+            update(TRANSACTION)
+            .where(t.transaction_id == transaction_id)
+            .values(
+                authorization_status=info["status"],
+                status=case(
+                    (t.status == idtags.ACTIVE, idtags.REJECTED if rejected else idtags.ACTIVE),
+                    else_=t.status,
+                ),
+            )
+            .returning(t.status)
+        )
+    ).scalar_one()
+    if rejected:
+        log.info(
+            "StartTransaction %s answered %s: recorded Rejected",
+            transaction_id,
+            info["status"],
+            extra={"transaction_id": transaction_id},
+        )
+    return info, str(status)

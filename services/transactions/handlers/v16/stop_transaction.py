@@ -1,14 +1,23 @@
-"""OCPP 1.6 StopTransaction (§4.10): close the session, store transactionData, never refuse."""
+"""OCPP 1.6 StopTransaction (§4.10): close the session, store transactionData, never refuse.
+
+Never answered ConcurrentTx: the idTagInfo describes the tag, not its other transactions.
+A stop for a transaction the CSMS closed itself (Superseded, Stale, Rebooted) or an operator
+closed (Administrative) is a correction: its values replace the estimate (closing.py).
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ocpp.v16.enums import Reason
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 
 from services.transactions import idtags
+from services.transactions.closing import correction, is_estimate, previous_of
 from services.transactions.meter import iter_samples, parse_timestamp
 from services.transactions.tables import (
     TRANSACTION,
@@ -16,124 +25,167 @@ from services.transactions.tables import (
     payload_errors,
     queue_meter_values,
 )
-from shared.db.enums import STOP_REASONS
+from shared.db.enums import OCPP_STOP_REASONS
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.txevents import TRANSACTION_STOPPED, Outcome, stopped_payload, wh_number
 
 log = logging.getLogger(__name__)
 
-COMPLETED = "Completed"
 # OCPP 1.6 §4.10: "the Reason element MAY be omitted and the Reason SHOULD be assumed Local".
 DEFAULT_REASON = Reason.local.value
 
 
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """What a StopTransaction reports."""
+
+    transaction_id: int
+    meter_stop: Decimal
+    stopped_at: datetime
+    id_tag: str | None
+    reason: str
+    key: str
+
+
 async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
-    """Complete the transaction once; an unknown or already stopped one is answered the same."""
+    """Complete the transaction once; an unknown or already stopped one is answered the same.
+
+    A transaction the CSMS (or an operator) closed without a stop gets this stop as a
+    correction: its meter stop, time and reason replace the estimate, which is kept.
+    """
     chargepoint_id = env.chargepoint_id or ""
     p = env.payload
     with payload_errors(env.action):
         transaction_id = int(p["transactionId"])
-        meter_stop = int(p["meterStop"])
+        meter_stop = Decimal(int(p["meterStop"]))
         stopped_at = parse_timestamp(p["timestamp"])
         raw_tag = p.get("idTag")
         id_tag = str(raw_tag) if raw_tag is not None else None
         reason = p.get("reason") or DEFAULT_REASON
         samples = list(iter_samples(p.get("transactionData")))
-    if reason not in STOP_REASONS:
+    if reason not in OCPP_STOP_REASONS:
         log.warning("StopTransaction reason %r is not an OCPP reason; stored as Other", reason)
         reason = Reason.other.value
-    key = message_key(chargepoint_id, env.correlation_id, env.unique_id)
+    stop = Stop(
+        transaction_id=transaction_id,
+        meter_stop=meter_stop,
+        stopped_at=stopped_at,
+        id_tag=id_tag,
+        reason=reason,
+        key=message_key(chargepoint_id, env.correlation_id, env.unique_id),
+    )
     t = TRANSACTION.c
-    stopped = (
+    row = (
         await ctx.session.execute(
-            update(TRANSACTION)
-            .where(
-                t.transaction_id == transaction_id,
-                t.chargepoint_id == chargepoint_id,
-                t.status != COMPLETED,
-            )
-            .values(
-                stop_transaction_timestamp=stopped_at,
-                wh_meter_stop=meter_stop,
-                wh_meter_last=meter_stop,
-                wh_meter_last_at=stopped_at,
-                reason_stopped=reason,
-                id_tag_stop=id_tag,
-                status=COMPLETED,
-                stop_message_id=key,
-                updated_at=ctx.now,
-            )
-            .returning(t.connectorid, t.wh_meter_start)
+            select(TRANSACTION)
+            .where(t.transaction_id == transaction_id)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE (locks.py took it already)
         )
-    ).first()
-    outcome = "stopped"
-    connector_id: int | None = None
-    wh_meter_start: int | None = None
-    if stopped is not None:
-        connector_id, wh_meter_start = stopped.connectorid, stopped.wh_meter_start
+    ).one_or_none()
+    if row is not None and row.chargepoint_id != chargepoint_id:
+        row, foreign = None, True
     else:
-        existing = (
-            await ctx.session.execute(
-                select(t.chargepoint_id, t.connectorid, t.wh_meter_start).where(
-                    t.transaction_id == transaction_id
-                )
-            )
-        ).first()
-        if existing is not None and existing.chargepoint_id == chargepoint_id:
-            # Already Completed: this StopTransaction again (redelivered, or repeated by a
-            # charge point that lost our answer). The first one stands; answer the same.
-            outcome = "repeated"
-            connector_id, wh_meter_start = existing.connectorid, existing.wh_meter_start
-            log.info(
-                "StopTransaction repeated for completed transaction %s",
-                transaction_id,
-                extra={"transaction_id": transaction_id},
-            )
-        else:
-            # OCPP 1.6 §4.10: "The Central System cannot prevent a transaction from stopping";
-            # a charge point may replay transactions stored while
-            # offline; the answer must not be a CALLERROR. Keep what it reported.
-            outcome = "unknown"
-            log.warning(
-                "StopTransaction for unknown transaction %s (meterStop %s, reason %s)%s",
-                transaction_id,
-                meter_stop,
-                reason,
-                " which belongs to another charge point" if existing is not None else "",
-                extra={
-                    "anomaly": "stop_unknown_transaction",
-                    "transaction_id": transaction_id,
-                    "meter_stop": meter_stop,
-                },
-            )
+        foreign = False
+    outcome, previous = await _apply(ctx, row, stop)
+    if outcome == "unknown":
+        # OCPP 1.6 §4.10: "The Central System cannot prevent a transaction from stopping";
+        # a charge point may replay transactions stored while
+        # offline; the answer must not be a CALLERROR. Keep what it reported.
+        log.warning(
+            "StopTransaction for unknown transaction %s (meterStop %s, reason %s)%s",
+            transaction_id,
+            meter_stop,
+            reason,
+            " which belongs to another charge point" if foreign else "",
+            extra={
+                "anomaly": "stop_unknown_transaction",
+                "transaction_id": transaction_id,
+                "meter_stop": wh_number(meter_stop),
+            },
+        )
     # A repeated stop's transactionData is already stored (by the first one, in its commit).
     queue_meter_values(
         ctx,
         samples if outcome != "repeated" else (),
-        message_id=key,
+        message_id=stop.key,
         chargepoint_id=chargepoint_id,
-        connectorid=connector_id,
+        connectorid=row.connectorid if row is not None else None,
         transaction_id=transaction_id,
     )
     answer: dict[str, Any] = {}
     if id_tag is not None:
         # StopTransaction.conf carries idTagInfo only when the request had an idTag (§4.10:
-        # the CSMS "MAY send information about the idTag used to stop the transaction").
+        # the CSMS "MAY send information about the idTag used to stop the transaction"). It
+        # describes the tag, never the tag's other transactions: no ConcurrentTx here.
         answer["idTagInfo"] = await idtags.authorize(
-            ctx.session, id_tag, now=ctx.now, excluding_transaction=transaction_id
+            ctx.session, id_tag, now=ctx.now, concurrency=False
         )
     ctx.emit(
-        "transaction.stopped",
-        {
-            "transaction_id": transaction_id,
-            "connector_id": connector_id,
-            "id_tag": id_tag,
-            "meter_stop": meter_stop,
-            "energy_wh": meter_stop - wh_meter_start if wh_meter_start is not None else None,
-            "reason": reason,
-            "timestamp": idtags.format_datetime(stopped_at),
-            "outcome": outcome,
-        },
+        TRANSACTION_STOPPED,
+        stopped_payload(
+            transaction_id=transaction_id,
+            connector_id=row.connectorid if row is not None else None,
+            meter_start=row.wh_meter_start if row is not None else None,
+            meter_stop=meter_stop,
+            reason=reason,
+            timestamp=stopped_at,
+            outcome=outcome,
+            closed_by="chargepoint",
+            id_tag=id_tag,
+            previous=previous,
+        ),
         chargepoint_id,
     )
     return answer
+
+
+async def _apply(
+    ctx: HandlerContext, row: Row[Any] | None, stop: Stop
+) -> tuple[Outcome, dict[str, Any] | None]:
+    """Write the stop onto the locked row; the event's outcome (and the replaced estimate).
+
+    Active -> Completed (stopped). Rejected and not stopped yet -> the stop is recorded, the
+    status stays Rejected (stopped). Closed by the CSMS or an operator -> correction
+    (corrected). Completed by a stop already -> nothing (repeated). No row -> unknown.
+    """
+    if row is None:
+        return "unknown", None
+    stopped = {
+        "stop_transaction_timestamp": stop.stopped_at,
+        "wh_meter_stop": stop.meter_stop,
+        "wh_meter_last": stop.meter_stop,
+        "wh_meter_last_at": stop.stopped_at,
+        "reason_stopped": stop.reason,
+        "id_tag_stop": stop.id_tag,
+        "stop_message_id": stop.key,
+        "updated_at": ctx.now,
+    }
+    outcome: Outcome
+    previous = None
+    if row.status == idtags.ACTIVE:
+        values, outcome = {**stopped, "status": idtags.COMPLETED}, "stopped"
+    elif row.status == idtags.REJECTED and row.stop_message_id is None:
+        values, outcome = stopped, "stopped"
+    elif is_estimate(row):
+        values, outcome = {**stopped, **correction(row, now=ctx.now)}, "corrected"
+        previous = previous_of(row)
+        log.info(
+            "StopTransaction for transaction %s closed %s by the CSMS: corrected",
+            row.transaction_id,
+            row.reason_stopped,
+            extra={"transaction_id": row.transaction_id},
+        )
+    else:
+        # Already stopped: this StopTransaction again (redelivered, or repeated by a charge
+        # point that lost our answer). The first one stands; answer the same.
+        log.info(
+            "StopTransaction repeated for stopped transaction %s",
+            row.transaction_id,
+            extra={"transaction_id": row.transaction_id},
+        )
+        return "repeated", None
+    await ctx.session.execute(
+        update(TRANSACTION).where(TRANSACTION.c.transaction_id == row.transaction_id).values(values)
+    )
+    return outcome, previous

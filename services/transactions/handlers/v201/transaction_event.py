@@ -5,7 +5,10 @@ point (migration 0004): the first event of a transaction inserts the row (`ON CO
 NOTHING`), every event then locks it and applies what it adds. A repeated Started, a
 retried frame or a redelivered envelope never makes a second row; an Updated or Ended for a
 transaction we never saw (its Started lost, or replayed after being offline) creates it, so
-nothing is lost. The rules (which column each event fills) are in services/transactions/README.md.
+nothing is lost. An event whose `seqNo` was received already (a retry with a new frame) stores
+nothing again; gaps in the seqNo are recorded (`missing_seq_nos`). A new transaction on an
+EVSE closes the EVSE's open one (Superseded); the first idToken decides it as a 1.6 start
+(not Accepted -> Rejected). The rules are in services/transactions/README.md.
 """
 
 from __future__ import annotations
@@ -13,15 +16,28 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from ocpp.v201.enums import ReasonEnumType, TransactionEventEnumType
+from ocpp.v201.enums import (
+    AuthorizationStatusEnumType,
+    ReasonEnumType,
+    TransactionEventEnumType,
+)
 from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.transactions import idtags
 from services.transactions.chargepoints import ensure_chargepoint
-from services.transactions.meter import Sample, iter_samples_201, latest_energy_wh, parse_timestamp
+from services.transactions.closing import correction, is_estimate, previous_of, supersede
+from services.transactions.idtags import COMPLETED
+from services.transactions.meter import (
+    Reading,
+    Sample,
+    iter_samples_201,
+    latest_energy_wh,
+    parse_timestamp,
+)
 from services.transactions.reservations import consume_reservation
 from services.transactions.tables import (
     TRANSACTION,
@@ -29,16 +45,16 @@ from services.transactions.tables import (
     payload_errors,
     queue_meter_values,
 )
-from shared.db.enums import STOP_REASONS
+from shared.db.enums import OCPP_STOP_REASONS
 from shared.db.models import Connector
 from shared.dispatch import HandlerContext, OcppError, Payload
 from shared.envelope import Envelope
+from shared.txevents import TRANSACTION_STOPPED, Outcome, stopped_payload, wh_number
 
 log = logging.getLogger(__name__)
 
 STARTED = TransactionEventEnumType.started.value
 ENDED = TransactionEventEnumType.ended.value
-COMPLETED = "Completed"
 # A transaction that has not named its EVSE yet (2.0.1 requires evse only on the first event
 # the station sends for it; a lost Started leaves it unknown until an event names it).
 UNKNOWN_EVSE = 0
@@ -47,6 +63,9 @@ UNKNOWN_EVSE = 0
 NO_TOKEN = ""
 # OCPP 2.0.1 TransactionType.stoppedReason: "may only be omitted when Reason is Local".
 DEFAULT_REASON = ReasonEnumType.local.value
+MAX_MISSING = 1000
+"""seqNo gaps recorded per transaction at most (the most recent ones): a station that jumps
+thousands of numbers is broken, and the list lives in the row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +75,7 @@ class TxEvent:
     event_type: str
     timestamp: datetime
     remote_id: str
+    seq_no: int
     evse_id: int | None
     id_token: str | None
     stopped_reason: str
@@ -76,14 +96,18 @@ def parse_event(payload: Payload) -> TxEvent:
         id_token = None
     evse = payload.get("evse")
     reason = info.get("stoppedReason") or DEFAULT_REASON
-    if reason not in STOP_REASONS:
+    if reason not in OCPP_STOP_REASONS:
         log.warning("stoppedReason %r is not an OCPP reason; stored as Other", reason)
         reason = ReasonEnumType.other.value
     raw_reservation = payload.get("reservationId")
+    seq_no = int(payload["seqNo"])
+    if seq_no < 0:
+        raise ValueError(f"seqNo {seq_no} is negative")
     return TxEvent(
         event_type=str(payload["eventType"]),
         timestamp=parse_timestamp(payload["timestamp"]),
         remote_id=str(info["transactionId"]),
+        seq_no=seq_no,
         evse_id=int(evse["id"]) if evse else None,
         id_token=str(id_token) if id_token is not None else None,
         stopped_reason=reason,
@@ -108,7 +132,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
                 TRANSACTION.c.chargepoint_id == chargepoint_id,
                 TRANSACTION.c.remote_transaction_id == ev.remote_id,
             )
-            .with_for_update()
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE (locks.py took it already)
         )
     ).one_or_none()
     if row is None:
@@ -122,19 +146,39 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         )
         raise OcppError("InternalError", f"transaction {ev.remote_id!r} could not be recorded")
     transaction_id: int = row.transaction_id
-    was_completed = row.status == COMPLETED
-    values = _changes(row, ev, reading, new=new, key=key)
+    # A seqNo received already: the station retried the event (a new frame after a lost
+    # answer; 2.0.1: seqNo "helps with determining if all messages of a transaction have
+    # been received"). Nothing is written again; the answer and the events are the same.
+    duplicate = not new and seq_no_seen(row, ev.seq_no)
+    values = {} if duplicate else _changes(row, ev, reading, new=new, key=key, now=ctx.now)
+    if duplicate:
+        log.info(
+            "TransactionEvent seqNo %s of %s repeated: nothing stored again",
+            ev.seq_no,
+            ev.remote_id,
+            extra={"transaction_id": transaction_id},
+        )
     if values:
         values["updated_at"] = ctx.now
         await ctx.session.execute(
             update(TRANSACTION).where(TRANSACTION.c.transaction_id == transaction_id).values(values)
         )
+    current = {**row._asdict(), **values}
+    connector_id = current["connectorid"]
+    if new or "connectorid" in values:
+        superseded = await supersede(ctx, chargepoint_id, connector_id, transaction_id)
+        if transaction_id in superseded:
+            current["status"] = COMPLETED
+    decided = None
+    first_token = new or row.id_tag == NO_TOKEN
+    if not duplicate and ev.id_token is not None and ev.event_type != ENDED and first_token:
+        decided = await _authorize_start(ctx, transaction_id, ev.id_token, current)
     if new and ev.reservation_id is not None:
         await consume_reservation(
             ctx, chargepoint_id, ev.reservation_id, transaction_id, env.action
         )
-    connector_id = values.get("connectorid", row.connectorid)
-    if not (ev.event_type == ENDED and was_completed):
+    repeated_end = ev.event_type == ENDED and row.status == COMPLETED and not is_estimate(row)
+    if not duplicate and not repeated_end:
         # A repeated Ended's meter values are stored already (by the first one).
         queue_meter_values(
             ctx,
@@ -144,13 +188,38 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             connectorid=connector_id,
             transaction_id=transaction_id,
         )
-    info = None
-    if ev.id_token is not None:
-        info = await idtags.authorize(
-            ctx.session, ev.id_token, now=ctx.now, excluding_transaction=transaction_id
-        )
-    _emit(ctx, chargepoint_id, ev, row, values, new=new, was_completed=was_completed, info=info)
-    return {"idTokenInfo": idtags.id_token_info(info)} if info is not None else {}
+    answer = await _answer(ctx, row, ev, decided=decided)
+    info = answer.get("idTokenInfo")
+    _emit(ctx, chargepoint_id, ev, row, current, new=new, status=info and info["status"])
+    return answer
+
+
+def seq_no_seen(row: Row[Any] | Any, seq_no: int) -> bool:
+    """Whether the event with this seqNo was received already (pure)."""
+    highest = row.seq_no_max
+    if highest is None or seq_no > highest:
+        return False
+    return seq_no not in (row.missing_seq_nos or ())
+
+
+def seq_no_changes(row: Row[Any] | Any, seq_no: int) -> dict[str, Any]:
+    """seq_no_max and the gaps (missing_seq_nos) after receiving `seq_no` (pure).
+
+    A number above the highest opens a gap of those between; a missing one fills its gap
+    (offline events arrive in any order). A row from before migration 0005 starts counting
+    at this event.
+    """
+    highest = row.seq_no_max
+    if highest is None:
+        return {"seq_no_max": seq_no, "missing_seq_nos": []}
+    missing = list(row.missing_seq_nos or ())
+    if seq_no > highest:
+        missing.extend(range(max(highest + 1, seq_no - MAX_MISSING), seq_no))
+        return {"seq_no_max": seq_no, "missing_seq_nos": missing[-MAX_MISSING:]}
+    if seq_no in missing:
+        missing.remove(seq_no)
+        return {"missing_seq_nos": missing}
+    return {}
 
 
 def _connector_uuid(chargepoint_id: str, evse_id: int) -> Any:
@@ -166,12 +235,12 @@ async def _insert(
     ctx: HandlerContext,
     chargepoint_id: str,
     ev: TxEvent,
-    reading: tuple[datetime, int] | None,
+    reading: Reading | None,
     key: str,
 ) -> bool:
     """Insert the transaction's row unless it exists; whether it was inserted."""
     connector_uuid = _connector_uuid(chargepoint_id, ev.evse_id) if ev.evse_id is not None else None
-    wh = reading[1] if reading is not None else 0
+    wh = reading[1] if reading is not None else Decimal(0)
     inserted = await ctx.session.execute(
         pg_insert(TRANSACTION)
         .values(
@@ -187,6 +256,8 @@ async def _insert(
             status=idtags.ACTIVE,
             remote_transaction_id=ev.remote_id,
             start_message_id=key,
+            seq_no_max=ev.seq_no,
+            missing_seq_nos=list(range(max(0, ev.seq_no - MAX_MISSING), ev.seq_no)),
         )
         .on_conflict_do_nothing()
         .returning(TRANSACTION.c.transaction_id)
@@ -195,38 +266,111 @@ async def _insert(
 
 
 def _changes(
-    row: Row[Any], ev: TxEvent, reading: tuple[datetime, int] | None, *, new: bool, key: str
+    row: Row[Any] | Any,
+    ev: TxEvent,
+    reading: Reading | None,
+    *,
+    new: bool,
+    key: str,
+    now: datetime,
 ) -> dict[str, Any]:
-    """The column updates this event brings to the locked row (pure, unit-tested)."""
-    values: dict[str, Any] = {}
+    """The column updates this event brings to the locked row (pure, unit-tested).
+
+    Offline events arrive in any order (2.0.1 `offline: true`, E04 / E12): an earlier event
+    (the Started replayed after an Updated or even the Ended) moves the start back, and the
+    Started's reading is the meter start. Nothing reopens a transaction: after Ended (or a
+    close by the CSMS) an Updated adds its meter values and nothing else.
+    """
+    values: dict[str, Any] = {} if new else seq_no_changes(row, ev.seq_no)
     if row.id_tag == NO_TOKEN and ev.id_token:
         values["id_tag"] = ev.id_token
     if row.connectorid == UNKNOWN_EVSE and ev.evse_id:
         values["connectorid"] = ev.evse_id
         values["connector_uuid"] = _connector_uuid(row.chargepoint_id, ev.evse_id)
+    if not new:
+        if ev.timestamp < row.start_transaction_timestamp:
+            values["start_transaction_timestamp"] = ev.timestamp
+        if ev.event_type == STARTED and reading is not None:
+            values["wh_meter_start"] = reading[1]
     if row.status == COMPLETED:
+        if ev.event_type == ENDED and is_estimate(row):
+            values.update(_ended(row, ev, reading, key), **correction(row, now=now))
         return values
     last_at = row.wh_meter_last_at
-    if not new and reading is not None and (last_at is None or reading[0] > last_at):
+    active = row.status == idtags.ACTIVE
+    running = row.stop_transaction_timestamp is None  # Active, or Rejected not stopped yet
+    if running and not new and reading is not None and (last_at is None or reading[0] > last_at):
         values["wh_meter_last"], values["wh_meter_last_at"] = reading[1], reading[0]
         if last_at is None:
             # The row was created without a reading: the first one is the start.
-            values["wh_meter_start"] = reading[1]
-    if ev.event_type == ENDED:
-        stop_wh = (
-            reading[1] if reading is not None else values.get("wh_meter_last", row.wh_meter_last)
-        )
-        values.update(
-            stop_transaction_timestamp=ev.timestamp,
-            wh_meter_stop=stop_wh,
-            wh_meter_last=stop_wh,
-            wh_meter_last_at=ev.timestamp,
-            reason_stopped=ev.stopped_reason,
-            id_tag_stop=ev.id_token,
-            status=COMPLETED,
-            stop_message_id=key,
-        )
+            values.setdefault("wh_meter_start", reading[1])
+    if ev.event_type == ENDED and row.stop_message_id is None:
+        values.update(_ended(row, ev, reading, key, last=values.get("wh_meter_last")))
+        if active:
+            values["status"] = COMPLETED
     return values
+
+
+def _ended(
+    row: Row[Any] | Any,
+    ev: TxEvent,
+    reading: Reading | None,
+    key: str,
+    *,
+    last: Decimal | None = None,
+) -> dict[str, Any]:
+    """The stop columns of an Ended: its reading, else the last one known."""
+    stop_wh = reading[1] if reading is not None else last if last is not None else row.wh_meter_last
+    return {
+        "stop_transaction_timestamp": ev.timestamp,
+        "wh_meter_stop": stop_wh,
+        "wh_meter_last": stop_wh,
+        "wh_meter_last_at": ev.timestamp,
+        "reason_stopped": ev.stopped_reason,
+        "id_tag_stop": ev.id_token,
+        "stop_message_id": key,
+    }
+
+
+async def _authorize_start(
+    ctx: HandlerContext, transaction_id: int, token: str, current: dict[str, Any]
+) -> dict[str, Any]:
+    """The first idToken of a transaction decides it, as a 1.6 StartTransaction does: not
+    Accepted -> `Rejected` (2.0.1 E05: the station ends it, StopTxOnInvalidId, or suspends
+    energy); never counts as open."""
+    info = await idtags.authorize(
+        ctx.session, token, now=ctx.now, excluding_transaction=transaction_id
+    )
+    values: dict[str, Any] = {"authorization_status": info["status"]}
+    if info["status"] != AuthorizationStatusEnumType.accepted.value:
+        if current["status"] == idtags.ACTIVE:
+            values["status"] = idtags.REJECTED
+        log.info(
+            "TransactionEvent %s: idToken answered %s: recorded Rejected",
+            current["remote_transaction_id"],
+            info["status"],
+            extra={"transaction_id": transaction_id},
+        )
+    current.update(values)
+    await ctx.session.execute(
+        update(TRANSACTION).where(TRANSACTION.c.transaction_id == transaction_id).values(values)
+    )
+    return info
+
+
+async def _answer(
+    ctx: HandlerContext, row: Row[Any], ev: TxEvent, *, decided: dict[str, Any] | None
+) -> Payload:
+    """{} or {idTokenInfo}: the decision just made, the recorded one for the transaction's
+    own token, else the tag as it is (an Ended's or a later token: no ConcurrentTx)."""
+    if ev.id_token is None:
+        return {}
+    info = decided
+    if info is None:
+        info = await idtags.authorize(ctx.session, ev.id_token, now=ctx.now, concurrency=False)
+        if ev.id_token == row.id_tag and ev.event_type != ENDED:
+            info = idtags.with_status(info, row.authorization_status)
+    return {"idTokenInfo": idtags.id_token_info(info)}
 
 
 def _emit(
@@ -234,14 +378,12 @@ def _emit(
     chargepoint_id: str,
     ev: TxEvent,
     row: Row[Any],
-    values: dict[str, Any],
+    current: dict[str, Any],
     *,
     new: bool,
-    was_completed: bool,
-    info: dict[str, Any] | None,
+    status: str | None,
 ) -> None:
     """transaction.started / meter_values.received / transaction.stopped, as 1.6 emits them."""
-    current = {**row._asdict(), **values}
     common = {
         "transaction_id": row.transaction_id,
         "remote_transaction_id": ev.remote_id,
@@ -253,8 +395,9 @@ def _emit(
             {
                 **common,
                 "id_tag": current["id_tag"],
-                "id_tag_status": info["status"] if info is not None else None,
-                "meter_start": current["wh_meter_start"],
+                "id_tag_status": status,
+                "status": current["status"],
+                "meter_start": wh_number(current["wh_meter_start"]),
                 "timestamp": idtags.format_datetime(current["start_transaction_timestamp"]),
                 "reservation_id": current["reservation_id"],
                 "repeated": not new,
@@ -268,24 +411,36 @@ def _emit(
             {
                 **common,
                 "samples": len(ev.samples),
-                "energy_wh": latest[1] if latest is not None else None,
+                "energy_wh": wh_number(latest[1]) if latest is not None else None,
                 "timestamp": latest[0].isoformat() if latest is not None else None,
             },
             chargepoint_id,
         )
     if ev.event_type == ENDED:
-        outcome = "repeated" if was_completed else "unknown" if new else "stopped"
-        stop = current["wh_meter_stop"]
+        outcome: Outcome
+        previous = None
+        if new:
+            outcome = "unknown"
+        elif row.status == COMPLETED and is_estimate(row):
+            outcome, previous = "corrected", previous_of(row)
+        elif row.status == COMPLETED or row.stop_message_id is not None:
+            outcome = "repeated"
+        else:
+            outcome = "stopped"
         ctx.emit(
-            "transaction.stopped",
-            {
-                **common,
-                "id_tag": ev.id_token,
-                "meter_stop": stop,
-                "energy_wh": stop - current["wh_meter_start"] if stop is not None else None,
-                "reason": current["reason_stopped"],
-                "timestamp": idtags.format_datetime(ev.timestamp),
-                "outcome": outcome,
-            },
+            TRANSACTION_STOPPED,
+            stopped_payload(
+                transaction_id=row.transaction_id,
+                remote_transaction_id=ev.remote_id,
+                connector_id=current["connectorid"],
+                meter_start=current["wh_meter_start"],
+                meter_stop=current["wh_meter_stop"],
+                reason=current["reason_stopped"],
+                timestamp=current["stop_transaction_timestamp"],
+                outcome=outcome,
+                closed_by="chargepoint",
+                id_tag=ev.id_token,
+                previous=previous,
+            ),
             chargepoint_id,
         )

@@ -1,0 +1,127 @@
+"""The registry's events that tell an open transaction has ended on the charge point side.
+
+The registry owns connectors and boots; it publishes `connector.status_changed` and
+`chargepoint.booted` after commit, and this service consumes them (services never import
+each other). They only *mark* open transactions; the sweep (sweeper.py) closes those still
+marked after CSMS_STALE_TRANSACTION_GRACE, giving the charge point's own StopTransaction
+time to arrive first (closing.py):
+
+- `connector.status_changed` **Available**: the connector has no transaction on the charge
+  point side (OCPP 1.6 §4.9 Available: "Connector is not involved in a transaction"; after a
+  normal end it passes Finishing, then Available). Open transactions of that connector that
+  started before the report get `idle_since` = when the registry applied it. Charging,
+  SuspendedEV, SuspendedEVSE (2.0.1 Occupied) show a session running: `idle_since` is
+  cleared. Other statuses (Preparing, Finishing, Reserved, Unavailable, Faulted) leave it.
+- `chargepoint.booted`: the charge point rebooted, so what was open on it ended with the
+  reboot unless the charger says otherwise. OCPP 1.6 §5.14 (hard reset): "If possible the
+  Charge Point sends a StopTransaction.req for previously ongoing transactions after having
+  restarted and having been accepted by the Central System via a BootNotification.conf" —
+  a charger may resend the Stop from its queue, or may not. The spec-faithful rule: the boot
+  alone closes nothing; it marks the charge point's open transactions `rebooted_at`, and
+  the charger's own report decides: its Stop (normal stop), a status showing the session
+  running (kept open), or Available (closed as `Rebooted` after the grace). A connector the
+  registry already shows Available gets no status change (so no event) when the charger
+  reports Available again after the boot: it is marked idle at the boot.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from services.transactions.idtags import ACTIVE
+from services.transactions.meter import parse_timestamp
+from services.transactions.tables import TRANSACTION
+from shared.db.models import Connector
+from shared.dispatch import HandlerContext, Payload
+from shared.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+AVAILABLE = "Available"
+# 1.6 ChargePointStatus / 2.0.1 ConnectorStatusEnumType values that show a session running.
+RUNNING = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Occupied"})
+
+t = TRANSACTION.c
+
+
+def _reported(payload: Payload, fallback: datetime) -> datetime:
+    raw = payload.get("timestamp")
+    if not isinstance(raw, str):
+        return fallback
+    try:
+        return parse_timestamp(raw)
+    except ValueError:
+        return fallback
+
+
+async def connector_status_changed(ctx: HandlerContext, env: Envelope) -> Payload | None:
+    """Available marks the connector's open transactions idle; a running status unmarks."""
+    chargepoint_id = env.chargepoint_id
+    try:
+        connector_id = int(env.payload["connectorId"])
+        status = str(env.payload["status"])
+    except (KeyError, TypeError, ValueError):
+        log.warning("connector.status_changed without a connector or status: ignored")
+        return None
+    if not chargepoint_id or connector_id <= 0:
+        return None
+    reported = _reported(env.payload, env.created_at)
+    where = (
+        (t.chargepoint_id == chargepoint_id)
+        & (t.connectorid == connector_id)
+        & (t.status == ACTIVE)
+        # A report older than the transaction says nothing about it.
+        & (t.start_transaction_timestamp <= reported)
+    )
+    if status == AVAILABLE:
+        await ctx.session.execute(
+            update(TRANSACTION)
+            .where(where, t.idle_since.is_(None))
+            .values(idle_since=env.created_at, updated_at=ctx.now)
+        )
+    elif status in RUNNING:
+        await ctx.session.execute(
+            update(TRANSACTION)
+            .where(where, t.idle_since.is_not(None))
+            .values(idle_since=None, updated_at=ctx.now)
+        )
+    return None
+
+
+async def chargepoint_booted(ctx: HandlerContext, env: Envelope) -> Payload | None:
+    """Mark what was open on the charge point before the boot; idle if shown Available."""
+    chargepoint_id = env.chargepoint_id
+    if not chargepoint_id:
+        return None
+    booted_at = env.created_at
+    # Opened before the boot was handled (`created_at` is the CSMS's clock, like the event's).
+    before = (
+        (t.chargepoint_id == chargepoint_id) & (t.status == ACTIVE) & (t.created_at < booted_at)
+    )
+    marked = await ctx.session.execute(
+        update(TRANSACTION)
+        .where(before, t.rebooted_at.is_(None))
+        .values(rebooted_at=booted_at, updated_at=ctx.now)
+        .returning(t.transaction_id)
+    )
+    ids = [row.transaction_id for row in marked]
+    available = select(Connector.connectorid).where(
+        Connector.chargepoint_id == chargepoint_id, Connector.connector_status == AVAILABLE
+    )
+    await ctx.session.execute(
+        update(TRANSACTION)
+        .where(before, t.idle_since.is_(None), t.connectorid.in_(available))
+        .values(idle_since=booted_at, updated_at=ctx.now)
+    )
+    if ids:
+        log.info(
+            "%s rebooted with %d open transaction(s): %s",
+            chargepoint_id,
+            len(ids),
+            ids,
+            extra={"transaction_ids": ids},
+        )
+    return None

@@ -295,8 +295,9 @@ async def test_broker_dead_letters_at_the_limit_when_the_consumer_does_not_know_
     await bus.publish(UPSTREAM, key, call(n=1))
     [dead] = await get_dead_messages(watch, queue, 1)
     assert DEATH_REASON not in dead.headers
-    [death] = dead.headers["x-death"]  # type: ignore[misc]
-    assert death["reason"] == "delivery_limit"  # type: ignore[index]
+    deaths = dead.headers["x-death"]
+    assert isinstance(deaths, list) and len(deaths) == 1 and isinstance(deaths[0], dict)
+    assert deaths[0]["reason"] == "delivery_limit"
 
 
 async def test_reject_dead_letters_at_once(bus: Bus, unique_name: NameFactory) -> None:

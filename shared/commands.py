@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 COMMAND_COMPLETED: Final = "command.completed"
 """Routing key (and envelope action) of the domain event published after every command."""
+COMMAND_EFFECTS_DUE: Final = "command.effects_due"
+"""Routing key of the sweeper's nudge: a charge point has command outcomes some effect
+consumer has not applied yet (payload `{"chargepoint_id"}`)."""
 
 OCPP16: Final = "ocpp1.6"
 

@@ -45,6 +45,17 @@ class ServiceContext:
         """Run `callback` at shutdown, before the bus closes (last registered runs first)."""
         self._on_shutdown.append(callback)
 
+    async def shutdown(self) -> None:
+        """Set `stopping` and run the shutdown callbacks (last registered first); a failing
+        one is logged and the others still run. Tests that run `setup` call this too."""
+        self.stopping.set()
+        callbacks, self._on_shutdown = self._on_shutdown, []
+        for callback in reversed(callbacks):
+            try:
+                await callback()
+            except Exception:
+                self.logger.exception("shutdown callback failed")
+
 
 def run_consumer_service(name: str, setup: Callable[[ServiceContext], Awaitable[None]]) -> None:
     """Configure, connect, call `setup(ctx)`, then serve until SIGTERM/SIGINT; exits 0."""
@@ -137,11 +148,7 @@ async def _serve(
         status = 1
     finally:
         health.set_draining()
-        for callback in reversed(ctx._on_shutdown):
-            try:
-                await callback()
-            except Exception:
-                log.exception("shutdown callback failed")
+        await ctx.shutdown()
         # Closing the bus stops consuming and lets in-flight batches commit and ack.
         for what, close in (("bus", bus.close), ("database engine", engine.dispose)):
             try:

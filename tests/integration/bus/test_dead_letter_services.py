@@ -84,7 +84,7 @@ async def running(
         await setup(ctx)
         yield bus
     finally:
-        ctx.stopping.set()
+        await ctx.shutdown()
         await bus.close(timeout=5)
         await _delete_queues(amqp_url, queue)
 

@@ -248,6 +248,7 @@ class Consumer:
             outcomes = await self._run_handler(deliveries)
         except Reject as exc:
             if len(deliveries) > 1:
+                self._metrics.handler_errors += 1
                 # One line, no traceback: the culprit's own line follows when it is found.
                 log.info(
                     "handler rejected a batch of %d from %s (%s); retrying one at a time",

@@ -41,8 +41,20 @@ ADVISORY_NAMESPACE: Final = 0x43500001
 """First key of the two-key advisory locks on charge point ids ("CP" 1): apart from any
 other advisory lock of the system."""
 
-UNLOCKED: Final = frozenset({GATEWAY_FRAME_LOG, GATEWAY_AUTHENTICATE})
-"""Messages that write no charge point or connector row (the message log; a read)."""
+UNLOCKED: Final = frozenset(
+    {
+        GATEWAY_FRAME_LOG,
+        GATEWAY_AUTHENTICATE,
+        *(
+            upstream_key(version, action)
+            for version in ("ocpp1.6", "ocpp2.0.1")
+            for action in ("DataTransfer", "SecurityEventNotification")
+        ),
+        upstream_key("ocpp2.0.1", "NotifyEvent"),
+    }
+)
+"""Messages that lock no charge point or connector row (they write the message log, their own
+rows, or only read): they must not wait for, nor hold up, the batches that do."""
 
 CONNECTOR_WRITERS: Final = frozenset(
     {

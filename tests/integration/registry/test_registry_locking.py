@@ -162,6 +162,7 @@ def test_lock_set_skips_what_writes_no_rows() -> None:
         delivery(call(a, "StatusNotification", status(1, "Available", 0))),
         delivery(call(b, "Heartbeat", {})),
         delivery(call("CP-LOG", "gateway.frame_log", {})),
+        delivery(call("CP-DT", "DataTransfer", {"vendorId": "x"})),
     ]
     assert chargepoint_ids(batch) == (["CP-A", "CP-B"], ["CP-B"])
     assert -(1 << 31) <= advisory_key("CP-A") < (1 << 31)

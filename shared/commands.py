@@ -12,8 +12,10 @@ sends the CALL and replies (services/gateway/downstream.py). The outcomes are di
 - `TimedOut`: the charge point did not answer in time (gateway error `Timeout`), or no reply
   came back at all (a gateway node died with the command).
 
-After every outcome a `command.completed` domain event goes to `csms.events`, so the services
-that own the affected tables record the effects (services/*/command_effects.py).
+`send_command` only sends and returns the outcome. The sender records it in `command_log`
+and publishes `command.completed` after the commit (shared/command_outbox.py): the services
+that own the affected tables apply the effects from the committed rows, in order
+(services/*/command_effects.py, docs/commands.md).
 
 Payload keys: OCPP uses camelCase, the REST API snake_case. `to_snake` / `to_camel` convert
 keys (recursively, values untouched) with a mapping derived from every property name of the
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 
 COMMAND_COMPLETED: Final = "command.completed"
 """Routing key (and envelope action) of the domain event published after every command."""
+COMMAND_EFFECTS_DUE: Final = "command.effects_due"
+"""Routing key of the sweeper's nudge: a charge point has command outcomes some effect
+consumer has not applied yet (payload `{"chargepoint_id"}`)."""
 
 OCPP16: Final = "ocpp1.6"
 
@@ -119,7 +124,8 @@ CommandOutcome = Result | CallError | NotConnected | TimedOut
 
 
 class CommandBus(Protocol):
-    """What `send_command` needs of `shared.bus.Bus` (tests hand in fakes)."""
+    """What `send_command` and the command log need of `shared.bus.Bus` (tests hand in
+    fakes): the RPC, and a confirmed publish for `command.completed`."""
 
     async def rpc(
         self,
@@ -131,7 +137,9 @@ class CommandBus(Protocol):
         mandatory: bool = ...,
     ) -> Envelope: ...
 
-    async def publish_event(self, envelope: Envelope) -> None: ...
+    async def publish(
+        self, exchange: str, routing_key: str, envelope: Envelope, *, mandatory: bool = ...
+    ) -> None: ...
 
 
 # ------------------------------------------------------------------------------- sending
@@ -151,7 +159,8 @@ async def send_command(
     four outcomes (a broken broker connection still raises `shared.bus` errors).
 
     `correlation_id` (default: a new uuid4 hex) identifies the command end to end: the
-    command log row, the envelope the gateway gets and the `command.completed` event.
+    command log row, the envelope the gateway gets and the `command.completed` event. No
+    event is published here: the caller commits the outcome first (shared/command_outbox.py).
     """
     if timeout <= 0:
         raise ValueError("timeout must be positive")
@@ -177,14 +186,6 @@ async def send_command(
         outcome = TimedOut(f"no answer from {chargepoint_id} within {timeout:g}s")
     else:
         outcome = outcome_of(reply)
-    await _publish_completed(
-        bus,
-        correlation_id=correlation_id,
-        chargepoint_id=chargepoint_id,
-        action=action,
-        request=payload,
-        outcome=outcome,
-    )
     return outcome
 
 
@@ -201,70 +202,6 @@ def outcome_of(reply: Envelope) -> CommandOutcome:
     if reply.kind is not Kind.ERROR:
         return CallError("InternalError", f"unexpected reply kind {reply.kind}")
     return CallError(code, description, dict(reply.error_details or {}))
-
-
-def completed_payload(
-    *,
-    correlation_id: str,
-    chargepoint_id: str,
-    action: str,
-    request: dict[str, Any],
-    outcome: CommandOutcome,
-) -> dict[str, Any]:
-    """The payload of a `command.completed` event (OCPP payloads keep their camelCase)."""
-    error: dict[str, Any] | None = None
-    response: dict[str, Any] | None = None
-    if isinstance(outcome, Result):
-        response = outcome.payload
-    elif isinstance(outcome, CallError):
-        error = {
-            "code": outcome.code,
-            "description": outcome.description,
-            "details": outcome.details,
-        }
-    elif isinstance(outcome, NotConnected):
-        error = {"code": GATEWAY_NOT_CONNECTED, "description": outcome.reason, "details": {}}
-    else:
-        error = {"code": GATEWAY_TIMEOUT, "description": outcome.reason, "details": {}}
-    return {
-        "correlation_id": correlation_id,
-        "chargepoint_id": chargepoint_id,
-        "action": action,
-        "request": request,
-        "outcome": outcome.outcome,
-        "response": response,
-        "error": error,
-    }
-
-
-async def _publish_completed(
-    bus: CommandBus,
-    *,
-    correlation_id: str,
-    chargepoint_id: str,
-    action: str,
-    request: dict[str, Any],
-    outcome: CommandOutcome,
-) -> None:
-    event = Envelope(
-        kind=Kind.EVENT,
-        action=COMMAND_COMPLETED,
-        chargepoint_id=chargepoint_id,
-        correlation_id=correlation_id,
-        unique_id=correlation_id,
-        payload=completed_payload(
-            correlation_id=correlation_id,
-            chargepoint_id=chargepoint_id,
-            action=action,
-            request=request,
-            outcome=outcome,
-        ),
-    )
-    try:
-        await bus.publish_event(event)
-    except Exception:
-        # The outcome stands (the charge point acted on it); only the recorded effect is lost.
-        log.exception("command.completed event of %s %s not published", action, correlation_id)
 
 
 # ------------------------------------------------------------------------------- key names

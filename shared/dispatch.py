@@ -6,6 +6,16 @@ message-log rows, ...) are collected in a `UnitOfWork` and written with one exec
 table at the end, the transaction commits, domain events are published, and only then does
 the bus publish the replies and ack the messages (shared/bus). A failing handler fails the
 batch; the bus then retries the messages one at a time, so a poison message is isolated.
+
+Failures by kind: the database unavailable or busy (connection lost, deadlock, serialization)
+-> `Retry` (the batch is held and run again, no delivery spent); Postgres refusing the data
+(SQLSTATE class 22) -> `Reject(reason="data-error")` (the same message would fail every time:
+the culprit is found by splitting the batch and dead-lettered at once); anything else is
+raised as it is (requeued up to the delivery limit).
+
+A router may lock, in one global order, the rows its batch will write before any handler
+runs (`Router(before_batch=...)`): handlers of a batch take row locks in delivery order,
+and two batches taking the same rows in opposite orders deadlock.
 """
 
 from __future__ import annotations
@@ -21,8 +31,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 
-from shared.bus.errors import Retry
+from shared.bus.deadletter import DATA_ERROR
+from shared.bus.errors import Reject, Retry
 from shared.db.session import is_transient_db_error
 from shared.envelope import Envelope, Kind, event, utcnow
 from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
@@ -118,26 +130,36 @@ class Route:
     handler: Handler
     log_message: bool = True
     rpc: bool = False
+    own_queue: str = ""
+    """Non-empty: consumed from a queue of its own, `<service queue>.<own_queue>`, one
+    message per transaction (shared/service.consume_router)."""
 
 
-BatchPrepare = Callable[["AsyncSession", Sequence["DeliveryLike"]], Awaitable[None]]
+BeforeBatch = Callable[["AsyncSession", Sequence["DeliveryLike"]], Awaitable[None]]
 """Runs first in a batch's transaction, before any handler, with the whole batch: a service
 takes there the row locks its handlers will need, in one global order (no deadlocks between
-concurrent batches, services/transactions/locks.py)."""
+concurrent batches: services/registry/locking.py, services/transactions/locks.py)."""
 
 
 class Router:
-    """A service's route table: routing key -> handler, and the batch's `prepare` step."""
+    """A service's route table: routing key -> handler, and the batch's `before_batch` step."""
 
-    def __init__(self, routes: Sequence[Route], *, prepare: BatchPrepare | None = None) -> None:
+    def __init__(self, routes: Sequence[Route], *, before_batch: BeforeBatch | None = None) -> None:
         self.routes = {r.routing_key: r for r in routes}
-        self.prepare = prepare
+        self.before_batch = before_batch
 
-    def bindings(self, *, rpc: bool | None = None) -> list[tuple[str, str]]:
-        """(exchange, routing key) pairs: all, or only the RPC / only the other routes."""
+    def bindings(self, *, rpc: bool | None = None, own_queue: str = "") -> list[tuple[str, str]]:
+        """(exchange, routing key) pairs of the routes on the service's main queues (or on
+        `own_queue`): all, or only the RPC / only the other routes."""
         return [
-            (r.exchange, r.routing_key) for r in self.routes.values() if rpc is None or r.rpc == rpc
+            (r.exchange, r.routing_key)
+            for r in self.routes.values()
+            if (rpc is None or r.rpc == rpc) and r.own_queue == own_queue
         ]
+
+    def own_queues(self) -> list[str]:
+        """The names of the queues routes have of their own, sorted."""
+        return sorted({r.own_queue for r in self.routes.values() if r.own_queue})
 
 
 def fixed_answer(env: Envelope) -> Payload:
@@ -178,9 +200,9 @@ class Dispatcher:
         events: list[Envelope] = []
         try:
             async with self.sessionmaker() as session, session.begin():
-                if self.router.prepare is not None:
-                    await self.router.prepare(session, deliveries)
                 uow = UnitOfWork()
+                if self.router.before_batch is not None:
+                    await self.router.before_batch(session, deliveries)
                 for delivery in deliveries:
                     ctx = HandlerContext(session, self.settings, uow, self.clock())
                     replies.append(await self._handle_one(ctx, delivery))
@@ -191,6 +213,10 @@ class Dispatcher:
             # the batch and runs it again, instead of spending their delivery limit.
             if is_transient_db_error(exc):
                 raise Retry(repr(exc)) from exc
+            # The same data fails every time: no retry, dead-letter it (the consumer splits
+            # a batch to find which message it is).
+            if (state := data_error_state(exc)) is not None:
+                raise Reject(data_error_detail(exc, state), reason=DATA_ERROR) from exc
             raise
         if events:
             results = await asyncio.gather(
@@ -220,5 +246,25 @@ class Dispatcher:
             reply = env.result(result) if result is not None else None
         HANDLER_SECONDS.labels(self.service, env.action).observe(time.perf_counter() - started)
         if route.log_message and self.log_writer is not None and env.kind is Kind.CALL:
-            self.log_writer(ctx.uow, env, reply)
+            # What went on the wire: the gateway answered a fire-and-forget CALL itself
+            # before any handler ran, so a refusal here is not an answer the charge point
+            # got (the consumer dead-letters it: an error nobody waits for).
+            self.log_writer(ctx.uow, env, reply if route.rpc else None)
         return reply
+
+
+def data_error_state(exc: BaseException) -> str | None:
+    """The SQLSTATE of a Postgres data exception (class 22: the value is refused, e.g.
+    NUL in text 22021 / 22P05, numeric out of range 22003), else None."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return state if state.startswith("22") else None
+
+
+def data_error_detail(exc: BaseException, state: str) -> str:
+    """The database's own message (not the statement and its parameters), one line."""
+    orig = getattr(exc, "orig", exc)
+    text = str(orig)
+    message = text.splitlines()[0] if text else type(orig).__name__
+    return f"SQLSTATE {state}: {message}"[:500]

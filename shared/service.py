@@ -45,6 +45,17 @@ class ServiceContext:
         """Run `callback` at shutdown, before the bus closes (last registered runs first)."""
         self._on_shutdown.append(callback)
 
+    async def shutdown(self) -> None:
+        """Set `stopping` and run the shutdown callbacks (last registered first); a failing
+        one is logged and the others still run. Tests that run `setup` call this too."""
+        self.stopping.set()
+        callbacks, self._on_shutdown = self._on_shutdown, []
+        for callback in reversed(callbacks):
+            try:
+                await callback()
+            except Exception:
+                self.logger.exception("shutdown callback failed")
+
 
 def run_consumer_service(name: str, setup: Callable[[ServiceContext], Awaitable[None]]) -> None:
     """Configure, connect, call `setup(ctx)`, then serve until SIGTERM/SIGINT; exits 0."""
@@ -137,11 +148,7 @@ async def _serve(
         status = 1
     finally:
         health.set_draining()
-        for callback in reversed(ctx._on_shutdown):
-            try:
-                await callback()
-            except Exception:
-                log.exception("shutdown callback failed")
+        await ctx.shutdown()
         # Closing the bus stops consuming and lets in-flight batches commit and ack.
         for what, close in (("bus", bus.close), ("database engine", engine.dispose)):
             try:
@@ -177,17 +184,22 @@ async def consume_router(
     log_writer: MessageLogWriter | None = None,
     max_batch: int | None = None,
 ) -> None:
-    """Declare the service's two queues and consume both with batch dispatchers.
+    """Declare the service's queues and consume them with batch dispatchers.
 
     `<queue>.rpc` holds the calls a charge point waits on; `<queue>` holds fire-and-forget
     messages and domain events. Separate queues keep an RPC from waiting behind a backlog of
-    MeterValues (e.g. after a charge point replays hours of offline data).
+    MeterValues (e.g. after a charge point replays hours of offline data). Routes with an
+    `own_queue` get `<queue>.<own_queue>`, handled one message per transaction (command
+    effects: each takes a charge point's effect cursor, docs/commands.md).
     """
     bulk_batch = max_batch or ctx.settings.consumer_prefetch
-    for name, bindings, batch in (
+    plans: list[tuple[str, list[tuple[str, str]], int]] = [
         (rpc_queue_name(queue), router.bindings(rpc=True), min(bulk_batch, RPC_MAX_BATCH)),
         (queue, router.bindings(rpc=False), bulk_batch),
-    ):
+    ]
+    for own in router.own_queues():
+        plans.append((f"{queue}.{own}", router.bindings(own_queue=own), 1))
+    for name, bindings, batch in plans:
         if not bindings:
             continue
         dispatcher = Dispatcher(

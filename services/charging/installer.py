@@ -81,6 +81,54 @@ def outcome_label(outcome: CommandOutcome) -> str:
     return "timeout"
 
 
+async def record_installation(
+    session: AsyncSession,
+    *,
+    chargepoint_id: str,
+    connector_id: int,
+    profile_id: int,
+    status: str,
+) -> None:
+    """Upsert the state of one profile on one connector of a charge point."""
+    t = ChargingProfileInstallation
+    stmt = pg_insert(t).values(
+        chargepoint_id=chargepoint_id,
+        connectorid=connector_id,
+        chargingprofile_id=profile_id,
+        status=status,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["chargepoint_id", "connectorid", "chargingprofile_id"],
+            set_={"status": stmt.excluded.status, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+
+
+async def mark_replaced(
+    session: AsyncSession, profile: ChargingProfile, *, chargepoint_id: str, connector_id: int
+) -> None:
+    """Other profiles installed on the connector with `profile`'s purpose and stack level
+    become `Replaced` (OCPP 1.6 §5.16.2: "the new charging profile SHALL replace the
+    existing charging profile")."""
+    same_slot = select(ChargingProfile.chargingprofile_id).where(
+        ChargingProfile.chargingprofile_purpose == profile.chargingprofile_purpose,
+        ChargingProfile.stack_level == profile.stack_level,
+        ChargingProfile.chargingprofile_id != profile.chargingprofile_id,
+    )
+    i = ChargingProfileInstallation
+    await session.execute(
+        update(i)
+        .where(
+            i.chargepoint_id == chargepoint_id,
+            i.connectorid == connector_id,
+            i.status == "Installed",
+            i.chargingprofile_id.in_(same_slot),
+        )
+        .values(status="Replaced")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Installed:
     """What happened to one profile on one charge point."""
@@ -104,18 +152,12 @@ class Installer:
         profile_id: int,
         status: str,
     ) -> None:
-        t = ChargingProfileInstallation
-        stmt = pg_insert(t).values(
+        await record_installation(
+            session,
             chargepoint_id=chargepoint_id,
-            connectorid=connector_id,
-            chargingprofile_id=profile_id,
+            connector_id=connector_id,
+            profile_id=profile_id,
             status=status,
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["chargepoint_id", "connectorid", "chargingprofile_id"],
-                set_={"status": stmt.excluded.status, "updated_at": stmt.excluded.updated_at},
-            )
         )
 
     async def install(self, session: AsyncSession, profile: ChargingProfile) -> Installed:
@@ -153,21 +195,9 @@ class Installer:
     async def _mark_replaced(
         self, session: AsyncSession, profile: ChargingProfile, connector_id: int
     ) -> None:
-        same_slot = select(ChargingProfile.chargingprofile_id).where(
-            ChargingProfile.chargingprofile_purpose == profile.chargingprofile_purpose,
-            ChargingProfile.stack_level == profile.stack_level,
-            ChargingProfile.chargingprofile_id != profile.chargingprofile_id,
-        )
-        i = ChargingProfileInstallation
-        await session.execute(
-            update(i)
-            .where(
-                i.chargepoint_id == profile.chargepoint_id,
-                i.connectorid == connector_id,
-                i.status == "Installed",
-                i.chargingprofile_id.in_(same_slot),
-            )
-            .values(status="Replaced")
+        assert profile.chargepoint_id is not None
+        await mark_replaced(
+            session, profile, chargepoint_id=profile.chargepoint_id, connector_id=connector_id
         )
 
     async def clear(self, session: AsyncSession, profile: ChargingProfile) -> Installed | None:

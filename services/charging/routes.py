@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.charging import command_effects
 from services.charging.handlers.events import EventHandlers
 from services.charging.handlers.profiles import ProfileHandlers
 from services.charging.installer import Installer
@@ -41,5 +42,7 @@ def build_router(installer: Installer) -> Router:
             # RPCs of the API: install / clear a stored profile.
             Route(EVENTS, INSTALL_PROFILE, profiles.install, log_message=False, rpc=True),
             Route(EVENTS, CLEAR_PROFILE, profiles.clear, log_message=False, rpc=True),
+            # Profiles sent with the commands API (csms.charging.command-effects).
+            *command_effects.ROUTES,
         ]
     )

@@ -1,7 +1,10 @@
-"""Effects of commands on what the registry owns, from `command.completed` events.
+"""Effects of commands on what the registry owns, from the command log (the outbox).
 
-The API sends a command and publishes `command.completed` (shared/commands.py) with the
-request and the charge point's answer (camelCase); this handler records:
+The API commits each command's outcome with a per-charge-point `seq`, then publishes
+`command.completed` (shared/command_outbox.py). On that nudge (or the sweeper's
+`command.effects_due`) the registry applies, in `seq` order, the effects of the charge
+point's completed commands it has not applied yet, from the committed request and answer
+(camelCase), on its queue `csms.registry.command-effects`:
 
 - ChangeAvailability Accepted -> connector availability_status = the requested type
   (connectorId 0 = every connector of the charge point); Scheduled -> `Scheduled` (OCPP 1.6
@@ -14,23 +17,22 @@ request and the charge point's answer (camelCase); this handler records:
 - SendLocalList Accepted -> chargepoint.local_list_version = the sent listVersion;
   GetLocalListVersion result -> the version the charge point reports.
 
-Every effect is an idempotent upsert/update: a redelivered event writes the same values.
+Each command's effect is applied once (the consumer's cursor moves in the same
+transaction), in the order the outcomes were committed; the registry's batch locks
+(locking.py) take the charge point and its connectors first.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shared.bus.topology import EVENTS
-from shared.commands import COMMAND_COMPLETED
+from shared.command_outbox import Effect, effect_routes
 from shared.db.models import ChargePoint, ChargePointConfiguration, Connector
-from shared.dispatch import HandlerContext, Payload, Route
-from shared.envelope import Envelope
+from shared.dispatch import HandlerContext, Route
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,6 @@ CONFIGURATION: Table = ChargePointConfiguration.__table__  # type: ignore[assign
 
 AVAILABILITY_TYPES = ("Operative", "Inoperative")
 CONFIG_KEY_LENGTH = 50
-
-Effect = Callable[[HandlerContext, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
 async def _exists(ctx: HandlerContext, chargepoint_id: str) -> bool:
@@ -188,22 +188,8 @@ EFFECTS: dict[str, Effect] = {
 """Action -> effect of its CALLRESULT (other outcomes change nothing)."""
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
-    """Apply the effect of a completed command, if it has one here."""
-    payload = env.payload
-    effect = EFFECTS.get(str(payload.get("action")))
-    if effect is None or payload.get("outcome") != "result":
-        return None
-    chargepoint_id = payload.get("chargepoint_id") or env.chargepoint_id
-    request, response = payload.get("request"), payload.get("response")
-    if not isinstance(chargepoint_id, str) or not isinstance(request, dict):
-        log.warning("command.completed without chargepoint_id or request: ignored")
-        return None
-    if not isinstance(response, dict):
-        return None
-    await effect(ctx, chargepoint_id, request, response)
-    return None
+CONSUMER = "registry"
+"""This service's cursors in `command_effect_cursor`."""
 
-
-ROUTES: list[Route] = [Route(EVENTS, COMMAND_COMPLETED, handle, log_message=False)]
-"""Add to the registry's route table (its queue is then bound to `csms.events`)."""
+ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS)
+"""Add to the registry's route table (consumed on `csms.registry.command-effects`)."""

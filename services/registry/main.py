@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from services.registry.routes import ROUTER
 from shared.bus.topology import REGISTRY_QUEUE
+from shared.command_outbox import CommandSweeper
 from shared.messagelog import log_call_and_answer
 from shared.service import ServiceContext, consume_router, run_consumer_service
 
 
 async def setup(ctx: ServiceContext) -> None:
-    """Declare the service's queues with the route table's bindings and consume them."""
+    """Declare the service's queues with the route table's bindings and consume them; run
+    the command sweeper (abandoned pending commands, lagging command effects)."""
     await consume_router(ctx, REGISTRY_QUEUE, ROUTER, log_writer=log_call_and_answer)
+    sweeper = CommandSweeper(ctx.sessionmaker, ctx.bus)
+    task = asyncio.create_task(sweeper.run(ctx.stopping), name="command-sweeper")
+
+    async def stop_sweeper() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    ctx.on_shutdown(stop_sweeper)
 
 
 def main() -> None:

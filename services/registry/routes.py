@@ -15,6 +15,7 @@ from services.registry.handlers.v16 import (
     signed_firmware_status_notification,
     status_notification,
 )
+from services.registry.locking import lock_batch
 from shared.bus.topology import (
     GATEWAY_AUTHENTICATE,
     GATEWAY_CONNECTED,
@@ -90,4 +91,5 @@ ROUTES: list[Route] = [
     *command_effects.ROUTES,
 ]
 
-ROUTER = Router(ROUTES)
+ROUTER = Router(ROUTES, before_batch=lock_batch)
+"""Every batch takes its row locks first, in one global order (locking.py)."""

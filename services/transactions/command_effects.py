@@ -1,12 +1,16 @@
-"""Effects of commands on reservations, from `command.completed` events (shared/commands.py).
+"""Effects of commands on reservations, from the command log (the outbox): on each
+`command.completed` / `command.effects_due` nudge, the completed commands of the charge point
+not applied yet, in `seq` order (shared/command_outbox.py), on `csms.transactions.command-effects`.
 
 - ReserveNow Accepted -> a reservation row: charge point, connectorid, the connector row
   when there is one (`connector_uuid`; NULL for connectorId 0 = any connector of the charge
   point, OCPP 1.6 §5.13, or for a connector not reported yet), id tag, parent id tag, expiry,
   status Active (Expired at once when the expiry has already passed). OCPP 1.6 §5.13: a
   ReserveNow with the reservationId of an existing reservation replaces it; here only a
-  reservation that is still Active is replaced: cancelled, expired and used reservations keep
-  their state (so a redelivered old event cannot revive one).
+  reservation of the same charge point that is still Active is replaced: cancelled, expired
+  and used reservations keep their state. Reservation ids are the sender's choice, so they
+  are unique per charge point: another charge point's reservation with the same id is
+  another reservation.
 - CancelReservation Accepted -> the Active reservation with that id of that charge point
   becomes Cancelled.
 - RemoteStartTransaction / RemoteStopTransaction: no effect here; the charge point's own
@@ -20,7 +24,6 @@ belongs to the registry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,17 +31,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.transactions.tables import RESERVATION
-from shared.bus.topology import EVENTS
-from shared.commands import COMMAND_COMPLETED
+from shared.command_outbox import Effect, effect_routes
 from shared.db.models import ChargePoint, Connector
-from shared.dispatch import HandlerContext, Payload, Route
-from shared.envelope import Envelope
+from shared.dispatch import HandlerContext, Route
 
 log = logging.getLogger(__name__)
 
 ID_TAG_LENGTH = 255
-
-Effect = Callable[[HandlerContext, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
 def _datetime(value: object) -> datetime | None:
@@ -103,9 +102,13 @@ async def reserve_now(
     stmt = pg_insert(RESERVATION).values(values)
     await ctx.session.execute(
         stmt.on_conflict_do_update(
-            index_elements=["reservation_id"],
+            index_elements=["chargepoint_id", "reservation_id"],
             set_={
-                **{k: stmt.excluded[k] for k in values if k != "reservation_id"},
+                **{
+                    k: stmt.excluded[k]
+                    for k in values
+                    if k not in ("chargepoint_id", "reservation_id")
+                },
                 "updated_at": func.now(),
             },
             where=RESERVATION.c.status == "Active",
@@ -138,24 +141,8 @@ EFFECTS: dict[str, Effect] = {
 """Action -> effect of its CALLRESULT (other outcomes change nothing)."""
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
-    """Apply the effect of a completed command, if it has one here."""
-    payload = env.payload
-    effect = EFFECTS.get(str(payload.get("action")))
-    if effect is None or payload.get("outcome") != "result":
-        return None
-    chargepoint_id = payload.get("chargepoint_id") or env.chargepoint_id
-    request, response = payload.get("request"), payload.get("response")
-    if (
-        not isinstance(chargepoint_id, str)
-        or not isinstance(request, dict)
-        or not isinstance(response, dict)
-    ):
-        log.warning("command.completed without chargepoint_id, request or response: ignored")
-        return None
-    await effect(ctx, chargepoint_id, request, response)
-    return None
+CONSUMER = "transactions"
+"""This service's cursors in `command_effect_cursor`."""
 
-
-ROUTES: list[Route] = [Route(EVENTS, COMMAND_COMPLETED, handle, log_message=False)]
-"""Add to the transactions service's route table (its queue is then bound to `csms.events`)."""
+ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS)
+"""Add to the transactions service's route table (consumed on its `command-effects` queue)."""

@@ -37,4 +37,4 @@ ROUTES: list[Route] = [
 ]
 
 # The batch's row locks are taken first, in one order (locks.py): no deadlocks.
-ROUTER = Router(ROUTES, prepare=lock_batch)
+ROUTER = Router(ROUTES, before_batch=lock_batch)

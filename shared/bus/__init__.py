@@ -10,6 +10,17 @@ from shared.bus.consumer import (
     Rejected,
     decode,
 )
+from shared.bus.deadletter import (
+    DATA_ERROR,
+    DEATH_DETAIL,
+    DEATH_REASON,
+    HANDLER_REFUSED,
+    INVALID_ENVELOPE,
+    ORIGINAL_QUEUE,
+    ORIGINAL_ROUTING_KEY,
+    POISON,
+    DeathNote,
+)
 from shared.bus.errors import (
     BusError,
     InvalidEnvelope,
@@ -37,6 +48,15 @@ from shared.bus.topology import (
 )
 
 __all__ = [
+    "DATA_ERROR",
+    "DEATH_DETAIL",
+    "DEATH_REASON",
+    "HANDLER_REFUSED",
+    "INVALID_ENVELOPE",
+    "ORIGINAL_QUEUE",
+    "ORIGINAL_ROUTING_KEY",
+    "POISON",
+    "DeathNote",
     "CHARGING_QUEUE",
     "DEAD_LETTER",
     "DOWNSTREAM",

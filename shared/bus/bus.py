@@ -7,6 +7,7 @@ import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from shared.bus import topology
 from shared.bus.consumer import BatchHandler, BusMetrics, Consumer
+from shared.bus.deadletter import ORIGINAL_EXPIRATION, DeathNote
 from shared.bus.errors import (
     InvalidEnvelope,
     NotConnected,
@@ -61,6 +63,7 @@ class Bus:
         self.reply_queue = f"csms.reply.{name}.{uuid.uuid4().hex[:12]}"
         self._pending: dict[str, asyncio.Future[Envelope]] = {}
         self._queues: dict[str, AbstractRobustQueue] = {}
+        self._limits: dict[str, int] = {}
         self._consumers: list[tuple[Consumer, AbstractRobustChannel]] = []
 
     @property
@@ -156,7 +159,6 @@ class Bus:
         persistent: bool = True,
     ) -> None:
         """Publish and wait for the broker's confirm; raise Unroutable or PublishFailed."""
-        channel = self.channel
         message = aio_pika.Message(
             envelope.to_bytes(),
             content_type="application/json",
@@ -173,14 +175,29 @@ class Bus:
             correlation_id=correlation_id,
             app_id=self.name,
         )
+        await self._publish_confirmed(
+            exchange, routing_key, message.body, message.properties, mandatory=mandatory
+        )
+
+    async def _publish_confirmed(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: Basic.Properties,
+        *,
+        mandatory: bool,
+    ) -> None:
+        """basic.publish on the confirm channel; wait for the confirm (see `publish`)."""
+        channel = self.channel
         try:
             async with asyncio.timeout(self.publish_timeout):
                 underlay = await channel.get_underlay_channel()
                 await underlay.basic_publish(
-                    message.body,
+                    body,
                     exchange=exchange,
                     routing_key=routing_key,
-                    properties=message.properties,
+                    properties=properties,
                     mandatory=mandatory,
                 )
         except PublishError:
@@ -198,6 +215,40 @@ class Bus:
             self.metrics.publish_failed += 1
             raise PublishFailed(f"publish of {routing_key!r} on {exchange!r}: {exc!r}") from exc
         self.metrics.published += 1
+
+    async def dead_letter(self, message: AbstractIncomingMessage, note: DeathNote) -> None:
+        """Publish a consumed message to `csms.dead-letter` with why it died; confirmed.
+
+        Body and properties are the message's own, with the `x-csms-*` headers added and
+        two exceptions: `expiration` is moved to a header (a dead letter must not expire in
+        the dead-letter queue) and `user_id` is left out (the broker refuses a publish whose
+        user_id is not the publishing connection's user). The routing key is the original
+        one. Raises Unroutable / PublishFailed; the consumer then rejects the message.
+        """
+        routing_key = message.routing_key or ""
+        headers: dict[str, Any] = dict(message.headers or {})
+        headers.update(note.headers(routing_key))
+        expiration = message.expiration  # seconds, as aio-pika decodes it
+        if isinstance(expiration, int | float):
+            headers[ORIGINAL_EXPIRATION] = str(round(expiration * 1000))
+        elif expiration is not None:
+            headers[ORIGINAL_EXPIRATION] = str(expiration)
+        properties = Basic.Properties(
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            headers=headers,
+            delivery_mode=message.delivery_mode,
+            priority=message.priority,
+            correlation_id=message.correlation_id,
+            reply_to=message.reply_to,
+            message_id=message.message_id,
+            timestamp=message.timestamp,
+            message_type=message.type,
+            app_id=message.app_id,
+        )
+        await self._publish_confirmed(
+            topology.DEAD_LETTER, routing_key, message.body, properties, mandatory=True
+        )
 
     async def publish_event(self, envelope: Envelope) -> None:
         """Publish a domain event on `csms.events`, routing key = its action.
@@ -308,6 +359,10 @@ class Bus:
                 handler,
                 reply=self.reply,
                 metrics=self.metrics,
+                dead_letter=self.dead_letter,
+                # Known for the queues this Bus declared with their arguments; elsewhere the
+                # broker's own limit applies (x-death `delivery_limit`).
+                delivery_limit=self._limits.get(queue),
                 max_batch=max_batch,
                 max_wait=max_wait,
             )
@@ -350,6 +405,7 @@ class Bus:
                 await probe.close()
         if matches:
             queue = await channel.declare_queue(name, durable=True, arguments=arguments)
+            self._limits[name] = limit
         else:
             queue = await channel.declare_queue(name, passive=True)
         for exchange, key in routing_keys:

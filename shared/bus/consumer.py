@@ -1,9 +1,11 @@
 """Batch consumer: prefetch, gather deliveries into batches, one handler call, then ack.
 
-Outcomes are explicit per delivery: ack (after the handler returned), reject to the
-dead-letter exchange (`Rejected` in the result list, `Reject` raised for a single delivery,
-a body that is not an Envelope), or nack with requeue (the handler failed on this delivery
-alone; the quorum queue's `x-delivery-limit` dead-letters it after N attempts).
+Outcomes are explicit per delivery: ack (after the handler returned); dead-letter with a
+reason (`Rejected` in the result list, `Reject` raised for a single delivery, a body that is
+not an Envelope, an error answer nobody waits for, a failure on the last allowed attempt:
+published to `csms.dead-letter` with `x-csms-*` headers, then acked, see
+shared/bus/deadletter.py); or nack with requeue (the handler failed on this delivery alone;
+the next attempt may succeed).
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ from typing import cast
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, ConsumerTag
 from pydantic import ValidationError
 
+from shared.bus.deadletter import (
+    DATA_ERROR,
+    HANDLER_REFUSED,
+    INVALID_ENVELOPE,
+    POISON,
+    DeathNote,
+    bounded,
+)
 from shared.bus.errors import InvalidEnvelope, Reject, Retry
-from shared.envelope import Envelope
+from shared.envelope import Envelope, Kind
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +54,13 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """Handler outcome for one delivery: dead-letter it at once, no retry."""
+    """Handler outcome for one delivery: dead-letter it at once, no retry.
 
-    reason: str
+    `detail` says why in words; `reason` is the machine-readable `x-csms-death-reason`.
+    """
+
+    detail: str
+    reason: str = HANDLER_REFUSED
 
 
 Outcome = Envelope | Rejected | None
@@ -56,6 +70,15 @@ BatchHandler = Callable[[list[Delivery]], Awaitable[Sequence[Outcome]]]
 """Handles a batch in one database transaction; returns one outcome per delivery, in order."""
 
 ReplyPublisher = Callable[[AbstractIncomingMessage, Envelope], Awaitable[None]]
+DeadLetterPublisher = Callable[[AbstractIncomingMessage, DeathNote], Awaitable[None]]
+"""Publishes a message to `csms.dead-letter` with its death note (confirmed), or raises."""
+
+DELIVERY_COUNT_HEADER = "x-delivery-count"
+"""Set by a quorum queue on a message it delivers again after a nack/return."""
+REPLY_ERROR_CODE = "InternalError"
+"""The error answered to an RPC caller whose request is dead-lettered (OCPP 1.6 and 2.0.1:
+"An internal error occurred and the receiver was not able to process the requested Action
+successfully"), so it does not wait for its timeout."""
 
 
 @dataclass(slots=True)
@@ -105,6 +128,8 @@ class Consumer:
         *,
         reply: ReplyPublisher,
         metrics: BusMetrics,
+        dead_letter: DeadLetterPublisher | None = None,
+        delivery_limit: int | None = None,
         max_batch: int = 200,
         max_wait: float = 0.005,
         retry_initial: float = 0.5,
@@ -121,6 +146,8 @@ class Consumer:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self._reply = reply
+        self._publish_dead_letter = dead_letter
+        self.delivery_limit = delivery_limit
         self._metrics = metrics
         self._buffer: asyncio.Queue[object] = asyncio.Queue()
         self._amqp_queue: AbstractQueue | None = None
@@ -210,13 +237,9 @@ class Consumer:
                 deliveries.append(decode(message))
             except InvalidEnvelope as exc:
                 log.error(
-                    "dead-lettering message %s from %s: %s",
-                    message.message_id,
-                    self.queue,
-                    exc,
-                    exc_info=exc,
+                    "dead-lettering message %s from %s: %s", message.message_id, self.queue, exc
                 )
-                await self._dead_letter(message)
+                await self._dead_letter(message, INVALID_ENVELOPE, str(exc))
         if deliveries:
             await self._handle(deliveries)
 
@@ -226,7 +249,8 @@ class Consumer:
         except Reject as exc:
             if len(deliveries) > 1:
                 self._metrics.handler_errors += 1
-                log.warning(
+                # One line, no traceback: the culprit's own line follows when it is found.
+                log.info(
                     "handler rejected a batch of %d from %s (%s); retrying one at a time",
                     len(deliveries),
                     self.queue,
@@ -235,7 +259,7 @@ class Consumer:
                 for delivery in deliveries:
                     await self._handle([delivery])
                 return
-            await self._reject(deliveries[0], exc.reason)
+            await self._reject(deliveries[0], exc.reason, exc.detail)
             return
         except Exception as exc:
             self._metrics.handler_errors += 1
@@ -249,19 +273,40 @@ class Consumer:
                 for delivery in deliveries:
                     await self._handle([delivery])
                 return
-            delivery = deliveries[0]
+            await self._failed(deliveries[0], exc)
+            return
+        await self._finish(deliveries, outcomes)
+
+    async def _failed(self, delivery: Delivery, exc: Exception) -> None:
+        """The handler failed on this delivery alone: requeue it, or, on its last allowed
+        attempt, dead-letter it as poison with the exception (the broker's own dead-lettering
+        at the delivery limit could not say why)."""
+        attempts = delivery_count(delivery.message) + 1
+        if self.delivery_limit is not None and attempts > self.delivery_limit:
             log.error(
-                "handler failed on %s %s from %s (correlation %s); requeued",
+                "handler failed on %s %s from %s (correlation %s) on attempt %d, the last; "
+                "dead-lettered",
                 delivery.routing_key,
                 delivery.envelope.unique_id,
                 self.queue,
                 delivery.envelope.correlation_id,
+                attempts,
                 exc_info=exc,
             )
-            self._metrics.requeued += 1
-            await _settle(delivery.message.nack(requeue=True), delivery.message, "nack")
+            await self._dead_letter(
+                delivery.message, POISON, f"failed {attempts} times; last: {exc!r}"
+            )
             return
-        await self._finish(deliveries, outcomes)
+        log.error(
+            "handler failed on %s %s from %s (correlation %s); requeued",
+            delivery.routing_key,
+            delivery.envelope.unique_id,
+            self.queue,
+            delivery.envelope.correlation_id,
+            exc_info=exc,
+        )
+        self._metrics.requeued += 1
+        await _settle(delivery.message.nack(requeue=True), delivery.message, "nack")
 
     async def _run_handler(self, deliveries: list[Delivery]) -> list[Outcome]:
         """Call the handler; on `Retry`, hold the batch and call again after a pause (backoff).
@@ -293,7 +338,9 @@ class Consumer:
             return outcomes
 
     async def _finish(self, deliveries: list[Delivery], outcomes: list[Outcome]) -> None:
-        """Publish the replies (concurrently), then ack; reject the Rejected ones."""
+        """Publish the replies (concurrently), then ack; dead-letter the Rejected ones and the
+        error answers nobody waits for."""
+        outcomes = [_unanswerable(d, o) for d, o in zip(deliveries, outcomes, strict=True)]
         replies: list[tuple[Delivery, Envelope]] = []
         for delivery, outcome in zip(deliveries, outcomes, strict=True):
             if isinstance(outcome, Envelope) and delivery.reply_to:
@@ -312,7 +359,7 @@ class Consumer:
             return
         for delivery, outcome in zip(deliveries, outcomes, strict=True):
             if isinstance(outcome, Rejected):
-                await self._reject(delivery, outcome.reason)
+                await self._reject(delivery, outcome.reason, outcome.detail)
             elif (error := failed.get(id(delivery))) is not None:
                 log.error(
                     "reply to %s for %s failed; requeued",
@@ -325,20 +372,73 @@ class Consumer:
             elif await _settle(delivery.message.ack(), delivery.message, "ack"):
                 self._metrics.acked += 1
 
-    async def _reject(self, delivery: Delivery, reason: str) -> None:
+    async def _reject(self, delivery: Delivery, reason: str, detail: str) -> None:
+        """Dead-letter a delivery the handler refused, in ONE log line (no traceback).
+
+        An RPC caller is answered with an error first, so it does not wait for its timeout.
+        """
         log.warning(
-            "handler rejected %s %s from %s (correlation %s): %s; dead-lettered",
+            "dead-lettered %s %s from %s (correlation %s): %s: %s",
             delivery.routing_key,
             delivery.envelope.unique_id,
             self.queue,
             delivery.envelope.correlation_id,
             reason,
+            bounded(detail, 300),
         )
-        await self._dead_letter(delivery.message)
+        if delivery.reply_to and delivery.envelope.kind is Kind.CALL:
+            answer = delivery.envelope.error(REPLY_ERROR_CODE, _reply_description(reason))
+            try:
+                await self._reply(delivery.message, answer)
+            except Exception as exc:
+                log.warning("error reply to %s failed: %r", delivery.reply_to, exc)
+        await self._dead_letter(delivery.message, reason, detail)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage) -> None:
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: str, detail: str
+    ) -> None:
+        """Publish to `csms.dead-letter` with why (confirmed), then ack; if that publish
+        fails, reject without requeue (the broker dead-letters it, `x-death` only)."""
+        note = DeathNote(reason=reason, detail=detail, queue=self.queue)
+        if self._publish_dead_letter is not None:
+            try:
+                await self._publish_dead_letter(message, note)
+            except Exception as exc:
+                log.warning(
+                    "dead letter %s (%s) not published (%r); rejecting it instead",
+                    message.message_id,
+                    reason,
+                    exc,
+                )
+            else:
+                if await _settle(message.ack(), message, "ack"):
+                    self._metrics.dead_lettered += 1
+                return
         if await _settle(message.reject(requeue=False), message, "reject"):
             self._metrics.dead_lettered += 1
+
+
+def delivery_count(message: AbstractIncomingMessage) -> int:
+    """How often the queue delivered this message before (0 on the first delivery)."""
+    headers = message.headers or {}
+    count = headers.get(DELIVERY_COUNT_HEADER)
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
+def _unanswerable(delivery: Delivery, outcome: Outcome) -> Outcome:
+    """An error answer with nowhere to go (no reply_to: a fire-and-forget message the gateway
+    already answered, or a request published straight to the queue) is a refusal: it must
+    reach the dead-letter queue, not vanish with an ack."""
+    if isinstance(outcome, Envelope) and outcome.kind is Kind.ERROR and not delivery.reply_to:
+        detail = f"{outcome.error_code}: {outcome.error_description or ''}".rstrip(": ")
+        return Rejected(detail, HANDLER_REFUSED)
+    return outcome
+
+
+def _reply_description(reason: str) -> str:
+    if reason == DATA_ERROR:
+        return "the message could not be stored (a value the database refuses)"
+    return f"the message was refused ({reason})"
 
 
 def _as_message(item: object) -> AbstractIncomingMessage:

@@ -33,10 +33,15 @@ class InvalidEnvelope(BusError):
 
 
 class Reject(Exception):
-    """Raised by a handler: dead-letter this message at once, do not retry it."""
+    """Raised by a handler: dead-letter this message at once, do not retry it.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    `detail` says why in words; `reason` is the dead letter's machine-readable
+    `x-csms-death-reason` (shared/bus/deadletter.py).
+    """
+
+    def __init__(self, detail: str, *, reason: str = "handler-refused") -> None:
+        super().__init__(detail)
+        self.detail = detail
         self.reason = reason
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from services.api.common import ReadModel, UtcDateTime
 
-CommandOutcome = Literal["pending", "result", "error", "offline", "timeout"]
+CommandOutcome = Literal["pending", "result", "error", "offline", "timeout", "lost"]
 
 
 class CommandLogRead(ReadModel):

@@ -1,9 +1,12 @@
 """Sending a command on behalf of an API caller: checks, the command log, the RPC.
 
-The API is the one writer of `command_log`: a `pending` row is committed before the command
-is published (its id is the command's correlation id, also carried by the envelope the
-gateway gets and by the `command.completed` event), and updated with the outcome after.
-No database connection is held while the charge point is being waited for.
+The API writes `command_log`: a `pending` row (with `expires_at`, when it stops waiting) is
+committed before the command is published (its id is the command's correlation id, also
+carried by the envelope the gateway gets and by the `command.completed` event). The outcome
+is committed with the charge point's next `seq` (shared/command_outbox.py), and only then is
+`command.completed` published, confirmed: the services apply the effects from the committed
+rows, in order. No database connection is held while the charge point is being waited for.
+A row left pending by an API process that died is marked `lost` by the registry's sweeper.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.deps import Principal
 from services.api.errors import Forbidden, NotFound
 from shared.bus.errors import BusError
+from shared.command_outbox import complete, publish_nudge
 from shared.commands import (
+    RPC_MARGIN,
     CallError,
     CommandBus,
     CommandOutcome,
@@ -113,8 +118,10 @@ async def create_log(
     action: str,
     request: dict[str, Any],
     requested_by: str | None,
+    timeout: float,
 ) -> uuid.UUID:
-    """Commit a `pending` command log row; its id (the correlation id)."""
+    """Commit a `pending` command log row; its id (the correlation id). `expires_at` is
+    when this process stops waiting for the answer."""
     row = CommandLog(
         id=uuid.uuid4(),
         chargepoint_id=chargepoint_id,
@@ -122,6 +129,7 @@ async def create_log(
         request=request,
         outcome="pending",
         requested_by=requested_by[:320] if requested_by else None,
+        expires_at=datetime.now(UTC) + timedelta(seconds=timeout + RPC_MARGIN),
     )
     session.add(row)
     await session.commit()
@@ -145,11 +153,15 @@ def log_values(outcome: CommandOutcome) -> dict[str, Any]:
 
 
 async def finish_log(
-    *, session: AsyncSession, command_id: uuid.UUID, values: dict[str, Any]
+    *, session: AsyncSession, bus: CommandBus, command_id: uuid.UUID, values: dict[str, Any]
 ) -> None:
-    """Record how the command ended."""
-    await session.execute(update(CommandLog).where(CommandLog.id == command_id).values(**values))
+    """Commit how the command ended (with its seq), then publish `command.completed`."""
+    event = await complete(session, command_id, values)
     await session.commit()
+    if event is None:
+        log.warning("command %s was not pending any more; outcome not recorded", command_id)
+        return
+    await publish_nudge(bus, event)
 
 
 async def send(
@@ -178,6 +190,7 @@ async def send(
         action=action,
         request=payload,
         requested_by=principal.label,
+        timeout=timeout,
     )
     try:
         outcome = await send_command(
@@ -192,6 +205,7 @@ async def send(
         log.error("command %s %s not sent: %r", action, command_id, exc)
         await finish_log(
             session=session,
+            bus=bus,
             command_id=command_id,
             values={
                 "outcome": "error",
@@ -201,5 +215,5 @@ async def send(
             },
         )
         return Sent(command_id, None, exc)
-    await finish_log(session=session, command_id=command_id, values=log_values(outcome))
+    await finish_log(session=session, bus=bus, command_id=command_id, values=log_values(outcome))
     return Sent(command_id, outcome)

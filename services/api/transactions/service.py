@@ -21,6 +21,7 @@ from services.api.deps import Principal
 from services.api.errors import ApiError, NotFound, Unprocessable
 from services.api.pagination import PageParams, paginate
 from services.api.transactions.schemas import TransactionClose
+from shared.bus.topology import EVENTS
 from shared.commands import CommandBus
 from shared.db.models import IdTag, MeterValue, Transaction
 from shared.envelope import event
@@ -202,7 +203,9 @@ async def close_transaction(
             closed_by="operator",
         )
         try:
-            await bus.publish_event(event(TRANSACTION_STOPPED, payload, tx.chargepoint_id))
+            await bus.publish(
+                EVENTS, TRANSACTION_STOPPED, event(TRANSACTION_STOPPED, payload, tx.chargepoint_id)
+            )
         except Exception as exc:  # noqa: BLE001 - the close is committed
             log.error("transaction.stopped of %s not published: %r", transaction_id, exc)
     return tx

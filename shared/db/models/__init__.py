@@ -11,7 +11,13 @@ from shared.db.models.chargepoint import (
 )
 from shared.db.models.charging import ChargingProfile, ChargingProfileInstallation
 from shared.db.models.location import Location
-from shared.db.models.log import CommandLog, DataTransfer, OcppMessage
+from shared.db.models.log import (
+    CommandEffectCursor,
+    CommandLog,
+    CommandSequence,
+    DataTransfer,
+    OcppMessage,
+)
 from shared.db.models.transactions import MeterValue, Reservation, Transaction
 from shared.db.models.users import ApiKey, IdTag, Profile, User
 
@@ -24,7 +30,9 @@ __all__ = [
     "ChargePointConfiguration",
     "ChargingProfile",
     "ChargingProfileInstallation",
+    "CommandEffectCursor",
     "CommandLog",
+    "CommandSequence",
     "Connector",
     "DataTransfer",
     "Heartbeat",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,10 +50,20 @@ class OcppMessage(Base):
 
 
 class CommandLog(Base):
-    """A command sent to a charge point and how it ended; `id` is the correlation id."""
+    """A command sent to a charge point and how it ended; `id` is the correlation id.
+
+    The outbox of command effects (docs/commands.md): `seq` numbers the completed commands
+    of one charge point in commit order (NULL while pending, and for rows completed before
+    migration 0006); effect consumers apply them in `seq` order.
+    """
 
     __tablename__ = "command_log"
-    __table_args__ = (enum_check("outcome", enums.COMMAND_OUTCOMES),)
+    __table_args__ = (
+        enum_check("outcome", enums.COMMAND_OUTCOMES),
+        UniqueConstraint("chargepoint_id", "seq"),
+        # The sweeper's look-up of abandoned pending rows.
+        Index("ix_command_log_pending", "created_at", postgresql_where=text("outcome = 'pending'")),
+    )
 
     id: Mapped[UUID] = mapped_column(
         primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
@@ -67,6 +78,33 @@ class CommandLog(Base):
     requested_by: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     completed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    """When the sender stops waiting for the answer (created + timeout + margin): a row still
+    pending well after it was abandoned by its API process (the sweeper marks it `lost`)."""
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CommandSequence(Base):
+    """The last `command_log.seq` given per charge point. Taking the next one locks this row
+    until commit, so the completions of one charge point commit in `seq` order."""
+
+    __tablename__ = "command_sequence"
+
+    chargepoint_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class CommandEffectCursor(Base):
+    """How far one effect consumer (registry, transactions, charging) has applied the
+    completed commands of one charge point (`command_log.seq`)."""
+
+    __tablename__ = "command_effect_cursor"
+
+    consumer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chargepoint_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    applied_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class DataTransfer(Base):

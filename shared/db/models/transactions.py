@@ -170,7 +170,12 @@ class Reservation(TimestampMixin, Base):
     """
 
     __tablename__ = "reservation"
-    __table_args__ = (enum_check("status", enums.RESERVATION_STATUSES),)
+    __table_args__ = (
+        enum_check("status", enums.RESERVATION_STATUSES),
+        # OCPP reservation ids are chosen by whoever sends ReserveNow: unique per charge
+        # point only (two charge points may hold reservation 1 each).
+        UniqueConstraint("chargepoint_id", "reservation_id"),
+    )
 
     uuid: Mapped[UUID] = mapped_column(
         primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
@@ -185,7 +190,7 @@ class Reservation(TimestampMixin, Base):
     )
     connectorid: Mapped[int | None] = mapped_column(Integer)
     # Assigned by the database (identity) when the API does not choose one.
-    reservation_id: Mapped[int] = mapped_column(Integer, Identity(), unique=True)
+    reservation_id: Mapped[int] = mapped_column(Integer, Identity())
     expiry_date: Mapped[datetime]
     id_tag: Mapped[str] = mapped_column(String(255))
     parent_id_tag: Mapped[str | None] = mapped_column(String(255))

@@ -8,12 +8,20 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractQueue
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
 from shared.bus import (
+    DATA_ERROR,
     DEAD_LETTER,
+    DEATH_DETAIL,
+    DEATH_REASON,
     DOWNSTREAM,
     EVENTS,
+    HANDLER_REFUSED,
+    INVALID_ENVELOPE,
+    ORIGINAL_QUEUE,
+    ORIGINAL_ROUTING_KEY,
+    POISON,
     UPSTREAM,
     Bus,
     Delivery,
@@ -67,22 +75,34 @@ async def dead_letter_watch(bus: Bus, unique_name: NameFactory) -> AbstractQueue
     return queue
 
 
-async def get_dead_letters(
+def dead_from(message: AbstractIncomingMessage) -> object:
+    """The queue a dead letter came from: ours say so in a header, the broker's in x-death."""
+    return message.headers.get(ORIGINAL_QUEUE) or message.headers.get("x-first-death-queue")
+
+
+async def get_dead_messages(
     watch: AbstractQueue, queue: str, count: int, timeout: float = 10.0
-) -> list[bytes]:
-    """The bodies of `count` messages dead-lettered from `queue` (others' are skipped)."""
-    got: list[bytes] = []
+) -> list[AbstractIncomingMessage]:
+    """`count` messages dead-lettered from `queue` (others' are skipped)."""
+    got: list[AbstractIncomingMessage] = []
     deadline = time.monotonic() + timeout
     while len(got) < count:
         message = await watch.get(no_ack=True, fail=False)
         if message is not None:
-            if message.headers.get("x-first-death-queue") == queue:
-                got.append(message.body)
+            if dead_from(message) == queue:
+                got.append(message)
         elif time.monotonic() > deadline:
             pytest.fail(f"only {len(got)} of {count} messages were dead-lettered")
         else:
             await asyncio.sleep(0.05)
     return got
+
+
+async def get_dead_letters(
+    watch: AbstractQueue, queue: str, count: int, timeout: float = 10.0
+) -> list[bytes]:
+    """The bodies of `count` messages dead-lettered from `queue` (others' are skipped)."""
+    return [m.body for m in await get_dead_messages(watch, queue, count, timeout)]
 
 
 async def ready_count(amqp_url: str, queue: str) -> int:
@@ -247,11 +267,37 @@ async def test_failing_handler_dead_letters_after_delivery_limit(
 
     await bus.consume(queue, failing)
     await bus.publish(UPSTREAM, key, call(n="poison"))
-    [body] = await get_dead_letters(watch, queue, 1)
-    assert Envelope.from_bytes(body).payload == {"n": "poison"}
+    [dead] = await get_dead_messages(watch, queue, 1)
+    assert Envelope.from_bytes(dead.body).payload == {"n": "poison"}
     await asyncio.sleep(0.3)
     assert len(attempts) == 3  # first delivery + 2 redeliveries, then dead-lettered
     assert [d.redelivered for d in attempts] == [False, True, True]
+    # The last attempt (x-delivery-count = limit) is dead-lettered by the consumer, saying why.
+    assert [d.message.headers.get("x-delivery-count") for d in attempts] == [None, 1, 2]
+    assert dead.headers[DEATH_REASON] == POISON
+    assert "RuntimeError('database is down')" in str(dead.headers[DEATH_DETAIL])
+    assert "x-death" not in dead.headers
+
+
+async def test_broker_dead_letters_at_the_limit_when_the_consumer_does_not_know_it(
+    bus: Bus, bus_factory: BusFactory, unique_name: NameFactory
+) -> None:
+    """A queue this Bus did not declare (its limit unknown here): the broker dead-letters the
+    message itself after the limit, with x-death reason `delivery_limit` (docs/internals.md)."""
+    watch = await dead_letter_watch(bus, unique_name)
+    queue, key = await service_queue(bus, unique_name, limit=1)
+    other = await bus_factory()
+
+    async def failing(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        raise RuntimeError("always")
+
+    await other.consume(queue, failing)
+    await bus.publish(UPSTREAM, key, call(n=1))
+    [dead] = await get_dead_messages(watch, queue, 1)
+    assert DEATH_REASON not in dead.headers
+    deaths = dead.headers["x-death"]
+    assert isinstance(deaths, list) and len(deaths) == 1 and isinstance(deaths[0], dict)
+    assert deaths[0]["reason"] == "delivery_limit"
 
 
 async def test_reject_dead_letters_at_once(bus: Bus, unique_name: NameFactory) -> None:
@@ -268,10 +314,60 @@ async def test_reject_dead_letters_at_once(bus: Bus, unique_name: NameFactory) -
     await bus.consume(queue, rejecting)
     for n in range(1, 5):
         await bus.publish(UPSTREAM, key, call(n=n))
-    bodies = await get_dead_letters(watch, queue, 2)
-    assert sorted(Envelope.from_bytes(b).payload["n"] for b in bodies) == [1, 3]
+    dead = await get_dead_messages(watch, queue, 2)
+    by_n = {Envelope.from_bytes(m.body).payload["n"]: m for m in dead}
+    assert sorted(by_n) == [1, 3]
     await eventually(lambda: bus.metrics.acked == 2)
     assert sum(d.envelope.payload["n"] == 1 for d in attempts) <= 2  # no redelivery loop
+    for n, detail in ((1, "malformed"), (3, "odd")):
+        headers = by_n[n].headers
+        assert headers[DEATH_REASON] == HANDLER_REFUSED
+        assert headers[DEATH_DETAIL] == detail
+        assert headers[ORIGINAL_QUEUE] == queue
+        assert headers[ORIGINAL_ROUTING_KEY] == key
+        assert by_n[n].routing_key == key
+
+
+async def test_dead_letter_keeps_body_and_properties(bus: Bus, unique_name: NameFactory) -> None:
+    """Published, not rejected: body and properties are the original's, plus the headers;
+    the expiration moves to a header (it must not expire in the dead-letter queue)."""
+    watch = await dead_letter_watch(bus, unique_name)
+    queue, key = await service_queue(bus, unique_name)
+
+    async def refusing(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        return [Rejected("SQLSTATE 22P05: NUL", DATA_ERROR) for _ in deliveries]
+
+    await bus.consume(queue, refusing)
+    exchange = await bus.channel.get_exchange(UPSTREAM)
+    sent = call(n=7)
+    await exchange.publish(
+        aio_pika.Message(
+            sent.to_bytes(),
+            content_type="application/json",
+            message_id="m-7",
+            correlation_id="corr-7",
+            app_id="gw-test",
+            headers={"x-custom": "kept"},
+            expiration=60,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        key,
+    )
+    [dead] = await get_dead_messages(watch, queue, 1)
+    assert dead.body == sent.to_bytes()
+    assert (dead.content_type, dead.message_id, dead.correlation_id, dead.app_id) == (
+        "application/json",
+        "m-7",
+        "corr-7",
+        "gw-test",
+    )
+    assert dead.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert dead.expiration is None
+    assert dead.headers["x-csms-original-expiration"] == "60000"
+    assert dead.headers["x-custom"] == "kept"
+    assert dead.headers[DEATH_REASON] == DATA_ERROR
+    assert dead.headers[DEATH_DETAIL] == "SQLSTATE 22P05: NUL"
+    assert bus.metrics.dead_lettered == 1
 
 
 async def test_invalid_body_is_dead_lettered(bus: Bus, unique_name: NameFactory) -> None:
@@ -281,7 +377,9 @@ async def test_invalid_body_is_dead_lettered(bus: Bus, unique_name: NameFactory)
     await bus.consume(queue, recording(got))
     exchange = await bus.channel.get_exchange(UPSTREAM)
     await exchange.publish(aio_pika.Message(b"{not an envelope"), key)
-    assert await get_dead_letters(watch, queue, 1) == [b"{not an envelope"]
+    [dead] = await get_dead_messages(watch, queue, 1)
+    assert dead.body == b"{not an envelope"
+    assert dead.headers[DEATH_REASON] == INVALID_ENVELOPE
     assert got == []
     assert bus.metrics.dead_lettered == 1
 

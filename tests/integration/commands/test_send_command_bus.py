@@ -18,13 +18,13 @@ from shared.commands import (
 )
 from shared.envelope import Kind
 
-from .conftest import EventTap, FakeGateway
+from .conftest import FakeGateway
 
 pytestmark = pytest.mark.integration
 
 
 async def test_result_reaches_the_node_holding_the_id(
-    bus: Bus, gateway: FakeGateway, events: EventTap, cp: str
+    bus: Bus, gateway: FakeGateway, cp: str
 ) -> None:
     await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
     correlation_id = uuid.uuid4().hex
@@ -44,25 +44,17 @@ async def test_result_reaches_the_node_holding_the_id(
     assert got.envelope.chargepoint_id == cp and got.envelope.correlation_id == correlation_id
     assert got.reply_to is not None
     assert got.expiration == pytest.approx(2.0 + RPC_MARGIN)  # the TTL
-    event = await events.next_for(correlation_id)
-    assert event.chargepoint_id == cp
-    assert event.payload["outcome"] == "result"
-    assert event.payload["request"] == {"type": "Hard"}
-    assert event.payload["response"] == {"status": "Accepted"}
 
 
-async def test_call_error(bus: Bus, gateway: FakeGateway, events: EventTap, cp: str) -> None:
+async def test_call_error(bus: Bus, gateway: FakeGateway, cp: str) -> None:
     await gateway.hold(cp, lambda env: env.error("NotImplemented", "unknown action", {"x": 1}))
     outcome = await send_command(
         bus, chargepoint_id=cp, action="ClearCache", payload={}, timeout=2.0, correlation_id="e1"
     )
     assert outcome == CallError("NotImplemented", "unknown action", {"x": 1})
-    event = await events.next_for("e1")
-    assert event.payload["outcome"] == "error"
-    assert event.payload["error"]["code"] == "NotImplemented"
 
 
-async def test_unroutable_is_not_connected_at_once(bus: Bus, events: EventTap, cp: str) -> None:
+async def test_unroutable_is_not_connected_at_once(bus: Bus, cp: str) -> None:
     started = time.monotonic()
     outcome = await send_command(
         bus, chargepoint_id=cp, action="Reset", payload={"type": "Soft"}, timeout=10.0
@@ -86,9 +78,7 @@ async def test_gateway_not_connected_and_timeout_replies(
     assert outcome == TimedOut("no answer within 2.0s")
 
 
-async def test_no_reply_times_out(
-    bus: Bus, gateway: FakeGateway, events: EventTap, cp: str
-) -> None:
+async def test_no_reply_times_out(bus: Bus, gateway: FakeGateway, cp: str) -> None:
     await gateway.hold(cp, lambda env: None)  # the node never answers
     started = time.monotonic()
     outcome = await send_command(
@@ -102,5 +92,3 @@ async def test_no_reply_times_out(
     elapsed = time.monotonic() - started
     assert isinstance(outcome, TimedOut)
     assert 0.3 <= elapsed < 0.3 + RPC_MARGIN + 0.5
-    event = await events.next_for("t1")
-    assert event.payload["outcome"] == "timeout"

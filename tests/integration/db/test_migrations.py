@@ -29,7 +29,9 @@ from tests.fixtures.db import run_in_thread
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS_DB = "csms_test_migrations"
+MIGRATIONS_DB_SUFFIX = "_migrations"
+"""The throwaway database is `<test database>_migrations`: suites run concurrently against
+the same server with their own TEST_DB must not share it."""
 
 
 def _head() -> str:
@@ -54,7 +56,9 @@ async def _tables(url: str) -> set[str]:
 @pytest.fixture
 def migrations_url(db_url: str) -> Iterator[str]:
     """A throwaway database on the test server, dropped afterwards."""
-    url = make_url(db_url).set(database=MIGRATIONS_DB).render_as_string(hide_password=False)
+    base = make_url(db_url)
+    database = f"{base.database}{MIGRATIONS_DB_SUFFIX}"
+    url = base.set(database=database).render_as_string(hide_password=False)
     run_in_thread(drop_database_if_exists, url)
     assert run_in_thread(create_database_if_missing, url) is True
     assert run_in_thread(create_database_if_missing, url) is False

@@ -49,6 +49,7 @@ async def registry(
         await setup(ctx)
         yield ctx
     finally:
+        await ctx.shutdown()
         await bus.close(timeout=5)
         # Leave no durable queue collecting other tests' upstream messages (unless in use).
         conn = await aio_pika.connect(amqp_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Sequence
 from typing import cast
 
@@ -11,8 +12,13 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared.bus import (
+    DATA_ERROR,
+    HANDLER_REFUSED,
+    INVALID_ENVELOPE,
+    POISON,
     BusMetrics,
     Consumer,
+    DeathNote,
     Delivery,
     InvalidEnvelope,
     Outcome,
@@ -42,8 +48,11 @@ class FakeMessage:
         correlation_id: str | None = None,
         redelivered: bool = False,
         routing_key: str = "ocpp16.Heartbeat",
+        headers: dict[str, object] | None = None,
     ) -> None:
         self.body = body
+        self.headers = headers or {}
+        self.death: DeathNote | None = None
         self.reply_to = reply_to
         self.correlation_id = correlation_id
         self.redelivered = redelivered
@@ -56,6 +65,16 @@ class FakeMessage:
     def _settle(self, outcome: str) -> None:
         assert self.outcome is None, f"settled twice: {self.outcome} then {outcome}"
         self.outcome = outcome
+
+    @property
+    def fate(self) -> str | None:
+        """ack / requeue / dead-letter (published with a death note, then acked) /
+        rejected (the fallback: reject without requeue)."""
+        if self.death is not None and self.outcome == "ack":
+            return "dead-letter"
+        if self.outcome == "dead-letter":
+            return "rejected"
+        return self.outcome
 
     async def ack(self, multiple: bool = False) -> None:
         self._settle("ack")
@@ -102,17 +121,32 @@ class Recorder:
         ]
 
 
-def make_consumer(handler: object, replies: list[tuple[str | None, Envelope]]) -> Consumer:
+def make_consumer(
+    handler: object,
+    replies: list[tuple[str | None, Envelope]],
+    *,
+    delivery_limit: int | None = None,
+    dead_letter_fails: bool = False,
+) -> Consumer:
     async def reply(request: AbstractIncomingMessage, env: Envelope) -> None:
         if request.reply_to == "broken":
             raise ConnectionError("reply channel gone")
         replies.append((request.correlation_id, env))
+
+    async def dead_letter(message: AbstractIncomingMessage, note: DeathNote) -> None:
+        if dead_letter_fails:
+            raise ConnectionError("no confirm")
+        fake = cast(FakeMessage, message)
+        assert fake.outcome is None, "dead-lettered after it was settled"
+        fake.death = note
 
     return Consumer(
         "csms.test",
         handler,  # type: ignore[arg-type]
         reply=reply,
         metrics=BusMetrics(),
+        dead_letter=dead_letter,
+        delivery_limit=delivery_limit,
         max_batch=10,
         max_wait=0.01,
     )
@@ -138,7 +172,7 @@ async def test_batch_is_handled_once_then_acked_and_replied() -> None:
     fakes = [message(i, reply_to="rq" if i % 2 else None, correlation_id=f"c{i}") for i in range(6)]
     await consumer.process(as_messages(fakes))
     assert handler.batches == [[0, 1, 2, 3, 4, 5]]
-    assert [m.outcome for m in fakes] == ["ack"] * 6
+    assert [m.fate for m in fakes] == ["ack"] * 6
     assert [c for c, _ in replies] == ["c1", "c3", "c5"]
 
 
@@ -149,7 +183,7 @@ async def test_poison_in_batch_is_isolated() -> None:
     fakes = [message(i) for i in range(4)]
     await consumer.process(as_messages(fakes))
     assert handler.batches == [[0, 1, 2, 3], [0], [1], [2], [3]]
-    assert [m.outcome for m in fakes] == ["ack", "ack", "requeue", "ack"]
+    assert [m.fate for m in fakes] == ["ack", "ack", "requeue", "ack"]
 
 
 async def test_rejected_marker_dead_letters_only_that_delivery() -> None:
@@ -159,8 +193,9 @@ async def test_rejected_marker_dead_letters_only_that_delivery() -> None:
     fakes = [message(i, reply_to="rq") for i in range(3)]
     await consumer.process(as_messages(fakes))
     assert handler.batches == [[0, 1, 2]]
-    assert [m.outcome for m in fakes] == ["ack", "dead-letter", "ack"]
-    assert len(replies) == 2
+    assert [m.fate for m in fakes] == ["ack", "dead-letter", "ack"]
+    # The rejected request's caller is told at once (it would wait for its timeout).
+    assert [e.kind for _, e in replies] == [Kind.RESULT, Kind.RESULT, Kind.ERROR]
 
 
 async def test_reject_raised_dead_letters_the_single_delivery() -> None:
@@ -172,7 +207,7 @@ async def test_reject_raised_dead_letters_the_single_delivery() -> None:
     consumer = make_consumer(handler, [])
     fakes = [message(i) for i in range(3)]
     await consumer.process(as_messages(fakes))
-    assert [m.outcome for m in fakes] == ["ack", "dead-letter", "ack"]
+    assert [m.fate for m in fakes] == ["ack", "dead-letter", "ack"]
 
 
 async def test_invalid_body_is_dead_lettered_and_the_rest_handled() -> None:
@@ -181,7 +216,7 @@ async def test_invalid_body_is_dead_lettered_and_the_rest_handled() -> None:
     fakes = [message(0), FakeMessage(b"\xff garbage"), message(2)]
     await consumer.process(as_messages(fakes))
     assert handler.batches == [[0, 2]]
-    assert [m.outcome for m in fakes] == ["ack", "dead-letter", "ack"]
+    assert [m.fate for m in fakes] == ["ack", "dead-letter", "ack"]
 
 
 async def test_wrong_number_of_outcomes_counts_as_failure() -> None:
@@ -191,14 +226,14 @@ async def test_wrong_number_of_outcomes_counts_as_failure() -> None:
     consumer = make_consumer(handler, [])
     fakes = [message(0)]
     await consumer.process(as_messages(fakes))
-    assert fakes[0].outcome == "requeue"
+    assert fakes[0].fate == "requeue"
 
 
 async def test_failed_reply_requeues_the_request() -> None:
     consumer = make_consumer(Recorder(), [])
     fakes = [message(0, reply_to="broken"), message(1, reply_to="rq")]
     await consumer.process(as_messages(fakes))
-    assert [m.outcome for m in fakes] == ["requeue", "ack"]
+    assert [m.fate for m in fakes] == ["requeue", "ack"]
 
 
 async def test_worker_gathers_batches_and_stops_after_draining() -> None:
@@ -213,7 +248,7 @@ async def test_worker_gathers_batches_and_stops_after_draining() -> None:
     assert worker.done()
     assert [n for batch in handler.batches for n in batch] == list(range(25))
     assert [len(b) for b in handler.batches] == [10, 10, 5]
-    assert all(m.outcome == "ack" for m in fakes)
+    assert all(m.fate == "ack" for m in fakes)
 
 
 async def test_retry_holds_the_batch_without_spending_deliveries() -> None:
@@ -233,6 +268,97 @@ async def test_retry_holds_the_batch_without_spending_deliveries() -> None:
     fakes = [message(n) for n in range(3)]
     await consumer.process(as_messages(fakes))
     assert calls == 3
-    assert [m.outcome for m in fakes] == ["ack", "ack", "ack"]
+    assert [m.fate for m in fakes] == ["ack", "ack", "ack"]
     assert consumer._metrics.handler_retries == 2
     assert consumer._metrics.requeued == 0 and consumer._metrics.dead_lettered == 0
+
+
+def deaths(fakes: list[FakeMessage]) -> list[tuple[str, str] | None]:
+    return [(m.death.reason, m.death.detail) if m.death else None for m in fakes]
+
+
+async def test_dead_letters_carry_reason_and_queue() -> None:
+    consumer = make_consumer(Recorder(reject=1), [])
+    fakes = [message(0), message(1), FakeMessage(b"\xff garbage")]
+    await consumer.process(as_messages(fakes))
+    assert [m.fate for m in fakes] == ["ack", "dead-letter", "dead-letter"]
+    assert fakes[1].death == DeathNote(HANDLER_REFUSED, "bad", "csms.test")
+    assert fakes[2].death is not None and fakes[2].death.reason == INVALID_ENVELOPE
+    assert "not an Envelope" in fakes[2].death.detail
+    assert consumer._metrics.dead_lettered == 2
+
+
+async def test_error_answer_nobody_waits_for_is_dead_lettered_not_acked() -> None:
+    """A fire-and-forget message (no reply_to) the handler answers with an error: the gateway
+    already answered it, so the error would vanish with the ack. It is a dead letter."""
+
+    async def handler(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        return [d.envelope.error("FormationViolation", "connectorId 'abc'") for d in deliveries]
+
+    replies: list[tuple[str | None, Envelope]] = []
+    consumer = make_consumer(handler, replies)
+    fakes = [message(0), message(1, reply_to="rq", correlation_id="c1")]
+    await consumer.process(as_messages(fakes))
+    assert [m.fate for m in fakes] == ["dead-letter", "ack"]
+    assert deaths(fakes)[0] == (HANDLER_REFUSED, "FormationViolation: connectorId 'abc'")
+    assert [(c, e.error_code) for c, e in replies] == [("c1", "FormationViolation")]
+
+
+async def test_data_error_is_dead_lettered_at_once_with_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The dispatcher raises Reject(reason="data-error") when Postgres refuses a value: the
+    batch is split to find the culprit, which is dead-lettered at once (never requeued),
+    with one WARNING line and no traceback; an RPC caller gets an error answer at once."""
+    calls: list[list[int]] = []
+
+    async def handler(deliveries: list[Delivery]) -> Sequence[Outcome]:
+        ns = [d.envelope.payload["n"] for d in deliveries]
+        calls.append(ns)
+        if 2 in ns:
+            raise Reject("SQLSTATE 22021: invalid byte sequence 0x00", reason=DATA_ERROR)
+        return [None] * len(deliveries)
+
+    replies: list[tuple[str | None, Envelope]] = []
+    consumer = make_consumer(handler, replies, delivery_limit=5)
+    fakes = [
+        message(n, reply_to="rq" if n == 2 else None, correlation_id=f"c{n}") for n in range(4)
+    ]
+    with caplog.at_level(logging.INFO, logger="shared.bus"):
+        await consumer.process(as_messages(fakes))
+    assert calls == [[0, 1, 2, 3], [0], [1], [2], [3]]
+    assert [m.fate for m in fakes] == ["ack", "ack", "dead-letter", "ack"]
+    assert deaths(fakes)[2] == (DATA_ERROR, "SQLSTATE 22021: invalid byte sequence 0x00")
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(loud) == 1 and loud[0].exc_info is None
+    assert "data-error" in loud[0].getMessage()
+    assert [(c, e.kind, e.error_code) for c, e in replies] == [("c2", Kind.ERROR, "InternalError")]
+    assert consumer._metrics.requeued == 0
+
+
+async def test_failure_on_the_last_allowed_attempt_is_poison_with_the_exception() -> None:
+    """limit N = N+1 attempts: attempt k carries x-delivery-count k-1. Earlier attempts are
+    requeued; the last is dead-lettered by the consumer with the exception as the detail."""
+    consumer = make_consumer(Recorder(poison=0), [], delivery_limit=2)
+    attempts = [message(0, headers={"x-delivery-count": n} if n else None) for n in range(3)]
+    for fake in attempts:
+        await consumer.process(as_messages([fake]))
+    assert [m.fate for m in attempts] == ["requeue", "requeue", "dead-letter"]
+    death = attempts[2].death
+    assert death is not None and death.reason == POISON
+    assert "failed 3 times" in death.detail and "RuntimeError('poison')" in death.detail
+
+
+async def test_without_a_known_limit_failures_are_always_requeued() -> None:
+    consumer = make_consumer(Recorder(poison=0), [])
+    fake = message(0, headers={"x-delivery-count": 50})
+    await consumer.process(as_messages([fake]))
+    assert fake.fate == "requeue"
+
+
+async def test_dead_letter_publish_failure_falls_back_to_reject() -> None:
+    consumer = make_consumer(Recorder(reject=0), [], dead_letter_fails=True)
+    fake = message(0)
+    await consumer.process(as_messages([fake]))
+    assert fake.fate == "rejected"
+    assert consumer._metrics.dead_lettered == 1

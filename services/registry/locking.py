@@ -1,0 +1,116 @@
+"""A registry batch takes its locks first, in one global order, so batches never deadlock.
+
+Handlers lock rows as they go (`SELECT ... FOR UPDATE` of the charge point on a connect or
+disconnect, of a connector on a status report, an upsert of a heartbeat), in delivery order.
+Two consumers with the same charge points in opposite orders (a mass disconnect, a status
+storm after a reconnect) then wait on each other and Postgres aborts one with a deadlock.
+So before any handler runs, `lock_batch` takes, in one statement each:
+
+1. a transaction advisory lock per charge point id of the batch, in key order: it stands
+   for the charge point even before its row exists, so two batches that both create the
+   same new charge points (a connect and a boot of an unknown id) cannot cross;
+2. the existing `chargepoint` rows, `ORDER BY chargepoint_id`;
+3. the `connector` rows of the charge points whose messages write connectors (status
+   reports, command effects), `ORDER BY chargepoint_id, connectorid`.
+
+The order is the database's (ORDER BY in SQL, not Python's sort: the collation orders the
+ids). Charge points before connectors, as every service does (docs/internals.md). After
+this, the handlers only take locks the batch already holds, or locks of new rows under the
+charge point's advisory lock.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Final
+
+from sqlalchemy import Integer, Table, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.bus.topology import GATEWAY_AUTHENTICATE, GATEWAY_FRAME_LOG, upstream_key
+from shared.commands import COMMAND_COMPLETED, COMMAND_EFFECTS_DUE
+from shared.db.models import ChargePoint, Connector
+from shared.dispatch import DeliveryLike
+
+chargepoint_table: Table = ChargePoint.__table__  # type: ignore[assignment]
+connector_table: Table = Connector.__table__  # type: ignore[assignment]
+
+ADVISORY_NAMESPACE: Final = 0x43500001
+"""First key of the two-key advisory locks on charge point ids ("CP" 1): apart from any
+other advisory lock of the system."""
+
+UNLOCKED: Final = frozenset(
+    {
+        GATEWAY_FRAME_LOG,
+        GATEWAY_AUTHENTICATE,
+        *(
+            upstream_key(version, action)
+            for version in ("ocpp1.6", "ocpp2.0.1")
+            for action in ("DataTransfer", "SecurityEventNotification")
+        ),
+        upstream_key("ocpp2.0.1", "NotifyEvent"),
+    }
+)
+"""Messages that lock no charge point or connector row (they write the message log, their own
+rows, or only read): they must not wait for, nor hold up, the batches that do."""
+
+CONNECTOR_WRITERS: Final = frozenset(
+    {
+        upstream_key("ocpp1.6", "StatusNotification"),
+        upstream_key("ocpp2.0.1", "StatusNotification"),
+        COMMAND_COMPLETED,
+        COMMAND_EFFECTS_DUE,
+    }
+)
+"""Messages whose handlers write connector rows."""
+
+_ADVISORY = text(
+    "SELECT pg_advisory_xact_lock(:namespace, k) FROM unnest(CAST(:keys AS integer[])) AS k"
+).bindparams(bindparam("keys", type_=ARRAY(Integer)))
+
+
+def advisory_key(chargepoint_id: str) -> int:
+    """A charge point id's advisory lock key (signed 32 bits; a collision only serializes)."""
+    value = zlib.crc32(chargepoint_id.encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def chargepoint_ids(deliveries: Sequence[DeliveryLike]) -> tuple[list[str], list[str]]:
+    """(every charge point id the batch writes, those whose connectors it writes)."""
+    every: set[str] = set()
+    connectors: set[str] = set()
+    for delivery in deliveries:
+        chargepoint_id = delivery.envelope.chargepoint_id
+        if not chargepoint_id or delivery.routing_key in UNLOCKED:
+            continue
+        every.add(chargepoint_id)
+        if delivery.routing_key in CONNECTOR_WRITERS:
+            connectors.add(chargepoint_id)
+    return sorted(every), sorted(connectors)
+
+
+async def lock_batch(session: AsyncSession, deliveries: Sequence[DeliveryLike]) -> None:
+    """Take the batch's locks in the global order (see the module docstring)."""
+    every, connectors = chargepoint_ids(deliveries)
+    if not every:
+        return
+    keys = sorted({advisory_key(i) for i in every})
+    # unnest yields the sorted array in order, and each row's lock is taken as it comes.
+    await session.execute(_ADVISORY, {"namespace": ADVISORY_NAMESPACE, "keys": keys})
+    cp = chargepoint_table.c
+    await session.execute(
+        select(cp.chargepoint_id)
+        .where(cp.chargepoint_id.in_(every))
+        .order_by(cp.chargepoint_id)
+        .with_for_update()
+    )
+    if connectors:
+        c = connector_table.c
+        await session.execute(
+            select(c.uuid)
+            .where(c.chargepoint_id.in_(connectors))
+            .order_by(c.chargepoint_id, c.connectorid)
+            .with_for_update()
+        )

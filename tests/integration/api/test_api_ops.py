@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.app import create_app
 from services.api.deps import SessionDep
@@ -154,13 +155,23 @@ async def test_database_data_errors_are_422_not_500(
 
 
 async def test_a_valid_command_without_a_broker_is_503(
-    client: httpx.AsyncClient, admin: Actor, factory: Factory
+    api_settings: Settings, db_engine: AsyncEngine, admin: Actor, factory: Factory
 ) -> None:
-    """This app has no bus: a valid command is refused as unavailable, never sent or a 500."""
+    """An app whose bus was never connected: a valid command is refused as unavailable, never
+    sent or a 500.
+
+    The state is made here, not borrowed: the shared `app` fixture's lifespan connects a bus to
+    the test vhost in the background, so whether it has one by the time a request comes is a
+    race. This app's lifespan never runs, so nothing ever connects its bus.
+    """
     cp = await factory.chargepoint()
-    r = await client.post(
-        f"/api/v1/chargepoints/{cp.chargepoint_id}/commands/reset",
-        json={"type": "Soft"},
-        headers=admin.headers,
-    )
-    assert_error(r, 503)
+    no_broker = create_app(api_settings, engine=db_engine)
+    assert no_broker.state.bus is None
+    transport = httpx.ASGITransport(app=no_broker)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post(
+            f"/api/v1/chargepoints/{cp.chargepoint_id}/commands/reset",
+            json={"type": "Soft"},
+            headers=admin.headers,
+        )
+    assert_error(r, 503, "unavailable")

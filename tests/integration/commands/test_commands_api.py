@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,6 +17,7 @@ from services.api.commands.router import COMMAND_ID_HEADER
 from shared.bus import Bus
 from shared.settings import Settings
 from tests.factories import Sql
+from tests.patience import PATIENCE
 
 from .conftest import EventTap, FakeGateway, add_chargepoint
 
@@ -28,7 +28,8 @@ Login = Callable[[str], Awaitable[tuple[dict[str, str], uuid.UUID]]]
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(env="test", command_timeout=2.0)
+    """A generous command timeout: only test_504_timeout is about it (a short one of its own)."""
+    return Settings(env="test", command_timeout=PATIENCE)
 
 
 @pytest.fixture
@@ -178,9 +179,9 @@ async def test_409_not_connected(
 ) -> None:
     await add_chargepoint(sql, cp)
     headers, _ = await login("operator")
-    started = time.monotonic()
+    # Nobody holds the id: the unroutable publish says so at once. Waiting out the (generous)
+    # command timeout instead would be a 504 `timeout`, not this.
     response = await client.post(url(cp, "reset"), json={"type": "Soft"}, headers=headers)
-    assert time.monotonic() - started < 1.0
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "not_connected"
     row = await command_log(sql, response.headers[COMMAND_ID_HEADER])

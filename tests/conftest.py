@@ -10,4 +10,9 @@ os.environ.setdefault("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/csms_t
 os.environ["CSMS_DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
 os.environ["CSMS_AMQP_URL"] = os.environ["TEST_AMQP_URL"]
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.bus", "tests.fixtures.dispatch"]
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.bus",
+    "tests.fixtures.dispatch",
+    "tests.fixtures.passwords",
+]

@@ -131,9 +131,12 @@ async def test_non_finite_numbers_in_a_body_are_422(
 
 
 async def test_database_data_errors_are_422_not_500(
-    app: FastAPI, client: httpx.AsyncClient
+    api_settings: Settings, db_engine: AsyncEngine
 ) -> None:
-    """asyncpg reports SQLSTATE class 22 as a bare DBAPIError; it is still the client's input."""
+    """asyncpg reports SQLSTATE class 22 as a bare DBAPIError; it is still the client's input.
+
+    The probe routes go on an app of this test's own (the `app` fixture's is shared)."""
+    app = create_app(api_settings, engine=db_engine)
 
     async def bad_input(session: SessionDep, value: str) -> None:
         await session.execute(text("SELECT CAST(:v AS jsonb)"), {"v": value})
@@ -149,9 +152,11 @@ async def test_database_data_errors_are_422_not_500(
     app.add_api_route("/_probe/json", bad_input)
     app.add_api_route("/_probe/int", too_big)
     app.add_api_route("/_probe/broken", broken)
-    assert_error(await client.get("/_probe/json", params={"value": "NaN"}), 422)
-    assert_error(await client.get("/_probe/int"), 422)
-    assert_error(await client.get("/_probe/broken"), 500)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert_error(await client.get("/_probe/json", params={"value": "NaN"}), 422)
+        assert_error(await client.get("/_probe/int"), 422)
+        assert_error(await client.get("/_probe/broken"), 500)
 
 
 async def test_a_valid_command_without_a_broker_is_503(

@@ -32,9 +32,17 @@ def settings() -> Settings:
     return Settings(env="test", command_timeout=PATIENCE)
 
 
+@pytest.fixture(scope="module")
+def built_app(db_engine: AsyncEngine) -> FastAPI:
+    """Built once (seconds of CPU on a busy machine); each test gives it its settings and bus."""
+    return create_app(Settings(env="test"), engine=db_engine)
+
+
 @pytest.fixture
-def app(settings: Settings, db_engine: AsyncEngine, bus: Bus) -> FastAPI:
-    return create_app(settings, engine=db_engine, bus=bus)
+def app(built_app: FastAPI, settings: Settings, bus: Bus) -> FastAPI:
+    built_app.state.settings = settings
+    built_app.state.bus = bus
+    return built_app
 
 
 @pytest.fixture

@@ -42,6 +42,9 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 SEED = int(os.environ.get("FUZZ_SEED", "20250917"))
 EXPLORATORY = os.environ.get("FUZZ_EXPLORATORY") == "1"
 """`make fuzz`: the seed is random (chosen by the Makefile), so do not derandomize."""
+TIMEOUT = 0 if EXPLORATORY else 900
+"""A hang detector only: this one test runs for minutes on a busy machine (none for `make fuzz`,
+whose length is FUZZ_EXAMPLES')."""
 
 
 @pytest.fixture
@@ -122,7 +125,7 @@ def _is_pytest_outcome(exc: BaseException) -> bool:
     return isinstance(exc, outcomes)
 
 
-@pytest.mark.timeout(900)  # a hang detector: this one test runs for minutes on a busy machine
+@pytest.mark.timeout(TIMEOUT)
 def test_api_conforms_to_its_openapi(
     fuzz_schema: schemathesis.BaseSchema, admin_headers: dict[str, str]
 ) -> None:

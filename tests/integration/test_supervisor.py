@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,28 @@ class Supervised:
         await asyncio.wait_for(self._reader, PATIENCE)
 
 
+STARTED: list[Supervised] = []
+
+
+@pytest.fixture(autouse=True)
+async def no_leftover_processes() -> AsyncIterator[None]:
+    """A test that fails before stopping its supervisor leaves nothing running: the supervisor
+    and every child it started (each in its own process group) are killed."""
+    yield
+    while STARTED:
+        sup = STARTED.pop()
+        if sup.proc.returncode is None:
+            for line in sup.lines:
+                match = re.search(r"\| started \S+ \(pid (\d+)\)$", line)
+                if match:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(int(match.group(1)), signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                sup.proc.kill()
+            await asyncio.wait_for(sup.proc.wait(), PATIENCE)
+        sup._reader.cancel()
+
+
 async def start(children: dict[str, str], stop_timeout: float = 5.0) -> Supervised:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     proc = await asyncio.create_subprocess_exec(
@@ -107,7 +131,9 @@ async def start(children: dict[str, str], stop_timeout: float = 5.0) -> Supervis
         env=env,
         cwd=ROOT,
     )
-    return Supervised(proc)
+    supervised = Supervised(proc)
+    STARTED.append(supervised)
+    return supervised
 
 
 def pid_of(line: str) -> int:

@@ -40,14 +40,15 @@ vhost:
 
 test: install vhost lint
 	CSMS_ENV=test CSMS_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/csms migrate --recreate-database
-	CSMS_ENV=test $(BIN)/pytest $(PYTEST_ARGS)
+	CSMS_ENV=test $(BIN)/pytest --durations=20 $(PYTEST_ARGS)
 
 test-unit: install
 	CSMS_ENV=test $(BIN)/pytest tests/unit
 
-# The exploratory fuzzing of the REST API against its OpenAPI document. `make test` runs the
-# same test derandomized with a fixed seed and few examples (the same requests every run);
-# this one draws a random seed every time and prints it: `make fuzz FUZZ_SEED=<n>` replays it.
+# The exploratory run of the property tests: the unit tests' hypothesis properties and the
+# fuzzing of the REST API against its OpenAPI document. `make test` runs them derandomized (the
+# API fuzzing with a fixed seed and few examples): the same examples every run. This one draws
+# a random seed every time and prints it: `make fuzz FUZZ_SEED=<n>` replays a run.
 FUZZ_EXAMPLES ?= 50
 ifeq ($(origin FUZZ_SEED), undefined)
 FUZZ_SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
@@ -55,8 +56,9 @@ endif
 
 fuzz: install vhost
 	@echo "fuzz: FUZZ_SEED=$(FUZZ_SEED) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)"
-	CSMS_ENV=test FUZZ_EXPLORATORY=1 FUZZ_SEED=$(FUZZ_SEED) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
-	  $(BIN)/pytest tests/integration/api/test_api_schemathesis.py
+	CSMS_ENV=test HYPOTHESIS_PROFILE=explore FUZZ_EXPLORATORY=1 FUZZ_SEED=$(FUZZ_SEED) \
+	  FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest --hypothesis-profile=explore \
+	  --hypothesis-seed=$(FUZZ_SEED) tests/unit tests/integration/api/test_api_schemathesis.py
 
 lint: install
 	$(BIN)/ruff check .

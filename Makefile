@@ -13,7 +13,7 @@ export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/$(TEST_
 export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
 DEV_ENV := CSMS_ENV=development CSMS_LOG_FORMAT=console
 
-.PHONY: install run migrate test test-unit lint format bench up down clean vhost deploy-check
+.PHONY: install run migrate test test-unit fuzz lint format bench up down clean vhost deploy-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,10 +40,25 @@ vhost:
 
 test: install vhost lint
 	CSMS_ENV=test CSMS_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/csms migrate --recreate-database
-	CSMS_ENV=test $(BIN)/pytest $(PYTEST_ARGS)
+	CSMS_ENV=test $(BIN)/pytest --durations=20 $(PYTEST_ARGS)
 
 test-unit: install
 	CSMS_ENV=test $(BIN)/pytest tests/unit
+
+# The exploratory run of the property tests: the unit tests' hypothesis properties and the
+# fuzzing of the REST API against its OpenAPI document. `make test` runs them derandomized (the
+# API fuzzing with a fixed seed and few examples): the same examples every run. This one draws
+# a random seed every time and prints it: `make fuzz FUZZ_SEED=<n>` replays a run.
+FUZZ_EXAMPLES ?= 50
+ifeq ($(origin FUZZ_SEED), undefined)
+FUZZ_SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+
+fuzz: install vhost
+	@echo "fuzz: FUZZ_SEED=$(FUZZ_SEED) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)"
+	CSMS_ENV=test HYPOTHESIS_PROFILE=explore FUZZ_EXPLORATORY=1 FUZZ_SEED=$(FUZZ_SEED) \
+	  FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest --hypothesis-profile=explore \
+	  --hypothesis-seed=$(FUZZ_SEED) tests/unit tests/integration/api/test_api_schemathesis.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,7 +4,11 @@ Phase 1 (sessions): N charge points at once each boot, report two connector stat
 authorize, start, send M MeterValues and stop. Printed: calls/s per action, p50/p99 latency,
 persisted MeterValues calls/s end to end (until every sampled value is in Postgres), CPU seconds
 per process. Phase 2 (idle): I charge points connect and boot, then idle; printed: the gateway's
-resident memory per connection.
+resident memory per connection. Phase 3 (boot storm): S charge points open their websocket and
+send BootNotification all at the same moment (what a site does after a power cut); printed: how
+many were accepted, how many got a CALLERROR (InternalError: a service did not answer within
+CSMS_UPSTREAM_CALL_TIMEOUT), p50/p99 latency and seconds until the last answer. A slow or failed
+answer is a figure here, not a failure (the test suite asserts outcomes, not speed).
 """
 
 from __future__ import annotations
@@ -151,6 +155,31 @@ async def run_idle(stack: Stack, n: int) -> tuple[int, int]:
     return before, after
 
 
+async def run_boot_storm(stack: Stack, n: int) -> tuple[int, dict[str, int], list[float], float]:
+    """Phase 3; returns (accepted, CALLERROR codes counted, boot latencies, wall seconds)."""
+    lat = new_latencies()
+    cps = [SimChargePoint(stack.ws_url, f"STORM-{i}", lat) for i in range(n)]
+    errors: dict[str, int] = {}
+
+    async def boot(cp: SimChargePoint) -> bool:
+        await cp.connect()
+        try:
+            answer = await cp.call(
+                "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Storm"}
+            )
+        except RuntimeError as exc:  # a CALLERROR: counted, not raised
+            code = str(exc).split()[2] if len(str(exc).split()) > 2 else "?"
+            errors[code] = errors.get(code, 0) + 1
+            return False
+        return bool(answer.get("status") == "Accepted")
+
+    start = time.perf_counter()
+    accepted = sum(await asyncio.gather(*(boot(cp) for cp in cps)))
+    wall = time.perf_counter() - start
+    await asyncio.gather(*(cp.close() for cp in cps))
+    return accepted, errors, lat["BootNotification"], wall
+
+
 async def main(args: argparse.Namespace) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -201,6 +230,16 @@ async def main(args: argparse.Namespace) -> None:
                 f"gateway RSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB: "
                 f"{per / 1024:.1f} KiB per connection"
             )
+        if args.storm:
+            accepted, errors, boots, wall = await run_boot_storm(stack, args.storm)
+            print(f"\nPhase 3: boot storm of {args.storm} charge points at once")
+            print(
+                f"accepted {accepted}, CALLERROR {sum(errors.values())}"
+                + (f" {errors}" if errors else "")
+                + "; "
+                f"boot p50 {pct(boots, 0.5):.1f} ms, p99 {pct(boots, 0.99):.1f} ms; "
+                f"all answered after {wall:.2f} s"
+            )
         print(f"(soft fd limit was {soft}; service logs in {logs})")
     finally:
         await stack.stop_all()
@@ -211,5 +250,6 @@ if __name__ == "__main__":
     parser.add_argument("--chargepoints", type=int, default=200)
     parser.add_argument("--meter-values", type=int, default=50)
     parser.add_argument("--idle", type=int, default=10000)
+    parser.add_argument("--storm", type=int, default=200, help="boot storm size (0: skip)")
     parser.add_argument("--log-dir", default="/tmp/csms-bench-logs")
     asyncio.run(main(parser.parse_args()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import sys
@@ -14,9 +15,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 unless configured otherwise)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
+    """A TCP port nobody listens on right now, for a service process to bind in a moment.
+
+    Chosen below the kernel's ephemeral range: a port from that range (what binding port 0
+    gives) can be taken as the local port of any outgoing connection on the machine between
+    this check and the service binding it, and the service would then fail to start.
+    """
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randrange(min(10000, low - 1000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # everything tried is taken: fall back to any free port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -76,7 +99,7 @@ class Stack:
             )
         await self._wait_ready(name)
 
-    async def _wait_ready(self, name: str, timeout: float = 30.0) -> None:
+    async def _wait_ready(self, name: str, timeout: float = 120.0) -> None:
         url = self.ready_url(name)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -98,7 +121,7 @@ class Stack:
         proc = self.procs[name]
         if proc.returncode is None:
             proc.send_signal(sig)
-        code = await asyncio.wait_for(proc.wait(), 20)
+        code = await asyncio.wait_for(proc.wait(), 60)
         del self.procs[name]
         return code
 
@@ -139,8 +162,11 @@ def stack_env(
         CSMS_CHARGING_HEALTH_PORT=str(health["charging"]),
         CSMS_LOG_LEVEL="INFO",
         CSMS_LOG_FORMAT="json",
-        CSMS_UPSTREAM_CALL_TIMEOUT="5",
-        CSMS_COMMAND_TIMEOUT="5",
+        # Generous: on a busy machine a service may take seconds to answer; a slow answer must
+        # not turn into an InternalError (e2e tests assert outcomes, the bench reports
+        # latencies). A test about a timeout passes its own short one (a command's `timeout`).
+        CSMS_UPSTREAM_CALL_TIMEOUT="25",
+        CSMS_COMMAND_TIMEOUT="25",
         CSMS_UNKNOWN_CHARGEPOINTS="accept",
     )
     return env

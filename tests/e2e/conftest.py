@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack, free_port, stack_env
 from services.api.security import hash_password
+from tests.patience import PATIENCE
 
 E2E_VHOST_SUFFIX = "_e2e"
 
@@ -59,7 +60,7 @@ async def api(
             ),
             {"h": hash_password("admin-change-me")},
         )
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as client:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=PATIENCE) as client:
         token = await client.post(
             "/api/v1/auth/token",
             data={"username": "admin@example.com", "password": "admin-change-me"},

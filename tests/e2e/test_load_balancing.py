@@ -15,6 +15,7 @@ from ocpp.v16.enums import Action
 
 from bench.stack import Stack
 from tests.e2e.ocpp16_client import Client, connected
+from tests.patience import PATIENCE
 
 pytestmark = [pytest.mark.e2e]
 
@@ -64,13 +65,16 @@ async def provision(api: httpx.AsyncClient, n: int) -> None:
 
 async def settle(cps: list[LimitedClient], active: dict[int, int], expected: float) -> None:
     """Wait until every active transaction holds `expected` A; the sum never exceeds the grid."""
-    for _ in range(200):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    while True:
         current = {tx: cps[i].limits.get(tx) for tx, i in active.items()}
         assert sum(v for v in current.values() if v is not None) <= GRID_AMPS + 1e-9
         if all(v is not None and abs(v - expected) < 0.11 for v in current.values()):
             return
+        if loop.time() > deadline:
+            raise AssertionError(f"limits {current}, expected {expected} A each")
         await asyncio.sleep(0.05)
-    raise AssertionError(f"limits {current}, expected {expected} A each")
 
 
 async def test_grid_limit_is_shared_and_freed(stack: Stack, api: httpx.AsyncClient) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.stack import Stack
 from tests.e2e.ocpp16_client import Client, connected
 from tests.e2e.test_ocpp16_session import add_tag, eventually
+from tests.patience import PATIENCE
 
 pytestmark = [pytest.mark.e2e]
 
@@ -69,16 +70,17 @@ async def command(
     body: dict[str, Any],
     timeout: float | None = None,
 ) -> httpx.Response:
-    """POST a command; wait out the few moments the api needs to connect its bus."""
+    """POST a command; wait out the moments the api needs to connect its bus (503 until then)."""
     params = {"timeout": timeout} if timeout is not None else None
-    for _ in range(100):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    while True:
         resp = await api.post(
             f"/api/v1/chargepoints/{cp_id}/commands/{name}", json=body, params=params
         )
-        if resp.status_code != 503:
+        if resp.status_code != 503 or loop.time() > deadline:
             return resp
         await asyncio.sleep(0.1)
-    return resp
 
 
 async def test_commands_reach_the_chargepoint_and_come_back(
@@ -119,11 +121,11 @@ async def test_offline_chargepoint_answers_409_at_once(
 ) -> None:
     async with connected(stack.ws_url, "CP-CMD-GONE") as cp:
         await cp.boot()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    # "At once": not connected is known from the unroutable publish, never by waiting out the
+    # command timeout (which would answer 504, not 409).
     resp = await command(api, "CP-CMD-GONE", "reset", {"type": "Hard"})
     assert resp.status_code == 409, resp.text
-    assert loop.time() - started < 1.0
+    assert resp.json()["error"]["code"] == "not_connected"
 
 
 async def test_remote_start_and_stop_make_a_transaction(
@@ -161,14 +163,12 @@ class SilentClient(Client):
 async def test_timeout_is_answered_504_when_it_expires(
     stack: Stack, api: httpx.AsyncClient
 ) -> None:
+    """The charge point never answers; the request's own short timeout expires: 504."""
     async with connected(stack.ws_url, "CP-CMD-SILENT", SilentClient) as cp:
         await cp.boot()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         resp = await command(api, "CP-CMD-SILENT", "reset", {"type": "Soft"}, timeout=1)
-        elapsed = loop.time() - started
     assert resp.status_code == 504, resp.text
-    assert 1.0 <= elapsed < 2.0
+    assert resp.json()["error"]["code"] == "timeout"
 
 
 async def test_two_gateway_processes_route_to_the_socket(
@@ -190,7 +190,7 @@ async def test_two_gateway_processes_route_to_the_socket(
             # CP-NODE-A reconnects to the other process: the old socket is closed there...
             async with connected(other, "CP-NODE-A", CommandedClient) as moved:
                 await moved.boot()
-                await asyncio.wait_for(a._connection.wait_closed(), 5)
+                await asyncio.wait_for(a._connection.wait_closed(), PATIENCE)
                 resp = await command(api, "CP-NODE-A", "get-configuration", {})
                 assert resp.status_code == 200, resp.text
             # ...and once it is gone from both, it is offline at once.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack
 from tests.e2e.ocpp16_client import connected, now
+from tests.patience import PATIENCE
 
 pytestmark = [pytest.mark.e2e]
 
@@ -23,9 +25,10 @@ async def rows(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, A
 
 
 async def eventually(
-    engine: AsyncEngine, sql: str, expected: Any, timeout: float = 10.0, **params: Any
+    engine: AsyncEngine, sql: str, expected: Any, timeout: float = PATIENCE, **params: Any
 ) -> Any:
-    """Poll a scalar query until it equals `expected` (services write asynchronously)."""
+    """Poll a scalar query until it equals `expected` (services write asynchronously); the
+    deadline only detects a failure."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     value: Any = None
@@ -36,6 +39,16 @@ async def eventually(
             return value
         await asyncio.sleep(0.05)
     raise AssertionError(f"{sql!r} = {value!r}, expected {expected!r}")
+
+
+async def poll(check: Callable[[], bool], timeout: float = PATIENCE) -> None:
+    """Wait until `check()` holds (the deadline only detects a failure)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met")
+        await asyncio.sleep(0.02)
 
 
 async def add_tag(
@@ -185,7 +198,9 @@ async def test_meter_values_survive_a_stopped_service(
         await stack.stop("transactions")
         try:
             for wh in range(1, 21):
-                await asyncio.wait_for(cp.meter(tx, wh * 10), 5)
+                # Answered once the broker confirmed it into the service's queue (no
+                # consumer needed): the outcome is an answer, however long it takes here.
+                await cp.meter(tx, wh * 10)
             assert await rows(db_engine, "select count(*) as n from meter_value") == [{"n": 0}]
         finally:
             await stack.start("transactions")
@@ -206,17 +221,22 @@ async def test_killed_service_loses_and_doubles_nothing(
         await cp.boot()
         tx = (await cp.start_tx("KILL")).transaction_id
 
+        answered = 0
+
         async def stream() -> None:
+            nonlocal answered
             for wh in range(1, 301):
                 await cp.meter(tx, wh)
+                answered += 1
 
         sender = asyncio.create_task(stream())
-        await asyncio.sleep(0.3)
+        # Kill it mid-stream: once some values are through, however long that takes.
+        await poll(lambda: answered >= 30 or sender.done())
         await stack.kill("transactions")
         await sender
         await stack.start("transactions")
     await eventually(
-        db_engine, "select count(*) from meter_value where transaction_id=:t", 300, timeout=30, t=tx
+        db_engine, "select count(*) from meter_value where transaction_id=:t", 300, t=tx
     )
     dupes = await rows(
         db_engine, "select value, count(*) as n from meter_value group by value having count(*) > 1"
@@ -224,10 +244,12 @@ async def test_killed_service_loses_and_doubles_nothing(
     assert dupes == []
 
 
-async def test_two_hundred_chargepoints_at_once(
+async def test_concurrent_sessions_get_their_own_transactions(
     stack: Stack, db_engine: AsyncEngine, clean_db: None
 ) -> None:
-    n = 200
+    """A few charge points at once (correctness under concurrency; the 200-charge-point storm
+    is `make bench`'s boot storm phase, where a slow answer is a figure)."""
+    n = 10
     async with db_engine.begin() as conn:
         await conn.execute(
             text("insert into id_tag (id_token, revoked) values (:t, false)"),
@@ -249,5 +271,5 @@ async def test_two_hundred_chargepoints_at_once(
     txs = await asyncio.gather(*(session(i) for i in range(n)))
     assert len(set(txs)) == n
     await eventually(db_engine, "select count(*) from transaction where status='Completed'", n)
-    await eventually(db_engine, "select count(*) from meter_value", 3 * n, timeout=30)
+    await eventually(db_engine, "select count(*) from meter_value", 3 * n)
     await eventually(db_engine, "select count(*) from connector", 2 * n)

@@ -9,6 +9,7 @@ import pytest
 
 from bench.stack import Stack
 from tests.e2e.ocpp16_client import connected
+from tests.patience import PATIENCE
 
 pytestmark = [pytest.mark.e2e]
 
@@ -17,7 +18,7 @@ async def test_health_readiness_and_metrics_of_every_service(stack: Stack) -> No
     async with connected(stack.ws_url, "CP-OPS-1") as cp:
         await cp.boot()
         await cp.status(1)
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=PATIENCE) as http:
             for name in ("registry", "transactions", "gateway", "api"):
                 ready = stack.ready_url(name)
                 assert (await http.get(ready)).status_code == 200, name
@@ -42,6 +43,6 @@ async def test_sigterm_closes_sockets_with_going_away(stack: Stack) -> None:
     async with connected(url, "CP-OPS-DRAIN") as cp:
         await cp.boot()
         code = await stack.stop("gateway-drain")
-        await asyncio.wait_for(cp._connection.wait_closed(), 10)
+        await asyncio.wait_for(cp._connection.wait_closed(), PATIENCE)
         assert cp._connection.close_code == 1001
     assert code == 0

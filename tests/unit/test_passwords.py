@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.api import security
 from shared import passwords
 
 
+@pytest.mark.production_argon2
 def test_round_trip() -> None:
     h = passwords.hash_password("0123456789abcdef")
     assert h.startswith("$argon2id$")

@@ -1,6 +1,9 @@
 """Fixtures of the REST API tests: the app on the test database, a client, a user per role.
 
-Every test starts from empty tables (`clean_db`) with the bootstrapped admin.
+Every test starts from empty tables (`clean_db`) with the bootstrapped admin. The app is built
+once per session (building one costs half a second of CPU, seconds on a busy machine) and its
+lifespan runs anew for every test, with that test's settings. It has no message broker (its
+AMQP URL points at a port nothing listens on): command endpoints answer 503, every time.
 """
 
 from __future__ import annotations
@@ -45,11 +48,16 @@ class Actor:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def make_settings(db_url: str, media_dir: Path) -> Settings:
-    """Settings of an API under test."""
+NO_BROKER_AMQP_URL = "amqp://guest:guest@127.0.0.1:1/none"
+"""A broker URL nothing answers: the app's bus never connects (no race with a real one)."""
+
+
+def make_settings(db_url: str, media_dir: Path, amqp_url: str = NO_BROKER_AMQP_URL) -> Settings:
+    """Settings of an API under test (without a broker unless `amqp_url` names one)."""
     return Settings(
         env=Environment.TEST,
         database_url=db_url,
+        amqp_url=amqp_url,
         admin_email=ADMIN_EMAIL,
         admin_password=SecretStr(ADMIN_PASSWORD),
         jwt_secret=SecretStr(JWT_SECRET),
@@ -79,14 +87,23 @@ def api_settings(db_url: str, tmp_path: Path) -> Settings:
     return make_settings(db_url, tmp_path / "media")
 
 
+@pytest.fixture(scope="session")
+def built_app(
+    db_url: str, db_engine: AsyncEngine, tmp_path_factory: pytest.TempPathFactory
+) -> FastAPI:
+    """The API built once on the shared engine (routes and schemas are the same every test).
+
+    A test that changes the app itself (adds routes, overrides dependencies) builds its own.
+    """
+    return create_app(make_settings(db_url, tmp_path_factory.mktemp("media")), engine=db_engine)
+
+
 @pytest.fixture
-async def app(
-    clean_db: None, api_settings: Settings, db_engine: AsyncEngine
-) -> AsyncIterator[FastAPI]:
-    """The API on the shared engine, started (the admin bootstrapped) on empty tables."""
-    application = create_app(api_settings, engine=db_engine)
-    async with application.router.lifespan_context(application):
-        yield application
+async def app(clean_db: None, api_settings: Settings, built_app: FastAPI) -> AsyncIterator[FastAPI]:
+    """The API started (the admin bootstrapped) on empty tables, with this test's settings."""
+    built_app.state.settings = api_settings
+    async with built_app.router.lifespan_context(built_app):
+        yield built_app
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.app import create_app
 from services.api.deps import SessionDep
@@ -130,9 +131,12 @@ async def test_non_finite_numbers_in_a_body_are_422(
 
 
 async def test_database_data_errors_are_422_not_500(
-    app: FastAPI, client: httpx.AsyncClient
+    api_settings: Settings, db_engine: AsyncEngine
 ) -> None:
-    """asyncpg reports SQLSTATE class 22 as a bare DBAPIError; it is still the client's input."""
+    """asyncpg reports SQLSTATE class 22 as a bare DBAPIError; it is still the client's input.
+
+    The probe routes go on an app of this test's own (the `app` fixture's is shared)."""
+    app = create_app(api_settings, engine=db_engine)
 
     async def bad_input(session: SessionDep, value: str) -> None:
         await session.execute(text("SELECT CAST(:v AS jsonb)"), {"v": value})
@@ -148,19 +152,31 @@ async def test_database_data_errors_are_422_not_500(
     app.add_api_route("/_probe/json", bad_input)
     app.add_api_route("/_probe/int", too_big)
     app.add_api_route("/_probe/broken", broken)
-    assert_error(await client.get("/_probe/json", params={"value": "NaN"}), 422)
-    assert_error(await client.get("/_probe/int"), 422)
-    assert_error(await client.get("/_probe/broken"), 500)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert_error(await client.get("/_probe/json", params={"value": "NaN"}), 422)
+        assert_error(await client.get("/_probe/int"), 422)
+        assert_error(await client.get("/_probe/broken"), 500)
 
 
 async def test_a_valid_command_without_a_broker_is_503(
-    client: httpx.AsyncClient, admin: Actor, factory: Factory
+    api_settings: Settings, db_engine: AsyncEngine, admin: Actor, factory: Factory
 ) -> None:
-    """This app has no bus: a valid command is refused as unavailable, never sent or a 500."""
+    """An app whose bus was never connected: a valid command is refused as unavailable, never
+    sent or a 500.
+
+    The state is made here, not borrowed: the shared `app` fixture's lifespan connects a bus to
+    the test vhost in the background, so whether it has one by the time a request comes is a
+    race. This app's lifespan never runs, so nothing ever connects its bus.
+    """
     cp = await factory.chargepoint()
-    r = await client.post(
-        f"/api/v1/chargepoints/{cp.chargepoint_id}/commands/reset",
-        json={"type": "Soft"},
-        headers=admin.headers,
-    )
-    assert_error(r, 503)
+    no_broker = create_app(api_settings, engine=db_engine)
+    assert no_broker.state.bus is None
+    transport = httpx.ASGITransport(app=no_broker)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post(
+            f"/api/v1/chargepoints/{cp.chargepoint_id}/commands/reset",
+            json={"type": "Soft"},
+            headers=admin.headers,
+        )
+    assert_error(r, 503, "unavailable")

@@ -39,6 +39,7 @@ from shared.service import ServiceContext
 from shared.settings import Settings
 from tests.factories import Sql
 from tests.fixtures.bus import BusFactory, NameFactory
+from tests.patience import PATIENCE
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +97,7 @@ async def watch_dead_letters(bus: Bus, unique_name: NameFactory) -> AbstractQueu
 
 
 async def dead_letter_of(
-    watch: AbstractQueue, correlation_id: str, timeout: float = 20.0
+    watch: AbstractQueue, correlation_id: str, timeout: float = PATIENCE
 ) -> AbstractIncomingMessage:
     """The dead letter of the envelope with this correlation id."""
     deadline = time.monotonic() + timeout
@@ -113,7 +114,7 @@ async def dead_letter_of(
 
 
 async def wait_for_rows(sql: Sql, query: str, count: int, **params: Any) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + PATIENCE
     while True:
         rows = await sql(query, **params)
         if len(rows) >= count or time.monotonic() > deadline:

@@ -21,6 +21,7 @@ from shared.commands import COMMAND_COMPLETED
 from shared.envelope import Envelope
 from tests.factories import Sql
 from tests.fixtures.bus import BusFactory, NameFactory
+from tests.patience import PATIENCE
 
 Answer = Callable[[Envelope], Envelope | None]
 
@@ -79,7 +80,7 @@ class EventTap:
 
     queue: aio_pika.abc.AbstractQueue
 
-    async def next_for(self, correlation_id: str, timeout: float = 5.0) -> Envelope:
+    async def next_for(self, correlation_id: str, timeout: float = PATIENCE) -> Envelope:
         """The event of one command (others are skipped)."""
         async with asyncio.timeout(timeout):
             while True:

@@ -30,6 +30,7 @@ from shared.health import HealthServer
 from shared.service import ServiceContext
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
+from tests.patience import PATIENCE
 
 from .conftest import add_chargepoint
 from .test_command_effects import Commands
@@ -262,7 +263,7 @@ async def test_registry_applies_effects_from_its_own_queue(
             cp, "ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}, ACCEPTED
         )
         await bus.publish(EVENTS, COMMAND_COMPLETED, event)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + PATIENCE
         status = None
         while status != "Inoperative" and time.monotonic() < deadline:
             await asyncio.sleep(0.05)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -17,6 +16,7 @@ from shared.commands import (
     send_command,
 )
 from shared.envelope import Kind
+from tests.patience import PATIENCE
 
 from .conftest import FakeGateway
 
@@ -33,7 +33,7 @@ async def test_result_reaches_the_node_holding_the_id(
         chargepoint_id=cp,
         action="Reset",
         payload={"type": "Hard"},
-        timeout=2.0,
+        timeout=PATIENCE,
         correlation_id=correlation_id,
     )
     assert outcome == Result({"status": "Accepted"})
@@ -43,24 +43,29 @@ async def test_result_reaches_the_node_holding_the_id(
     assert got.envelope.payload == {"type": "Hard"}
     assert got.envelope.chargepoint_id == cp and got.envelope.correlation_id == correlation_id
     assert got.reply_to is not None
-    assert got.expiration == pytest.approx(2.0 + RPC_MARGIN)  # the TTL
+    assert got.expiration == pytest.approx(PATIENCE + RPC_MARGIN)  # the TTL
 
 
 async def test_call_error(bus: Bus, gateway: FakeGateway, cp: str) -> None:
     await gateway.hold(cp, lambda env: env.error("NotImplemented", "unknown action", {"x": 1}))
     outcome = await send_command(
-        bus, chargepoint_id=cp, action="ClearCache", payload={}, timeout=2.0, correlation_id="e1"
+        bus,
+        chargepoint_id=cp,
+        action="ClearCache",
+        payload={},
+        timeout=PATIENCE,
+        correlation_id="e1",
     )
     assert outcome == CallError("NotImplemented", "unknown action", {"x": 1})
 
 
 async def test_unroutable_is_not_connected_at_once(bus: Bus, cp: str) -> None:
-    started = time.monotonic()
+    # "At once": from the unroutable publish, never by waiting out the (long) timeout, which
+    # would be TimedOut instead.
     outcome = await send_command(
-        bus, chargepoint_id=cp, action="Reset", payload={"type": "Soft"}, timeout=10.0
+        bus, chargepoint_id=cp, action="Reset", payload={"type": "Soft"}, timeout=PATIENCE
     )
     assert isinstance(outcome, NotConnected)
-    assert time.monotonic() - started < 1.0
 
 
 async def test_gateway_not_connected_and_timeout_replies(
@@ -68,19 +73,18 @@ async def test_gateway_not_connected_and_timeout_replies(
 ) -> None:
     await gateway.hold(cp, lambda env: env.error("NotConnected", f"{cp} disconnected"))
     outcome = await send_command(
-        bus, chargepoint_id=cp, action="Reset", payload={"type": "Soft"}, timeout=2.0
+        bus, chargepoint_id=cp, action="Reset", payload={"type": "Soft"}, timeout=PATIENCE
     )
     assert outcome == NotConnected(f"{cp} disconnected")
     gateway.answers[cp] = lambda env: env.error("Timeout", "no answer within 2.0s")
     outcome = await send_command(
-        bus, chargepoint_id=cp, action="Reset", payload={"type": "Soft"}, timeout=2.0
+        bus, chargepoint_id=cp, action="Reset", payload={"type": "Soft"}, timeout=PATIENCE
     )
     assert outcome == TimedOut("no answer within 2.0s")
 
 
 async def test_no_reply_times_out(bus: Bus, gateway: FakeGateway, cp: str) -> None:
     await gateway.hold(cp, lambda env: None)  # the node never answers
-    started = time.monotonic()
     outcome = await send_command(
         bus,
         chargepoint_id=cp,
@@ -89,6 +93,4 @@ async def test_no_reply_times_out(bus: Bus, gateway: FakeGateway, cp: str) -> No
         timeout=0.3,
         correlation_id="t1",
     )
-    elapsed = time.monotonic() - started
     assert isinstance(outcome, TimedOut)
-    assert 0.3 <= elapsed < 0.3 + RPC_MARGIN + 0.5

@@ -26,12 +26,13 @@ from shared.db.migrate import (
 )
 from shared.db.models import Base
 from tests.fixtures.db import run_in_thread
+from tests.patience import PATIENCE
 
 pytestmark = pytest.mark.integration
 
 MIGRATIONS_DB_SUFFIX = "_migrations"
-"""The throwaway database is `<test database>_migrations`: suites run concurrently against
-the same server with their own TEST_DB must not share it."""
+"""The throwaway database is named after the test database (`csms_h1` -> `csms_h1_migrations`):
+suites of other checkouts running on the same server at the same time have their own."""
 
 
 def _head() -> str:
@@ -57,8 +58,9 @@ async def _tables(url: str) -> set[str]:
 def migrations_url(db_url: str) -> Iterator[str]:
     """A throwaway database on the test server, dropped afterwards."""
     base = make_url(db_url)
-    database = f"{base.database}{MIGRATIONS_DB_SUFFIX}"
-    url = base.set(database=database).render_as_string(hide_password=False)
+    url = base.set(database=f"{base.database}{MIGRATIONS_DB_SUFFIX}").render_as_string(
+        hide_password=False
+    )
     run_in_thread(drop_database_if_exists, url)
     assert run_in_thread(create_database_if_missing, url) is True
     assert run_in_thread(create_database_if_missing, url) is False
@@ -145,7 +147,7 @@ async def test_concurrent_upgrades_serialise(migrations_url: str) -> None:
         for _ in range(3)
     ]
     for process in processes:
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=2 * PATIENCE)
         assert process.returncode == 0, stderr.decode()
     assert await _tables(migrations_url) == set(Base.metadata.tables) | {"alembic_version"}
 

@@ -19,9 +19,14 @@ from shared.bus import UPSTREAM, Bus
 from shared.envelope import Envelope
 from shared.settings import Settings
 from tests.fixtures.bus import BusFactory, NameFactory
+from tests.patience import PATIENCE
 
-UPSTREAM_TIMEOUT = 1.0
-COMMAND_TIMEOUT = 2.0
+# Generous: a gateway under test waits as long as a busy machine may need. A test about one
+# of these timeouts makes the other party silent and starts its gateway with a short value.
+UPSTREAM_TIMEOUT = PATIENCE
+COMMAND_TIMEOUT = PATIENCE
+SHORT_TIMEOUT = 0.5
+"""The timeout a test about a timeout gives its gateway (the other party never answers)."""
 
 
 def _now() -> str:
@@ -118,22 +123,29 @@ async def gateway_factory(
     """Start gateway nodes (each its own Bus, node id and port); closed after the test.
 
     `await gateway_factory(authenticate=True)`: with the registry authentication hook;
-    other keyword arguments are settings (`default_ocpp_version=""`).
+    `upstream_timeout=` / `command_timeout=`: a short timeout for a test about it; other
+    keyword arguments are settings (`default_ocpp_version=""`).
     """
     started: list[Gateway] = []
 
-    async def make(*, authenticate: bool = False, **overrides: Any) -> Gateway:
+    async def make(
+        *,
+        authenticate: bool = False,
+        upstream_timeout: float = UPSTREAM_TIMEOUT,
+        command_timeout: float = COMMAND_TIMEOUT,
+        **overrides: Any,
+    ) -> Gateway:
         node_id = unique_name("gwnode").replace("test.", "")
         settings = Settings(
             gateway_node_id=node_id,
-            upstream_call_timeout=UPSTREAM_TIMEOUT,
-            command_timeout=COMMAND_TIMEOUT,
+            upstream_call_timeout=upstream_timeout,
+            command_timeout=command_timeout,
             ws_ping_interval=20,
             ws_ping_timeout=20,
             **overrides,
         )
         bus = await bus_factory(name=f"gateway-{node_id}")
-        downstream = Downstream(bus, node_id=node_id, command_timeout=COMMAND_TIMEOUT)
+        downstream = Downstream(bus, node_id=node_id, command_timeout=command_timeout)
         await downstream.start()
         server = GatewayServer(
             settings,
@@ -141,7 +153,7 @@ async def gateway_factory(
             downstream=downstream,
             ready=lambda: bus.is_connected,
             # Security profile 1 as `csms gateway` runs it (the registry is asked).
-            authenticate=RegistryAuthenticator(bus, node_id=node_id, timeout=UPSTREAM_TIMEOUT).admit
+            authenticate=RegistryAuthenticator(bus, node_id=node_id, timeout=upstream_timeout).admit
             if authenticate
             else None,
         )

@@ -15,6 +15,7 @@ from websockets.typing import Subprotocol
 from shared.envelope import message_key
 from tests.integration.gateway.conftest import FakeService, Gateway
 from tests.integration.gateway.test_gateway_upstream import exchange
+from tests.patience import PATIENCE
 
 pytestmark = pytest.mark.integration
 
@@ -89,8 +90,8 @@ async def test_a_unique_id_being_answered_is_refused_at_once(
     async with connect(gateway.url(cp_id), subprotocols=subprotocols) as ws:
         await ws.send(frame)
         await ws.send(frame)  # the first is still being answered (the service is slow)
-        refused = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
-        answered = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+        refused = orjson.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
+        answered = orjson.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
         # Answered, the id is free again: a resend is processed (and deduplicated downstream).
         assert (await exchange(ws, frame))[:2] == [3, "same"]
     assert refused[:3] == [4, "same", code] and "already in use" in refused[3]
@@ -107,7 +108,7 @@ async def test_a_unique_id_queued_behind_another_call_is_refused(
         await ws.send(orjson.dumps([2, "a", "Authorize", {"idTag": "T"}]).decode())
         await ws.send('[2,"h","Heartbeat",{}]')  # queued behind the Authorize
         await ws.send('[2,"h","Heartbeat",{}]')  # same id while the first still waits
-        answers = [orjson.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
+        answers = [orjson.loads(await asyncio.wait_for(ws.recv(), PATIENCE)) for _ in range(3)]
     assert answers[0][:3] == [4, "h", "ProtocolError"]
     assert [a[:2] for a in answers[1:]] == [[3, "a"], [3, "h"]]
     assert len(service.of(cp_id, "Heartbeat")) == 1

@@ -17,6 +17,7 @@ from websockets.typing import Subprotocol
 from shared.bus import GATEWAY_FRAME_LOG
 from tests.integration.gateway.conftest import FakeService, Gateway
 from tests.integration.gateway.test_gateway_upstream import eventually, exchange
+from tests.patience import PATIENCE
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ async def closed_code(ws: ClientConnection) -> int | None:
     """Read until the gateway closes the socket; its close code."""
     with pytest.raises(ConnectionClosed):
         while True:
-            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.wait_for(ws.recv(), PATIENCE)
     return ws.close_code
 
 
@@ -107,8 +108,8 @@ async def test_a_binary_frame_is_answered_then_the_socket_is_closed_1003(
         await ws.send(orjson.dumps([2, "a1", "Authorize", authorize]).decode())
         await ws.send(b'[2,"b1","Heartbeat",{}]')  # a valid CALL, but in a binary frame
         await ws.send('[2,"h1","Heartbeat",{}]')  # after it: never read
-        first = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
-        error = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+        first = orjson.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
+        error = orjson.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
         assert await closed_code(ws) == 1003
     # The CALL before it was answered first, in order (the fake service's Authorize answer
     # is a 1.6 one: a 2.0.1 station gets InternalError); the binary one is not read at all.

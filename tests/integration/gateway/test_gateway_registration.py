@@ -20,6 +20,7 @@ from shared.envelope import Envelope, Kind
 from tests.integration.gateway.conftest import FakeService, Gateway, GatewayFactory
 from tests.integration.gateway.test_gateway_downstream import attached
 from tests.integration.gateway.test_gateway_upstream import eventually, exchange
+from tests.patience import PATIENCE
 
 pytestmark = pytest.mark.integration
 
@@ -146,8 +147,8 @@ async def command_answered(
 ) -> None:
     """Send a command through the gateway; the charge point answers it with `status`."""
     request = Envelope(kind=Kind.CALL, action=action, payload=payload, chargepoint_id=cp_id)
-    reply = asyncio.create_task(commander.rpc(DOWNSTREAM, cp_id, request, timeout=5))
-    frame = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+    reply = asyncio.create_task(commander.rpc(DOWNSTREAM, cp_id, request, timeout=PATIENCE))
+    frame = orjson.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
     assert frame[0] == 2 and frame[2] == action
     await ws.send(orjson.dumps([3, frame[1], {"status": status}]).decode())
     assert (await reply).payload == {"status": status}

@@ -19,6 +19,7 @@ from shared.health import HealthServer
 from shared.service import ServiceContext
 from shared.settings import Settings
 from tests.factories import Sql
+from tests.patience import PATIENCE
 
 from .helpers import call
 
@@ -65,7 +66,9 @@ async def test_boot_notification_rpc_through_the_broker(
     registry: ServiceContext, bus: Bus, sql: Sql, cp: str
 ) -> None:
     env = call(cp, "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "X"})
-    reply = await bus.rpc(UPSTREAM, upstream_key("ocpp1.6", "BootNotification"), env, timeout=10)
+    reply = await bus.rpc(
+        UPSTREAM, upstream_key("ocpp1.6", "BootNotification"), env, timeout=PATIENCE
+    )
     assert reply.kind is Kind.RESULT
     assert reply.payload["status"] == "Pending"
     assert reply.payload["interval"] == 90
@@ -85,6 +88,6 @@ async def test_fire_and_forget_heartbeat_through_the_broker(
 ) -> None:
     env = call(cp, "Heartbeat", {})
     await bus.publish(UPSTREAM, upstream_key("ocpp1.6", "Heartbeat"), env, mandatory=True)
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(PATIENCE):
         while not await sql("select 1 from heartbeat where message_id = :m", m=env.correlation_id):
             await asyncio.sleep(0.05)

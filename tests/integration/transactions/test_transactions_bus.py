@@ -20,6 +20,7 @@ from shared.service import ServiceContext
 from shared.settings import Settings
 from tests.factories import Sql
 from tests.fixtures.bus import BusFactory
+from tests.patience import PATIENCE
 
 from .helpers import call
 
@@ -71,7 +72,7 @@ async def test_rpc_start_transaction_through_the_broker(
     }
     request = call("StartTransaction", payload)
     reply = await gateway.rpc(
-        UPSTREAM, upstream_key("ocpp1.6", "StartTransaction"), request, timeout=10
+        UPSTREAM, upstream_key("ocpp1.6", "StartTransaction"), request, timeout=PATIENCE
     )
     assert reply.kind is Kind.RESULT
     assert reply.payload["idTagInfo"] == {"status": "Invalid"}
@@ -84,7 +85,7 @@ async def test_rpc_start_transaction_through_the_broker(
         UPSTREAM,
         upstream_key("ocpp1.6", "StartTransaction"),
         call("StartTransaction", payload),
-        timeout=10,
+        timeout=PATIENCE,
     )
     assert again.payload["transactionId"] == row["transaction_id"]
     assert await sql("select count(*) as n from transaction") == [{"n": 1}]

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +29,7 @@ from shared.bus.errors import PublishFailed, RpcTimeout, Unroutable
 from shared.bus.topology import GATEWAY_AUTHENTICATE, UPSTREAM
 from shared.envelope import Envelope
 from shared.passwords import hash_password
+from tests.patience import PATIENCE
 
 PASSWORD = "0123456789abcdef:x"  # a ':' in the password is allowed
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$fake-hash-of-the-password"
@@ -349,13 +349,16 @@ async def test_logs_hold_neither_the_password_nor_the_hash(
 async def test_verifications_at_a_time_are_bounded() -> None:
     running, most = 0, 0
     lock = threading.Lock()
+    # Each verification waits for a partner: two must run at once (not by luck of scheduling,
+    # which a sleep would leave to the machine's load); with a bound of 1 it would time out.
+    pair = threading.Barrier(2, timeout=PATIENCE)
 
     def slow_verify(password: str, password_hash: str) -> bool:
         nonlocal running, most
         with lock:
             running += 1
             most = max(most, running)
-        time.sleep(0.02)
+        pair.wait()
         with lock:
             running -= 1
         return True

@@ -25,11 +25,11 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -214,15 +214,20 @@ class Sent:
     blocked: bool
 
 
-async def _in_flight(session: AsyncSession, location_uuid: uuid.UUID, lease: float) -> int | None:
-    """The id of a decision of the location still sending within its lease, if any."""
+async def _in_flight(
+    session: AsyncSession, location_uuid: uuid.UUID, now: datetime, lease: float
+) -> int | None:
+    """The id of a decision of the location still sending within its lease, if any.
+
+    Its age is measured on the service's clock (`computed_at` is that clock's `now`).
+    """
     d = BalancingDecision
     return await session.scalar(
         select(d.id)
         .where(
             d.location_uuid == location_uuid,
             d.sent.contains(IN_FLIGHT),
-            d.computed_at > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease),
+            d.computed_at > now - timedelta(seconds=lease),
         )
         .order_by(d.id.desc())
         .limit(1)
@@ -266,7 +271,7 @@ async def decide(
         or location.balancing_strategy is None
     ):
         return None
-    claim = await _in_flight(session, location_uuid, lease)
+    claim = await _in_flight(session, location_uuid, now, lease)
     if claim is not None:
         return Busy(claim)
     unit = location.grid_limit_unit

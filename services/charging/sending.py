@@ -23,7 +23,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import select, update
@@ -114,13 +114,17 @@ async def rebalance(
     None when the location has no grid limit. While another recomputation of the location
     is sending, waits (no connection held) until it has recorded, or its lease ran out.
     """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     while True:
+        # The handler's clock, advanced by the time spent waiting for the location.
+        current = now + timedelta(seconds=loop.time() - started)
         async with db() as session, session.begin():
             step = await decide(
                 session,
                 location_uuid=location_uuid,
                 trigger=trigger,
-                now=now,
+                now=current,
                 chargepoint_id=chargepoint_id,
                 lease=lease,
             )

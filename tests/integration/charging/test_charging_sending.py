@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -199,8 +200,10 @@ async def test_no_connection_or_lock_is_held_while_a_charge_point_is_waited_on(
     assert rows == [{"installed_limit": Decimal(32)}]
 
 
-async def _now(sql: Sql) -> Any:
-    return (await sql("select now() as t"))[0]["t"]
+async def _now(sql: Sql) -> datetime:
+    moment = (await sql("select now() as t"))[0]["t"]
+    assert isinstance(moment, datetime)
+    return moment
 
 
 async def test_recording_is_keyed_by_the_decision(
@@ -241,25 +244,22 @@ async def test_a_claim_older_than_its_lease_is_taken_for_dead(
     lease: float,
 ) -> None:
     tid = await start_transaction(sql, site[0])
+    plan_now = await _now(sql)
     async with db_sessionmaker() as session, session.begin():
         plan = await decide(
             session,
             location_uuid=uuid.UUID(LOCATION),
             trigger="crashed replica",
-            now=await _now(sql),
+            now=plan_now,
             lease=60,
         )
     assert isinstance(plan, Plan)  # ... and its replica never records
-    await sql(
-        "update balancing_decision set computed_at = now() - interval '1 second' where id = :i",
-        i=plan.decision_id,
-    )
     async with db_sessionmaker() as session, session.begin():
         step = await decide(
             session,
             location_uuid=uuid.UUID(LOCATION),
             trigger="test",
-            now=await _now(sql),
+            now=plan_now + timedelta(seconds=1),
             lease=lease,
         )
     if lease > 1:

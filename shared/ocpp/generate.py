@@ -9,9 +9,10 @@ script does around it, so that the output is what the services want:
 
 1. Copy every schema to a work folder as `<action>_request.json` / `<action>_response.json`
    (snake_case modules) with the title `<Action>Request` / `<Action>Response` (the class
-   name), without `description`s (spec prose; the models stay small, the spec is the doc)
-   and without `additionalProperties: false` (unknown fields are ignored by `OcppModel`:
-   the gateway decides what it admits). 2.0.1 `CustomDataType` keeps vendor properties
+   name), without `description`s (spec prose; the models stay small, the spec is the doc),
+   without `additionalProperties: false` (unknown fields are ignored by `OcppModel`: the
+   gateway decides what it admits) and with `format: uri` as the gateway's regex (a URL is
+   sent as the operator wrote it). 2.0.1 `CustomDataType` keeps vendor properties
    (`additionalProperties: true`, as the schema means it).
 2. Run datamodel-codegen over the folder: snake_case fields with camelCase aliases,
    StrEnum enums, OCPP types from `shared.ocpp.types` (`AwareDatetime`, `Decimal` for
@@ -94,14 +95,22 @@ def snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
+URI_PATTERN: Final = r"^\w+:(\/?\/?)[^\s]+$"
+"""`format: uri` as the gateway checks it (fastjsonschema's regex): the text is kept as sent
+(pydantic's AnyUrl would rewrite it: a trailing slash, a lower-case host, escapes)."""
+
+
 def _clean(node: Any) -> Any:
-    """Drop descriptions and `additionalProperties: false`."""
+    """Drop descriptions and `additionalProperties: false`; `format: uri` as a pattern."""
     if isinstance(node, dict):
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in ("description", "comment", "javaType", "$id", "$schema"):
                 continue
             if key == "additionalProperties" and value is False:
+                continue
+            if key == "format" and value == "uri":
+                out["pattern"] = URI_PATTERN
                 continue
             out[key] = _clean(value)
         return out

@@ -49,6 +49,7 @@ _TYPE_ERRORS: Final = frozenset(
     }
 )
 _OCCURRENCE_ERRORS: Final = frozenset({"missing", "too_short", "too_long", "extra_forbidden"})
+_VALUE_ERRORS: Final = frozenset({"enum", "literal_error", "string_pattern_mismatch"})
 
 
 def request_model(version: str, action: str) -> type[OcppModel]:
@@ -79,13 +80,13 @@ def _model(version: str, action: str, direction: Direction) -> type[OcppModel]:
 
 def parse_request(version: str, action: str, payload: Any) -> OcppModel:
     """A CALL payload as its typed request; raises `RequestInvalid` or `UnknownAction`."""
-    return parse_payload(request_model(version, action), payload, version=version)
+    return parse_payload(request_model(version, action), payload, version=version, action=action)
 
 
 def parse_response(version: str, action: str, payload: Any) -> OcppModel:
     """A CALLRESULT payload as its typed response; `ResponseInvalid` or `UnknownAction`."""
     model = response_model(version, action)
-    return parse_payload(model, payload, version=version, error=ResponseInvalid)
+    return parse_payload(model, payload, version=version, action=action, error=ResponseInvalid)
 
 
 def parse_payload(
@@ -93,14 +94,16 @@ def parse_payload(
     payload: Any,
     *,
     version: str,
+    action: str | None = None,
     error: type[PayloadInvalid] = RequestInvalid,
 ) -> M:
     """`payload` (the dict an Envelope holds, camelCase) as `model`; raises `error`.
 
     Strict as the gateway's schema check: JSON types are not coerced (`"1"` is no integer),
     a null is refused, unknown fields are ignored (the gateway decided to admit them).
+    `action` names the message in the error (default: the model's name).
     """
-    action = model.__name__
+    action = action or model.__name__
     if type(payload) is not dict:
         raise error(
             version=version,
@@ -121,11 +124,11 @@ def parse_payload(
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
+        first = exc.errors(include_url=False)[0]
         raise error(
             version=version,
             action=action,
-            violation=violation_of(first["type"]),
+            violation=violation_of(first["type"], first.get("input")),
             description=_describe(first),
             details={"path": _path(first), "rule": first["type"], "errors": exc.error_count()},
         ) from None
@@ -157,10 +160,12 @@ def _find_null(node: Any, path: str) -> str | None:
     return None
 
 
-def violation_of(error_type: str) -> Violation:
-    """The OCPP violation a pydantic error type stands for."""
+def violation_of(error_type: str, value: Any = None) -> Violation:
+    """The OCPP violation a pydantic error type (for the offending `value`) stands for."""
     if error_type in _OCCURRENCE_ERRORS:
         return Violation.OCCURRENCE
+    if error_type in _VALUE_ERRORS and not isinstance(value, str):
+        return Violation.TYPE  # 5 for an enum or a pattern: the schema's `type` fails first
     if error_type in _TYPE_ERRORS or (
         error_type.endswith("_type") and error_type != "ocpp_date_time"
     ):

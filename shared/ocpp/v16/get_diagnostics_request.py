@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AnyUrl, Field
+from pydantic import Field, StrictStr
 
 from shared.ocpp.types import AwareDatetime, OcppModel, StrictInt
 
 
 class GetDiagnosticsRequest(OcppModel):
-    location: AnyUrl
+    location: Annotated[StrictStr, Field(pattern="^\\w+:(\\/?\\/?)[^\\s]+$")]
     retries: StrictInt | None = None
     retry_interval: Annotated[StrictInt | None, Field(alias="retryInterval")] = None
     start_time: Annotated[AwareDatetime | None, Field(alias="startTime")] = None

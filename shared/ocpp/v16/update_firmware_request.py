@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AnyUrl, Field
+from pydantic import Field, StrictStr
 
 from shared.ocpp.types import AwareDatetime, OcppModel, StrictInt
 
 
 class UpdateFirmwareRequest(OcppModel):
-    location: AnyUrl
+    location: Annotated[StrictStr, Field(pattern="^\\w+:(\\/?\\/?)[^\\s]+$")]
     retries: StrictInt | None = None
     retrieve_date: Annotated[AwareDatetime, Field(alias="retrieveDate")]
     retry_interval: Annotated[StrictInt | None, Field(alias="retryInterval")] = None

@@ -219,6 +219,33 @@ def test_invalid_payloads_get_the_versions_error_code(
         assert caught.value.version == version
 
 
+@pytest.mark.parametrize(
+    "url", ["ftp://user:secret@Host.Example.COM", "https://example.com", "sftp://h/a%20b?x=1"]
+)
+def test_urls_are_kept_as_sent(url: str) -> None:
+    req = parse_request(OCPP16, "GetDiagnostics", {"location": url})
+    assert dump_request(req) == {"location": url}
+
+
+@pytest.mark.parametrize(
+    ("location", "code"),
+    [("not a url", "PropertyConstraintViolation"), (5, "TypeConstraintViolation")],
+)
+def test_a_location_must_look_like_a_uri(location: object, code: str) -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(OCPP16, "UpdateFirmware", {"location": location, "retrieveDate": DATE_TIME})
+    assert caught.value.code == code
+    assert caught.value.action == "UpdateFirmware"
+
+
+@pytest.mark.parametrize(("unit", "code"), [("parsec", "Property"), (5, "Type")])
+def test_an_enum_gets_a_property_or_type_violation(unit: object, code: str) -> None:
+    payload = broken(["meterValue", 0, "sampledValue", 0, "unit"], unit)
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(OCPP16, "MeterValues", payload)
+    assert caught.value.code == f"{code}ConstraintViolation"
+
+
 def test_a_response_that_does_not_fit_is_a_response_error() -> None:
     with pytest.raises(ResponseInvalid) as caught:
         parse_response(OCPP16, "RemoteStartTransaction", {"status": "Maybe"})

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.ocpp import (
@@ -74,6 +74,7 @@ def test_malformed_or_offsetless_date_times_are_refused(text: str) -> None:
         parse_datetime(text)
 
 
+@settings(deadline=None)  # no timed assertion on a shared machine
 @given(
     st.datetimes(
         min_value=datetime(1971, 1, 1),
@@ -126,6 +127,7 @@ def test_numbers_keep_the_digits_sent(sent: float, expected: Decimal) -> None:
     assert str(value) == str(expected)
 
 
+@settings(deadline=None)
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_every_float_reads_as_its_shortest_decimal(sent: float) -> None:
     req = parse_payload(MeterValuesRequest, _sampled_201(sent), version=OCPP201)

@@ -98,12 +98,13 @@ async def _commit(session: AsyncSession, message: str) -> None:
 
 async def provision(*, session: AsyncSession, data: ChargePointCreate) -> ChargePoint:
     """Provision a charge point; a decommissioned one with that id is re-provisioned."""
-    password_hash = await _hash(session, data.password)
     await _check_location(session, data.location_id)
     existing = await session.get(ChargePoint, data.chargepoint_id)
+    if existing is not None and existing.decommissioned_at is None:
+        raise Conflict(f"charge point {data.chargepoint_id} exists")
+    # Checked; nothing changed yet: argon2 with no connection held, then the writes.
+    password_hash = await _hash(session, data.password)
     if existing is not None:
-        if existing.decommissioned_at is None:
-            raise Conflict(f"charge point {data.chargepoint_id} exists")
         existing.decommissioned_at = None
         existing.location_uuid = data.location_id
         existing.registration_status = data.registration_status
@@ -130,15 +131,20 @@ async def update(
 ) -> ChargePoint:
     """Change location, registration status (e.g. accept one that booted unknown), password."""
     changes = data.model_dump(exclude_unset=True)
-    new_hash = await _hash(session, data.password) if "password" in changes else None
     chargepoint = await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
+    if "location_id" in changes and data.location_id is not None:
+        await _check_location(session, data.location_id)
+    if (
+        data.registration_status is not None
+        and chargepoint.decommissioned_at is not None
+        and data.registration_status != "Rejected"
+    ):
+        raise Conflict("charge point is decommissioned; provision it again with POST")
+    # Checked; nothing changed yet: argon2 with no connection held, then the changes.
+    new_hash = await _hash(session, data.password) if "password" in changes else None
     if "location_id" in changes:
-        if data.location_id is not None:
-            await _check_location(session, data.location_id)
         chargepoint.location_uuid = data.location_id
     if data.registration_status is not None:
-        if chargepoint.decommissioned_at is not None and data.registration_status != "Rejected":
-            raise Conflict("charge point is decommissioned; provision it again with POST")
         chargepoint.registration_status = data.registration_status
     if "password" in changes:
         chargepoint.password_hash = new_hash

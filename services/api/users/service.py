@@ -95,9 +95,9 @@ async def _commit(session: AsyncSession, message: str) -> None:
 
 async def create_user(*, session: AsyncSession, data: UserCreate) -> User:
     """Create a user; Conflict when the email is taken."""
-    password_hash = await _hash(session, data.password)
     if await _email_taken(session, data.email, other_than=None):
         raise Conflict(f"a user with email {data.email} exists")
+    password_hash = await _hash(session, data.password)  # checks first: a 409 costs no argon2
     user = User(
         email=data.email,
         password_hash=password_hash,
@@ -121,7 +121,6 @@ async def update_user(
     *, session: AsyncSession, user_id: uuid.UUID, data: UserUpdate, acting_user_id: uuid.UUID | None
 ) -> User:
     """Change a user; the last active admin cannot be demoted or deactivated."""
-    new_hash = None if data.password is None else await _hash(session, data.password)
     user = await get_user(session=session, user_id=user_id)
     changes = data.model_dump(exclude_unset=True)
     removes_admin = (
@@ -134,9 +133,12 @@ async def update_user(
             raise Conflict("you cannot demote or deactivate yourself")
         if await _other_active_admins(session, user.id) == 0:
             raise Conflict("at least one active admin must remain")
-    if data.email is not None and data.email != user.email:
-        if await _email_taken(session, data.email, other_than=user.id):
-            raise Conflict(f"a user with email {data.email} exists")
+    new_email = data.email is not None and data.email != user.email
+    if new_email and await _email_taken(session, data.email or "", other_than=user.id):
+        raise Conflict(f"a user with email {data.email} exists")
+    # Checked; nothing changed yet: argon2 with no connection held, then the changes.
+    new_hash = None if data.password is None else await _hash(session, data.password)
+    if new_email and data.email is not None:
         user.email = data.email
     if new_hash is not None:
         user.password_hash = new_hash
@@ -171,10 +173,11 @@ async def update_me(*, session: AsyncSession, user: User, data: MeUpdate) -> Use
     await security.end_read_transaction(session)
     if not await security.verify_password_async(data.current_password, user.password_hash):
         raise Forbidden("current_password is wrong")
-    new_hash = None if data.password is None else await security.hash_password_async(data.password)
-    if data.email is not None and data.email != user.email:
-        if await _email_taken(session, data.email, other_than=user.id):
-            raise Conflict(f"a user with email {data.email} exists")
+    new_email = data.email is not None and data.email != user.email
+    if new_email and await _email_taken(session, data.email or "", other_than=user.id):
+        raise Conflict(f"a user with email {data.email} exists")
+    new_hash = None if data.password is None else await _hash(session, data.password)
+    if new_email and data.email is not None:
         user.email = data.email
     if new_hash is not None:
         user.password_hash = new_hash

@@ -13,7 +13,7 @@ export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/$(TEST_
 export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
 DEV_ENV := CSMS_ENV=development CSMS_LOG_FORMAT=console
 
-.PHONY: install run migrate test test-unit fuzz lint format bench up down clean vhost deploy-check
+.PHONY: install run migrate test test-unit fuzz lint format bench up down clean vhost deploy-check gen-ocpp-models
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Typed OCPP models (shared/ocpp/v16, v201) from the ocpp package's schemas; a unit test
+# fails when the committed files differ from what this writes.
+gen-ocpp-models: install
+	$(BIN)/python -m shared.ocpp.generate
 
 bench: install
 	rabbitmqctl -q delete_vhost csms_bench 2>/dev/null || true

@@ -10,9 +10,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
 
-# The argon2 helpers live in shared/ (the registry verifies charge point passwords too).
-from shared.passwords import hash_password, needs_rehash, verify_password
+# The argon2 helpers live in shared/ (the gateway verifies charge point passwords too).
+# Request handlers use the `_async` ones: argon2 in a worker thread, bounded per process.
+from shared.passwords import (
+    hash_password,
+    hash_password_async,
+    needs_rehash,
+    verify_password,
+    verify_password_async,
+)
 
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "csms"
@@ -32,10 +40,13 @@ __all__ = [
     "decode_access_token",
     "generate_api_key",
     "hash_api_key",
+    "end_read_transaction",
     "hash_password",
+    "hash_password_async",
     "looks_like_api_key",
     "needs_rehash",
     "verify_password",
+    "verify_password_async",
 ]
 
 
@@ -107,3 +118,16 @@ def hash_api_key(key: str) -> str:
 def api_key_matches(key: str, key_hash: str) -> bool:
     """Constant-time comparison of a presented key with a stored hash."""
     return hmac.compare_digest(hash_api_key(key), key_hash)
+
+
+async def end_read_transaction(session: AsyncSession) -> None:
+    """Give the request's pooled connection back before slow work (argon2).
+
+    Commits the read-only transaction a request opened so far (the caller's lookup, ...):
+    objects already loaded stay usable (`expire_on_commit=False`), the next statement
+    starts a new transaction. A burst of logins then holds threads, not connections.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("the session has unwritten changes: end_read_transaction is for reads")
+    if session.in_transaction():
+        await session.commit()

@@ -137,8 +137,19 @@ class Installed:
     outcome: CommandOutcome
 
 
+@dataclass(frozen=True, slots=True)
+class ClearTarget:
+    """A charge point connector where a profile is to be cleared, and its status there."""
+
+    chargepoint_id: str
+    connector_id: int
+    previous: str
+
+
 class Installer:
-    """Installs, clears and queries profiles on charge points; records installations."""
+    """Sends SetChargingProfile / ClearChargingProfile / GetCompositeSchedule and records the
+    installations; sending and recording are separate steps (`services/charging/sending.py`
+    runs them: no database transaction is open while a charge point is waited on)."""
 
     def __init__(self, sender: Sender) -> None:
         self.sender = sender
@@ -160,19 +171,25 @@ class Installer:
             status=status,
         )
 
-    async def install(self, session: AsyncSession, profile: ChargingProfile) -> Installed:
-        """Send SetChargingProfile for `profile` to its target; record the outcome."""
+    async def send_install(self, profile: ChargingProfile) -> CommandOutcome:
+        """Send SetChargingProfile for `profile` to its target (no database work)."""
         if profile.chargepoint_id is None:
             raise ValueError("the profile has no target charge point")
-        connector_id = profile.connector_id or 0
-        outcome = await self.sender(
+        return await self.sender(
             chargepoint_id=profile.chargepoint_id,
             action="SetChargingProfile",
             payload={
-                "connectorId": connector_id,
+                "connectorId": profile.connector_id or 0,
                 "csChargingProfiles": cs_charging_profile(profile),
             },
         )
+
+    async def record_install(
+        self, session: AsyncSession, profile: ChargingProfile, outcome: CommandOutcome
+    ) -> Installed:
+        """Record how SetChargingProfile of `profile` ended (idempotent: an upsert)."""
+        assert profile.chargepoint_id is not None
+        connector_id = profile.connector_id or 0
         status = status_of(outcome)
         await self._record(
             session,
@@ -200,12 +217,10 @@ class Installer:
             session, profile, chargepoint_id=profile.chargepoint_id, connector_id=connector_id
         )
 
-    async def clear(self, session: AsyncSession, profile: ChargingProfile) -> Installed | None:
-        """Send ClearChargingProfile(id) where `profile` is installed or pending; record it.
-
-        None when it is installed nowhere. `Unknown` (the charge point does not have it) also
-        counts as cleared (OCPP 1.6 §6.5: no profile matched).
-        """
+    async def clear_targets(
+        self, session: AsyncSession, profile: ChargingProfile
+    ) -> list[ClearTarget]:
+        """Where `profile` is installed or pending (ClearChargingProfile goes there)."""
         i = ChargingProfileInstallation
         rows = (
             await session.execute(
@@ -215,36 +230,45 @@ class Installer:
                 )
             )
         ).all()
-        last: Installed | None = None
-        for chargepoint_id, connector_id, previous in rows:
-            outcome = await self.sender(
-                chargepoint_id=chargepoint_id,
-                action="ClearChargingProfile",
-                payload={"id": profile.chargingprofile_id},
+        return [ClearTarget(cp, connector, previous) for cp, connector, previous in rows]
+
+    async def send_clear(self, profile_id: int, target: ClearTarget) -> CommandOutcome:
+        """Send ClearChargingProfile(id) to one charge point (no database work)."""
+        return await self.sender(
+            chargepoint_id=target.chargepoint_id,
+            action="ClearChargingProfile",
+            payload={"id": profile_id},
+        )
+
+    async def record_clear(
+        self, session: AsyncSession, profile_id: int, target: ClearTarget, outcome: CommandOutcome
+    ) -> Installed:
+        """Record how ClearChargingProfile ended on one charge point.
+
+        `Unknown` (the charge point does not have it) also counts as cleared (OCPP 1.6
+        §6.5: no profile matched). Refused, offline, no answer: it stays as it was.
+        """
+        if isinstance(outcome, Result) and outcome.payload.get("status") in (
+            "Accepted",
+            "Unknown",
+        ):
+            status = "Cleared"
+        else:
+            status = target.previous
+            log.warning(
+                "ClearChargingProfile %s on %s: %s",
+                profile_id,
+                target.chargepoint_id,
+                outcome_label(outcome),
             )
-            if isinstance(outcome, Result) and outcome.payload.get("status") in (
-                "Accepted",
-                "Unknown",
-            ):
-                status = "Cleared"
-            else:
-                # Not cleared (refused, offline, no answer): it stays as it was.
-                status = previous
-                log.warning(
-                    "ClearChargingProfile %s on %s: %s",
-                    profile.chargingprofile_id,
-                    chargepoint_id,
-                    outcome_label(outcome),
-                )
-            await self._record(
-                session,
-                chargepoint_id=chargepoint_id,
-                connector_id=connector_id,
-                profile_id=profile.chargingprofile_id,
-                status=status,
-            )
-            last = Installed(status, outcome)
-        return last
+        await self._record(
+            session,
+            chargepoint_id=target.chargepoint_id,
+            connector_id=target.connector_id,
+            profile_id=profile_id,
+            status=status,
+        )
+        return Installed(status, outcome)
 
     async def composite_schedule(
         self, *, chargepoint_id: str, connector_id: int, duration: int, unit: str | None = None

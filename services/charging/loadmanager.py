@@ -1,9 +1,13 @@
-"""Site load balancing against the database: recompute a location, send the changed limits.
+"""Site load balancing against the database: recompute a location, record what was sent.
 
-Every recomputation starts from the database (no state in the process), under the
-location's advisory lock (`pg_advisory_xact_lock`, held until the handler's transaction
-commits), so competing replicas of the charging service take turns per location and each
-sees what the previous one installed.
+A recomputation is three steps (`services/charging/sending.py` runs them): `decide` in one
+short transaction, sending the changed limits with no transaction open, `record` in a
+second short transaction keyed by the decision. Every recomputation starts from the
+database (no state in the process), under the location's advisory lock
+(`pg_advisory_xact_lock`, held only for the two short transactions). Competing replicas
+take turns per location through the decision itself: while a decision of the location is
+still "sending" (and younger than its lease), `decide` answers `Busy` and the caller waits
+without holding a connection, so each recomputation sees what the previous one installed.
 
 Sessions: the active transactions of the location's *connected* charge points (a charge
 point that goes offline frees its share; its limit counts as unknown until it is back).
@@ -18,19 +22,18 @@ value is unknown (the charge point was offline or did not answer).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.charging.installer import Installer, outcome_label
+from services.charging.installer import outcome_label
 from shared.charging import balancing
 from shared.charging.profiles import to_schedule_profile
 from shared.charging.schedule import (
@@ -40,7 +43,7 @@ from shared.charging.schedule import (
     Transaction,
     limit_at,
 )
-from shared.commands import CommandOutcome, NotConnected, Result
+from shared.commands import CommandOutcome, Result
 from shared.db.models import (
     BalancingAllocation,
     BalancingDecision,
@@ -174,22 +177,90 @@ def _session_of(
     )
 
 
-def _accepted(outcome: CommandOutcome) -> bool:
+def accepted(outcome: CommandOutcome) -> bool:
+    """True when a SetChargingProfile was accepted."""
     return isinstance(outcome, Result) and outcome.payload.get("status") == "Accepted"
 
 
-async def rebalance(
+SENDING: Final = "sending"
+"""`outcome` of a planned send in `balancing_decision.sent` until its answer is recorded."""
+IN_FLIGHT: Final = [{"outcome": SENDING}]  # JSONB containment: a decision still sending
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """Another recomputation of the location is still sending (its claim is fresh)."""
+
+    decision_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A committed decision whose changed limits are to be sent (decreases first)."""
+
+    decision_id: int
+    location_uuid: uuid.UUID
+    unit: str
+    allocations: list[balancing.Allocation]
+    down: list[balancing.Allocation]
+    up: list[balancing.Allocation]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """How the sends of a plan ended: outcomes per transaction; increases held back?"""
+
+    outcomes: dict[int, CommandOutcome]
+    blocked: bool
+
+
+async def _in_flight(
+    session: AsyncSession, location_uuid: uuid.UUID, now: datetime, lease: float
+) -> int | None:
+    """The id of a decision of the location still sending within its lease, if any.
+
+    Its age is measured on the service's clock (`computed_at` is that clock's `now`).
+    """
+    d = BalancingDecision
+    return await session.scalar(
+        select(d.id)
+        .where(
+            d.location_uuid == location_uuid,
+            d.sent.contains(IN_FLIGHT),
+            d.computed_at > now - timedelta(seconds=lease),
+        )
+        .order_by(d.id.desc())
+        .limit(1)
+    )
+
+
+def _entry(a: balancing.Allocation, outcome: str, status: str) -> dict[str, Any]:
+    return {
+        "transaction_id": a.transaction_id,
+        "chargepoint_id": a.chargepoint_id,
+        "connectorid": a.connector_id,
+        "limit": float(a.limit),
+        "outcome": outcome,
+        "status": status,
+    }
+
+
+async def decide(
     session: AsyncSession,
-    installer: Installer,
     *,
     location_uuid: uuid.UUID,
     trigger: str,
     now: datetime,
     chargepoint_id: str | None = None,
-) -> Decision | None:
-    """Recompute the limits of `location_uuid` and install the changed ones.
+    lease: float,
+) -> Decision | Plan | Busy | None:
+    """Step 1 (one short transaction, under the location's advisory lock): recompute the
+    limits of `location_uuid` and store the decision.
 
-    None when the location has no grid limit (nothing is balanced there).
+    None: the location is not balanced (no grid limit). `Busy`: another recomputation is
+    still sending (its decision is "sending" and younger than `lease` seconds); the caller
+    waits and tries again. `Decision`: nothing to send (recorded). `Plan`: limits to send;
+    the decision row lists them as "sending" (the claim on the location) until `record`.
     """
     await lock_location(session, location_uuid)
     location = await session.get(Location, location_uuid)
@@ -200,6 +271,9 @@ async def rebalance(
         or location.balancing_strategy is None
     ):
         return None
+    claim = await _in_flight(session, location_uuid, now, lease)
+    if claim is not None:
+        return Busy(claim)
     unit = location.grid_limit_unit
     rows = await _active_rows(session, location_uuid)
     online = [r for r in rows if r.connected]
@@ -246,69 +320,10 @@ async def rebalance(
             # installed never passes the grid limit.
             up.append(a)
 
-    results: dict[int, CommandOutcome] = {}
-
-    async def send(batch: list[balancing.Allocation]) -> None:
-        outcomes = await asyncio.gather(
-            *(
-                installer.set_balancing_limit(
-                    chargepoint_id=a.chargepoint_id,
-                    connector_id=a.connector_id,
-                    transaction_id=a.transaction_id,
-                    limit=a.limit,
-                    unit=unit,
-                )
-                for a in batch
-            )
-        )
-        results.update(zip((a.transaction_id for a in batch), outcomes, strict=True))
-
-    await send(down)
-    held = [a for a in down if not _accepted(results[a.transaction_id])]
-    blocked = [a for a in held if not isinstance(results[a.transaction_id], NotConnected)]
-    if blocked:
-        log.warning(
-            "location %s: %d limit decrease(s) not accepted; increases deferred",
-            location_uuid,
-            len(blocked),
-        )
-    else:
-        await send(up)
-
-    sent: list[dict[str, Any]] = []
     for a in allocations:
+        # The decided limit; what the charge point holds changes only when it accepts
+        # (recorded by `record`).
         prev = previous.get(a.transaction_id)
-        outcome = results.get(a.transaction_id)
-        installed = prev.installed_limit if prev is not None else None
-        status = prev.status if prev is not None else "Pending"
-        if outcome is not None:
-            if _accepted(outcome):
-                installed, status = a.limit, "Installed"
-            elif isinstance(outcome, Result):
-                status = "Rejected"
-            else:
-                installed, status = None, "Pending"
-            sent.append(
-                {
-                    "transaction_id": a.transaction_id,
-                    "chargepoint_id": a.chargepoint_id,
-                    "connectorid": a.connector_id,
-                    "limit": float(a.limit),
-                    "outcome": outcome_label(outcome),
-                    "status": status,
-                }
-            )
-        elif a in up and blocked:
-            sent.append(
-                {
-                    "transaction_id": a.transaction_id,
-                    "chargepoint_id": a.chargepoint_id,
-                    "connectorid": a.connector_id,
-                    "limit": float(a.limit),
-                    "outcome": "deferred",
-                    "status": status,
-                }
-            )
         stmt = pg_insert(BalancingAllocation).values(
             transaction_id=a.transaction_id,
             location_uuid=location_uuid,
@@ -316,8 +331,8 @@ async def rebalance(
             connectorid=a.connector_id,
             limit=a.limit,
             paused=a.paused,
-            installed_limit=installed,
-            status=status,
+            installed_limit=prev.installed_limit if prev is not None else None,
+            status=prev.status if prev is not None else "Pending",
         )
         await session.execute(
             stmt.on_conflict_do_update(
@@ -333,36 +348,76 @@ async def rebalance(
             )
         )
 
+    held = {tid: prev.status for tid, prev in previous.items()}
+    planned = [_entry(a, SENDING, held.get(a.transaction_id, "Pending")) for a in down + up]
     changed = (
-        bool(sent)
+        bool(planned)
         or bool(gone)
         or any(
             previous.get(a.transaction_id) is None or previous[a.transaction_id].limit != a.limit
             for a in allocations
         )
     )
-    if changed:
-        session.add(
-            BalancingDecision(
-                location_uuid=location_uuid,
-                computed_at=now,
-                trigger=trigger,
-                chargepoint_id=chargepoint_id,
-                grid_limit=location.grid_limit,
-                unit=unit,
-                strategy=location.balancing_strategy,
-                allocations=[
-                    {
-                        "transaction_id": a.transaction_id,
-                        "chargepoint_id": a.chargepoint_id,
-                        "connectorid": a.connector_id,
-                        "limit": float(a.limit),
-                        "paused": a.paused,
-                    }
-                    for a in allocations
-                ],
-                sent=sent,
-            )
+    if not changed:
+        return Decision(location_uuid, allocations, [], False)
+    row = BalancingDecision(
+        location_uuid=location_uuid,
+        computed_at=now,
+        trigger=trigger,
+        chargepoint_id=chargepoint_id,
+        grid_limit=location.grid_limit,
+        unit=unit,
+        strategy=location.balancing_strategy,
+        allocations=[
+            {
+                "transaction_id": a.transaction_id,
+                "chargepoint_id": a.chargepoint_id,
+                "connectorid": a.connector_id,
+                "limit": float(a.limit),
+                "paused": a.paused,
+            }
+            for a in allocations
+        ],
+        sent=planned,
+    )
+    session.add(row)
+    await session.flush()
+    if not planned:
+        return Decision(location_uuid, allocations, [], True)
+    return Plan(row.id, location_uuid, unit, allocations, down, up)
+
+
+async def record(session: AsyncSession, plan: Plan, sent: Sent) -> Decision:
+    """Step 3 (a second short transaction): record how the sends of `plan` ended.
+
+    Keyed by the decision: a decision already recorded (a redelivery, a retry) is left as
+    it is. Accepted -> `installed_limit` = the limit, Installed; refused -> Rejected (the
+    charge point keeps what it had); offline / no answer -> unknown (NULL), Pending.
+    """
+    await lock_location(session, plan.location_uuid)
+    row = await session.get(BalancingDecision, plan.decision_id)
+    if row is None or not any(e.get("outcome") == SENDING for e in row.sent):
+        return Decision(plan.location_uuid, plan.allocations, row.sent if row else [], True)
+    entries: list[dict[str, Any]] = []
+    status_before = {e["transaction_id"]: e["status"] for e in row.sent}
+    for a in plan.down + plan.up:
+        outcome = sent.outcomes.get(a.transaction_id)
+        if outcome is None:  # an increase held back: the decrease before it was refused
+            entries.append(_entry(a, "deferred", status_before[a.transaction_id]))
+            continue
+        values: dict[str, Any]
+        if accepted(outcome):
+            values = {"installed_limit": a.limit, "status": "Installed"}
+        elif isinstance(outcome, Result):
+            values = {"status": "Rejected"}
+        else:
+            values = {"installed_limit": None, "status": "Pending"}
+        await session.execute(
+            update(BalancingAllocation)
+            .where(BalancingAllocation.transaction_id == a.transaction_id)
+            .values(**values, updated_at=text("now()"))
         )
-        await session.flush()
-    return Decision(location_uuid, allocations, sent, changed)
+        entries.append(_entry(a, outcome_label(outcome), values["status"]))
+    row.sent = entries
+    await session.flush()
+    return Decision(plan.location_uuid, plan.allocations, entries, True)

@@ -6,6 +6,7 @@ from services.charging import command_effects
 from services.charging.handlers.events import EventHandlers
 from services.charging.handlers.profiles import ProfileHandlers
 from services.charging.installer import Installer
+from services.charging.sending import Db
 from shared.bus.topology import EVENTS
 from shared.charging import CLEAR_PROFILE, INSTALL_PROFILE
 from shared.dispatch import Route, Router
@@ -17,10 +18,11 @@ CHARGEPOINT_CONNECTED = "chargepoint.connected"
 CHARGEPOINT_DISCONNECTED = "chargepoint.disconnected"
 
 
-def build_router(installer: Installer) -> Router:
-    """The route table with handlers bound to `installer` (tests inject a fake sender)."""
-    events = EventHandlers(installer)
-    profiles = ProfileHandlers(installer)
+def build_router(installer: Installer, db: Db) -> Router:
+    """The route table with handlers bound to `installer` (tests inject a fake sender) and
+    the service's sessionmaker (handlers run their own short transactions)."""
+    events = EventHandlers(installer, db)
+    profiles = ProfileHandlers(installer, db)
     return Router(
         [
             # Domain events of the registry and transactions services (site load balancing).

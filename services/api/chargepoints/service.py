@@ -80,6 +80,14 @@ async def _check_location(session: AsyncSession, location_id: uuid.UUID) -> None
         raise Unprocessable("body.location_id", f"location {location_id} does not exist")
 
 
+async def _hash(session: AsyncSession, password: str | None) -> str | None:
+    """argon2 in a worker thread, with no database connection held; None: no password."""
+    if not password:
+        return None
+    await security.end_read_transaction(session)
+    return await security.hash_password_async(password)
+
+
 async def _commit(session: AsyncSession, message: str) -> None:
     try:
         await session.commit()
@@ -91,11 +99,12 @@ async def _commit(session: AsyncSession, message: str) -> None:
 async def provision(*, session: AsyncSession, data: ChargePointCreate) -> ChargePoint:
     """Provision a charge point; a decommissioned one with that id is re-provisioned."""
     await _check_location(session, data.location_id)
-    password_hash = security.hash_password(data.password) if data.password else None
     existing = await session.get(ChargePoint, data.chargepoint_id)
+    if existing is not None and existing.decommissioned_at is None:
+        raise Conflict(f"charge point {data.chargepoint_id} exists")
+    # Checked; nothing changed yet: argon2 with no connection held, then the writes.
+    password_hash = await _hash(session, data.password)
     if existing is not None:
-        if existing.decommissioned_at is None:
-            raise Conflict(f"charge point {data.chargepoint_id} exists")
         existing.decommissioned_at = None
         existing.location_uuid = data.location_id
         existing.registration_status = data.registration_status
@@ -121,18 +130,24 @@ async def update(
     *, session: AsyncSession, chargepoint_id: str, data: ChargePointUpdate
 ) -> ChargePoint:
     """Change location, registration status (e.g. accept one that booted unknown), password."""
-    chargepoint = await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
     changes = data.model_dump(exclude_unset=True)
+    chargepoint = await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
+    if "location_id" in changes and data.location_id is not None:
+        await _check_location(session, data.location_id)
+    if (
+        data.registration_status is not None
+        and chargepoint.decommissioned_at is not None
+        and data.registration_status != "Rejected"
+    ):
+        raise Conflict("charge point is decommissioned; provision it again with POST")
+    # Checked; nothing changed yet: argon2 with no connection held, then the changes.
+    new_hash = await _hash(session, data.password) if "password" in changes else None
     if "location_id" in changes:
-        if data.location_id is not None:
-            await _check_location(session, data.location_id)
         chargepoint.location_uuid = data.location_id
     if data.registration_status is not None:
-        if chargepoint.decommissioned_at is not None and data.registration_status != "Rejected":
-            raise Conflict("charge point is decommissioned; provision it again with POST")
         chargepoint.registration_status = data.registration_status
     if "password" in changes:
-        chargepoint.password_hash = security.hash_password(data.password) if data.password else None
+        chargepoint.password_hash = new_hash
     await _commit(session, "the change conflicts with stored data")
     session.expunge_all()
     return await get_chargepoint(

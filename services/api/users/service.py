@@ -79,6 +79,12 @@ async def _email_taken(session: AsyncSession, email: str, *, other_than: uuid.UU
     return (await session.scalar(stmt)) is not None
 
 
+async def _hash(session: AsyncSession, password: str) -> str:
+    """argon2 in a worker thread, with no database connection held meanwhile."""
+    await security.end_read_transaction(session)
+    return await security.hash_password_async(password)
+
+
 async def _commit(session: AsyncSession, message: str) -> None:
     try:
         await session.commit()
@@ -91,9 +97,10 @@ async def create_user(*, session: AsyncSession, data: UserCreate) -> User:
     """Create a user; Conflict when the email is taken."""
     if await _email_taken(session, data.email, other_than=None):
         raise Conflict(f"a user with email {data.email} exists")
+    password_hash = await _hash(session, data.password)  # checks first: a 409 costs no argon2
     user = User(
         email=data.email,
-        password_hash=security.hash_password(data.password),
+        password_hash=password_hash,
         role=data.role,
         is_active=data.is_active,
     )
@@ -126,12 +133,15 @@ async def update_user(
             raise Conflict("you cannot demote or deactivate yourself")
         if await _other_active_admins(session, user.id) == 0:
             raise Conflict("at least one active admin must remain")
-    if data.email is not None and data.email != user.email:
-        if await _email_taken(session, data.email, other_than=user.id):
-            raise Conflict(f"a user with email {data.email} exists")
+    new_email = data.email is not None and data.email != user.email
+    if new_email and await _email_taken(session, data.email or "", other_than=user.id):
+        raise Conflict(f"a user with email {data.email} exists")
+    # Checked; nothing changed yet: argon2 with no connection held, then the changes.
+    new_hash = None if data.password is None else await _hash(session, data.password)
+    if new_email and data.email is not None:
         user.email = data.email
-    if data.password is not None:
-        user.password_hash = security.hash_password(data.password)
+    if new_hash is not None:
+        user.password_hash = new_hash
     if data.role is not None:
         user.role = data.role
     if data.is_active is not None:
@@ -160,14 +170,17 @@ async def delete_user(
 
 async def update_me(*, session: AsyncSession, user: User, data: MeUpdate) -> User:
     """Change one's own email or password, confirmed by the current password."""
-    if not security.verify_password(data.current_password, user.password_hash):
+    await security.end_read_transaction(session)
+    if not await security.verify_password_async(data.current_password, user.password_hash):
         raise Forbidden("current_password is wrong")
-    if data.email is not None and data.email != user.email:
-        if await _email_taken(session, data.email, other_than=user.id):
-            raise Conflict(f"a user with email {data.email} exists")
+    new_email = data.email is not None and data.email != user.email
+    if new_email and await _email_taken(session, data.email or "", other_than=user.id):
+        raise Conflict(f"a user with email {data.email} exists")
+    new_hash = None if data.password is None else await _hash(session, data.password)
+    if new_email and data.email is not None:
         user.email = data.email
-    if data.password is not None:
-        user.password_hash = security.hash_password(data.password)
+    if new_hash is not None:
+        user.password_hash = new_hash
     session.add(user)
     await _commit(session, "the change conflicts with another user")
     await session.refresh(user)

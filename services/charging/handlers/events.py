@@ -1,21 +1,24 @@
 """Domain events that change a site's load: transactions, connector statuses, connections.
 
 Each handler finds the charge point's location and recomputes it (services/charging/
-loadmanager.py); a charge point without a location, or a location without a grid limit, is
-not balanced. Handlers are idempotent: a redelivered event recomputes from the database and
-sends nothing when every installed limit is already right.
+sending.py: decide and commit, send, record); a charge point without a location, or a
+location without a grid limit, is not balanced. Handlers are idempotent: a redelivered
+event recomputes from the database and sends nothing when every installed limit is already
+right. They use the service's own short transactions, never the batch session, so no
+transaction is open while a charge point is waited on.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
-
 from services.charging.installer import Installer
-from services.charging.loadmanager import location_of, rebalance
-from shared.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT
-from shared.db.models import BalancingAllocation, ChargingProfile
+from services.charging.sending import (
+    Db,
+    forget_installed_limits,
+    rebalance_chargepoint,
+    reinstall_profiles,
+)
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
 
@@ -23,26 +26,22 @@ log = logging.getLogger(__name__)
 
 
 class EventHandlers:
-    """Handlers bound to an `Installer` (the command sender is injected through it)."""
+    """Handlers bound to an `Installer` (the command sender) and the service's sessionmaker."""
 
-    def __init__(self, installer: Installer) -> None:
+    def __init__(self, installer: Installer, db: Db) -> None:
         self.installer = installer
+        self.db = db
 
     async def _rebalance(self, ctx: HandlerContext, env: Envelope) -> None:
-        chargepoint_id = env.chargepoint_id
-        if not chargepoint_id:
+        if not env.chargepoint_id:
             log.warning("%s without a charge point id: ignored", env.action)
             return
-        location = await location_of(ctx.session, chargepoint_id)
-        if location is None:
-            return
-        await rebalance(
-            ctx.session,
+        await rebalance_chargepoint(
+            self.db,
             self.installer,
-            location_uuid=location,
+            chargepoint_id=env.chargepoint_id,
             trigger=env.action,
             now=ctx.now,
-            chargepoint_id=chargepoint_id,
         )
 
     async def transaction_started(self, ctx: HandlerContext, env: Envelope) -> Payload | None:
@@ -63,11 +62,7 @@ class EventHandlers:
     async def chargepoint_disconnected(self, ctx: HandlerContext, env: Envelope) -> Payload | None:
         """Offline: its share is freed; what it holds is unknown until it is back."""
         if env.chargepoint_id:
-            await ctx.session.execute(
-                update(BalancingAllocation)
-                .where(BalancingAllocation.chargepoint_id == env.chargepoint_id)
-                .values(installed_limit=None, status="Pending")
-            )
+            await forget_installed_limits(self.db, env.chargepoint_id)
         await self._rebalance(ctx, env)
         return None
 
@@ -79,23 +74,8 @@ class EventHandlers:
         the profile (§5.16.2), so every such profile targeted at the charge point is sent
         again: cheap, idempotent, and right after a reset that lost them.
         """
-        chargepoint_id = env.chargepoint_id
-        if not chargepoint_id:
+        if not env.chargepoint_id:
             return None
-        rows = await ctx.session.scalars(
-            select(ChargingProfile)
-            .where(
-                ChargingProfile.chargepoint_id == chargepoint_id,
-                ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, TX_DEFAULT)),
-            )
-            .order_by(ChargingProfile.chargingprofile_id)
-        )
-        for row in list(rows):
-            await self.installer.install(ctx.session, row)
-        await ctx.session.execute(
-            update(BalancingAllocation)
-            .where(BalancingAllocation.chargepoint_id == chargepoint_id)
-            .values(installed_limit=None, status="Pending")
-        )
+        await reinstall_profiles(self.db, self.installer, env.chargepoint_id)
         await self._rebalance(ctx, env)
         return None

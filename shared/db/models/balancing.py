@@ -20,7 +20,8 @@ class BalancingDecision(Base):
 
     `allocations`: `[{transaction_id, chargepoint_id, connectorid, limit, paused}]`;
     `sent`: `[{transaction_id, chargepoint_id, connectorid, limit, outcome, status}]`, only
-    the sessions whose limit changed. Written by the charging service only.
+    the sessions whose limit changed; `outcome` is "sending" from the decision until the
+    answers are recorded (services/charging/sending.py). Written by the charging service only.
     """
 
     __tablename__ = "balancing_decision"

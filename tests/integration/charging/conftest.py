@@ -86,7 +86,7 @@ def dispatcher_factory(
 
     def make() -> Dispatcher:
         return Dispatcher(
-            router=build_router(Installer(fleet)),
+            router=build_router(Installer(fleet), db_sessionmaker),
             sessionmaker=db_sessionmaker,
             settings=Settings(),
             publisher=RecordingPublisher(),

@@ -282,7 +282,8 @@ class ChargePointConnection:
                 self._answer_bad_frame(item)
                 continue
             try:
-                answer = await self._answer(item)
+                with metrics.time_call(self.version.name, item.action, "in"):
+                    answer = await self._answer(item)
             except Exception:
                 log.exception("answering %s %s failed", item.action, item.unique_id)
                 answer = frames.dump_error(
@@ -333,7 +334,7 @@ class ChargePointConnection:
                 mandatory=True,
             )
         except RpcTimeout:
-            metrics.RPC_TIMEOUTS.labels(target=key).inc()
+            metrics.count_rpc_timeout(key)
             return self._internal(call, "the central system did not answer in time")
         except Unroutable:
             return self._internal(call, f"no service handles {call.action}")

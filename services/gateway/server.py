@@ -138,6 +138,8 @@ class GatewayServer:
             send_queue_size=settings.ws_send_queue_size,
         )
         self._server: Server | None = None
+        for version in VERSIONS.values():  # bounded action labels on /metrics
+            metrics.register_actions(version.name, version.known_actions)
 
     @property
     def port(self) -> int:
@@ -230,13 +232,13 @@ class GatewayServer:
             await self.downstream.detach(conn)
             await ws.close(1011, "central system unavailable, try again later")
             return
-        metrics.CONNECTED_CHARGEPOINTS.inc()
+        metrics.connection_opened(version.name)
         log.info("connected from %s:%s with %s", host, port, version.name)
         try:
             await self._announce(GATEWAY_CONNECTED, conn)
             await conn.run()
         finally:
-            metrics.CONNECTED_CHARGEPOINTS.dec()
+            metrics.connection_closed(ws.close_code)
             await asyncio.shield(self.downstream.detach(conn))
             await asyncio.shield(self._announce(GATEWAY_DISCONNECTED, conn))
             log.info("disconnected (code %s)", ws.close_code)

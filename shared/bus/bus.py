@@ -154,8 +154,13 @@ class Bus:
         reply_to: str | None = None,
         correlation_id: str | None = None,
         persistent: bool = True,
+        expect_unroutable: bool = False,
     ) -> None:
-        """Publish and wait for the broker's confirm; raise Unroutable or PublishFailed."""
+        """Publish and wait for the broker's confirm; raise Unroutable or PublishFailed.
+
+        `expect_unroutable`: Unroutable is an expected answer (a probe such as the gateway's
+        takeover RPC), not a lost message: it is not counted in `metrics.unroutable`.
+        """
         channel = self.channel
         message = aio_pika.Message(
             envelope.to_bytes(),
@@ -184,7 +189,8 @@ class Bus:
                     mandatory=mandatory,
                 )
         except PublishError:
-            self.metrics.unroutable += 1
+            if not expect_unroutable:
+                self.metrics.unroutable += 1
             raise Unroutable(exchange, routing_key) from None
         except DeliveryError as exc:
             self.metrics.publish_failed += 1
@@ -236,6 +242,7 @@ class Bus:
         *,
         timeout: float,
         mandatory: bool = True,
+        expect_unroutable: bool = False,
     ) -> Envelope:
         """Publish a request (expiring after `timeout`) and wait for its reply."""
         correlation_id = uuid.uuid4().hex
@@ -252,6 +259,7 @@ class Bus:
                     expiration=timeout,
                     reply_to=self.reply_queue,
                     correlation_id=correlation_id,
+                    expect_unroutable=expect_unroutable,
                 )
                 return await future
         except TimeoutError:

@@ -13,6 +13,10 @@
 # The csms image itself still installs its Python dependencies with pip (PyPI or your
 # mirror: set PIP_INDEX_URL as a build arg, see docs/deploy.md).
 #
+# Egress through a TLS-intercepting proxy (pip then fails with CERTIFICATE_VERIFY_FAILED):
+# EXTRA_CA_DIR=/usr/local/share/ca-certificates adds the *.crt files there to the Python
+# image's trusted roots, so the csms image build can reach PyPI.
+#
 # Usage (as root: debootstrap needs it):  deploy/base-images/build.sh [--force]
 # Needs: debootstrap, docker. Takes ~5 minutes; re-running skips images that exist (--force
 # rebuilds them).
@@ -69,11 +73,21 @@ NODOC
   trap - EXIT
 fi
 
+# The build context: this folder, plus ca/ with the extra roots (empty unless EXTRA_CA_DIR).
+context=$(mktemp -d /tmp/csms-base-context.XXXXXX)
+trap 'rm -rf "$context"' EXIT
+cp "$HERE"/*.Dockerfile "$HERE"/*-entrypoint.sh "$context/"
+mkdir "$context/ca"
+if [[ -n ${EXTRA_CA_DIR:-} ]]; then
+  find "$EXTRA_CA_DIR" -maxdepth 1 -name '*.crt' -exec cp {} "$context/ca/" \;
+  say "adding $(ls "$context/ca" | wc -l) CA certificate(s) from $EXTRA_CA_DIR to the Python image"
+fi
+
 build() {  # image dockerfile
   if exists "$1"; then say "$1 exists"; return; fi
   say "building $1"
   $DOCKER build --network "$BUILD_NETWORK" --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
-    -f "$HERE/$2" -t "$1" "$HERE" >&2
+    -f "$context/$2" -t "$1" "$context" >&2
 }
 build "$PYTHON_IMAGE" python.Dockerfile
 build "$POSTGRES_IMAGE" postgres.Dockerfile

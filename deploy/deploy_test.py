@@ -365,21 +365,21 @@ async def boot_16(url: str, cp_id: str) -> None:
 # --- API ---------------------------------------------------------------------------------------
 
 
-async def api_client(stack: Stack) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=stack.api_url, timeout=15)
-    token = await client.post(
-        "/api/v1/auth/token",
-        data={"username": "admin@example.com", "password": stack.admin_password},
-    )
-    if token.status_code != 200:
-        await client.aclose()
-        raise CheckFailed(f"login: {token.status_code} {token.text}")
-    client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-    return client
+@asynccontextmanager
+async def api_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as client:
+        token = await client.post(
+            "/api/v1/auth/token",
+            data={"username": "admin@example.com", "password": stack.admin_password},
+        )
+        if token.status_code != 200:
+            raise CheckFailed(f"login: {token.status_code} {token.text}")
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield client
 
 
 async def transactions_of(stack: Stack, cp_id: str) -> list[dict[str, Any]]:
-    async with await api_client(stack) as api:
+    async with api_client(stack) as api:
         r = await api.get("/api/v1/transactions", params={"chargepoint_id": cp_id})
         if r.status_code != 200:
             raise CheckFailed(f"GET /transactions: {r.status_code} {r.text}")
@@ -495,7 +495,7 @@ async def exercise(stack: Stack, runner: Runner) -> None:
         return
 
     async def tag() -> str | None:
-        async with await api_client(stack) as api:
+        async with api_client(stack) as api:
             r = await api.post("/api/v1/idtags", json={"id_token": TAG})
             if r.status_code != 201:
                 raise CheckFailed(f"POST /idtags: {r.status_code} {r.text}")

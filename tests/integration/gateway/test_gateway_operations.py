@@ -12,6 +12,7 @@ from websockets.typing import Subprotocol
 
 from shared.bus import Bus
 from shared.bus.consumer import Delivery, Outcome
+from shared.envelope import Envelope, Kind
 from shared.queuewatch import QueueWatch
 from tests.fixtures.bus import NameFactory
 from tests.integration.gateway.conftest import FakeService, Gateway
@@ -123,7 +124,5 @@ async def test_queue_watch_is_not_ready_when_the_broker_is_unreachable(
     assert not watch.ready()
 
 
-def _envelope() -> object:
-    from shared.envelope import Envelope, Kind
-
+def _envelope() -> Envelope:
     return Envelope(kind=Kind.EVENT, action="test.watch", payload={})

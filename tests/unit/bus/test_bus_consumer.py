@@ -252,7 +252,7 @@ async def test_retry_back_off_is_capped_below_the_upstream_timeout(
     async def fake_sleep(delay: float) -> None:
         pauses.append(delay)
 
-    monkeypatch.setattr(consumer_module.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr("shared.bus.consumer.asyncio.sleep", fake_sleep)
     outage = 12  # runs refused: 0.5+1+2+2+... with the cap, 0.5+1+2+4+8+16+30... without
     calls = 0
 

@@ -30,7 +30,8 @@ class OcppMessage(Base):
         # Idempotent log writes: a redelivered envelope carries the same correlation id.
         UniqueConstraint("message_id", "direction", "message_type"),
         Index(None, "chargepoint_id", "created_at"),
-        Index(None, "action"),
+        # The log listing's order and keyset (created_at, id), and `csms prune` by time.
+        Index(None, "created_at", "id"),
         enum_check("direction", enums.DIRECTIONS),
         enum_check("message_type", enums.MESSAGE_TYPES),
     )
@@ -52,12 +53,16 @@ class CommandLog(Base):
     """A command sent to a charge point and how it ended; `id` is the correlation id."""
 
     __tablename__ = "command_log"
-    __table_args__ = (enum_check("outcome", enums.COMMAND_OUTCOMES),)
+    __table_args__ = (
+        Index(None, "chargepoint_id", "created_at"),
+        Index(None, "created_at", "id"),
+        enum_check("outcome", enums.COMMAND_OUTCOMES),
+    )
 
     id: Mapped[UUID] = mapped_column(
         primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
     )
-    chargepoint_id: Mapped[str] = mapped_column(String(255), index=True)
+    chargepoint_id: Mapped[str] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(64))
     request: Mapped[dict[str, Any]]
     outcome: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
@@ -75,6 +80,7 @@ class DataTransfer(Base):
     __tablename__ = "data_transfer"
     __table_args__ = (
         Index(None, "chargepoint_id", "received_at"),
+        Index(None, "received_at"),  # `csms prune`
         enum_check("direction", enums.DIRECTIONS),
     )
 

@@ -29,7 +29,9 @@ from tests.fixtures.db import run_in_thread
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS_DB = "csms_test_migrations"
+MIGRATIONS_DB_SUFFIX = "_migrations"
+"""The throwaway database is named after the test database (csms_test -> csms_test_migrations),
+so suites running at once on their own databases do not drop each other's."""
 
 
 def _head() -> str:
@@ -54,7 +56,10 @@ async def _tables(url: str) -> set[str]:
 @pytest.fixture
 def migrations_url(db_url: str) -> Iterator[str]:
     """A throwaway database on the test server, dropped afterwards."""
-    url = make_url(db_url).set(database=MIGRATIONS_DB).render_as_string(hide_password=False)
+    base = make_url(db_url)
+    url = base.set(database=f"{base.database}{MIGRATIONS_DB_SUFFIX}").render_as_string(
+        hide_password=False
+    )
     run_in_thread(drop_database_if_exists, url)
     assert run_in_thread(create_database_if_missing, url) is True
     assert run_in_thread(create_database_if_missing, url) is False

@@ -136,3 +136,167 @@ def test_promtool_checks_the_rules(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(ALERTS)} rules found" in result.stdout
+
+
+def fired(alert: str, summary: str, **labels: str) -> dict[str, Any]:
+    """An alert promtool must see firing, with its labels and rendered annotations."""
+    return {
+        "exp_labels": labels,
+        "exp_annotations": {"summary": summary, "runbook": f"docs/deploy.md#alerts -- {alert}"},
+    }
+
+
+# promtool unit tests of the alerts: synthetic series in, the alerts that must (not) fire out.
+ALERT_CASES: list[dict[str, Any]] = [
+    {
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": 'bus_queue_consumers{queue="csms.registry.rpc",pod="gw-1"}',
+                "values": "1 1 0x10",
+            },
+            {
+                "series": 'bus_queue_consumers{queue="csms.registry.rpc",pod="gw-2"}',
+                "values": "1 1 0x10",
+            },
+            {
+                "series": 'bus_queue_consumers{queue="csms.transactions.rpc",pod="gw-1"}',
+                "values": "1x12",
+            },
+        ],
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "CsmsQueueWithoutConsumers", "exp_alerts": []},
+            {
+                "eval_time": "6m",
+                "alertname": "CsmsQueueWithoutConsumers",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "critical", "queue": "csms.registry.rpc"},
+                        "exp_annotations": {
+                            "summary": "No consumer on csms.registry.rpc: its service is down "
+                            "or cannot reach the broker",
+                            "runbook": "docs/deploy.md#alerts -- CsmsQueueWithoutConsumers",
+                        },
+                    }
+                ],
+            },
+        ],
+    },
+    {
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": 'bus_queue_messages{queue="csms.transactions",pod="tx-1"}',
+                "values": "0+200x40",
+            },
+            {
+                "series": 'bus_queue_messages{queue="csms.registry",pod="reg-1"}',
+                "values": "5000x40",
+            },
+            {
+                "series": 'bus_queue_messages{queue="csms.dead-letter",pod="reg-1"}',
+                "values": "0 0 3x20",
+            },
+        ],
+        "alert_rule_test": [
+            {
+                "eval_time": "30m",
+                "alertname": "CsmsQueueBacklogGrowing",
+                "exp_alerts": [
+                    fired(
+                        "CsmsQueueBacklogGrowing",
+                        "csms.transactions holds 6000 messages and keeps growing",
+                        severity="warning",
+                        queue="csms.transactions",
+                    )
+                ],
+            },
+            {"eval_time": "4m", "alertname": "CsmsDeadLetters", "exp_alerts": []},
+            {
+                "eval_time": "8m",
+                "alertname": "CsmsDeadLetters",
+                "exp_alerts": [
+                    fired(
+                        "CsmsDeadLetters",
+                        "3 dead letters wait in csms.dead-letter",
+                        severity="warning",
+                    )
+                ],
+            },
+        ],
+    },
+    {
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": 'rpc_timeouts_total{target="ocpp16.Authorize",pod="gw-1"}',
+                "values": "0+30x20",
+            },
+            {"series": 'rpc_timeouts_total{target="chargepoint",pod="gw-1"}', "values": "0+1x20"},
+            {
+                "series": 'gateway_connections_closed_total{code="1006",pod="gw-1"}',
+                "values": "0+20x10",
+            },
+            {
+                "series": 'gateway_connections_closed_total{code="1000",pod="gw-1"}',
+                "values": "0+500x10",
+            },
+            {"series": 'process_ready{pod="gw-1"}', "values": "1 0x10"},
+            {"series": 'process_ready{pod="gw-2"}', "values": "1x11"},
+        ],
+        "alert_rule_test": [
+            {
+                "eval_time": "12m",
+                "alertname": "CsmsRpcTimeouts",
+                "exp_alerts": [
+                    fired(
+                        "CsmsRpcTimeouts",
+                        "RPCs to ocpp16.Authorize time out (0.5/s)",
+                        severity="warning",
+                        target="ocpp16.Authorize",
+                    )
+                ],
+            },
+            {
+                "eval_time": "6m",
+                "alertname": "CsmsStationsDisconnectingEnMasse",
+                "exp_alerts": [
+                    fired(
+                        "CsmsStationsDisconnectingEnMasse",
+                        "100 charge point sockets dropped abnormally in 5 minutes",
+                        severity="critical",
+                    )
+                ],
+            },
+            {
+                "eval_time": "7m",
+                "alertname": "CsmsNotReady",
+                "exp_alerts": [
+                    fired(
+                        "CsmsNotReady",
+                        "gw-1 has answered /readyz 503 for 5 minutes",
+                        severity="critical",
+                        pod="gw-1",
+                    )
+                ],
+            },
+        ],
+    },
+]
+
+
+def test_promtool_alert_unit_tests(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (.ci/run installs Debian's prometheus package)")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule_spec()))
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": ALERT_CASES}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run(
+        [promtool, "test", "rules", "tests.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

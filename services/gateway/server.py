@@ -3,7 +3,8 @@
 - The charge point's identity is the last segment of the URL path (`/ocpp/CP1` or `/CP1`),
   URL-decoded: 1 to 255 characters (and at most 255 bytes in UTF-8, the limit of an AMQP
   routing key), printable, no whitespace, no `/`. Anything else is refused with HTTP 400.
-- `GET /healthz`, `/readyz` (bus connected, node queue consumed) and `/metrics` are plain
+- `GET /healthz`, `/readyz` (bus connected, node queue consumed, the registry and
+  transactions RPC queues have consumers: main.py, shared/queuewatch.py) and `/metrics` are plain
   HTTP on the same port; those names are therefore not usable as charge point ids.
 - Subprotocol: the first of the client's offers that we speak. If it offers none we speak,
   OCPP 2.0.1 Part 4 §3.1.2 (and 1.6J §3.1.2 alike): the server completes the handshake

@@ -11,7 +11,7 @@ import binascii
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -141,6 +141,7 @@ def where_between(
     return stmt
 
 
+BIGINT_MAX = 9_223_372_036_854_775_807
 EXACT_COUNT_LIMIT = 10_000
 """Log lists count matching rows exactly up to this many; beyond, the planner estimates."""
 
@@ -178,8 +179,15 @@ def decode_cursor(cursor: str, id_type: type) -> tuple[datetime, Any]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         when, row_id = orjson.loads(raw)
         parsed = datetime.fromisoformat(when)
-        return parsed, uuid.UUID(row_id) if id_type is uuid.UUID else int(row_id)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        if id_type is uuid.UUID:
+            return parsed, uuid.UUID(row_id)
+        number = int(row_id)
+        if not 0 < number <= BIGINT_MAX:
+            raise ValueError("row id out of range")
+        return parsed, number
+    except (binascii.Error, ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise Unprocessable("cursor", "not a next_cursor of this list") from None
 
 

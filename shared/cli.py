@@ -8,6 +8,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import cast
 
+from shared.logging import configure_logging
 from shared.settings import get_settings
 from shared.supervisor import SERVICES
 
@@ -17,6 +18,14 @@ DESCRIPTIONS = {
     "transactions": "run the transactions service: authorize, transactions, meter values",
     "charging": "run the charging service: charging profiles, site load balancing",
     "api": "run the REST API for apps and operators",
+}
+
+
+# Subcommands with their own argument parser (`csms <tool> --help`).
+TOOLS = {
+    "prune": "delete history older than a retention period",
+    "dlq": "list, show, replay or purge dead letters",
+    "proxy": "TCP proxy in front of gateway replicas (docker compose --scale gateway=N)",
 }
 
 
@@ -44,11 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         "`csms migrate --help` for details)",
         add_help=False,  # --help goes to the migration tool itself
     )
-    sub.add_parser(
-        "prune",
-        help="delete history older than a retention period (`csms prune --help`)",
-        add_help=False,  # --help goes to the prune command itself
-    )
+    for name, text in TOOLS.items():
+        # --help goes to the tool itself
+        sub.add_parser(name, help=f"{text} (`csms {name} --help`)", add_help=False)
     run = sub.add_parser(
         "run",
         help="run every service as a supervised child process (single machine)",
@@ -80,6 +87,15 @@ def _service_main(name: str) -> Callable[[], None]:
     return cast(Callable[[], None], module.main)
 
 
+def _tool_main(name: str) -> Callable[[list[str]], int]:
+    module = {
+        "prune": "shared.db.prune",
+        "dlq": "shared.dlq",
+        "proxy": "services.proxy.main",
+    }[name]
+    return cast(Callable[[list[str]], int], importlib.import_module(module).main)
+
+
 def _migrate(argv: list[str]) -> None:
     from shared.db.migrate import main as migrate_main
 
@@ -92,19 +108,20 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line, validate the settings, start what was asked."""
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command not in ("migrate", "prune"):
+    if rest and args.command != "migrate" and args.command not in TOOLS:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "version":
         print(f"csms {version()}")
         return
     # Read the environment first: a bad CSMS_* value exits here, naming the variable.
-    get_settings()
+    settings = get_settings()
+    if args.command == "migrate" or args.command in TOOLS:
+        # One-shot commands log like the services (CSMS_LOG_FORMAT=json: JSON lines).
+        configure_logging(args.command, settings.log_level, settings.log_format)
     if args.command == "migrate":
         _migrate(rest)
-    elif args.command == "prune":
-        from shared.db.prune import main as prune_main
-
-        raise SystemExit(prune_main(rest))
+    elif args.command in TOOLS:
+        raise SystemExit(_tool_main(args.command)(rest))
     elif args.command == "run":
         from shared import supervisor
 

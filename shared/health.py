@@ -107,6 +107,7 @@ class HealthServer:
                 "failed": failed,
             }
             status = HTTPStatus.SERVICE_UNAVAILABLE if failed else HTTPStatus.OK
+            metrics.READY.set(0 if failed else 1)
             return status, orjson.dumps(body) + b"\n", "application/json"
         if path == "/metrics":
             data, content_type = metrics.render()

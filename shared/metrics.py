@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Final, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,6 +21,18 @@ from prometheus_client.registry import Collector
 
 # Handlers run one database transaction per batch: most take milliseconds, a slow one seconds.
 _HANDLER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A CALL is answered in milliseconds when all is well; the upstream timeout is 10 s and a command
+# to a charge point waits up to 30 s: the top buckets show stalls.
+_CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+UNKNOWN: Final = "unknown"
+"""The label of an action (or close code) outside the known set: label sets stay bounded
+whatever a charge point sends."""
+CLOSE_CODES: Final = frozenset(
+    {1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 4000}
+)
+"""Websocket close codes counted by their number (RFC 6455 §7.4.1, and 4000: replaced by a
+newer connection, services/gateway/downstream.py); any other is `other`."""
 
 OCPP_MESSAGES = Counter(
     "ocpp_messages_total",
@@ -43,6 +55,44 @@ RPC_TIMEOUTS = Counter(
     "RPCs over the bus that got no reply in time, by target (queue or charge point routing).",
     ["target"],
 )
+CONNECTIONS_OPENED = Counter(
+    "gateway_connections_opened_total",
+    "Charge point websockets opened on this gateway node (handshake done), by OCPP version.",
+    ["version"],
+)
+CONNECTIONS_CLOSED = Counter(
+    "gateway_connections_closed_total",
+    "Charge point websockets closed on this gateway node, by close code (1000 normal, 1001 "
+    "going away, 1006 dropped without a close frame, 1011 server error, 4000 replaced by a "
+    "newer connection, other).",
+    ["code"],
+)
+OCPP_CALL_SECONDS = Histogram(
+    "ocpp_call_seconds",
+    "Time from a CALL to its answer at the gateway, by version, action and direction (in: a "
+    "charge point's CALL until the gateway sends the answer; out: a command's CALL until the "
+    "charge point answers or the deadline passes).",
+    ["version", "action", "direction"],
+    buckets=_CALL_BUCKETS,
+)
+QUEUE_MESSAGES = Gauge(
+    "bus_queue_messages",
+    "Messages ready in a broker queue (passive declare by this process, every few seconds).",
+    ["queue"],
+)
+QUEUE_CONSUMERS = Gauge(
+    "bus_queue_consumers",
+    "Consumers attached to a broker queue (passive declare; 0 also when the queue is missing).",
+    ["queue"],
+)
+QUEUE_WATCH_FAILURES = Counter(
+    "bus_queue_watch_failures_total",
+    "Rounds of queue watching that failed (broker unreachable): the queue gauges are stale.",
+)
+READY = Gauge(
+    "process_ready",
+    "1 while this process's /readyz answers 200 (as of its last check), else 0.",
+)
 HTTP_REQUESTS = Counter(
     "http_requests_total",
     "REST API requests, by method, route template and status code.",
@@ -56,9 +106,63 @@ HTTP_REQUEST_SECONDS = Histogram(
 )
 
 
+_KNOWN_ACTIONS: dict[str, frozenset[str]] = {}
+
+
+def register_actions(version: str, actions: frozenset[str]) -> None:
+    """The actions of an OCPP version that count under their own name (others: `unknown`)."""
+    _KNOWN_ACTIONS[version] = actions
+
+
+def action_label(version: str, action: str) -> str:
+    """`action` if it is an action of `version` (or `-`: no action), else `unknown`."""
+    known = _KNOWN_ACTIONS.get(version)
+    if action == "-" or (known is not None and action in known):
+        return action
+    return UNKNOWN
+
+
 def count_ocpp_message(version: str, action: str, direction: str, outcome: str) -> None:
     """Count one OCPP message (direction `in` or `out`)."""
-    OCPP_MESSAGES.labels(version=version, action=action, direction=direction, outcome=outcome).inc()
+    OCPP_MESSAGES.labels(
+        version=version, action=action_label(version, action), direction=direction, outcome=outcome
+    ).inc()
+
+
+@contextmanager
+def time_call(version: str, action: str, direction: str) -> Iterator[None]:
+    """Observe the enclosed CALL -> answer in `ocpp_call_seconds` (also when it raises)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        OCPP_CALL_SECONDS.labels(
+            version=version, action=action_label(version, action), direction=direction
+        ).observe(time.perf_counter() - start)
+
+
+def count_rpc_timeout(target: str) -> None:
+    """An RPC over the bus got no reply in time (`target`: routing key or purpose)."""
+    RPC_TIMEOUTS.labels(target=target).inc()
+
+
+def connection_opened(version: str) -> None:
+    """A charge point's websocket is open (its handshake is done)."""
+    CONNECTIONS_OPENED.labels(version=version).inc()
+    CONNECTED_CHARGEPOINTS.inc()
+
+
+def connection_closed(code: int | None) -> None:
+    """A websocket opened with `connection_opened` closed with `code` (None: no close frame)."""
+    label = "1006" if code is None else str(code) if code in CLOSE_CODES else "other"
+    CONNECTIONS_CLOSED.labels(code=label).inc()
+    CONNECTED_CHARGEPOINTS.dec()
+
+
+def set_queue_state(queue: str, messages: int, consumers: int) -> None:
+    """What a passive declare of `queue` said."""
+    QUEUE_MESSAGES.labels(queue=queue).set(messages)
+    QUEUE_CONSUMERS.labels(queue=queue).set(consumers)
 
 
 @contextmanager

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from shared import metrics
+from shared.bus.topology import DEAD_LETTER
 from shared.dispatch import Dispatcher, MessageLogWriter, Router
 from shared.health import HealthServer
 from shared.logging import configure_logging
+from shared.queuewatch import SERVICE_QUEUES, QueueWatch
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -128,6 +130,8 @@ async def _serve(
     async def bus_ready() -> bool:
         return bus.is_connected
 
+    # Depth and consumers of this service's queues and of the dead letters, on /metrics.
+    watch = QueueWatch(bus, (*SERVICE_QUEUES.get(name, ()), DEAD_LETTER))
     health.add_check("database", db_ready)
     health.add_check("bus", bus_ready)
     status = 0
@@ -140,6 +144,7 @@ async def _serve(
         ):
             if not stopping.is_set():
                 await setup(ctx)
+                watch.start()
                 log.info("%s started", name)
             await stopping.wait()
         log.info("%s stopping", name)
@@ -148,6 +153,7 @@ async def _serve(
         status = 1
     finally:
         health.set_draining()
+        await watch.stop()
         await ctx.shutdown()
         # Closing the bus stops consuming and lets in-flight batches commit and ack.
         for what, close in (("bus", bus.close), ("database engine", engine.dispose)):

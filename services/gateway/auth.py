@@ -55,6 +55,7 @@ from typing import Final
 from websockets.datastructures import Headers
 
 from services.gateway.connection import BusPort
+from shared import metrics
 from shared.bus.errors import BusError, RpcTimeout, Unroutable
 from shared.bus.topology import GATEWAY_AUTHENTICATE, UPSTREAM
 from shared.envelope import Envelope, Kind
@@ -281,6 +282,7 @@ class RegistryAuthenticator:
                 UPSTREAM, GATEWAY_AUTHENTICATE, request, timeout=self._timeout
             )
         except RpcTimeout:
+            metrics.count_rpc_timeout(GATEWAY_AUTHENTICATE)
             log.error("registry did not answer the authentication within %.1fs", self._timeout)
             return None
         except Unroutable:

@@ -387,7 +387,8 @@ class ChargePointConnection:
                 continue
             self._answering = item.unique_id
             try:
-                answer = await self._answer(item)
+                with metrics.time_call(self.version.name, item.action, "in"):
+                    answer = await self._answer(item)
             except Exception:
                 log.exception("answering %s %s failed", item.action, item.unique_id)
                 answer = frames.dump_error(
@@ -469,7 +470,7 @@ class ChargePointConnection:
                 mandatory=True,
             )
         except RpcTimeout:
-            metrics.RPC_TIMEOUTS.labels(target=key).inc()
+            metrics.count_rpc_timeout(key)
             return self._internal(call, "the central system did not answer in time")
         except Unroutable:
             return self._internal(call, f"no service handles {call.action}")

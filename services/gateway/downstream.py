@@ -69,6 +69,7 @@ class DownstreamBus(Protocol):
         *,
         timeout: float,
         mandatory: bool = ...,
+        expect_unroutable: bool = ...,
     ) -> Envelope: ...
 
     async def reply(self, request: AbstractIncomingMessage, envelope: Envelope) -> None: ...
@@ -156,11 +157,17 @@ class Downstream:
         )
         try:
             await self._bus.rpc(
-                DOWNSTREAM, conn.chargepoint_id, envelope, timeout=TAKEOVER_TIMEOUT, mandatory=True
+                DOWNSTREAM,
+                conn.chargepoint_id,
+                envelope,
+                timeout=TAKEOVER_TIMEOUT,
+                mandatory=True,
+                expect_unroutable=True,  # the usual answer, not a lost message
             )
         except Unroutable:
             return  # nobody else holds this id
         except RpcTimeout:
+            metrics.count_rpc_timeout(TAKEOVER)
             log.warning("takeover of %s not confirmed in time; binding anyway", conn.chargepoint_id)
 
     async def _on_takeover(self, envelope: Envelope) -> Envelope:
@@ -255,10 +262,11 @@ class Downstream:
             return envelope.error(version.error_code(ErrorKey.NOT_SUPPORTED), "no schema")
         timeout = self._deadline(expiration, sent_at)
         try:
-            answer = await conn.call(action, envelope.payload, timeout=timeout)
+            with metrics.time_call(version.name, action, "out"):
+                answer = await conn.call(action, envelope.payload, timeout=timeout)
         except TimeoutError:
             metrics.count_ocpp_message(version.name, action, "out", "timeout")
-            metrics.RPC_TIMEOUTS.labels(target="chargepoint").inc()
+            metrics.count_rpc_timeout("chargepoint")
             return envelope.error(TIMEOUT, f"no answer from {chargepoint_id} within {timeout:.1f}s")
         except ConnectionGone:
             metrics.count_ocpp_message(version.name, action, "out", "not_connected")

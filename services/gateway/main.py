@@ -13,6 +13,7 @@ from services.gateway.server import GatewayServer
 from shared import metrics
 from shared.bus.bus import Bus
 from shared.logging import configure_logging
+from shared.queuewatch import ALL_QUEUES, GATEWAY_RPC_QUEUES, QueueWatch
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("services.gateway")
@@ -57,9 +58,13 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> in
         bus, node_id=settings.gateway_node_id, command_timeout=settings.command_timeout
     )
     started = False
+    # Ready only while the registry and transactions RPC queues have consumers (queuewatch.py).
+    watch = QueueWatch(bus, ALL_QUEUES, required=GATEWAY_RPC_QUEUES)
 
     def ready() -> bool:
-        return started and bus.is_connected
+        return started and bus.is_connected and watch.ready()
+
+    metrics.READY.set_function(lambda: float(ready()))
 
     # Security profile 1: every upgrade is checked by the registry (profile 0 for charge
     # points without a password is the registry's decision, not a switch here).
@@ -73,6 +78,7 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> in
     try:
         if await _connect(bus, stopping):
             await downstream.start()
+            watch.start()
             await server.start()
             started = True
             log.info("gateway node %s started", settings.gateway_node_id)
@@ -83,6 +89,7 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> in
         status = 1
     finally:
         started = False
+        await watch.stop()
         # Stop accepting, close every socket with 1001 "going away" (charge points reconnect
         # to another node), answer what is in flight, then close the bus.
         await server.close()

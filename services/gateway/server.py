@@ -3,7 +3,8 @@
 - The charge point's identity is the last segment of the URL path (`/ocpp/CP1` or `/CP1`),
   URL-decoded: 1 to 255 characters (and at most 255 bytes in UTF-8, the limit of an AMQP
   routing key), printable, no whitespace, no `/`. Anything else is refused with HTTP 400.
-- `GET /healthz`, `/readyz` (bus connected, node queue consumed) and `/metrics` are plain
+- `GET /healthz`, `/readyz` (bus connected, node queue consumed, the registry and
+  transactions RPC queues have consumers: main.py, shared/queuewatch.py) and `/metrics` are plain
   HTTP on the same port; those names are therefore not usable as charge point ids.
 - Subprotocol: the first of the client's offers that we speak. A handshake that offers
   subprotocols of which none is ours is refused with HTTP 400 (no upgrade; the body names the
@@ -164,6 +165,8 @@ class GatewayServer:
         self._registrations: weakref.WeakKeyDictionary[ServerConnection, str | None] = (
             weakref.WeakKeyDictionary()
         )
+        for version in VERSIONS.values():  # bounded action labels on /metrics
+            metrics.register_actions(version.name, version.known_actions)
 
     @property
     def port(self) -> int:
@@ -281,13 +284,13 @@ class GatewayServer:
             await self.downstream.detach(conn)
             await ws.close(1011, "central system unavailable, try again later")
             return
-        metrics.CONNECTED_CHARGEPOINTS.inc()
+        metrics.connection_opened(version.name)
         log.info("connected from %s:%s with %s", host, port, version.name)
         try:
             await self._announce(GATEWAY_CONNECTED, conn)
             await conn.run()
         finally:
-            metrics.CONNECTED_CHARGEPOINTS.dec()
+            metrics.connection_closed(ws.close_code)
             await asyncio.shield(self.downstream.detach(conn))
             await asyncio.shield(self._announce(GATEWAY_DISCONNECTED, conn))
             log.info("disconnected (code %s)", ws.close_code)

@@ -157,8 +157,13 @@ class Bus:
         reply_to: str | None = None,
         correlation_id: str | None = None,
         persistent: bool = True,
+        expect_unroutable: bool = False,
     ) -> None:
-        """Publish and wait for the broker's confirm; raise Unroutable or PublishFailed."""
+        """Publish and wait for the broker's confirm; raise Unroutable or PublishFailed.
+
+        `expect_unroutable`: Unroutable is an expected answer (a probe such as the gateway's
+        takeover RPC), not a lost message: it is not counted in `metrics.unroutable`.
+        """
         message = aio_pika.Message(
             envelope.to_bytes(),
             content_type="application/json",
@@ -176,7 +181,12 @@ class Bus:
             app_id=self.name,
         )
         await self._publish_confirmed(
-            exchange, routing_key, message.body, message.properties, mandatory=mandatory
+            exchange,
+            routing_key,
+            message.body,
+            message.properties,
+            mandatory=mandatory,
+            expect_unroutable=expect_unroutable,
         )
 
     async def _publish_confirmed(
@@ -187,6 +197,7 @@ class Bus:
         properties: Basic.Properties,
         *,
         mandatory: bool,
+        expect_unroutable: bool = False,
     ) -> None:
         """basic.publish on the confirm channel; wait for the confirm (see `publish`)."""
         channel = self.channel
@@ -201,7 +212,8 @@ class Bus:
                     mandatory=mandatory,
                 )
         except PublishError:
-            self.metrics.unroutable += 1
+            if not expect_unroutable:
+                self.metrics.unroutable += 1
             raise Unroutable(exchange, routing_key) from None
         except DeliveryError as exc:
             self.metrics.publish_failed += 1
@@ -287,6 +299,7 @@ class Bus:
         *,
         timeout: float,
         mandatory: bool = True,
+        expect_unroutable: bool = False,
     ) -> Envelope:
         """Publish a request (expiring after `timeout`) and wait for its reply."""
         correlation_id = uuid.uuid4().hex
@@ -303,6 +316,7 @@ class Bus:
                     expiration=timeout,
                     reply_to=self.reply_queue,
                     correlation_id=correlation_id,
+                    expect_unroutable=expect_unroutable,
                 )
                 return await future
         except TimeoutError:

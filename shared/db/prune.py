@@ -32,6 +32,20 @@ PRUNABLE: Final[dict[str, str]] = {
 }
 
 
+def batch_sql(table: str, column: str) -> str:
+    """One batch: the `:batch` oldest rows before `:cutoff` (and rows sharing the last one's
+    time), as two range conditions on the index leading with the time column.
+
+    No join: `ctid IN (SELECT ... LIMIT n)` or `id IN (...)` let Postgres hash-join the
+    subquery against a sequential scan of the whole table, once per batch.
+    """
+    return (
+        f'DELETE FROM "{table}" WHERE "{column}" < :cutoff AND "{column}" <= COALESCE('
+        f'(SELECT "{column}" FROM "{table}" WHERE "{column}" < :cutoff '
+        f'ORDER BY "{column}" OFFSET :batch - 1 LIMIT 1), :cutoff)'
+    )
+
+
 async def prune(
     engine: AsyncEngine, *, older_than: datetime, batch: int = 10_000, dry_run: bool = False
 ) -> dict[str, int]:
@@ -50,11 +64,7 @@ async def prune(
         while True:
             async with engine.begin() as conn:
                 deleted = await conn.execute(
-                    text(
-                        f'DELETE FROM "{table}" WHERE ctid IN (SELECT ctid FROM "{table}" '
-                        f'WHERE "{column}" < :cutoff LIMIT :batch)'
-                    ),
-                    {"cutoff": older_than, "batch": batch},
+                    text(batch_sql(table, column)), {"cutoff": older_than, "batch": batch}
                 )
             total += deleted.rowcount
             if deleted.rowcount < batch:
@@ -96,5 +106,12 @@ def main(argv: Sequence[str]) -> int:
     counts = asyncio.run(run())
     verb = "would delete" if args.dry_run else "deleted"
     for table, n in counts.items():
-        print(f"{table}: {verb} {n} rows older than {cutoff.isoformat()}")
+        log.info(
+            "%s: %s %d rows older than %s",
+            table,
+            verb,
+            n,
+            cutoff.isoformat(),
+            extra={"table": table, "rows": n, "dry_run": args.dry_run},
+        )
     return 0

@@ -14,7 +14,7 @@ from shared import cli, supervisor
 from shared.settings import get_settings
 from shared.supervisor import SERVICES
 
-SUBCOMMANDS = [*SERVICES, "migrate", "prune", "run", "version"]
+SUBCOMMANDS = [*SERVICES, "migrate", "prune", "dlq", "proxy", "run", "version"]
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +25,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     monkeypatch.setenv("CSMS_ENV", "test")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
+    # One-shot commands configure logging like the services; keep pytest's handlers.
+    monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
     yield
     get_settings.cache_clear()
 

@@ -29,7 +29,14 @@ from services.api.chargingprofiles.schemas import (
 from services.api.common import INT32_MAX, SafeStr, UtcDateTime
 from services.api.deps import OperatorUser, SessionDep, SettingsDep
 from services.api.errors import error_responses
-from services.api.pagination import Page, PageParams, sort_param
+from services.api.pagination import (
+    LogPage,
+    Page,
+    PageParams,
+    log_page_of,
+    log_sort_param,
+    sort_param,
+)
 from shared.charging import CLEAR_PROFILE, INSTALL_PROFILE
 from shared.commands import CommandBus
 from shared.settings import Settings
@@ -211,13 +218,11 @@ async def composite_schedule(
 
 decisions_router = APIRouter(prefix="/balancing-decisions", tags=["load-balancing"])
 
-DecisionPage = Annotated[
-    PageParams, Depends(sort_param(service.DECISION_SORT_FIELDS, "-computed_at"))
-]
+DecisionPage = Annotated[PageParams, Depends(log_sort_param(service.DECISION_TIME_FIELD))]
 
 
 @decisions_router.get(
-    "", response_model=Page[BalancingDecisionRead], responses=error_responses(401, 403, 422)
+    "", response_model=LogPage[BalancingDecisionRead], responses=error_responses(401, 403, 422)
 )
 async def list_decisions(
     _: OperatorUser,
@@ -225,14 +230,9 @@ async def list_decisions(
     page: DecisionPage,
     location_uuid: uuid.UUID | None = None,
     chargepoint_id: Annotated[SafeStr | None, Query(max_length=255)] = None,
-) -> Page[BalancingDecisionRead]:
+) -> LogPage[BalancingDecisionRead]:
     """The load balancer's decisions, newest first: inputs, allocations, what was sent."""
-    rows, total = await service.list_decisions(
+    rows, total, estimated, next_cursor = await service.list_decisions(
         session=session, params=page, location_uuid=location_uuid, chargepoint_id=chargepoint_id
     )
-    return Page[BalancingDecisionRead](
-        items=[BalancingDecisionRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return log_page_of(BalancingDecisionRead, rows, total, estimated, next_cursor, page)

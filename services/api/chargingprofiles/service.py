@@ -22,7 +22,7 @@ from services.api.chargingprofiles.schemas import (
     PeriodIn,
 )
 from services.api.errors import ApiError, ErrorDetail, NotFound, Unprocessable
-from services.api.pagination import PageParams, paginate
+from services.api.pagination import PageParams, paginate, paginate_log
 from shared.bus.errors import BusError, RpcTimeout, Unroutable
 from shared.bus.topology import EVENTS
 from shared.charging.balancing import BALANCING_STACK_LEVEL, balancing_profile_id
@@ -366,8 +366,7 @@ def allocation_unit(location: Location | None) -> str:
     return (location.grid_limit_unit if location is not None else None) or "A"
 
 
-DECISION_SORT_FIELDS = ("computed_at", "id")
-_DECISION_COLUMNS = {"computed_at": BalancingDecision.computed_at, "id": BalancingDecision.id}
+DECISION_TIME_FIELD = "computed_at"
 
 
 async def list_decisions(
@@ -376,13 +375,17 @@ async def list_decisions(
     params: PageParams,
     location_uuid: uuid.UUID | None = None,
     chargepoint_id: str | None = None,
-) -> tuple[list[BalancingDecision], int]:
+) -> tuple[list[BalancingDecision], int, bool, str | None]:
     """Recorded load-balancing decisions, filtered by location or triggering charge point."""
     stmt = select(BalancingDecision)
     if location_uuid is not None:
         stmt = stmt.where(BalancingDecision.location_uuid == location_uuid)
     if chargepoint_id is not None:
         stmt = stmt.where(BalancingDecision.chargepoint_id == chargepoint_id)
-    return await paginate(
-        session, stmt, params=params, columns=_DECISION_COLUMNS, tiebreak=BalancingDecision.id
+    return await paginate_log(
+        session,
+        stmt,
+        params=params,
+        column=BalancingDecision.computed_at,
+        tiebreak=BalancingDecision.id,
     )

@@ -12,14 +12,14 @@ from services.api.commandlog.schemas import CommandLogRead, CommandOutcome
 from services.api.common import SafeStr, UtcDateTime
 from services.api.deps import OperatorUser, SessionDep
 from services.api.errors import error_responses
-from services.api.pagination import Page, PageParams, page_of, sort_param
+from services.api.pagination import LogPage, PageParams, log_page_of, log_sort_param
 
 router = APIRouter(prefix="/command-log", tags=["logs"])
 
-CommandPage = Annotated[PageParams, Depends(sort_param(service.SORT_FIELDS, "-created_at"))]
+CommandPage = Annotated[PageParams, Depends(log_sort_param(service.TIME_FIELD))]
 
 
-@router.get("", response_model=Page[CommandLogRead], responses=error_responses(401, 403, 422))
+@router.get("", response_model=LogPage[CommandLogRead], responses=error_responses(401, 403, 422))
 async def list_commands(
     _: OperatorUser,
     session: SessionDep,
@@ -29,9 +29,9 @@ async def list_commands(
     outcome: CommandOutcome | None = None,
     after: Annotated[UtcDateTime | None, Query(description="inclusive")] = None,
     before: Annotated[UtcDateTime | None, Query(description="exclusive")] = None,
-) -> Page[CommandLogRead]:
-    """Commands, newest first by default."""
-    rows, total = await service.list_commands(
+) -> LogPage[CommandLogRead]:
+    """Commands, newest first by default; page on with `cursor` = `next_cursor`."""
+    rows, total, estimated, next_cursor = await service.list_commands(
         session=session,
         params=page,
         chargepoint_id=chargepoint_id,
@@ -40,7 +40,7 @@ async def list_commands(
         after=after,
         before=before,
     )
-    return page_of(CommandLogRead, rows, total, page)
+    return log_page_of(CommandLogRead, rows, total, estimated, next_cursor, page)
 
 
 @router.get(

@@ -9,15 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.errors import NotFound
-from services.api.pagination import PageParams, paginate, where_between, where_equal
+from services.api.pagination import PageParams, paginate_log, where_between, where_equal
 from shared.db.models import CommandLog
 
-SORT_FIELDS = ("created_at", "completed_at", "action")
-_COLUMNS = {
-    "created_at": CommandLog.created_at,
-    "completed_at": CommandLog.completed_at,
-    "action": CommandLog.action,
-}
+TIME_FIELD = "created_at"
 
 
 async def list_commands(
@@ -29,7 +24,7 @@ async def list_commands(
     outcome: str | None = None,
     after: datetime | None = None,
     before: datetime | None = None,
-) -> tuple[list[CommandLog], int]:
+) -> tuple[list[CommandLog], int, bool, str | None]:
     """Commands matching the filters (time range on when they were sent)."""
     stmt = where_equal(
         select(CommandLog),
@@ -38,7 +33,14 @@ async def list_commands(
         (CommandLog.outcome, outcome),
     )
     stmt = where_between(stmt, CommandLog.created_at, after, before)
-    return await paginate(session, stmt, params=params, columns=_COLUMNS, tiebreak=CommandLog.id)
+    return await paginate_log(
+        session,
+        stmt,
+        params=params,
+        column=CommandLog.created_at,
+        tiebreak=CommandLog.id,
+        id_type=uuid.UUID,
+    )
 
 
 async def get_command(*, session: AsyncSession, command_id: uuid.UUID) -> CommandLog:

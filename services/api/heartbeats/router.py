@@ -11,14 +11,14 @@ from services.api.deps import OperatorUser, SessionDep
 from services.api.errors import error_responses
 from services.api.heartbeats import service
 from services.api.heartbeats.schemas import HeartbeatRead
-from services.api.pagination import Page, PageParams, page_of, sort_param
+from services.api.pagination import LogPage, PageParams, log_page_of, log_sort_param
 
 router = APIRouter(prefix="/heartbeats", tags=["history"])
 
-HeartbeatPage = Annotated[PageParams, Depends(sort_param(service.SORT_FIELDS, "-timestamp"))]
+HeartbeatPage = Annotated[PageParams, Depends(log_sort_param(service.TIME_FIELD))]
 
 
-@router.get("", response_model=Page[HeartbeatRead], responses=error_responses(401, 403, 422))
+@router.get("", response_model=LogPage[HeartbeatRead], responses=error_responses(401, 403, 422))
 async def list_heartbeats(
     _: OperatorUser,
     session: SessionDep,
@@ -26,9 +26,9 @@ async def list_heartbeats(
     chargepoint_id: Annotated[SafeStr | None, Query(max_length=255)] = None,
     after: Annotated[UtcDateTime | None, Query(description="inclusive")] = None,
     before: Annotated[UtcDateTime | None, Query(description="exclusive")] = None,
-) -> Page[HeartbeatRead]:
-    """Heartbeats, newest first by default."""
-    rows, total = await service.list_heartbeats(
+) -> LogPage[HeartbeatRead]:
+    """Heartbeats, newest first by default; page on with `cursor` = `next_cursor`."""
+    rows, total, estimated, next_cursor = await service.list_heartbeats(
         session=session, params=page, chargepoint_id=chargepoint_id, after=after, before=before
     )
-    return page_of(HeartbeatRead, rows, total, page)
+    return log_page_of(HeartbeatRead, rows, total, estimated, next_cursor, page)

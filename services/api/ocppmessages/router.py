@@ -11,16 +11,16 @@ from services.api.deps import OperatorUser, SessionDep
 from services.api.errors import error_responses
 from services.api.ocppmessages import service
 from services.api.ocppmessages.schemas import Direction, OcppMessageRead
-from services.api.pagination import Page, PageParams, page_of, sort_param
+from services.api.pagination import LogPage, PageParams, log_page_of, log_sort_param
 
 router = APIRouter(prefix="/ocpp-messages", tags=["logs"])
 
-MessagePage = Annotated[PageParams, Depends(sort_param(service.SORT_FIELDS, "-created_at"))]
+MessagePage = Annotated[PageParams, Depends(log_sort_param(service.TIME_FIELD))]
 # Row ids are bigint identities.
 MessageId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807)]
 
 
-@router.get("", response_model=Page[OcppMessageRead], responses=error_responses(401, 403, 422))
+@router.get("", response_model=LogPage[OcppMessageRead], responses=error_responses(401, 403, 422))
 async def list_messages(
     _: OperatorUser,
     session: SessionDep,
@@ -34,9 +34,9 @@ async def list_messages(
     unique_id: Annotated[SafeStr | None, Query(max_length=64)] = None,
     after: Annotated[UtcDateTime | None, Query(description="inclusive")] = None,
     before: Annotated[UtcDateTime | None, Query(description="exclusive")] = None,
-) -> Page[OcppMessageRead]:
-    """OCPP frames, newest first by default."""
-    rows, total = await service.list_messages(
+) -> LogPage[OcppMessageRead]:
+    """OCPP frames, newest first by default; page on with `cursor` = `next_cursor`."""
+    rows, total, estimated, next_cursor = await service.list_messages(
         session=session,
         params=page,
         chargepoint_id=chargepoint_id,
@@ -47,7 +47,7 @@ async def list_messages(
         after=after,
         before=before,
     )
-    return page_of(OcppMessageRead, rows, total, page)
+    return log_page_of(OcppMessageRead, rows, total, estimated, next_cursor, page)
 
 
 @router.get(

@@ -8,11 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.errors import NotFound
-from services.api.pagination import PageParams, paginate, where_between, where_equal
+from services.api.pagination import PageParams, paginate_log, where_between, where_equal
 from shared.db.models import OcppMessage
 
-SORT_FIELDS = ("created_at", "action")
-_COLUMNS = {"created_at": OcppMessage.created_at, "action": OcppMessage.action}
+TIME_FIELD = "created_at"
 
 
 async def list_messages(
@@ -26,7 +25,7 @@ async def list_messages(
     unique_id: str | None = None,
     after: datetime | None = None,
     before: datetime | None = None,
-) -> tuple[list[OcppMessage], int]:
+) -> tuple[list[OcppMessage], int, bool, str | None]:
     """Frames matching the filters."""
     stmt = where_equal(
         select(OcppMessage),
@@ -37,7 +36,9 @@ async def list_messages(
         (OcppMessage.unique_id, unique_id),
     )
     stmt = where_between(stmt, OcppMessage.created_at, after, before)
-    return await paginate(session, stmt, params=params, columns=_COLUMNS, tiebreak=OcppMessage.id)
+    return await paginate_log(
+        session, stmt, params=params, column=OcppMessage.created_at, tiebreak=OcppMessage.id
+    )
 
 
 async def get_message(*, session: AsyncSession, message_id: int) -> OcppMessage:

@@ -9,17 +9,17 @@ from fastapi import APIRouter, Depends, Query
 from services.api.common import INT32_MAX, SafeStr, UtcDateTime
 from services.api.deps import OperatorUser, SessionDep
 from services.api.errors import error_responses
-from services.api.pagination import Page, PageParams, page_of, sort_param
+from services.api.pagination import LogPage, PageParams, log_page_of, log_sort_param
 from services.api.statusnotifications import service
 from services.api.statusnotifications.schemas import StatusNotificationRead
 
 router = APIRouter(prefix="/status-notifications", tags=["history"])
 
-StatusPage = Annotated[PageParams, Depends(sort_param(service.SORT_FIELDS, "-received_at"))]
+StatusPage = Annotated[PageParams, Depends(log_sort_param(service.TIME_FIELD))]
 
 
 @router.get(
-    "", response_model=Page[StatusNotificationRead], responses=error_responses(401, 403, 422)
+    "", response_model=LogPage[StatusNotificationRead], responses=error_responses(401, 403, 422)
 )
 async def list_status_notifications(
     _: OperatorUser,
@@ -31,9 +31,9 @@ async def list_status_notifications(
     error_code: Annotated[SafeStr | None, Query(max_length=50)] = None,
     after: Annotated[UtcDateTime | None, Query(description="received at or after")] = None,
     before: Annotated[UtcDateTime | None, Query(description="received before")] = None,
-) -> Page[StatusNotificationRead]:
-    """Status notifications, newest first by default."""
-    rows, total = await service.list_status_notifications(
+) -> LogPage[StatusNotificationRead]:
+    """Status notifications, newest first by default; page on with `cursor` = `next_cursor`."""
+    rows, total, estimated, next_cursor = await service.list_status_notifications(
         session=session,
         params=page,
         chargepoint_id=chargepoint_id,
@@ -43,4 +43,4 @@ async def list_status_notifications(
         after=after,
         before=before,
     )
-    return page_of(StatusNotificationRead, rows, total, page)
+    return log_page_of(StatusNotificationRead, rows, total, estimated, next_cursor, page)

@@ -7,14 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.pagination import PageParams, paginate, where_between, where_equal
+from services.api.pagination import PageParams, paginate_log, where_between, where_equal
 from shared.db.models import StatusNotification
 
-SORT_FIELDS = ("received_at", "timestamp")
-_COLUMNS = {
-    "received_at": StatusNotification.received_at,
-    "timestamp": StatusNotification.timestamp,
-}
+TIME_FIELD = "received_at"
 
 
 async def list_status_notifications(
@@ -27,7 +23,7 @@ async def list_status_notifications(
     error_code: str | None = None,
     after: datetime | None = None,
     before: datetime | None = None,
-) -> tuple[list[StatusNotification], int]:
+) -> tuple[list[StatusNotification], int, bool, str | None]:
     """Notifications matching the filters; the time range applies to when they were received."""
     stmt = where_equal(
         select(StatusNotification),
@@ -37,6 +33,10 @@ async def list_status_notifications(
         (StatusNotification.error_code, error_code),
     )
     stmt = where_between(stmt, StatusNotification.received_at, after, before)
-    return await paginate(
-        session, stmt, params=params, columns=_COLUMNS, tiebreak=StatusNotification.id
+    return await paginate_log(
+        session,
+        stmt,
+        params=params,
+        column=StatusNotification.received_at,
+        tiebreak=StatusNotification.id,
     )

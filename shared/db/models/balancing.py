@@ -27,6 +27,7 @@ class BalancingDecision(Base):
     __tablename__ = "balancing_decision"
     __table_args__ = (
         Index(None, "location_uuid", "computed_at"),
+        Index(None, "computed_at", "id"),  # listing order and keyset
         enum_check("unit", enums.GRID_LIMIT_UNITS),
         enum_check("strategy", enums.BALANCING_STRATEGIES),
     )

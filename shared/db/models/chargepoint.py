@@ -124,7 +124,10 @@ class Heartbeat(Base):
     """One Heartbeat.req (ER diagram: Heartbeat)."""
 
     __tablename__ = "heartbeat"
-    __table_args__ = (Index(None, "chargepoint_id", "timestamp"),)
+    __table_args__ = (
+        Index(None, "chargepoint_id", "timestamp"),
+        Index(None, "timestamp", "id"),  # listing order and keyset, `csms prune`
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     chargepoint_id: Mapped[str] = mapped_column(
@@ -145,6 +148,7 @@ class StatusNotification(Base):
     __table_args__ = (
         Index(None, "connector_uuid", "timestamp"),
         Index(None, "chargepoint_id", "received_at"),
+        Index(None, "received_at", "id"),  # listing order and keyset, `csms prune`
         enum_check("error_code", enums.CONNECTOR_ERROR_CODES),
         enum_check("status", enums.CONNECTOR_STATUSES),
     )

@@ -31,7 +31,8 @@ class OcppMessage(Base):
         # Idempotent log writes: a redelivered envelope carries the same correlation id.
         UniqueConstraint("message_id", "direction", "message_type"),
         Index(None, "chargepoint_id", "created_at"),
-        Index(None, "action"),
+        # The log listing's order and keyset (created_at, id), and `csms prune` by time.
+        Index(None, "created_at", "id"),
         enum_check("direction", enums.DIRECTIONS),
         enum_check("message_type", enums.MESSAGE_TYPES),
     )
@@ -59,6 +60,8 @@ class CommandLog(Base):
 
     __tablename__ = "command_log"
     __table_args__ = (
+        Index(None, "chargepoint_id", "created_at"),
+        Index(None, "created_at", "id"),
         enum_check("outcome", enums.COMMAND_OUTCOMES),
         UniqueConstraint("chargepoint_id", "seq"),
         # The sweeper's look-up of abandoned pending rows.
@@ -68,7 +71,7 @@ class CommandLog(Base):
     id: Mapped[UUID] = mapped_column(
         primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
     )
-    chargepoint_id: Mapped[str] = mapped_column(String(255), index=True)
+    chargepoint_id: Mapped[str] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(64))
     request: Mapped[dict[str, Any]]
     outcome: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
@@ -113,6 +116,7 @@ class DataTransfer(Base):
     __tablename__ = "data_transfer"
     __table_args__ = (
         Index(None, "chargepoint_id", "received_at"),
+        Index(None, "received_at"),  # `csms prune`
         enum_check("direction", enums.DIRECTIONS),
     )
 

@@ -109,6 +109,41 @@ async def test_heartbeats(client: httpx.AsyncClient, operator: Actor, factory: F
         await client.get("/api/v1/heartbeats?sort=chargepoint_id", headers=h), 422, field="sort"
     )
 
+    # Keyset paging: `next_cursor` leads to the next page, newest first, nothing repeated.
+    first = (
+        await client.get(
+            f"/api/v1/heartbeats?chargepoint_id={cp.chargepoint_id}&limit=2", headers=h
+        )
+    ).json()
+    assert [b["timestamp"] for b in first["items"]] == [
+        "2024-05-01T08:10:00+00:00",
+        "2024-05-01T08:05:00+00:00",
+    ]
+    assert first["total"] == 3 and first["total_estimated"] is False
+    second = (
+        await client.get(
+            "/api/v1/heartbeats",
+            params={
+                "chargepoint_id": cp.chargepoint_id,
+                "limit": 2,
+                "cursor": first["next_cursor"],
+            },
+            headers=h,
+        )
+    ).json()
+    assert [b["timestamp"] for b in second["items"]] == ["2024-05-01T08:00:00+00:00"]
+    assert second["next_cursor"] is None
+    oldest_first = (
+        await client.get(
+            f"/api/v1/heartbeats?chargepoint_id={cp.chargepoint_id}&limit=2&sort=timestamp",
+            headers=h,
+        )
+    ).json()
+    assert oldest_first["items"][0]["timestamp"] == "2024-05-01T08:00:00+00:00"
+    assert_error(
+        await client.get("/api/v1/heartbeats?cursor=not-a-cursor", headers=h), 422, field="cursor"
+    )
+
 
 async def test_command_log(client: httpx.AsyncClient, operator: Actor, factory: Factory) -> None:
     cp = await factory.chargepoint()

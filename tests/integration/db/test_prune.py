@@ -69,3 +69,27 @@ def test_prune_command_refuses_a_zero_retention() -> None:
     )
     assert done.returncode == 2
     assert "--older-than-days" in done.stderr
+
+
+def test_prune_and_migrate_log_json_lines_when_asked(db_url: str) -> None:
+    """CSMS_LOG_FORMAT=json: every line the one-shot commands write is a JSON object."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CSMS_LOG_FORMAT": "json", "CSMS_DATABASE_URL": db_url}
+    for argv in (["prune", "--dry-run", "--older-than-days", "30"], ["migrate"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "shared.cli", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        lines = (result.stdout + result.stderr).splitlines()
+        assert lines, argv
+        records = [json.loads(line) for line in lines]
+        assert {r["service"] for r in records} == {argv[0]}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +14,13 @@ from pydantic import BaseModel, ValidationError
 from services.api.app import route_template
 from services.api.common import ApiModel, UtcDateTime
 from services.api.errors import ErrorResponse, NotFound, Unprocessable, error_responses
-from services.api.pagination import PageParams, order_by, sort_param
+from services.api.pagination import (
+    PageParams,
+    decode_cursor,
+    encode_cursor,
+    order_by,
+    sort_param,
+)
 from services.api.users.schemas import ProfileUpdate, UserCreate
 from services.api.users.service import check_image
 
@@ -149,3 +157,40 @@ def test_check_image_refuses_pixel_bombs() -> None:
     with pytest.raises(ApiError) as bomb:
         check_image(bytes(data))
     assert bomb.value.status_code in (415, 422)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor",
+        base64.urlsafe_b64encode(b'["2024-05-01T08:00:00", "99999999999999999999"]').decode(),
+        base64.urlsafe_b64encode(b'["yesterday", "1"]').decode(),
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+    ],
+)
+def test_a_cursor_no_page_handed_out_is_422(cursor: str) -> None:
+    with pytest.raises(Unprocessable):
+        decode_cursor(cursor, int)
+
+
+def test_cursors_round_trip() -> None:
+    when = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    assert decode_cursor(encode_cursor(when, 42), int) == (when, 42)
+    row = uuid.uuid4()
+    assert decode_cursor(encode_cursor(when, row), uuid.UUID) == (when, row)
+
+
+def test_order_by_keeps_nulls_last_only_for_nullable_columns() -> None:
+    """`DESC NULLS LAST` on a NOT NULL column defeats its btree index (Postgres sorts instead)."""
+    from sqlalchemy.dialects.postgresql.base import PGDialect
+
+    from shared.db.models import CommandLog
+
+    def sql(sort: str) -> str:
+        columns = {"created_at": CommandLog.created_at, "completed_at": CommandLog.completed_at}
+        clauses = order_by(sort, columns, CommandLog.id)
+        dialect = PGDialect()  # type: ignore[no-untyped-call]
+        return " ".join(str(c.compile(dialect=dialect)) for c in clauses)
+
+    assert "NULLS" not in sql("-created_at")
+    assert "NULLS LAST" in sql("-completed_at")

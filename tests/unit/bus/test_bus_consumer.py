@@ -362,3 +362,39 @@ async def test_dead_letter_publish_failure_falls_back_to_reject() -> None:
     await consumer.process(as_messages([fake]))
     assert fake.fate == "rejected"
     assert consumer._metrics.dead_lettered == 1
+
+
+async def test_retry_back_off_is_capped_below_the_upstream_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long Postgres outage: the pauses between two runs of a held batch grow, but never past
+    `RETRY_MAX`, well under CSMS_UPSTREAM_CALL_TIMEOUT, so once the database is back a held RPC
+    is answered before the gateway gives up on it. (The clock is the recorded pauses.)"""
+    from shared.bus import consumer as consumer_module
+    from shared.settings import Settings
+
+    pauses: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        pauses.append(delay)
+
+    monkeypatch.setattr("shared.bus.consumer.asyncio.sleep", fake_sleep)
+    outage = 12  # runs refused: 0.5+1+2+2+... with the cap, 0.5+1+2+4+8+16+30... without
+    calls = 0
+
+    async def handler(deliveries: list[Delivery]) -> list[Envelope | None]:
+        nonlocal calls
+        calls += 1
+        if calls <= outage:
+            raise Retry("database unreachable")
+        return [None] * len(deliveries)
+
+    consumer = make_consumer(handler, [])
+    fakes = [message(1)]
+    await consumer.process(as_messages(fakes))
+    assert fakes[0].fate == "ack"
+    assert len(pauses) == outage
+    assert pauses[:3] == [0.5, 1.0, 2.0]
+    upstream_timeout = Settings().upstream_call_timeout
+    assert max(pauses) == consumer_module.RETRY_MAX
+    assert consumer_module.RETRY_MAX <= upstream_timeout / 4

@@ -83,6 +83,16 @@ async def command(
         await asyncio.sleep(0.1)
 
 
+async def answered_transaction(cp: CommandedClient) -> int:
+    """The transaction id the charge point got in its StartTransaction answer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    while cp.tx_id is None:
+        assert loop.time() < deadline, "the StartTransaction answer never reached the charge point"
+        await asyncio.sleep(0.05)
+    return cp.tx_id
+
+
 async def test_commands_reach_the_chargepoint_and_come_back(
     stack: Stack, api: httpx.AsyncClient, db_engine: AsyncEngine, clean_db: None
 ) -> None:
@@ -141,10 +151,9 @@ async def test_remote_start_and_stop_make_a_transaction(
         await eventually(
             db_engine, "select status from transaction where id_tag='REMOTE-1'", "Active"
         )
-        assert cp.tx_id is not None
-        resp = await command(
-            api, "CP-CMD-TX", "remote-stop-transaction", {"transaction_id": cp.tx_id}
-        )
+        # The row commits before the answer travels back to the charge point.
+        tx_id = await answered_transaction(cp)
+        resp = await command(api, "CP-CMD-TX", "remote-stop-transaction", {"transaction_id": tx_id})
         assert resp.status_code == 200, resp.text
         await eventually(
             db_engine, "select status from transaction where id_tag='REMOTE-1'", "Completed"

@@ -118,7 +118,8 @@ LISTINGS = [
     (
         ocppmessages.list_messages,
         "created_at",
-        "ix_ocpp_message_chargepoint_id_created_at",
+        # Either index reads rows in time order; which one is cheaper depends on statistics.
+        ("ix_ocpp_message_chargepoint_id_created_at", "ix_ocpp_message_created_at_id"),
         {"chargepoint_id": CP},
     ),
     (heartbeats.list_heartbeats, "timestamp", "ix_heartbeat_timestamp_id", {}),
@@ -132,7 +133,7 @@ LISTINGS = [
     (
         commandlog.list_commands,
         "created_at",
-        "ix_command_log_chargepoint_id_created_at",
+        ("ix_command_log_chargepoint_id_created_at", "ix_command_log_created_at_id"),
         {"chargepoint_id": CP},
     ),
     (decisions.list_decisions, "computed_at", "ix_balancing_decision_computed_at_id", {}),
@@ -141,8 +142,13 @@ LISTINGS = [
 
 @pytest.mark.parametrize(("listing", "field", "index", "filters"), LISTINGS)
 async def test_log_listings_read_the_time_index_without_sorting(
-    seeded: AsyncConnection, listing: Any, field: str, index: str, filters: dict[str, Any]
+    seeded: AsyncConnection,
+    listing: Any,
+    field: str,
+    index: str | tuple[str, ...],
+    filters: dict[str, Any],
 ) -> None:
+    acceptable = {index} if isinstance(index, str) else set(index)
     first_params = PageParams(limit=50, offset=0, sort=f"-{field}")
 
     async def first(session: AsyncSession) -> Any:
@@ -168,7 +174,7 @@ async def test_log_listings_read_the_time_index_without_sorting(
     assert {r.id for r in more}.isdisjoint({r.id for r in rows})
     for plan in (*plans, *more_plans):
         used = {n.get("Index Name") for n in plan if "Index" in n["Node Type"]}
-        assert index in used, [(n["Node Type"], n.get("Index Name")) for n in plan]
+        assert used & acceptable, [(n["Node Type"], n.get("Index Name")) for n in plan]
         assert not any(n["Node Type"] in ("Sort", "Seq Scan") for n in plan), plan
 
 

@@ -15,13 +15,14 @@ for the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ocpp.v16.enums import AuthorizationStatus
 from sqlalchemy import func, select
 
 from shared.db.models import IdTag, Transaction
+from shared.ocpp import format_datetime
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,13 +41,6 @@ class TagRecord:
     expiry_date: datetime | None
     parent_id_tag: str | None
     max_active_transactions: int | None = None
-
-
-def format_datetime(value: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`, as OCPP expects."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _expired(tag: TagRecord, now: datetime) -> bool:

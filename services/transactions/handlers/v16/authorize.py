@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from services.transactions import idtags
-from services.transactions.tables import payload_errors
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.ocpp.v16.authorize_request import AuthorizeRequest
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(ctx: HandlerContext, env: Envelope, req: AuthorizeRequest) -> Payload:
     """Answer Authorize.conf with the authorization decision for the tag."""
-    with payload_errors(env.action):
-        id_tag = str(env.payload["idTag"])
-    info = await idtags.authorize(ctx.session, id_tag, now=ctx.now)
+    info = await idtags.authorize(ctx.session, req.id_tag, now=ctx.now)
     return {"idTagInfo": info}

@@ -18,16 +18,11 @@ from sqlalchemy import Row, select, update
 
 from services.transactions import idtags
 from services.transactions.closing import correction, is_estimate, previous_of
-from services.transactions.meter import iter_samples, parse_timestamp
-from services.transactions.tables import (
-    TRANSACTION,
-    message_key,
-    payload_errors,
-    queue_meter_values,
-)
-from shared.db.enums import OCPP_STOP_REASONS
+from services.transactions.meter import iter_samples
+from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.ocpp.v16.stop_transaction_request import StopTransactionRequest
 from shared.txevents import TRANSACTION_STOPPED, Outcome, stopped_payload, wh_number
 
 log = logging.getLogger(__name__)
@@ -48,25 +43,18 @@ class Stop:
     key: str
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(ctx: HandlerContext, env: Envelope, req: StopTransactionRequest) -> Payload:
     """Complete the transaction once; an unknown or already stopped one is answered the same.
 
     A transaction the CSMS (or an operator) closed without a stop gets this stop as a
     correction: its meter stop, time and reason replace the estimate, which is kept.
     """
-    chargepoint_id = env.chargepoint_id or ""
-    p = env.payload
-    with payload_errors(env.action):
-        transaction_id = int(p["transactionId"])
-        meter_stop = Decimal(int(p["meterStop"]))
-        stopped_at = parse_timestamp(p["timestamp"])
-        raw_tag = p.get("idTag")
-        id_tag = str(raw_tag) if raw_tag is not None else None
-        reason = p.get("reason") or DEFAULT_REASON
-        samples = list(iter_samples(p.get("transactionData")))
-    if reason not in OCPP_STOP_REASONS:
-        log.warning("StopTransaction reason %r is not an OCPP reason; stored as Other", reason)
-        reason = Reason.other.value
+    chargepoint_id = ctx.chargepoint_id
+    transaction_id, id_tag = req.transaction_id, req.id_tag
+    meter_stop = Decimal(req.meter_stop)
+    stopped_at = req.timestamp
+    reason = req.reason.value if req.reason is not None else DEFAULT_REASON
+    samples = list(iter_samples(req.transaction_data))
     stop = Stop(
         transaction_id=transaction_id,
         meter_stop=meter_stop,

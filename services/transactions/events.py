@@ -30,8 +30,8 @@ import logging
 
 from sqlalchemy import select, update
 
-from services.transactions.idtags import ACTIVE
 from services.transactions.tables import TRANSACTION
+from shared.db.enums import TX_ACTIVE
 from shared.db.models import Connector
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
@@ -57,7 +57,7 @@ async def connector_status_changed(
     where = (
         (t.chargepoint_id == chargepoint_id)
         & (t.connectorid == connector_id)
-        & (t.status == ACTIVE)
+        & (t.status == TX_ACTIVE)
         # A report older than the transaction says nothing about it.
         & (t.start_transaction_timestamp <= reported)
     )
@@ -81,7 +81,7 @@ async def chargepoint_booted(ctx: HandlerContext, env: Envelope, req: NoFields) 
     booted_at = env.created_at
     # Opened before the boot was handled (`created_at` is the CSMS's clock, like the event's).
     before = (
-        (t.chargepoint_id == chargepoint_id) & (t.status == ACTIVE) & (t.created_at < booted_at)
+        (t.chargepoint_id == chargepoint_id) & (t.status == TX_ACTIVE) & (t.created_at < booted_at)
     )
     marked = await ctx.session.execute(
         update(TRANSACTION)

@@ -21,15 +21,12 @@ from typing import TYPE_CHECKING, Any
 from ocpp.v16.enums import AuthorizationStatus
 from sqlalchemy import func, select
 
+from shared.db.enums import TX_ACTIVE
 from shared.db.models import IdTag, Transaction
 from shared.ocpp import format_datetime
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-ACTIVE = "Active"
-COMPLETED = "Completed"
-REJECTED = "Rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +133,7 @@ async def count_open(
 ) -> int:
     """How many open (Active) transactions `id_tags` have, other than `excluding`."""
     query = select(func.count()).where(
-        Transaction.id_tag.in_(id_tags), Transaction.status == ACTIVE
+        Transaction.id_tag.in_(id_tags), Transaction.status == TX_ACTIVE
     )
     if excluding is not None:
         query = query.where(Transaction.transaction_id != excluding)

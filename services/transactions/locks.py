@@ -32,9 +32,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.transactions.idtags import ACTIVE
 from services.transactions.tables import TRANSACTION
 from shared.bus.topology import upstream_key
+from shared.db.enums import TX_ACTIVE
 from shared.db.models import IdTag
 from shared.dispatch import Parsed
 from shared.event_names import CHARGEPOINT_BOOTED, CONNECTOR_STATUS_CHANGED
@@ -129,7 +129,7 @@ def wanted(batch: Sequence[Parsed[Any]]) -> Wanted:
 
 def _transaction_filter(w: Wanted) -> ColumnElement[bool]:
     t = TRANSACTION.c
-    open_ = t.status == ACTIVE
+    open_ = t.status == TX_ACTIVE
     conditions: list[ColumnElement[bool]] = []
     if w.transaction_ids:
         conditions.append(t.transaction_id.in_(sorted(w.transaction_ids)))

@@ -24,6 +24,7 @@ from services.transactions.closing import supersede
 from services.transactions.reservations import consume_reservation
 from services.transactions.tables import TRANSACTION, message_key
 from shared.chargepoints import create_chargepoint_if_unknown
+from shared.db.enums import TX_ACTIVE, TX_REJECTED
 from shared.db.models import Connector
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
@@ -61,7 +62,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: StartTransactionReques
         "wh_meter_last_at": started_at,
         "start_transaction_timestamp": started_at,
         "reservation_id": reservation_id,
-        "status": idtags.ACTIVE,
+        "status": TX_ACTIVE,
         "start_message_id": message_key(chargepoint_id, env.correlation_id, env.unique_id),
     }
     await create_chargepoint_if_unknown(ctx, chargepoint_id)
@@ -145,7 +146,7 @@ async def _first_start(
             .values(
                 authorization_status=info["status"],
                 status=case(
-                    (t.status == idtags.ACTIVE, idtags.REJECTED if rejected else idtags.ACTIVE),
+                    (t.status == TX_ACTIVE, TX_REJECTED if rejected else TX_ACTIVE),
                     else_=t.status,
                 ),
             )

@@ -20,6 +20,7 @@ from services.transactions import idtags
 from services.transactions.closing import correction, is_estimate, previous_of
 from services.transactions.meter import iter_samples
 from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
+from shared.db.enums import TX_ACTIVE, TX_COMPLETED, TX_REJECTED
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
 from shared.ocpp.v16.stop_transaction_request import StopTransactionRequest
@@ -151,9 +152,9 @@ async def _apply(
     }
     outcome: Outcome
     previous = None
-    if row.status == idtags.ACTIVE:
-        values, outcome = {**stopped, "status": idtags.COMPLETED}, "stopped"
-    elif row.status == idtags.REJECTED and row.stop_message_id is None:
+    if row.status == TX_ACTIVE:
+        values, outcome = {**stopped, "status": TX_COMPLETED}, "stopped"
+    elif row.status == TX_REJECTED and row.stop_message_id is None:
         values, outcome = stopped, "stopped"
     elif is_estimate(row):
         values, outcome = {**stopped, **correction(row, now=ctx.now)}, "corrected"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.transactions.idtags import ACTIVE
 from services.transactions.meter import iter_samples_201, latest_energy_wh
 from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
 from services.transactions.wh_last import WhLastUpdate
+from shared.db.enums import TX_ACTIVE
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
 from shared.ocpp.v201.meter_values_request import MeterValuesRequest
@@ -49,7 +49,7 @@ async def open_transaction(ctx: HandlerContext, chargepoint_id: str, evse_id: in
             .where(
                 t.chargepoint_id == chargepoint_id,
                 t.connectorid == evse_id,
-                t.status == ACTIVE,
+                t.status == TX_ACTIVE,
             )
             .order_by(t.start_transaction_timestamp.desc(), t.transaction_id.desc())
             .limit(1)

@@ -25,11 +25,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.transactions import idtags
 from services.transactions.closing import correction, is_estimate, previous_of, supersede
-from services.transactions.idtags import COMPLETED
 from services.transactions.meter import Reading, Sample, iter_samples_201, latest_energy_wh
 from services.transactions.reservations import consume_reservation
 from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
 from shared.chargepoints import create_chargepoint_if_unknown
+from shared.db.enums import TX_ACTIVE, TX_COMPLETED, TX_REJECTED
 from shared.db.models import Connector
 from shared.dispatch import HandlerContext, OcppError, Payload
 from shared.envelope import Envelope
@@ -157,7 +157,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: TransactionEventReques
     if new or "connectorid" in values:
         superseded = await supersede(ctx, chargepoint_id, connector_id, transaction_id)
         if transaction_id in superseded:
-            current["status"] = COMPLETED
+            current["status"] = TX_COMPLETED
     decided = None
     first_token = new or row.id_tag == NO_TOKEN
     if not duplicate and ev.id_token is not None and ev.event_type != ENDED and first_token:
@@ -166,7 +166,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: TransactionEventReques
         await consume_reservation(
             ctx, chargepoint_id, ev.reservation_id, transaction_id, env.action
         )
-    repeated_end = ev.event_type == ENDED and row.status == COMPLETED and not is_estimate(row)
+    repeated_end = ev.event_type == ENDED and row.status == TX_COMPLETED and not is_estimate(row)
     if not duplicate and not repeated_end:
         # A repeated Ended's meter values are stored already (by the first one).
         queue_meter_values(
@@ -242,7 +242,7 @@ async def _insert(
             wh_meter_last_at=reading[0] if reading is not None else None,
             start_transaction_timestamp=ev.timestamp,
             reservation_id=ev.reservation_id,
-            status=idtags.ACTIVE,
+            status=TX_ACTIVE,
             remote_transaction_id=ev.remote_id,
             start_message_id=key,
             seq_no_max=ev.seq_no,
@@ -281,12 +281,12 @@ def _changes(
             values["start_transaction_timestamp"] = ev.timestamp
         if ev.event_type == STARTED and reading is not None:
             values["wh_meter_start"] = reading[1]
-    if row.status == COMPLETED:
+    if row.status == TX_COMPLETED:
         if ev.event_type == ENDED and is_estimate(row):
             values.update(_ended(row, ev, reading, key), **correction(row, now=now))
         return values
     last_at = row.wh_meter_last_at
-    active = row.status == idtags.ACTIVE
+    active = row.status == TX_ACTIVE
     running = row.stop_transaction_timestamp is None  # Active, or Rejected not stopped yet
     if running and not new and reading is not None and (last_at is None or reading[0] > last_at):
         values["wh_meter_last"], values["wh_meter_last_at"] = reading[1], reading[0]
@@ -296,7 +296,7 @@ def _changes(
     if ev.event_type == ENDED and row.stop_message_id is None:
         values.update(_ended(row, ev, reading, key, last=values.get("wh_meter_last")))
         if active:
-            values["status"] = COMPLETED
+            values["status"] = TX_COMPLETED
     return values
 
 
@@ -332,8 +332,8 @@ async def _authorize_start(
     )
     values: dict[str, Any] = {"authorization_status": info["status"]}
     if info["status"] != AuthorizationStatusEnumType.accepted.value:
-        if current["status"] == idtags.ACTIVE:
-            values["status"] = idtags.REJECTED
+        if current["status"] == TX_ACTIVE:
+            values["status"] = TX_REJECTED
         log.info(
             "TransactionEvent %s: idToken answered %s: recorded Rejected",
             current["remote_transaction_id"],
@@ -398,9 +398,9 @@ def _emit(
         previous = None
         if new:
             outcome = "unknown"
-        elif row.status == COMPLETED and is_estimate(row):
+        elif row.status == TX_COMPLETED and is_estimate(row):
             outcome, previous = "corrected", previous_of(row)
-        elif row.status == COMPLETED or row.stop_message_id is not None:
+        elif row.status == TX_COMPLETED or row.stop_message_id is not None:
             outcome = "repeated"
         else:
             outcome = "stopped"

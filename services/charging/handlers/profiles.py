@@ -31,16 +31,14 @@ class ProfileHandlers:
         self.installer = installer
         self.db = db
 
-    async def _profile(self, req: ProfileRequest) -> ChargingProfile:
-        profile_id = req.chargingprofile_id
-        row = await load_profile(self.db, profile_id)
-        if row is None:
-            raise OcppError("GenericError", f"charging profile {profile_id} not found")
-        return row
+    async def _profile(self, req: ProfileRequest) -> ChargingProfile | None:
+        return await load_profile(self.db, req.chargingprofile_id)
 
     async def install(self, ctx: HandlerContext, env: Envelope, req: ProfileRequest) -> Payload:
         """Install the profile on its target, then rebalance its location (new limits)."""
         row = await self._profile(req)
+        if row is None:
+            raise OcppError("GenericError", f"charging profile {req.chargingprofile_id} not found")
         if row.chargepoint_id is None:
             return {"chargingprofile_id": row.chargingprofile_id, "status": "NoTarget"}
         done = await install_profile(self.db, self.installer, row)
@@ -60,6 +58,8 @@ class ProfileHandlers:
     async def clear(self, ctx: HandlerContext, env: Envelope, req: ProfileRequest) -> Payload:
         """Clear the profile wherever it is installed or pending."""
         row = await self._profile(req)
+        if row is None:
+            raise OcppError("GenericError", f"charging profile {req.chargingprofile_id} not found")
         done = await clear_profile(self.db, self.installer, row)
         if done is None:
             return {"chargingprofile_id": row.chargingprofile_id, "status": "NotInstalled"}

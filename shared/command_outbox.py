@@ -28,9 +28,10 @@ from typing import Any, Final, Protocol
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.bus.errors import Reject
+from shared.bus.errors import BusError, Reject
 from shared.bus.topology import EVENTS
 from shared.commands import (
     COMMAND_COMPLETED,
@@ -172,7 +173,7 @@ async def publish_nudge(publisher: ConfirmedPublisher, event: Envelope) -> bool:
     the outcome is committed and the sweeper nudges the effect consumers later."""
     try:
         await publisher.publish(EVENTS, event.action, event)
-    except Exception as exc:
+    except BusError as exc:
         log.warning(
             "%s of %s not published (%r); the command sweeper will nudge its effects",
             event.action,
@@ -325,7 +326,7 @@ class CommandSweeper:
         while not stopping.is_set():
             try:
                 await self.sweep()
-            except Exception as exc:  # the database or broker away: next round
+            except (SQLAlchemyError, OSError, BusError) as exc:  # database or broker away
                 log.warning("command sweep failed: %r", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=self.interval)

@@ -14,7 +14,7 @@ StopTransactionOnInvalidId false) and its readings are what it consumed. The che
 of the UPDATE's WHERE, which Postgres re-evaluates on the locked row, so competing replicas
 committing readings of the same transaction at the same moment cannot leave the older one.
 
-Lock order (no deadlocks, services/transactions/locks.py): the batch's `prepare` step has
+Lock order (no deadlocks, services/transactions/locks.py): the batch's `before_batch` step has
 normally locked these rows already; the UPDATE is preceded by a locking SELECT in ascending
 transaction id all the same, because an UPDATE ... FROM locks rows in whatever order its
 plan visits them (a sorted array does not make a sorted lock order).

@@ -184,7 +184,7 @@ def test_clip_row_cuts_strings_to_column_length() -> None:
     assert row == {"chargepoint_model": "M" * 20, "firmware_version": "1.0", "websocket_port": 1234}
 
 
-def test_ocpp_datetime() -> None:
+def test_format_datetime_is_the_ocpp_form() -> None:
     assert format_datetime(NOW) == "2024-05-01T12:00:00.000Z"
 
 

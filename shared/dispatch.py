@@ -49,7 +49,14 @@ from shared.db.session import is_transient_db_error
 from shared.envelope import Envelope, Kind, event, utcnow
 from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
 from shared.metrics import HANDLER_SECONDS
-from shared.ocpp import OcppModel, RequestInvalid, format_datetime, parse_payload, request_model
+from shared.ocpp import (
+    OcppModel,
+    RequestInvalid,
+    dump_payload,
+    format_datetime,
+    parse_payload,
+    request_model,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -288,6 +295,8 @@ def fixed_answer(env: Envelope) -> Payload:
 
 def answer_payload(answer: Payload | BaseModel) -> Payload:
     """A handler's answer as the CALLRESULT payload (an OCPP model in OCPP's JSON form)."""
+    if isinstance(answer, OcppModel):
+        return dump_payload(answer)
     if isinstance(answer, BaseModel):
         return answer.model_dump(mode="json", by_alias=True, exclude_none=True)
     return answer

@@ -13,18 +13,18 @@ from shared.chargepoints import initial_registration_status
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
 from shared.event_names import CHARGEPOINT_BOOTED
-from shared.ocpp import format_datetime
 
 
 async def register(
     ctx: HandlerContext, env: Envelope, reported: dict[str, Any], announced: Payload
-) -> Payload:
-    """Upsert the charge point with its `reported` columns; the boot answer.
+) -> str:
+    """Upsert the charge point with its `reported` columns; the registration status answered.
 
     `reported` maps chargepoint columns to the values of the boot (None = not reported: an
     optional field a boot leaves out keeps what an earlier boot reported). `announced` is
     what the `chargepoint.booted` event carries besides status, created and ocppVersion.
-    The answer (status, currentTime, interval) has the same shape in 1.6 and 2.0.1.
+    Each version's handler builds its BootNotification answer from it (the same three fields
+    in 1.6 and 2.0.1: status, currentTime, interval).
     """
     chargepoint_id = ctx.chargepoint_id
     values = clip_row(
@@ -58,8 +58,4 @@ async def register(
         },
         chargepoint_id,
     )
-    return {
-        "status": status,
-        "currentTime": format_datetime(ctx.now),
-        "interval": ctx.settings.heartbeat_interval,
-    }
+    return status

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.registry.boot import register
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
 from shared.ocpp import dump_payload
 from shared.ocpp.v16.boot_notification_request import BootNotificationRequest
+from shared.ocpp.v16.boot_notification_response import BootNotificationResponse
+from shared.ocpp.v16.common import RegistrationStatus
 
 
 def reported_columns(req: BootNotificationRequest) -> dict[str, Any]:
@@ -26,6 +28,13 @@ def reported_columns(req: BootNotificationRequest) -> dict[str, Any]:
     }
 
 
-async def handle(ctx: HandlerContext, env: Envelope, req: BootNotificationRequest) -> Payload:
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: BootNotificationRequest
+) -> BootNotificationResponse:
     """Upsert the charge point's identity; answer Accepted / Pending / Rejected + interval."""
-    return await register(ctx, env, reported_columns(req), dump_payload(req))
+    status = await register(ctx, env, reported_columns(req), dump_payload(req))
+    return BootNotificationResponse(
+        status=RegistrationStatus(status),
+        current_time=ctx.now,
+        interval=ctx.settings.heartbeat_interval,
+    )

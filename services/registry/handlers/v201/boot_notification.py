@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.registry.boot import register
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
 from shared.ocpp import dump_payload
 from shared.ocpp.v201.boot_notification_request import BootNotificationRequest
+from shared.ocpp.v201.boot_notification_response import BootNotificationResponse
+from shared.ocpp.v201.common import RegistrationStatusEnumType
 
 
 def reported_columns(req: BootNotificationRequest) -> dict[str, Any]:
@@ -30,10 +32,17 @@ def reported_columns(req: BootNotificationRequest) -> dict[str, Any]:
     }
 
 
-async def handle(ctx: HandlerContext, env: Envelope, req: BootNotificationRequest) -> Payload:
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: BootNotificationRequest
+) -> BootNotificationResponse:
     """Upsert the station's identity; answer Accepted / Pending / Rejected + interval."""
     announced = {
         "reason": req.reason.value,
         "chargingStation": dump_payload(req.charging_station),
     }
-    return await register(ctx, env, reported_columns(req), announced)
+    status = await register(ctx, env, reported_columns(req), announced)
+    return BootNotificationResponse(
+        status=RegistrationStatusEnumType(status),
+        current_time=ctx.now,
+        interval=ctx.settings.heartbeat_interval,
+    )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from services.transactions import idtags
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
 from shared.ocpp.v16.authorize_request import AuthorizeRequest
+from shared.ocpp.v16.authorize_response import AuthorizeResponse
+from shared.ocpp.v16.common import IdTagInfo
 
 
-async def handle(ctx: HandlerContext, env: Envelope, req: AuthorizeRequest) -> Payload:
+async def handle(ctx: HandlerContext, env: Envelope, req: AuthorizeRequest) -> AuthorizeResponse:
     """Answer Authorize.conf with the authorization decision for the tag."""
     info = await idtags.authorize(ctx.session, req.id_tag, now=ctx.now)
-    return {"idTagInfo": info}
+    return AuthorizeResponse(id_tag_info=IdTagInfo.model_validate(info))

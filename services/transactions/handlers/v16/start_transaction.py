@@ -26,11 +26,13 @@ from services.transactions.tables import TRANSACTION, message_key
 from shared.chargepoints import create_chargepoint_if_unknown
 from shared.db.enums import TX_ACTIVE, TX_REJECTED
 from shared.db.models import Connector
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
 from shared.event_names import TRANSACTION_STARTED
 from shared.ocpp import format_datetime
+from shared.ocpp.v16.common import IdTagInfo
 from shared.ocpp.v16.start_transaction_request import StartTransactionRequest
+from shared.ocpp.v16.start_transaction_response import StartTransactionResponse
 from shared.txevents import wh_number
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,9 @@ log = logging.getLogger(__name__)
 START_KEY = ("chargepoint_id", "connectorid", "start_transaction_timestamp", "id_tag")
 
 
-async def handle(ctx: HandlerContext, env: Envelope, req: StartTransactionRequest) -> Payload:
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: StartTransactionRequest
+) -> StartTransactionResponse:
     """Insert the transaction once (idempotent), answer its id and the tag's IdTagInfo."""
     chargepoint_id = ctx.chargepoint_id
     connector_id, id_tag = req.connector_id, req.id_tag
@@ -118,7 +122,9 @@ async def handle(ctx: HandlerContext, env: Envelope, req: StartTransactionReques
         },
         chargepoint_id,
     )
-    return {"transactionId": transaction_id, "idTagInfo": info}
+    return StartTransactionResponse(
+        transaction_id=transaction_id, id_tag_info=IdTagInfo.model_validate(info)
+    )
 
 
 async def _first_start(

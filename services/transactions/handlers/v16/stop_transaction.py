@@ -21,9 +21,11 @@ from services.transactions.closing import correction, is_estimate, previous_of
 from services.transactions.meter import iter_samples
 from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
 from shared.db.enums import TX_ACTIVE, TX_COMPLETED, TX_REJECTED
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp.v16.common import IdTagInfo
 from shared.ocpp.v16.stop_transaction_request import StopTransactionRequest
+from shared.ocpp.v16.stop_transaction_response import StopTransactionResponse
 from shared.txevents import TRANSACTION_STOPPED, Outcome, stopped_payload, wh_number
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,9 @@ class Stop:
     key: str
 
 
-async def handle(ctx: HandlerContext, env: Envelope, req: StopTransactionRequest) -> Payload:
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: StopTransactionRequest
+) -> StopTransactionResponse:
     """Complete the transaction once; an unknown or already stopped one is answered the same.
 
     A transaction the CSMS (or an operator) closed without a stop gets this stop as a
@@ -102,14 +106,12 @@ async def handle(ctx: HandlerContext, env: Envelope, req: StopTransactionRequest
         connectorid=row.connectorid if row is not None else None,
         transaction_id=transaction_id,
     )
-    answer: dict[str, Any] = {}
+    info: dict[str, Any] | None = None
     if id_tag is not None:
         # StopTransaction.conf carries idTagInfo only when the request had an idTag (§4.10:
         # the CSMS "MAY send information about the idTag used to stop the transaction"). It
         # describes the tag, never the tag's other transactions: no ConcurrentTx here.
-        answer["idTagInfo"] = await idtags.authorize(
-            ctx.session, id_tag, now=ctx.now, concurrency=False
-        )
+        info = await idtags.authorize(ctx.session, id_tag, now=ctx.now, concurrency=False)
     ctx.emit(
         TRANSACTION_STOPPED,
         stopped_payload(
@@ -126,7 +128,9 @@ async def handle(ctx: HandlerContext, env: Envelope, req: StopTransactionRequest
         ),
         chargepoint_id,
     )
-    return answer
+    return StopTransactionResponse(
+        id_tag_info=IdTagInfo.model_validate(info) if info is not None else None
+    )
 
 
 async def _apply(

@@ -41,6 +41,7 @@ from shared.ocpp.v201.common import (
     TransactionEventEnumType,
 )
 from shared.ocpp.v201.transaction_event_request import TransactionEventRequest
+from shared.ocpp.v201.transaction_event_response import TransactionEventResponse
 from shared.txevents import TRANSACTION_STOPPED, Outcome, stopped_payload, wh_number
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,9 @@ def parse_event(req: TransactionEventRequest) -> TxEvent:
     )
 
 
-async def handle(ctx: HandlerContext, env: Envelope, req: TransactionEventRequest) -> Payload:
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: TransactionEventRequest
+) -> TransactionEventResponse:
     """Record the event; answer {} or {idTokenInfo} when the event carries an idToken."""
     chargepoint_id = ctx.chargepoint_id
     if req.seq_no < 0:
@@ -180,7 +183,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: TransactionEventReques
     answer = await _answer(ctx, row, ev, decided=decided)
     info = answer.get("idTokenInfo")
     _emit(ctx, chargepoint_id, ev, row, current, new=new, status=info and info["status"])
-    return answer
+    return TransactionEventResponse.model_validate(answer)
 
 
 def seq_no_seen(row: Row[Any] | Any, seq_no: int) -> bool:

@@ -74,11 +74,20 @@ format: install
 gen-ocpp-models: install
 	$(BIN)/python -m shared.ocpp.generate
 
+# The bench's own database and vhost (emptied by every run): `make bench BENCH_DB=csms_x
+# BENCH_VHOST=csms_x` when another run may use the defaults at the same time.
+BENCH_DB ?= csms_bench
+BENCH_VHOST ?= csms_bench
+BENCH_ARGS ?=
+
 bench: install
-	rabbitmqctl -q delete_vhost csms_bench 2>/dev/null || true
-	rabbitmqctl -q add_vhost csms_bench
-	rabbitmqctl -q set_permissions -p csms_bench guest '.*' '.*' '.*'
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg) (shared machine: compare within one run)"
+	rabbitmqctl -q delete_vhost $(BENCH_VHOST) 2>/dev/null || true
+	rabbitmqctl -q add_vhost $(BENCH_VHOST)
+	rabbitmqctl -q set_permissions -p $(BENCH_VHOST) guest '.*' '.*' '.*'
+	BENCH_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/$(BENCH_DB) \
+	  BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/$(BENCH_VHOST) \
+	  $(BIN)/python -m bench $(BENCH_ARGS)
 
 # docker compose v2 (the plugin, or COMPOSE='/path/to/docker-compose' for the standalone binary).
 COMPOSE ?= docker compose

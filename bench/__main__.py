@@ -1,70 +1,57 @@
-"""`make bench`: load the real stack with simulated charge points and print a table.
+"""`make bench`: load the real stack with simulated OCPP 1.6 charge points, print a table per
+phase and a summary with a REFERENCE row measured in the same run.
 
-Phase 1 (sessions): N charge points at once each boot, report two connector statuses,
-authorize, start, send M MeterValues and stop. Printed: calls/s per action, p50/p99 latency,
-persisted MeterValues calls/s end to end (until every sampled value is in Postgres), CPU seconds
-per process. Phase 2 (idle): I charge points connect and boot, then idle; printed: the gateway's
-resident memory per connection. Phase 3 (boot storm): S charge points open their websocket and
-send BootNotification all at the same moment (what a site does after a power cut); printed: how
-many were accepted, how many got a CALLERROR (InternalError: a service did not answer within
-CSMS_UPSTREAM_CALL_TIMEOUT), p50/p99 latency and seconds until the last answer. A slow or failed
-answer is a figure here, not a failure (the test suite asserts outcomes, not speed).
+Phases (sizes are arguments; 0 skips a phase):
+- boot storm: S charge points open their websocket and boot at the same moment;
+- MeterValues closed loop: N stations with a transaction each send M MeterValues back to back;
+  the wall time runs until every sampled value is in Postgres;
+- MeterValues open loop: the same stations send R MeterValues per second each, on a clock, for
+  T seconds (latency from the scheduled send time);
+- Heartbeat: the same stations send H Heartbeats back to back;
+- commands round trip: C soft resets per station through the REST API;
+- idle (--idle): I stations connect, boot and idle; the gateway's resident memory per
+  connection;
+- REFERENCE: the closed-loop MeterValues load against bench/reference.py (websocket ->
+  confirmed publish -> batch consumer -> executemany), the least that work costs here.
+
+Every phase prints calls/s, p50/p99/max latency, errors by code (a slow or failed answer is a
+figure, never a failure of the run) and CPU per call of every process, read from /proc:
+the services, RabbitMQ's beam (the one listening on the bench's AMQP port), the Postgres
+backends of the bench database and this load generator.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import functools
 import os
+import platform
 import resource
+import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlparse
 
+import httpx
 from sqlalchemy import text
 
-from bench.chargepoint import Latencies, SimChargePoint, new_latencies
+from bench import phases
+from bench.accounting import CpuMeter, cpu_delta, listener_pids, postgres_backends
+from bench.chargepoint import SimChargePoint
+from bench.reference import TABLE as REFERENCE_TABLE
+from bench.report import PhaseResult, format_phase, format_summary
 from bench.stack import Stack, free_port, stack_env
 from shared.db.migrate import create_database_if_missing, upgrade
 from shared.db.session import create_engine
+from shared.passwords import hash_password
 
 DB_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/csms_bench"
 )
 AMQP_URL = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/csms_bench")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def infra_pids() -> dict[str, list[int]]:
-    """PIDs of the local infrastructure: every postgres process, RabbitMQ's Erlang VM."""
-    found: dict[str, list[int]] = {"postgres": [], "rabbitmq": []}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            comm = (entry / "comm").read_text().strip()
-        except OSError:
-            continue
-        if comm == "postgres":
-            found["postgres"].append(int(entry.name))
-        elif comm == "beam.smp":
-            found["rabbitmq"].append(int(entry.name))
-    return found
-
-
-def group_cpu(pids: list[int]) -> float:
-    """CPU seconds of a group of processes (ones that exited meanwhile count as 0)."""
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError):  # exited meanwhile
-            total += cpu_seconds(pid)
-    return total
+SERVICES = ("registry", "transactions", "charging", "gateway", "api")
 
 
 def rss_bytes(pid: int) -> int:
@@ -75,20 +62,35 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of values, in milliseconds."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+def machine() -> str:
+    model = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
+        f"load average {load} at start"
+    )
+
+
+async def sql_scalar(query: str) -> int:
+    engine = create_engine(DB_URL)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text(query))).scalar_one())
+    finally:
+        await engine.dispose()
 
 
 async def prepare_database(tags: int) -> None:
-    """Create, migrate and empty the bench database; provision the id tags."""
+    """Create, migrate and empty the bench database; provision the id tags and an admin."""
     await asyncio.to_thread(create_database_if_missing, DB_URL)
     await asyncio.to_thread(upgrade, DB_URL)
     engine = create_engine(DB_URL)
     async with engine.begin() as conn:
+        await conn.execute(text(f"drop table if exists {REFERENCE_TABLE}"))
         names = (
             (
                 await conn.execute(
@@ -108,81 +110,125 @@ async def prepare_database(tags: int) -> None:
             text("insert into id_tag (id_token, revoked) values (:t, false)"),
             [{"t": f"BENCH-{i}"} for i in range(tags)],
         )
+        await conn.execute(
+            text(
+                "insert into user_account (id, email, password_hash, role, is_active) "
+                "values (gen_random_uuid(), 'bench@example.com', :h, 'admin', true)"
+            ),
+            {"h": hash_password("bench-password")},
+        )
     await engine.dispose()
+
+
+class Bench:
+    """The stack, the CPU meter and the results of one invocation."""
+
+    def __init__(self, args: argparse.Namespace, stack: Stack) -> None:
+        self.args = args
+        self.stack = stack
+        self.results: list[PhaseResult] = []
+        self.meter = CpuMeter()
+        for name, proc in stack.procs.items():
+            self.meter.add_pids(name, [proc.pid])
+        amqp_port = urlparse(AMQP_URL).port or 5672
+        beam = listener_pids(amqp_port)
+        self.meter.add("rabbitmq", lambda: beam)
+        database = urlparse(DB_URL.replace("+asyncpg", "")).path.lstrip("/")
+        self.meter.add("postgres", lambda: postgres_backends(database))
+        self.meter.add_pids("load generator", [os.getpid()])
+
+    async def measure(
+        self, result: PhaseResult, load: Callable[[PhaseResult], Awaitable[None]]
+    ) -> PhaseResult:
+        before = self.meter.snapshot()
+        await load(result)
+        after = self.meter.snapshot()
+        result.cpu = cpu_delta(before, after)
+        print("\n" + format_phase(result), flush=True)
+        return result
 
 
 async def count_meter_values() -> int:
-    engine = create_engine(DB_URL)
-    async with engine.connect() as conn:
-        n = (await conn.execute(text("select count(*) from meter_value"))).scalar_one()
-    await engine.dispose()
-    return int(n)
+    return await sql_scalar("select count(*) from meter_value")
 
 
-async def run_sessions(stack: Stack, n: int, mv: int, lat: Latencies) -> tuple[float, float]:
-    """Phase 1; returns (wall seconds of the load, seconds until all meter values persisted)."""
-    cps = [SimChargePoint(stack.ws_url, f"BENCH-CP-{i}", lat) for i in range(n)]
-    await asyncio.gather(*(cp.connect() for cp in cps))
-    start = time.perf_counter()
-    await asyncio.gather(*(cp.session(mv, f"BENCH-{i}") for i, cp in enumerate(cps)))
-    load = time.perf_counter() - start
-    expected = n * mv * 2
-    while await count_meter_values() < expected:
-        await asyncio.sleep(0.05)
-        if time.perf_counter() - start > 600:
-            raise TimeoutError("meter values not persisted after 600 s")
-    persisted = time.perf_counter() - start
-    await asyncio.gather(*(cp.close() for cp in cps))
-    return load, persisted
+async def count_reference_values() -> int:
+    return await sql_scalar(f"select count(*) from {REFERENCE_TABLE}")
 
 
-async def run_idle(stack: Stack, n: int) -> tuple[int, int]:
-    """Phase 2; returns gateway RSS before and with n idle, booted connections."""
-    pid = stack.procs["gateway"].pid
-    before = rss_bytes(pid)
-    lat = new_latencies()
-    cps = [SimChargePoint(stack.ws_url, f"IDLE-{i}", lat) for i in range(n)]
-    for chunk in range(0, n, 500):
-        group = cps[chunk : chunk + 500]
-        await asyncio.gather(*(cp.connect() for cp in group))
-        # Booted: until its BootNotification is Accepted a charge point gets nothing else through.
-        boot = {"chargePointVendor": "Bench", "chargePointModel": "Idle"}
-        await asyncio.gather(*(cp.call("BootNotification", boot) for cp in group))
-    await asyncio.sleep(2)
-    after = rss_bytes(pid)
-    await asyncio.gather(*(cp.close() for cp in cps))
-    return before, after
+async def api_client(stack: Stack) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=stack.api_url, timeout=60)
+    token = await client.post(
+        "/api/v1/auth/token", data={"username": "bench@example.com", "password": "bench-password"}
+    )
+    token.raise_for_status()
+    client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    return client
 
 
-async def run_boot_storm(stack: Stack, n: int) -> tuple[int, dict[str, int], list[float], float]:
-    """Phase 3; returns (accepted, CALLERROR codes counted, boot latencies, wall seconds)."""
-    lat = new_latencies()
-    cps = [SimChargePoint(stack.ws_url, f"STORM-{i}", lat) for i in range(n)]
-    errors: dict[str, int] = {}
+async def wait_api_bus(api: httpx.AsyncClient, cp_id: str) -> None:
+    """The api answers 503 until its bus is connected: wait that out before measuring."""
+    deadline = time.perf_counter() + 60
+    while time.perf_counter() < deadline:
+        resp = await api.post(f"/api/v1/chargepoints/{cp_id}/commands/reset", json={"type": "Soft"})
+        if resp.status_code != 503:
+            return
+        await asyncio.sleep(0.2)
 
-    async def boot(cp: SimChargePoint) -> bool:
-        await cp.connect()
-        try:
-            answer = await cp.call(
-                "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Storm"}
+
+async def run_reference(args: argparse.Namespace, logs: Path) -> PhaseResult:
+    """The closed-loop MeterValues load against the reference pipeline (its own processes)."""
+    port = free_port()
+    dsn = DB_URL.replace("+asyncpg", "")
+    procs = []
+    for argv in (["consumer", AMQP_URL, dsn], ["server", str(port), AMQP_URL]):
+        with (logs / f"reference-{argv[0]}.log").open("ab") as log:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.reference",
+                *argv,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
             )
-        except RuntimeError as exc:  # a CALLERROR: counted, not raised
-            code = str(exc).split()[2] if len(str(exc).split()) > 2 else "?"
-            errors[code] = errors.get(code, 0) + 1
-            return False
-        return bool(answer.get("status") == "Accepted")
-
-    start = time.perf_counter()
-    accepted = sum(await asyncio.gather(*(boot(cp) for cp in cps)))
-    wall = time.perf_counter() - start
-    await asyncio.gather(*(cp.close() for cp in cps))
-    return accepted, errors, lat["BootNotification"], wall
+        assert proc.stdout is not None
+        await asyncio.wait_for(proc.stdout.readline(), 60)  # "ready"
+        procs.append(proc)
+    meter = CpuMeter()
+    meter.add_pids("reference", [p.pid for p in procs])
+    amqp_port = urlparse(AMQP_URL).port or 5672
+    beam = listener_pids(amqp_port)
+    meter.add("rabbitmq", lambda: beam)
+    database = urlparse(dsn).path.lstrip("/")
+    meter.add("postgres", lambda: postgres_backends(database))
+    meter.add_pids("load generator", [os.getpid()])
+    result = PhaseResult(
+        f"MeterValues closed {args.stations}x{args.meter_values}", note="reference pipeline"
+    )
+    try:
+        cps = [
+            SimChargePoint(f"ws://127.0.0.1:{port}/ocpp", f"REF-{i}") for i in range(args.stations)
+        ]
+        await phases.connect_all(cps, result)
+        pairs = [(cp, 1) for cp in cps if cp.ws is not None]
+        before = meter.snapshot()
+        await phases.meter_values_closed(pairs, args.meter_values, result, count_reference_values)
+        result.cpu = cpu_delta(before, meter.snapshot())
+        await phases.close_all(cps)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            await proc.wait()
+    print("\n" + format_phase(result), flush=True)
+    return result
 
 
 async def main(args: argparse.Namespace) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    await prepare_database(args.chargepoints)
+    print(f"machine: {machine()}")
+    print(f"command: python -m bench {' '.join(sys.argv[1:])}", flush=True)
+    await prepare_database(max(args.stations, 1))
     health = {name: free_port() for name in ("registry", "transactions", "charging")}
     port = free_port()
     env = stack_env(DB_URL, AMQP_URL, port, health)
@@ -190,65 +236,109 @@ async def main(args: argparse.Namespace) -> None:
     logs = Path(args.log_dir)
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
     stack = Stack(env=env, log_dir=logs, gateway_port=port, health_ports=health)
+    reference: PhaseResult | None = None
+    results: list[PhaseResult] = []
     try:
-        for name in ("registry", "transactions", "gateway"):
+        for name in SERVICES:
             await stack.start(name)
-        groups = {name: [p.pid] for name, p in stack.procs.items()}
-        groups.update(infra_pids())
-        groups["bench client"] = [os.getpid()]
-        cpu0 = {name: group_cpu(pids) for name, pids in groups.items()}
-        lat = new_latencies()
-        load, persisted = await run_sessions(stack, args.chargepoints, args.meter_values, lat)
-        cpu = {name: group_cpu(pids) - cpu0[name] for name, pids in groups.items()}
-        print(f"\nPhase 1: {args.chargepoints} charge points x {args.meter_values} MeterValues")
-        print(f"{'action':<20}{'calls':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-        for action, values in lat.items():
-            print(
-                f"{action:<20}{len(values):>8}{len(values) / load:>10.0f}"
-                f"{pct(values, 0.5):>9.1f}{pct(values, 0.99):>9.1f}"
+        bench = Bench(args, stack)
+        results = bench.results
+        url = stack.ws_url
+        for size in args.storm:
+            if size > 0:
+                bench.results.append(
+                    await bench.measure(
+                        PhaseResult(f"boot storm {size}"),
+                        functools.partial(phases.boot_storm, url, size),
+                    )
+                )
+        pairs = await phases.sessions(url, "BENCH-CP", args.stations) if args.stations else []
+        cps = [cp for cp, _ in pairs]
+        if pairs and args.meter_values:
+            bench.results.append(
+                await bench.measure(
+                    PhaseResult(f"MeterValues closed {args.stations}x{args.meter_values}"),
+                    lambda r: phases.meter_values_closed(
+                        pairs, args.meter_values, r, count_meter_values
+                    ),
+                )
             )
-        total = sum(len(v) for v in lat.values())
-        mv = len(lat["MeterValues"])
-        print(f"{'all calls':<20}{total:>8}{total / load:>10.0f}")
-        print(
-            f"persisted MeterValues calls/s end to end: {mv / persisted:.0f} "
-            f"({mv} calls, {persisted:.2f} s until all in Postgres)"
-        )
-        print(f"{'process':<14}{'CPU s':>8}{'CPU ms/call':>13}")
-        for name, secs in cpu.items():
-            print(f"{name:<14}{secs:>8.2f}{secs * 1000 / total:>13.3f}")
-        print(
-            f"{'all':<14}{sum(cpu.values()):>8.2f}{sum(cpu.values()) * 1000 / total:>13.3f}"
-            f"   (over {persisted:.2f} s wall on {os.cpu_count()} cores)"
-        )
+        if pairs and args.open_seconds > 0:
+            bench.results.append(
+                await bench.measure(
+                    PhaseResult(
+                        f"MeterValues open {args.stations}x{args.open_rate:g}/s",
+                        note=f"{args.open_seconds:g} s on a clock",
+                    ),
+                    lambda r: phases.meter_values_open(pairs, args.open_rate, args.open_seconds, r),
+                )
+            )
+        if cps and args.heartbeats:
+            bench.results.append(
+                await bench.measure(
+                    PhaseResult(f"Heartbeat {args.stations}x{args.heartbeats}"),
+                    lambda r: phases.heartbeats(cps, args.heartbeats, r),
+                )
+            )
+        if cps and args.commands:
+            api = await api_client(stack)
+            try:
+                await wait_api_bus(api, cps[0].cp_id)
+                bench.results.append(
+                    await bench.measure(
+                        PhaseResult(f"commands {args.stations}x{args.commands}", note="Reset"),
+                        lambda r: phases.commands(api, cps, args.commands, r),
+                    )
+                )
+            finally:
+                await api.aclose()
+        await phases.close_all(cps)
         if args.idle:
-            before, after = await run_idle(stack, args.idle)
-            per = (after - before) / args.idle
-            print(f"\nPhase 2: {args.idle} idle charge points on one gateway process")
-            print(
-                f"gateway RSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB: "
-                f"{per / 1024:.1f} KiB per connection"
-            )
-        if args.storm:
-            accepted, errors, boots, wall = await run_boot_storm(stack, args.storm)
-            print(f"\nPhase 3: boot storm of {args.storm} charge points at once")
-            print(
-                f"accepted {accepted}, CALLERROR {sum(errors.values())}"
-                + (f" {errors}" if errors else "")
-                + "; "
-                f"boot p50 {pct(boots, 0.5):.1f} ms, p99 {pct(boots, 0.99):.1f} ms; "
-                f"all answered after {wall:.2f} s"
-            )
-        print(f"(soft fd limit was {soft}; service logs in {logs})")
+            gw = stack.procs["gateway"].pid
+            before = rss_bytes(gw)
+            idle = [SimChargePoint(url, f"IDLE-{i}") for i in range(args.idle)]
+            result = PhaseResult(f"idle {args.idle}", note="connect and boot, in chunks of 500")
+            start = time.perf_counter()
+            await phases.connect_all(idle, result)
+            await asyncio.gather(*(cp.boot(result) for cp in idle if cp.ws is not None))
+            result.wall = time.perf_counter() - start
+            await asyncio.sleep(2)
+            per = (rss_bytes(gw) - before) / args.idle
+            result.note += f"; gateway RSS {per / 1024:.1f} KiB per connection"
+            print(f"\n== {result.name}: {result.note}; errors {dict(result.errors) or 0}")
+            await phases.close_all(idle)
+        if args.reference and args.stations and args.meter_values:
+            reference = await run_reference(args, logs)
     finally:
         await stack.stop_all()
+    print("\n== summary (CPU ms per call: all processes; x ref: over the REFERENCE row)")
+    print(format_summary(results, reference))
+    print(f"(soft fd limit was {soft}; service logs in {logs})")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--storm",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[200, 1000],
+        help="boot storm sizes, comma separated (0 or '': none)",
+    )
+    parser.add_argument("--stations", type=int, default=100, help="stations of the next phases")
+    parser.add_argument("--meter-values", type=int, default=50, help="closed loop, per station")
+    parser.add_argument("--open-rate", type=float, default=2.0, help="open loop, per station/s")
+    parser.add_argument("--open-seconds", type=float, default=10.0, help="open loop duration")
+    parser.add_argument("--heartbeats", type=int, default=50, help="per station")
+    parser.add_argument("--commands", type=int, default=5, help="soft resets per station")
+    parser.add_argument("--idle", type=int, default=0, help="idle stations (e.g. 20000)")
+    parser.add_argument(
+        "--no-reference", dest="reference", action="store_false", help="skip the REFERENCE row"
+    )
+    parser.add_argument("--log-dir", default="/tmp/csms-bench-logs")
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--chargepoints", type=int, default=200)
-    parser.add_argument("--meter-values", type=int, default=50)
-    parser.add_argument("--idle", type=int, default=10000)
-    parser.add_argument("--storm", type=int, default=200, help="boot storm size (0: skip)")
-    parser.add_argument("--log-dir", default="/tmp/csms-bench-logs")
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(parse_args()))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import column, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.dml import ReturningInsert
 
 from services.registry.policy import boot_answer
 from services.registry.queries import chargepoint_table, clip_row
@@ -13,6 +15,23 @@ from shared.chargepoints import initial_registration_status
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
 from shared.event_names import CHARGEPOINT_BOOTED
+
+
+@functools.cache
+def boot_upsert(reported: tuple[str, ...]) -> ReturningInsert[Any]:
+    """The boot's upsert for one set of reported columns, built once (each version's handler
+    reports the same columns every time): the values are the execution's parameters, not
+    part of the statement, so no statement is constructed per boot."""
+    stmt = pg_insert(chargepoint_table)
+    update = {
+        col: func.coalesce(stmt.excluded[col], chargepoint_table.c[col])
+        for col in (*reported, "ocpp_version")
+    }
+    return stmt.on_conflict_do_update(index_elements=["chargepoint_id"], set_=update).returning(
+        chargepoint_table.c.registration_status,
+        chargepoint_table.c.decommissioned_at,
+        (column("xmax") == 0).label("created"),
+    )
 
 
 async def register(
@@ -36,17 +55,8 @@ async def register(
             "registration_status": initial_registration_status(ctx.settings.unknown_chargepoints),
         },
     )
-    stmt = pg_insert(chargepoint_table).values(values)
-    update = {
-        col: func.coalesce(stmt.excluded[col], chargepoint_table.c[col])
-        for col in (*reported, "ocpp_version")
-    }
-    upsert = stmt.on_conflict_do_update(index_elements=["chargepoint_id"], set_=update).returning(
-        chargepoint_table.c.registration_status,
-        chargepoint_table.c.decommissioned_at,
-        (column("xmax") == 0).label("created"),
-    )
-    row = (await ctx.session.execute(upsert)).one()
+    upsert = boot_upsert(tuple(reported))
+    row = (await ctx.session.execute(upsert, values)).one()
     status = boot_answer(row.registration_status, decommissioned=row.decommissioned_at is not None)
     ctx.emit(
         CHARGEPOINT_BOOTED,

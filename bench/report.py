@@ -103,7 +103,7 @@ def format_summary(results: list[PhaseResult], reference: PhaseResult | None) ->
     """One row per phase, the reference last; `x ref` is the CPU per call over the
     reference's (the figure that stays meaningful on a noisy machine)."""
     header = (
-        f"{'phase':<34}{'calls':>7}{'calls/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'phase':<42}{'calls':>7}{'calls/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
         f"{'CPU ms/call':>13}{'x ref':>7}  errors"
     )
     lines = [header, "-" * len(header)]
@@ -113,7 +113,7 @@ def format_summary(results: list[PhaseResult], reference: PhaseResult | None) ->
         ratio = f"{r.cpu_ms_per_call / ref_cpu:>7.1f}" if ref_cpu > 0 else f"{'-':>7}"
         name = ("REFERENCE " if r is reference else "") + r.name
         lines.append(
-            f"{name[:33]:<34}{r.calls:>7}{r.rate:>9.0f}{r.quantile_ms(0.5):>9.1f}"
+            f"{name[:41]:<42}{r.calls:>7}{r.rate:>9.0f}{r.quantile_ms(0.5):>9.1f}"
             f"{r.quantile_ms(0.99):>9.1f}{r.quantile_ms(1.0):>9.1f}"
             f"{r.cpu_ms_per_call:>13.3f}{ratio}  {format_errors(r.errors)}"
         )

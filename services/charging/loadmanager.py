@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,11 +75,16 @@ async def lock_location(session: AsyncSession, location_uuid: uuid.UUID) -> None
     )
 
 
+LOCATION_OF = select(ChargePoint.location_uuid).where(
+    ChargePoint.chargepoint_id == bindparam("cp_id")
+)
+"""Built once: every balancing event runs it."""
+
+
 async def location_of(session: AsyncSession, chargepoint_id: str) -> uuid.UUID | None:
     """The location of a charge point, if it has one."""
-    return await session.scalar(
-        select(ChargePoint.location_uuid).where(ChargePoint.chargepoint_id == chargepoint_id)
-    )
+    location: uuid.UUID | None = await session.scalar(LOCATION_OF, {"cp_id": chargepoint_id})
+    return location
 
 
 @dataclass(frozen=True, slots=True)

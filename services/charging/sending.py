@@ -26,11 +26,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.charging.installer import Installed, Installer
 from services.charging.loadmanager import (
+    LOCATION_OF,
     Busy,
     Decision,
     Plan,
@@ -195,30 +196,47 @@ async def clear_profile(db: Db, installer: Installer, profile: ChargingProfile) 
     return last
 
 
-async def reinstall_profiles(db: Db, installer: Installer, chargepoint_id: str) -> None:
-    """Send again every ChargePointMax / TxDefault profile targeted at a charge point, and
-    forget the balancer's limits it held (unknown until the next rebalance sends them)."""
-    async with db() as session:
-        rows = list(
-            await session.scalars(
-                select(ChargingProfile)
-                .where(
-                    ChargingProfile.chargepoint_id == chargepoint_id,
-                    ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, TX_DEFAULT)),
-                )
-                .order_by(ChargingProfile.chargingprofile_id)
-            )
-        )
-    for row in rows:
-        await install_profile(db, installer, row)
-    await forget_installed_limits(db, chargepoint_id)
+PROFILES_TO_REINSTALL = (
+    select(ChargingProfile)
+    .where(
+        ChargingProfile.chargepoint_id == bindparam("cp_id"),
+        ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, TX_DEFAULT)),
+    )
+    .order_by(ChargingProfile.chargingprofile_id)
+)
+"""Built once: every connect of every charge point runs it."""
+
+FORGET_INSTALLED_LIMITS = (
+    update(BalancingAllocation)
+    .where(BalancingAllocation.chargepoint_id == bindparam("cp_id"))
+    .values(installed_limit=None, status="Pending")
+)
+
+
+async def reconnected(db: Db, installer: Installer, chargepoint_id: str) -> uuid.UUID | None:
+    """A charge point (re)connected: send again every ChargePointMax / TxDefault profile
+    targeted at it, forget the balancer's limits it held (unknown until the next rebalance
+    sends them); returns its location (None: not balanced).
+
+    The common case, a charge point with no stored profile to send again, is ONE short
+    transaction of three prebuilt statements (profiles, forget limits, location): a connect
+    is frequent (every reconnect of every station) and costs the charging service no more.
+    With profiles, they are sent outside any transaction, then the limits forgotten.
+    """
+    params = {"cp_id": chargepoint_id}
+    async with db() as session, session.begin():
+        rows = list(await session.scalars(PROFILES_TO_REINSTALL, params))
+        if not rows:
+            await session.execute(FORGET_INSTALLED_LIMITS, params)
+        location: uuid.UUID | None = await session.scalar(LOCATION_OF, params)
+    if rows:
+        for row in rows:
+            await install_profile(db, installer, row)
+        await forget_installed_limits(db, chargepoint_id)
+    return location
 
 
 async def forget_installed_limits(db: Db, chargepoint_id: str) -> None:
     """What the charge point holds of the balancer's limits is unknown (offline, reboot)."""
     async with db() as session, session.begin():
-        await session.execute(
-            update(BalancingAllocation)
-            .where(BalancingAllocation.chargepoint_id == chargepoint_id)
-            .values(installed_limit=None, status="Pending")
-        )
+        await session.execute(FORGET_INSTALLED_LIMITS, {"cp_id": chargepoint_id})

@@ -16,8 +16,9 @@ from services.charging.installer import Installer
 from services.charging.sending import (
     Db,
     forget_installed_limits,
+    rebalance,
     rebalance_chargepoint,
-    reinstall_profiles,
+    reconnected,
 )
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
@@ -77,5 +78,13 @@ class EventHandlers:
         the profile (§5.16.2), so every such profile targeted at the charge point is sent
         again: cheap, idempotent, and right after a reset that lost them.
         """
-        await reinstall_profiles(self.db, self.installer, ctx.chargepoint_id)
-        await self._rebalance(ctx, env)
+        location = await reconnected(self.db, self.installer, ctx.chargepoint_id)
+        if location is not None:
+            await rebalance(
+                self.db,
+                self.installer,
+                location_uuid=location,
+                trigger=env.action,
+                now=ctx.now,
+                chargepoint_id=ctx.chargepoint_id,
+            )

@@ -236,6 +236,16 @@ async def reconnected(db: Db, installer: Installer, chargepoint_id: str) -> uuid
     return location
 
 
+async def disconnected(db: Db, chargepoint_id: str) -> uuid.UUID | None:
+    """A charge point went offline: forget the balancer's limits it held, in the same short
+    transaction that reads its location (returned; None: not balanced)."""
+    params = {"cp_id": chargepoint_id}
+    async with db() as session, session.begin():
+        await session.execute(FORGET_INSTALLED_LIMITS, params)
+        location: uuid.UUID | None = await session.scalar(LOCATION_OF, params)
+    return location
+
+
 async def forget_installed_limits(db: Db, chargepoint_id: str) -> None:
     """What the charge point holds of the balancer's limits is unknown (offline, reboot)."""
     async with db() as session, session.begin():

@@ -11,11 +11,12 @@ transaction is open while a charge point is waited on.
 from __future__ import annotations
 
 import logging
+import uuid
 
 from services.charging.installer import Installer
 from services.charging.sending import (
     Db,
-    forget_installed_limits,
+    disconnected,
     rebalance,
     rebalance_chargepoint,
     reconnected,
@@ -47,6 +48,20 @@ class EventHandlers:
             now=ctx.now,
         )
 
+    async def _rebalance_location(
+        self, ctx: HandlerContext, env: Envelope, location: uuid.UUID | None
+    ) -> None:
+        """Rebalance a location already read (nothing when the charge point has none)."""
+        if location is not None:
+            await rebalance(
+                self.db,
+                self.installer,
+                location_uuid=location,
+                trigger=env.action,
+                now=ctx.now,
+                chargepoint_id=ctx.chargepoint_id,
+            )
+
     async def transaction_started(self, ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
         """A session starts drawing: give it a share (or pause it)."""
         await self._rebalance(ctx, env)
@@ -65,8 +80,8 @@ class EventHandlers:
         self, ctx: HandlerContext, env: Envelope, req: NoFields
     ) -> None:
         """Offline: its share is freed; what it holds is unknown until it is back."""
-        await forget_installed_limits(self.db, ctx.chargepoint_id)
-        await self._rebalance(ctx, env)
+        location = await disconnected(self.db, ctx.chargepoint_id)
+        await self._rebalance_location(ctx, env, location)
 
     async def chargepoint_connected(
         self, ctx: HandlerContext, env: Envelope, req: NoFields
@@ -79,12 +94,4 @@ class EventHandlers:
         again: cheap, idempotent, and right after a reset that lost them.
         """
         location = await reconnected(self.db, self.installer, ctx.chargepoint_id)
-        if location is not None:
-            await rebalance(
-                self.db,
-                self.installer,
-                location_uuid=location,
-                trigger=env.action,
-                now=ctx.now,
-                chargepoint_id=ctx.chargepoint_id,
-            )
+        await self._rebalance_location(ctx, env, location)

@@ -41,7 +41,7 @@ from bench import phases
 from bench.accounting import CpuMeter, cpu_delta, listener_pids, postgres_backends
 from bench.chargepoint import SimChargePoint
 from bench.reference import TABLE as REFERENCE_TABLE
-from bench.report import PhaseResult, format_phase, format_summary
+from bench.report import PhaseResult, format_errors, format_phase, format_summary
 from bench.stack import Stack, free_port, stack_env
 from shared.db.migrate import create_database_if_missing, upgrade
 from shared.db.session import create_engine
@@ -305,7 +305,10 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.sleep(2)
             per = (rss_bytes(gw) - before) / args.idle
             result.note += f"; gateway RSS {per / 1024:.1f} KiB per connection"
-            print(f"\n== {result.name}: {result.note}; errors {dict(result.errors) or 0}")
+            print(
+                f"\n== {result.name}: {result.note}; all connected and booted in "
+                f"{result.wall:.2f} s; errors {format_errors(result.errors)}"
+            )
             await phases.close_all(idle)
         if args.reference and args.stations and args.meter_values:
             reference = await run_reference(args, logs)

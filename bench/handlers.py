@@ -3,6 +3,7 @@ through its real Dispatcher on the bench database, no broker, no gateway.
 
     python -m bench.handlers [--batches 50] [--batch 20] [--chargepoints 20]
 
+Then batches of `gateway.connected` and of `gateway.disconnected`.
 Prints CPU milliseconds per message of this process (what the registry would spend:
 parsing, handlers, statement building, SQLAlchemy, asyncpg) and of the bench database's
 Postgres backends. On a shared machine this is the steadier figure for a change to a
@@ -16,11 +17,12 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from bench.accounting import CpuMeter, cpu_delta, postgres_backends
 from services.registry.routes import ROUTER
-from shared.bus.topology import upstream_key
+from shared.bus.topology import GATEWAY_CONNECTED, GATEWAY_DISCONNECTED, upstream_key
 from shared.db.session import create_engine, create_sessionmaker
 from shared.dispatch import Dispatcher
 from shared.envelope import Envelope, Kind
@@ -41,6 +43,33 @@ class Delivery:
 class NoEvents:
     async def publish_event(self, envelope: Envelope) -> None:
         return None
+
+
+def connection_events(cp: str) -> list[Delivery]:
+    """`gateway.connected` then `gateway.disconnected` of one new socket."""
+    opened = datetime.now(UTC).isoformat()
+    payload = {
+        "remote_ip": "127.0.0.1",
+        "remote_port": 40000,
+        "node_id": "bench",
+        "subprotocol": "ocpp1.6",
+        "connection_id": uuid.uuid4().hex,
+        "connected_at": opened,
+    }
+    return [
+        Delivery(
+            Envelope(
+                kind=Kind.EVENT,
+                action=action,
+                chargepoint_id=cp,
+                ocpp_version="ocpp1.6",
+                node_id="bench",
+                payload=payload,
+            ),
+            action,
+        )
+        for action in (GATEWAY_CONNECTED, GATEWAY_DISCONNECTED)
+    ]
 
 
 def call(action: str, cp: str, payload: dict[str, object]) -> Delivery:
@@ -99,6 +128,16 @@ async def main(args: argparse.Namespace) -> None:
 
     await measure(dispatcher, meter, "Heartbeat", batches("Heartbeat", {}))
     await measure(dispatcher, meter, "BootNotification", batches("BootNotification", boot))
+    # A batch of connects, then one of their disconnects (as a reconnect storm would).
+    pairs = [[connection_events(cp) for cp in cps] for _ in range(args.batches)]
+    connects = [[pair[0] for pair in group] for group in pairs]
+    disconnects = [[pair[1] for pair in group] for group in pairs]
+    await measure(
+        dispatcher,
+        meter,
+        "connect+disconnect",
+        [batch for both in zip(connects, disconnects, strict=True) for batch in both],
+    )
     await engine.dispose()
 
 

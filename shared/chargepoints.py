@@ -44,14 +44,19 @@ def initial_registration_status(policy: UnknownChargePointPolicy) -> str:
     return _INITIAL_STATUS[policy]
 
 
+INSERT_IF_UNKNOWN = pg_insert(chargepoint_table).on_conflict_do_nothing(
+    index_elements=["chargepoint_id"]
+)
+"""Built once (every connect of every charge point runs it); values are parameters."""
+
+
 async def create_chargepoint_if_unknown(ctx: HandlerContext, chargepoint_id: str) -> None:
     """Insert the minimal row of `chargepoint_id` unless it exists (ON CONFLICT DO NOTHING),
     on the handler's session, with the status `ctx.settings.unknown_chargepoints` says."""
     await ctx.session.execute(
-        pg_insert(chargepoint_table)
-        .values(
-            chargepoint_id=chargepoint_id,
-            registration_status=initial_registration_status(ctx.settings.unknown_chargepoints),
-        )
-        .on_conflict_do_nothing(index_elements=["chargepoint_id"])
+        INSERT_IF_UNKNOWN,
+        {
+            "chargepoint_id": chargepoint_id,
+            "registration_status": initial_registration_status(ctx.settings.unknown_chargepoints),
+        },
     )

@@ -33,7 +33,7 @@ from enum import Enum
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from services.registry.policy import clip
 from services.registry.queries import chargepoint_table, clip_row, create_chargepoint_if_unknown
@@ -133,15 +133,19 @@ def disconnect_outcome(stored: Stored, incoming: Connection) -> Disconnect:
     return Disconnect.IGNORE
 
 
+_c = chargepoint_table.c
+STORED_CONNECTION = (
+    select(_c.connected, _c.connection_id, _c.connected_at, _c.ip_address, _c.websocket_port)
+    .where(_c.chargepoint_id == bindparam("cp_id"))
+    .with_for_update()
+)
+UPDATE_CONNECTION = update(chargepoint_table).where(_c.chargepoint_id == bindparam("cp_id"))
+"""Built once, as the select above (every connect and disconnect runs them); the SET columns
+are the execution's parameters besides `cp_id`."""
+
+
 async def _stored(ctx: HandlerContext, chargepoint_id: str) -> Stored | None:
-    c = chargepoint_table.c
-    row = (
-        await ctx.session.execute(
-            select(c.connected, c.connection_id, c.connected_at, c.ip_address, c.websocket_port)
-            .where(c.chargepoint_id == chargepoint_id)
-            .with_for_update()
-        )
-    ).one_or_none()
+    row = (await ctx.session.execute(STORED_CONNECTION, {"cp_id": chargepoint_id})).one_or_none()
     if row is None:
         return None
     return Stored(
@@ -194,11 +198,7 @@ async def connected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) 
     subprotocol = req.subprotocol or env.ocpp_version
     if subprotocol in enums.OCPP_VERSIONS:
         values["ocpp_version"] = subprotocol
-    await ctx.session.execute(
-        update(chargepoint_table)
-        .where(chargepoint_table.c.chargepoint_id == chargepoint_id)
-        .values(values)
-    )
+    await ctx.session.execute(UPDATE_CONNECTION, {"cp_id": chargepoint_id, **values})
     ctx.emit(CHARGEPOINT_CONNECTED, _event_payload(env, req, conn), chargepoint_id)
 
 
@@ -227,9 +227,7 @@ async def disconnected(ctx: HandlerContext, env: Envelope, req: GatewayConnectio
     if conn.connected_at is None:
         del values["connected_at"]  # keep the order of what is stored
     await ctx.session.execute(
-        update(chargepoint_table)
-        .where(chargepoint_table.c.chargepoint_id == chargepoint_id)
-        .values(connected=False, **values)
+        UPDATE_CONNECTION, {"cp_id": chargepoint_id, "connected": False, **values}
     )
     if stored.connected:
         ctx.emit(CHARGEPOINT_DISCONNECTED, _event_payload(env, req, conn), chargepoint_id)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.transactions.tables import TRANSACTION
@@ -144,6 +144,15 @@ def _transaction_filter(w: Wanted) -> ColumnElement[bool]:
     return or_(*conditions) if conditions else false()
 
 
+LOCK_BY_IDS = (
+    select(TRANSACTION.c.transaction_id)
+    .where(TRANSACTION.c.transaction_id.in_(bindparam("ids", expanding=True)))
+    .order_by(TRANSACTION.c.transaction_id)
+    .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+)
+"""The transactions of a batch that names only transaction ids, built once."""
+
+
 async def lock_batch(session: AsyncSession, batch: Sequence[Parsed[Any]]) -> None:
     """Lock the batch's id tags, then its transactions, each in ascending key order."""
     w = wanted(batch)
@@ -155,7 +164,10 @@ async def lock_batch(session: AsyncSession, batch: Sequence[Parsed[Any]]) -> Non
             .order_by(IdTag.id_token)
             .with_for_update(key_share=True)  # FOR NO KEY UPDATE
         )
-    if w.transaction_ids or w.connectors or w.remote_ids or w.chargepoints:
+    if w.transaction_ids and not (w.connectors or w.remote_ids or w.chargepoints):
+        # The common batch (1.6 MeterValues, StopTransaction): by id only, prebuilt.
+        await session.execute(LOCK_BY_IDS, {"ids": sorted(w.transaction_ids)})
+    elif w.transaction_ids or w.connectors or w.remote_ids or w.chargepoints:
         t = TRANSACTION.c
         await session.execute(
             select(t.transaction_id)

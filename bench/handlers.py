@@ -3,7 +3,8 @@ through its real Dispatcher on the bench database, no broker, no gateway.
 
     python -m bench.handlers [--batches 50] [--batch 20] [--chargepoints 20]
 
-Then batches of `gateway.connected` and of `gateway.disconnected`.
+Then batches of `gateway.connected` and of `gateway.disconnected`; then the transactions
+service's path: a StartTransaction per charge point and batches of 1.6 MeterValues.
 Prints CPU milliseconds per message of this process (what the registry would spend:
 parsing, handlers, statement building, SQLAlchemy, asyncpg) and of the bench database's
 Postgres backends. On a shared machine this is the steadier figure for a change to a
@@ -20,8 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bench.accounting import CpuMeter, cpu_delta, postgres_backends
+from bench.chargepoint import meter_values_payload
 from services.registry.routes import ROUTER
+from services.transactions.routes import ROUTER as TX_ROUTER
 from shared.bus.topology import GATEWAY_CONNECTED, GATEWAY_DISCONNECTED, upstream_key
 from shared.db.session import create_engine, create_sessionmaker
 from shared.dispatch import Dispatcher
@@ -96,7 +102,7 @@ async def measure(
     own = time.process_time() - cpu0
     pg = cpu_delta(before, meter.snapshot()).get("postgres", 0.0)
     print(
-        f"{name:<18}{messages:>7} msgs  registry path {own * 1000 / messages:6.3f} ms/msg"
+        f"{name:<18}{messages:>7} msgs  handler path {own * 1000 / messages:6.3f} ms/msg"
         f"  postgres {pg * 1000 / messages:6.3f} ms/msg",
         flush=True,
     )
@@ -138,7 +144,53 @@ async def main(args: argparse.Namespace) -> None:
         "connect+disconnect",
         [batch for both in zip(connects, disconnects, strict=True) for batch in both],
     )
+    await transactions_path(engine, meter, cps, args)
     await engine.dispose()
+
+
+async def transactions_path(
+    engine: AsyncEngine, meter: CpuMeter, cps: list[str], args: argparse.Namespace
+) -> None:
+    """The transactions service's path: one StartTransaction per charge point, then batches
+    of 1.6 MeterValues on those transactions (two sampled values each)."""
+    dispatcher = Dispatcher(
+        router=TX_ROUTER,
+        sessionmaker=create_sessionmaker(engine),
+        settings=Settings(unknown_chargepoints=UnknownChargePointPolicy.ACCEPT),
+        publisher=NoEvents(),
+        log_writer=log_call_and_answer,
+        service="transactions",
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "insert into id_tag (id_token, revoked) values (:t, false) on conflict do nothing"
+            ),
+            [{"t": f"HANDLERS-{i}"} for i in range(len(cps))],
+        )
+    now = datetime.now(UTC).isoformat()
+    starts = [
+        call(
+            "StartTransaction",
+            cp,
+            {"connectorId": 1, "idTag": f"HANDLERS-{i}", "meterStart": 0, "timestamp": now},
+        )
+        for i, cp in enumerate(cps)
+    ]
+    replies = await dispatcher(starts)
+    txs = [
+        int(r.payload["transactionId"])
+        for r in replies
+        if isinstance(r, Envelope) and r.kind is Kind.RESULT
+    ]
+    batches = []
+    for k in range(args.batches):
+        batch = []
+        for i in range(args.batch):
+            tx = txs[i % len(txs)]
+            batch.append(call("MeterValues", cps[i % len(cps)], meter_values_payload(tx, k + 1)))
+        batches.append(batch)
+    await measure(dispatcher, meter, "MeterValues", batches)
 
 
 if __name__ == "__main__":

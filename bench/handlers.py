@@ -135,7 +135,7 @@ async def main(args: argparse.Namespace) -> None:
     await measure(dispatcher, meter, "Heartbeat", batches("Heartbeat", {}))
     await measure(dispatcher, meter, "BootNotification", batches("BootNotification", boot))
     # A batch of connects, then one of their disconnects (as a reconnect storm would).
-    pairs = [[connection_events(cp) for cp in cps] for _ in range(args.batches)]
+    pairs = [[connection_events(cp) for cp in cps[: args.batch]] for _ in range(args.batches)]
     connects = [[pair[0] for pair in group] for group in pairs]
     disconnects = [[pair[1] for pair in group] for group in pairs]
     await measure(

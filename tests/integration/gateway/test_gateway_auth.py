@@ -101,7 +101,12 @@ async def test_right_password_opens_the_socket(
     assert await boot(gateway.url(cp_id), cp_id, headers(cp_id, PASSWORD)) == "Accepted"
     [request] = registry.of(cp_id, GATEWAY_AUTHENTICATE)  # one RPC per connection
     # The password stays in the gateway: the registry only learns that one was presented.
-    assert request.payload == {"chargepoint_id": cp_id, "presented": True, "remote_ip": "127.0.0.1"}
+    assert request.payload == {
+        "chargepoint_id": cp_id,
+        "presented": True,
+        "remote_ip": "127.0.0.1",
+        "security_profile": 1,
+    }
     assert PASSWORD.encode() not in request.to_bytes()
 
 

@@ -166,7 +166,12 @@ async def test_asks_the_registry_once_without_the_password() -> None:
     assert (exchange, key, timeout) == (UPSTREAM, GATEWAY_AUTHENTICATE, 3.0)
     assert env.action == GATEWAY_AUTHENTICATE and env.chargepoint_id == "CP-1"
     assert env.node_id == "node-1"
-    assert env.payload == {"chargepoint_id": "CP-1", "presented": True, "remote_ip": "10.0.0.7"}
+    assert env.payload == {
+        "chargepoint_id": "CP-1",
+        "presented": True,
+        "remote_ip": "10.0.0.7",
+        "security_profile": 1,
+    }
     assert PASSWORD.encode() not in env.to_bytes()  # nothing secret on the broker
 
 
@@ -398,7 +403,7 @@ async def test_admit_after_a_verified_password_hands_on_the_registration_status(
     )
     auth = authenticator(bus, CountingVerifier())
     assert await auth.admit("CP-1", with_auth("CP-1", PASSWORD), "ip") == Admission(
-        AuthOutcome.ALLOWED, "Pending"
+        AuthOutcome.ALLOWED, "Pending", security_profile=1
     )
     # A refusal carries no status; a reply without one (an older registry) is "unknown".
     assert await auth.admit("CP-1", with_auth("CP-1", "wrong-password-x"), "ip") == Admission(

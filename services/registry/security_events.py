@@ -5,9 +5,47 @@ Both versions send the same fields (type, timestamp, techInfo).
 
 from __future__ import annotations
 
+from sqlalchemy import insert
+
 from services.registry.queries import chargepoint_id_of
+from shared.db.models import SecurityEvent
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+
+CSMS_EVENT = "chargepoint.security_event"
+
+
+async def record_security_event(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    event_type: str,
+    tech_info: str | None,
+    *,
+    remote_ip: str | None = None,
+) -> None:
+    """A security event the CSMS observed about a charge point (refused connection, profile
+    upgrade): a `security_event` row (source `csms`) and the same domain event a
+    SecurityEventNotification gets, with `source: "csms"`."""
+    await ctx.session.execute(
+        insert(SecurityEvent).values(
+            chargepoint_id=chargepoint_id,
+            source="csms",
+            type=event_type[:50],
+            tech_info=tech_info,
+            remote_ip=remote_ip,
+            occurred_at=ctx.now,
+        )
+    )
+    ctx.emit(
+        CSMS_EVENT,
+        {
+            "type": event_type,
+            "timestamp": ctx.now.isoformat(),
+            "techInfo": tech_info,
+            "source": "csms",
+        },
+        chargepoint_id,
+    )
 
 
 async def announce_security_event(ctx: HandlerContext, env: Envelope) -> Payload | None:

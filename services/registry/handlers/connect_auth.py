@@ -18,8 +18,15 @@ gateway lets nothing but BootNotification through until a charge point is Accept
 Accepted charge point that reconnects without booting (normal after a network drop) keeps
 working, and one that never was must boot first.
 
+The request's `security_profile` is the profile the connection presents (the gateway works
+it out: 3 verified client certificate, 2 TLS + credentials, 1 credentials, 0 nothing); a
+connection below the station's (`policy.required_profile`) is refused: `refusal`
+"credentials" (401) when only the credentials are missing, "profile" (403) otherwise.
+
 Refusals are logged at WARNING with the remote IP and the reason (wrong passwords are
-refused, and logged, by the gateway). No row is written (log_message=False: not an OCPP frame).
+refused, and logged, by the gateway). A refusal of a provisioned charge point is recorded as a
+security event (`security_event` row, source `csms`, type `FailedToAuthenticateAtCsms`, and a
+`chargepoint.security_event` domain event); no message log row (not an OCPP frame).
 """
 
 from __future__ import annotations
@@ -30,14 +37,15 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.engine import Row
 
-from services.registry.policy import ConnectDecision, boot_answer, connect_decision
+from services.registry.policy import ConnectDecision, boot_answer, clip, connect_decision
 from services.registry.queries import chargepoint_id_of, chargepoint_table
+from services.registry.security_events import record_security_event
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
-INVALID_REQUEST = ConnectDecision(False, "invalid request")
+INVALID_REQUEST = ConnectDecision(False, "invalid request", "credentials")
 VERIFY: Final = "verify"
 """The reason of a reply that leaves the password verification to the gateway."""
 
@@ -77,35 +85,53 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             decision.reason,
             extra={"remote_ip": remote_ip, "reason": decision.reason},
         )
-    return {
+        if row is not None and decision is not INVALID_REQUEST:
+            await record_security_event(
+                ctx,
+                chargepoint_id,
+                "FailedToAuthenticateAtCsms",
+                f"connection refused: {decision.reason}",
+                remote_ip=clip(remote_ip, 45) if isinstance(remote_ip, str) else None,
+            )
+    reply: Payload = {
         "allowed": decision.allowed,
         "reason": decision.reason,
         "registration_status": registration,
     }
+    if decision.refusal is not None:
+        reply["refusal"] = decision.refusal
+    return reply
 
 
-async def _chargepoint(ctx: HandlerContext, chargepoint_id: str) -> Row[Any, Any, Any] | None:
+async def _chargepoint(ctx: HandlerContext, chargepoint_id: str) -> Row[Any, Any, Any, Any] | None:
     """The columns the decision needs, or None for an id nobody provisioned."""
     t = chargepoint_table.c
     return (
         await ctx.session.execute(
-            select(t.password_hash, t.decommissioned_at, t.registration_status).where(
-                t.chargepoint_id == chargepoint_id
-            )
+            select(
+                t.password_hash, t.decommissioned_at, t.registration_status, t.security_profile
+            ).where(t.chargepoint_id == chargepoint_id)
         )
     ).one_or_none()
 
 
-def _decide(env: Envelope, row: Row[Any, Any, Any] | None) -> ConnectDecision | str:
+def _decide(env: Envelope, row: Row[Any, Any, Any, Any] | None) -> ConnectDecision | str:
     """The decision, or the stored password hash when the presented password must be verified."""
     presented = env.payload.get("presented")
     if not isinstance(presented, bool):
+        return INVALID_REQUEST
+    profile = env.payload.get("security_profile")  # absent: a gateway from before profiles
+    if profile is not None and (
+        not isinstance(profile, int) or isinstance(profile, bool) or not 0 <= profile <= 3
+    ):
         return INVALID_REQUEST
     decision = connect_decision(
         known=row is not None,
         decommissioned=row is not None and row.decommissioned_at is not None,
         has_password=row is not None and row.password_hash is not None,
         presented=presented,
+        security_profile=row.security_profile if row is not None else 0,
+        presented_profile=profile,
     )
     if decision is not None:
         return decision

@@ -18,6 +18,12 @@ charge point row keeps the connection it knows (`connection_id`, `connected_node
   ignored.
 - rows with no `connected_at` (connected before migration 0002) fall back to the old rule:
   a disconnect applies if its `(remote_ip, remote_port)` is the stored address.
+
+Security profile upgrades: a connect carries the profile the connection presented
+(`security_profile`, the gateway's word); when it reaches the `pending_security_profile` set
+through the API, that becomes the stored `security_profile` (from then on nothing lower is let
+in) and a `ReconfigurationOfSecurityParameters` security event is recorded. Profiles only go
+up, so the order of connects does not matter here.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from services.registry.queries import (
     clip_row,
     ensure_chargepoint,
 )
+from services.registry.security_events import record_security_event
 from shared.db import enums
 from shared.db.models import OcppMessage
 from shared.dispatch import HandlerContext, Payload
@@ -185,6 +192,7 @@ async def connected(ctx: HandlerContext, env: Envelope) -> Payload | None:
     conn = connection_of(env, default_time=env.created_at)
     await ensure_chargepoint(ctx, chargepoint_id)
     stored = await _stored(ctx, chargepoint_id)
+    await _apply_pending_profile(ctx, chargepoint_id, env.payload.get("security_profile"), conn)
     if stored is None or not connect_applies(stored, conn):
         log.info(
             "ignoring connect of connection %s (opened %s): the charge point holds %s (opened %s)",
@@ -205,6 +213,36 @@ async def connected(ctx: HandlerContext, env: Envelope) -> Payload | None:
     )
     ctx.emit("chargepoint.connected", _event_payload(env, conn), chargepoint_id)
     return None
+
+
+async def _apply_pending_profile(
+    ctx: HandlerContext, chargepoint_id: str, presented: object, conn: Connection
+) -> None:
+    """Store the pending security profile once a connection presented it (or more)."""
+    if not isinstance(presented, int) or isinstance(presented, bool):
+        return
+    c = chargepoint_table.c
+    upgraded = (
+        await ctx.session.execute(
+            update(chargepoint_table)
+            .where(
+                c.chargepoint_id == chargepoint_id,
+                c.pending_security_profile.is_not(None),
+                c.pending_security_profile <= presented,
+            )
+            .values(security_profile=c.pending_security_profile, pending_security_profile=None)
+            .returning(c.security_profile)
+        )
+    ).scalar_one_or_none()
+    if upgraded is not None:
+        log.info("security profile of %s is now %s", chargepoint_id, upgraded)
+        await record_security_event(
+            ctx,
+            chargepoint_id,
+            "ReconfigurationOfSecurityParameters",
+            f"security profile {upgraded}: the charge point connected with profile {presented}",
+            remote_ip=conn.ip,
+        )
 
 
 async def disconnected(ctx: HandlerContext, env: Envelope) -> Payload | None:

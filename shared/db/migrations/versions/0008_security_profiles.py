@@ -1,0 +1,71 @@
+"""Security profile per charge point (never downgraded) and the security event table
+
+- chargepoint.security_profile (0-3, default 0): the profile a connection must present;
+  charge points with a password start at 1 (what the gateway required of them already).
+- chargepoint.pending_security_profile: a higher profile set through the API, stored as the
+  profile once the station connects with it.
+- security_event: SecurityEventNotification-style records (source chargepoint or csms).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-30 03:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "chargepoint",
+        sa.Column("security_profile", sa.SmallInteger(), server_default="0", nullable=False),
+    )
+    op.add_column(
+        "chargepoint", sa.Column("pending_security_profile", sa.SmallInteger(), nullable=True)
+    )
+    for column in ("security_profile", "pending_security_profile"):
+        op.create_check_constraint(
+            op.f(f"ck_chargepoint_{column}"), "chargepoint", f"{column} IN (0, 1, 2, 3)"
+        )
+    op.execute("UPDATE chargepoint SET security_profile = 1 WHERE password_hash IS NOT NULL")
+    op.create_table(
+        "security_event",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("chargepoint_id", sa.String(length=255), nullable=False),
+        sa.Column("source", sa.String(length=11), nullable=False),
+        sa.Column("type", sa.String(length=50), nullable=False),
+        sa.Column("tech_info", sa.Text(), nullable=True),
+        sa.Column("remote_ip", sa.String(length=45), nullable=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "source IN ('chargepoint', 'csms')", name=op.f("ck_security_event_source")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_security_event")),
+    )
+    op.create_index(
+        op.f("ix_security_event_chargepoint_id_occurred_at"),
+        "security_event",
+        ["chargepoint_id", "occurred_at"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_security_event_chargepoint_id_occurred_at"), table_name="security_event")
+    op.drop_table("security_event")
+    for column in ("pending_security_profile", "security_profile"):
+        op.drop_constraint(op.f(f"ck_chargepoint_{column}"), "chargepoint", type_="check")
+        op.drop_column("chargepoint", column)

@@ -197,6 +197,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.login_backoff = None  # failed logins start afresh (auth/router.py)
         own = app.state.engine is None
         if own:
             app.state.engine = create_engine(

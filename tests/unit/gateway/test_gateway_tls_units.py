@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from cryptography import x509
 from websockets.datastructures import Headers
 
 from services.gateway.certs import CertificateRefused, ClientCertificateVerifier
@@ -115,7 +116,7 @@ def test_client_certificate_rules(tmp_path: Path) -> None:
     assert verifier.verify(make_leaf(ca, "CP-1").cert, "CP-1").common_name == "CP-1"
     via_sub = make_leaf(sub, "CP-1").cert
     assert verifier.verify(via_sub, "CP-1", intermediates=[sub.cert]).organization == "Test CSO"
-    refusals = [
+    refusals: list[tuple[x509.Certificate, str, list[x509.Certificate], str]] = [
         (make_leaf(ca, "CP-2").cert, "CP-1", [], "CN"),
         (expired_leaf(ca, "CP-1").cert, "CP-1", [], "expired"),
         (make_leaf(make_ca("Rogue"), "CP-1").cert, "CP-1", [], "chain"),

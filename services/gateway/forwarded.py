@@ -118,7 +118,10 @@ def forwarded_certificate(headers: Headers) -> ForwardedCertificate | None:
     Raises `CertificateRefused` for a header that holds no readable certificate, or both
     headers / several of one.
     """
-    found = [(name, v) for name in FORWARDED_CERT_HEADERS for v in headers.get_all(name)]
+    # nginx sends the header empty when the client presented no certificate: none.
+    found = [
+        (name, v) for name in FORWARDED_CERT_HEADERS for v in headers.get_all(name) if v.strip()
+    ]
     if not found:
         return None
     if len(found) > 1:
@@ -140,7 +143,8 @@ def forwarded_certificate(headers: Headers) -> ForwardedCertificate | None:
 
 
 def has_forwarded_certificate(headers: Headers) -> bool:
-    return any(name in headers for name in FORWARDED_CERT_HEADERS)
+    """Whether the request carries a (non-empty) forwarded certificate header."""
+    return any(v.strip() for name in FORWARDED_CERT_HEADERS for v in headers.get_all(name))
 
 
 def forwarded_tls(headers: Headers) -> bool:

@@ -87,6 +87,7 @@ def test_forwarded_certificate_headers(tmp_path: Path) -> None:
     nginx = forwarded_certificate(Headers({"ssl-client-cert": pem}))
     assert nginx is not None and nginx.leaf == leaf.cert
     assert forwarded_certificate(Headers()) is None
+    assert forwarded_certificate(Headers({"ssl-client-cert": ""})) is None  # nginx: none
     for bad in (
         Headers({"ssl-client-cert": "garbage"}),
         Headers({"X-Forwarded-Client-Cert": "Hash=1"}),

@@ -41,16 +41,20 @@ class ChargePointCreate(ApiModel):
         default=None, description="HTTP Basic password (security profile 1/2); stored hashed."
     )
     registration_status: RegistrationStatus = "Accepted"
-    security_profile: SecurityProfile = 0
+    security_profile: SecurityProfile | None = Field(
+        default=None, description="Default: 1 with a password, else 0."
+    )
 
 
 class ChargePointUpdate(ApiModel):
-    """Change provisioning: location, registration status, password (null removes it; not
-    while the security profile needs it), security profile.
+    """Change provisioning: location, registration status, password, security profile.
 
     A higher `security_profile` than the stored one is kept as `pending_security_profile`
     until the charge point connects with it (then it is stored); a lower one is refused (409):
-    profiles are never downgraded (provision the charge point anew to start over).
+    profiles are never downgraded (provision the charge point anew to start over). A password
+    given to a profile 0 charge point makes it profile 1 at once (it must present the password
+    from its next connection); removing the password (null) of a profile 1 or 2 charge point
+    is refused (409).
     """
 
     location_id: UUID | None = None

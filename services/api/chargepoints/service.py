@@ -103,10 +103,11 @@ def _needs_password(profile: int | None) -> bool:
 
 async def provision(*, session: AsyncSession, data: ChargePointCreate) -> ChargePoint:
     """Provision a charge point; a decommissioned one with that id is re-provisioned."""
-    if _needs_password(data.security_profile) and data.password is None:
-        raise Unprocessable(
-            "password", f"security profile {data.security_profile} needs a password"
-        )
+    profile = data.security_profile
+    if profile is None:
+        profile = 1 if data.password is not None else 0
+    if _needs_password(profile) and data.password is None:
+        raise Unprocessable("password", f"security profile {profile} needs a password")
     await _check_location(session, data.location_id)
     existing = await session.get(ChargePoint, data.chargepoint_id)
     if existing is not None and existing.decommissioned_at is None:
@@ -118,7 +119,7 @@ async def provision(*, session: AsyncSession, data: ChargePointCreate) -> Charge
         existing.location_uuid = data.location_id
         existing.registration_status = data.registration_status
         existing.password_hash = password_hash
-        existing.security_profile = data.security_profile
+        existing.security_profile = profile
         existing.pending_security_profile = None
     else:
         session.add(
@@ -127,7 +128,7 @@ async def provision(*, session: AsyncSession, data: ChargePointCreate) -> Charge
                 location_uuid=data.location_id,
                 registration_status=data.registration_status,
                 password_hash=password_hash,
-                security_profile=data.security_profile,
+                security_profile=profile,
                 connected=False,
             )
         )
@@ -161,8 +162,11 @@ async def update(
         chargepoint.registration_status = data.registration_status
     if "password" in changes:
         chargepoint.password_hash = new_hash
-    if "security_profile" in changes and data.security_profile is not None:
-        chargepoint.pending_security_profile = pending
+        if new_hash is not None and chargepoint.security_profile == 0:
+            chargepoint.security_profile = 1  # required from the next connection, as before
+            if pending == 1:
+                pending = None
+    chargepoint.pending_security_profile = pending
     await _commit(session, "the change conflicts with stored data")
     session.expunge_all()
     return await get_chargepoint(

@@ -48,8 +48,10 @@ async def test_provision_read_accept_decommission(
         "/api/v1/chargepoints/CP-0001", json={"registration_status": "Pending"}, headers=h
     )
     assert r.status_code == 200 and r.json()["registration_status"] == "Pending"
+    # With a password it is profile 1, never lowered: the password stays.
+    assert r.json()["security_profile"] == 1
     r = await client.patch("/api/v1/chargepoints/CP-0001", json={"password": None}, headers=h)
-    assert r.json()["has_password"] is False
+    assert_error(r, 409, "conflict")
     # duplicate
     r = await client.post(
         "/api/v1/chargepoints",
@@ -255,6 +257,15 @@ async def test_security_profile_goes_up_only_after_the_station_reconnects(
     assert_error(r, 409, "conflict")
     r = await client.patch("/api/v1/chargepoints/CP-SP", json={"password": None}, headers=h)
     assert_error(r, 409, "conflict")
+    # A password given to a profile 0 station: profile 1 at once (required from now on).
+    r = await client.post(
+        "/api/v1/chargepoints",
+        json={"chargepoint_id": "CP-SP0", "location_id": str(loc.uuid)},
+        headers=h,
+    )
+    assert r.json()["security_profile"] == 0 and r.json()["has_password"] is False
+    r = await client.patch("/api/v1/chargepoints/CP-SP0", json={"password": PASSWORD}, headers=h)
+    assert (r.json()["security_profile"], r.json()["pending_security_profile"]) == (1, None)
     # Back to the stored profile: nothing pending any more.
     r = await client.patch("/api/v1/chargepoints/CP-SP", json={"security_profile": 1}, headers=h)
     assert (r.json()["security_profile"], r.json()["pending_security_profile"]) == (1, None)

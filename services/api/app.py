@@ -30,6 +30,7 @@ from services.api.idtags.router import router as idtags_router
 from services.api.locations.router import router as locations_router
 from services.api.ocppmessages.router import router as ocppmessages_router
 from services.api.reservations.router import router as reservations_router
+from services.api.securityevents.router import router as security_events_router
 from services.api.statusnotifications.router import router as statusnotifications_router
 from services.api.transactions.router import router as transactions_router
 from services.api.users.router import router as users_router
@@ -255,6 +256,7 @@ def create_app(
         decisions_router,
         statusnotifications_router,
         heartbeats_router,
+        security_events_router,
         commandlog_router,
         ocppmessages_router,
         commands_router,

@@ -1,12 +1,17 @@
-"""SecurityEventNotification (1.6 security whitepaper, 2.0.1 A04): message log + event.
+"""SecurityEventNotification (1.6 security whitepaper, 2.0.1 A04): message log, a
+`security_event` row (source `chargepoint`, listed by the API) and a domain event.
 
-Both versions send the same fields (type, timestamp, techInfo).
+Both versions send the same fields (type, timestamp, techInfo). The CSMS's own security events
+(refused connections, profile upgrades: `record_security_event`) go to the same table with
+source `csms`.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.registry.policy import clip, parse_timestamp
 from services.registry.queries import chargepoint_id_of
 from shared.db.models import SecurityEvent
 from shared.dispatch import HandlerContext, Payload
@@ -49,8 +54,21 @@ async def record_security_event(
 
 
 async def announce_security_event(ctx: HandlerContext, env: Envelope) -> Payload | None:
-    """No table of its own: the message log row is the record; operators get an event."""
+    """Store the event (once per message id) and tell operators."""
     chargepoint_id = chargepoint_id_of(env)
+    tech_info = env.payload.get("techInfo")
+    await ctx.session.execute(
+        pg_insert(SecurityEvent)
+        .values(
+            chargepoint_id=chargepoint_id,
+            source="chargepoint",
+            type=clip(env.payload.get("type"), 50) or "",
+            tech_info=clip(tech_info, None) if tech_info is not None else None,
+            occurred_at=parse_timestamp(env.payload.get("timestamp")) or env.created_at,
+            message_id=clip(env.correlation_id, 64),
+        )
+        .on_conflict_do_nothing(index_elements=["message_id"])
+    )
     ctx.emit(
         "chargepoint.security_event",
         {

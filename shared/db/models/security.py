@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Identity, Index, String, Text, func
+from sqlalchemy import BigInteger, Identity, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import enums
@@ -18,7 +18,11 @@ class SecurityEvent(Base):
 
     __tablename__ = "security_event"
     __table_args__ = (
+        # A redelivered SecurityEventNotification carries the same correlation id: one row.
+        UniqueConstraint("message_id"),
         Index(None, "chargepoint_id", "occurred_at"),
+        # The API listing's order and keyset (occurred_at, id).
+        Index(None, "occurred_at", "id"),
         enum_check("source", enums.SECURITY_EVENT_SOURCES),
     )
 
@@ -29,5 +33,7 @@ class SecurityEvent(Base):
     type: Mapped[str] = mapped_column(String(50))
     tech_info: Mapped[str | None] = mapped_column(Text)
     remote_ip: Mapped[str | None] = mapped_column(String(45))
+    # The envelope's correlation id of a SecurityEventNotification (NULL for the CSMS's own).
+    message_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

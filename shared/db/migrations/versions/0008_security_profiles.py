@@ -4,7 +4,9 @@
   charge points with a password start at 1 (what the gateway required of them already).
 - chargepoint.pending_security_profile: a higher profile set through the API, stored as the
   profile once the station connects with it.
-- security_event: SecurityEventNotification-style records (source chargepoint or csms).
+- security_event: SecurityEventNotifications of charge points (source chargepoint, one row per
+  message id) and what the CSMS records (source csms: refused connections, profile upgrades);
+  listed by the API newest first (index occurred_at, id).
 
 Revision ID: 0008
 Revises: 0007
@@ -43,6 +45,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=50), nullable=False),
         sa.Column("tech_info", sa.Text(), nullable=True),
         sa.Column("remote_ip", sa.String(length=45), nullable=True),
+        sa.Column("message_id", sa.String(length=64), nullable=True),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "created_at",
@@ -54,6 +57,13 @@ def upgrade() -> None:
             "source IN ('chargepoint', 'csms')", name=op.f("ck_security_event_source")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_security_event")),
+        sa.UniqueConstraint("message_id", name=op.f("uq_security_event_message_id")),
+    )
+    op.create_index(
+        op.f("ix_security_event_occurred_at_id"),
+        "security_event",
+        ["occurred_at", "id"],
+        unique=False,
     )
     op.create_index(
         op.f("ix_security_event_chargepoint_id_occurred_at"),
@@ -64,6 +74,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_security_event_occurred_at_id"), table_name="security_event")
     op.drop_index(op.f("ix_security_event_chargepoint_id_occurred_at"), table_name="security_event")
     op.drop_table("security_event")
     for column in ("pending_security_profile", "security_profile"):

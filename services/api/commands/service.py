@@ -35,6 +35,7 @@ from shared.commands import (
     send_command,
 )
 from shared.db.models import ChargePoint, CommandLog, IdTag, Transaction
+from shared.secrets import redact_command
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ async def send(
         session=session,
         chargepoint_id=chargepoint_id,
         action=action,
-        request=payload,
+        request=redact_command(action, payload),  # never a charge point's password
         requested_by=principal.label,
         timeout=timeout,
     )

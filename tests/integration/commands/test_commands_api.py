@@ -452,3 +452,22 @@ async def test_set_charging_profile_shows_in_charging_profiles(
     assert [
         (i["chargepoint_id"], i["connectorid"], i["status"]) for i in detail["installations"]
     ] == [(cp, 1, "Installed")]
+
+
+async def test_authorization_key_is_not_logged(
+    client: httpx.AsyncClient, login: Login, gateway: FakeGateway, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
+    headers, _ = await login("operator")
+    secret = "NewAuthorizationKey-0123"
+    response = await client.post(
+        url(cp, "change-configuration"),
+        json={"key": "AuthorizationKey", "value": secret},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    # The charge point gets the key; the command log never holds it.
+    assert gateway.received[-1].envelope.payload["value"] == secret
+    row = await command_log(sql, response.headers[COMMAND_ID_HEADER])
+    assert row["request"] == {"key": "AuthorizationKey", "value": "<redacted>"}

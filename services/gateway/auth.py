@@ -119,6 +119,13 @@ class Admission:
     registration: str | None = None
     security_profile: int = 0
     retry_after: int | None = None
+    new_password: str | None = None
+    """`password_fingerprint` of the pending (rotated) password hash the connection presented."""
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """Names a stored password hash in `gateway.connected` without carrying it (SHA-256 hex)."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()
 
 
 def presented_profile(transport: Transport, credentials: bool) -> int:
@@ -316,9 +323,17 @@ class RegistryAuthenticator:
             return Admission(AuthOutcome.REFUSED)
         password_hash = reply.get("password_hash")
         if allowed is None and isinstance(password_hash, str) and credentials is not None:
+            pending = reply.get("pending_password_hash")
             outcome = await self._check_password(
-                chargepoint_id, credentials.password, password_hash, remote_ip
+                chargepoint_id,
+                credentials.password,
+                password_hash,
+                remote_ip,
+                pending if isinstance(pending, str) else None,
             )
+            if isinstance(outcome, str):  # the rotated password
+                self.backoff.success(key)
+                return Admission(AuthOutcome.ALLOWED, status, profile, new_password=outcome)
             if outcome is AuthOutcome.ALLOWED:
                 self.backoff.success(key)
                 return Admission(outcome, status, profile)
@@ -377,17 +392,32 @@ class RegistryAuthenticator:
         payload: dict[str, object] = reply.payload
         return payload
 
-    async def _check_password(
-        self, chargepoint_id: str, password: str, password_hash: str, remote_ip: str
-    ) -> AuthOutcome:
-        """Verify the presented password against the registry's hash (cached when right)."""
+    async def _matches(self, chargepoint_id: str, password: str, password_hash: str) -> bool:
+        """Whether the password matches the hash (argon2 in a worker; cached when right)."""
         if self._verified.holds(chargepoint_id, password_hash, password):
-            return AuthOutcome.ALLOWED
+            return True
         async with self._verifications:
             ok = await asyncio.to_thread(self._verify, password, password_hash)
         if ok:
             self._verified.add(chargepoint_id, password_hash, password)
+        return ok
+
+    async def _check_password(
+        self,
+        chargepoint_id: str,
+        password: str,
+        password_hash: str,
+        remote_ip: str,
+        pending_hash: str | None = None,
+    ) -> AuthOutcome | str:
+        """Verify the presented password against the registry's hash, then (a rotation under
+        way) against the pending one: ALLOWED, REFUSED, or the fingerprint of the pending hash
+        when the new password was presented (`gateway.connected` carries it: the registry then
+        makes the new password the only one)."""
+        if await self._matches(chargepoint_id, password, password_hash):
             return AuthOutcome.ALLOWED
+        if pending_hash is not None and await self._matches(chargepoint_id, password, pending_hash):
+            return password_fingerprint(pending_hash)
         log.warning(
             "connection of %s from %s refused: wrong password",
             chargepoint_id,

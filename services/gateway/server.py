@@ -417,7 +417,7 @@ class GatewayServer:
         metrics.connection_opened(version.name)
         log.info("connected from %s:%s with %s", host, port, version.name)
         try:
-            await self._announce(GATEWAY_CONNECTED, conn, admission.security_profile)
+            await self._announce(GATEWAY_CONNECTED, conn, admission)
             await conn.run()
         finally:
             metrics.connection_closed(ws.close_code)
@@ -426,7 +426,7 @@ class GatewayServer:
             log.info("disconnected (code %s)", ws.close_code)
 
     async def _announce(
-        self, action: str, conn: ChargePointConnection, security_profile: int | None = None
+        self, action: str, conn: ChargePointConnection, admission: Admission | None = None
     ) -> None:
         """Publish `gateway.connected` / `gateway.disconnected` (confirmed; failures logged).
 
@@ -447,13 +447,24 @@ class GatewayServer:
                 "connection_id": conn.connection_id,
                 "connected_at": conn.connected_at.isoformat(),
                 "timestamp": utcnow().isoformat(),
-                **({} if security_profile is None else {"security_profile": security_profile}),
+                **_admission_facts(admission),
             },
         )
         try:
             await self.bus.publish(UPSTREAM, action, envelope)
         except BusError as exc:
             log.warning("could not publish %s: %r", action, exc)
+
+
+def _admission_facts(admission: Admission | None) -> dict[str, object]:
+    """What `gateway.connected` says of the authentication: the security profile presented
+    and, when it was the new password of a rotation, that password's hash fingerprint."""
+    if admission is None:
+        return {}
+    facts: dict[str, object] = {"security_profile": admission.security_profile}
+    if admission.new_password is not None:
+        facts["new_password"] = admission.new_password
+    return facts
 
 
 def _address(ws: ServerConnection) -> tuple[str, int]:

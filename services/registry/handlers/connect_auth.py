@@ -7,7 +7,9 @@ charge point id of the URL, whether it presented HTTP Basic credentials for that
 - `{"allowed": true|false, "reason": str}` when the registry can decide alone
   (`policy.connect_decision`): unknown id, decommissioned, no password set, password required;
 - `{"allowed": null, "reason": "verify", "password_hash": <argon2 hash>}` when the charge point
-  has a password and presented one: the gateway verifies it against the stored hash.
+  has a password and presented one: the gateway verifies it against the stored hash; during a
+  password rotation also `pending_password_hash` (the new password the charge point accepted),
+  which the gateway tries when the first does not match.
 
 The gateway answers the upgrade from it: 101 or 401 (no reply at all, or another: 503). No
 password is verified here, so the consumer stays cheap whatever the reconnect storm.
@@ -67,12 +69,16 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             chargepoint_id,
             remote_ip,
         )
-        return {
+        reply: Payload = {
             "allowed": None,
             "reason": VERIFY,
             "password_hash": decision,
             "registration_status": registration,
         }
+        assert row is not None  # a hash to verify: a known charge point
+        if row.pending_password_hash is not None:  # being rotated: the new one is good too
+            reply["pending_password_hash"] = row.pending_password_hash
+        return reply
     if decision.allowed:
         log.debug(
             "connection of %s from %s allowed: %s", chargepoint_id, remote_ip, decision.reason
@@ -93,29 +99,35 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
                 f"connection refused: {decision.reason}",
                 remote_ip=clip(remote_ip, 45) if isinstance(remote_ip, str) else None,
             )
-    reply: Payload = {
+    answer: Payload = {
         "allowed": decision.allowed,
         "reason": decision.reason,
         "registration_status": registration,
     }
     if decision.refusal is not None:
-        reply["refusal"] = decision.refusal
-    return reply
+        answer["refusal"] = decision.refusal
+    return answer
 
 
-async def _chargepoint(ctx: HandlerContext, chargepoint_id: str) -> Row[Any, Any, Any, Any] | None:
+async def _chargepoint(
+    ctx: HandlerContext, chargepoint_id: str
+) -> Row[Any, Any, Any, Any, Any] | None:
     """The columns the decision needs, or None for an id nobody provisioned."""
     t = chargepoint_table.c
     return (
         await ctx.session.execute(
             select(
-                t.password_hash, t.decommissioned_at, t.registration_status, t.security_profile
+                t.password_hash,
+                t.pending_password_hash,
+                t.decommissioned_at,
+                t.registration_status,
+                t.security_profile,
             ).where(t.chargepoint_id == chargepoint_id)
         )
     ).one_or_none()
 
 
-def _decide(env: Envelope, row: Row[Any, Any, Any, Any] | None) -> ConnectDecision | str:
+def _decide(env: Envelope, row: Row[Any, Any, Any, Any, Any] | None) -> ConnectDecision | str:
     """The decision, or the stored password hash when the presented password must be verified."""
     presented = env.payload.get("presented")
     if not isinstance(presented, bool):

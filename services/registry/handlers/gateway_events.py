@@ -23,7 +23,9 @@ Security profile upgrades: a connect carries the profile the connection presente
 (`security_profile`, the gateway's word); when it reaches the `pending_security_profile` set
 through the API, that becomes the stored `security_profile` (from then on nothing lower is let
 in) and a `ReconfigurationOfSecurityParameters` security event is recorded. Profiles only go
-up, so the order of connects does not matter here.
+up, so the order of connects does not matter here. Password rotation likewise: a connect whose
+`new_password` names the pending password hash (its SHA-256) makes it the password; the old
+one is refused from then on.
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ async def connected(ctx: HandlerContext, env: Envelope) -> Payload | None:
     await ensure_chargepoint(ctx, chargepoint_id)
     stored = await _stored(ctx, chargepoint_id)
     await _apply_pending_profile(ctx, chargepoint_id, env.payload.get("security_profile"), conn)
+    await _apply_new_password(ctx, chargepoint_id, env.payload.get("new_password"))
     if stored is None or not connect_applies(stored, conn):
         log.info(
             "ignoring connect of connection %s (opened %s): the charge point holds %s (opened %s)",
@@ -243,6 +246,33 @@ async def _apply_pending_profile(
             f"security profile {upgraded}: the charge point connected with profile {presented}",
             remote_ip=conn.ip,
         )
+
+
+async def _apply_new_password(ctx: HandlerContext, chargepoint_id: str, presented: object) -> None:
+    """A rotated password: once the station connected with it (`new_password`: the SHA-256
+    of the pending hash the gateway verified), it is the only one; the old one is refused."""
+    if not isinstance(presented, str):
+        return
+    c = chargepoint_table.c
+    pending = (
+        await ctx.session.execute(
+            select(c.pending_password_hash).where(c.chargepoint_id == chargepoint_id)
+        )
+    ).scalar_one_or_none()
+    if pending is None or hashlib.sha256(pending.encode("utf-8")).hexdigest() != presented:
+        return  # rotated again since, or applied already
+    await ctx.session.execute(
+        update(chargepoint_table)
+        .where(c.chargepoint_id == chargepoint_id)
+        .values(password_hash=pending, pending_password_hash=None)
+    )
+    log.info("password of %s rotated: the charge point connected with the new one", chargepoint_id)
+    await record_security_event(
+        ctx,
+        chargepoint_id,
+        "ReconfigurationOfSecurityParameters",
+        "password rotated: the charge point connected with the new password",
+    )
 
 
 async def disconnected(ctx: HandlerContext, env: Envelope) -> Payload | None:

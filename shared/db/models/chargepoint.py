@@ -81,6 +81,9 @@ class ChargePoint(TimestampMixin, Base):
         String(20), default="Pending", server_default="Pending", index=True
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Password rotation (docs/security.md): the hash of a new password the charge point
+    # accepted; both are verified until it connects with the new one, which then replaces it.
+    pending_password_hash: Mapped[str | None] = mapped_column(String(255))
     # OCPP security profile (0-3) a connection must present (docs/security.md); a higher one
     # set through the API waits in `pending_security_profile` until the station connects
     # with it (never downgraded).

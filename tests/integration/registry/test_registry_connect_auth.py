@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from services.gateway.auth import password_fingerprint
 from services.registry.handlers import connect_auth
 from shared.bus.topology import GATEWAY_AUTHENTICATE, GATEWAY_CONNECTED
 from shared.envelope import Envelope, Kind, utcnow
@@ -324,3 +325,42 @@ async def test_pending_profile_is_stored_once_the_station_connects_with_it(
     kinds = [kind for _source, kind, _info in await security_events(sql, cp)]
     assert kinds == ["ReconfigurationOfSecurityParameters", "FailedToAuthenticateAtCsms"]
     assert [e.payload["type"] for e in publisher.named("chargepoint.security_event")] == kinds
+
+
+async def test_password_rotation_answers_both_then_promotes_the_new_one(
+    run: Run, sql: Sql, cp: str
+) -> None:
+    await provision(sql, cp, security_profile=1)
+    new_hash = hash_password("the-new-password-0123")
+    await sql(
+        "update chargepoint set pending_password_hash = :h where chargepoint_id = :cp",
+        h=new_hash,
+        cp=cp,
+    )
+    assert await to_verify(run, auth(cp, True, profile=1)) == VERIFY | {
+        "pending_password_hash": new_hash
+    }
+    # A connect that names another hash (rotated again since) changes nothing ...
+    stale = connected_with(cp, 1)
+    stale = stale.model_copy(
+        update={"payload": {**stale.payload, "new_password": password_fingerprint("x")}}
+    )
+    await run([stale])
+    assert (await sql("select password_hash from chargepoint where chargepoint_id = :cp", cp=cp))[
+        0
+    ]["password_hash"] == HASH
+    # ... the station connecting with the new password makes it the only one.
+    fresh = connected_with(cp, 1)
+    fresh = fresh.model_copy(
+        update={"payload": {**fresh.payload, "new_password": password_fingerprint(new_hash)}}
+    )
+    await run([fresh])
+    [row] = await sql(
+        "select password_hash, pending_password_hash from chargepoint where chargepoint_id = :cp",
+        cp=cp,
+    )
+    assert row == {"password_hash": new_hash, "pending_password_hash": None}
+    assert await to_verify(run, auth(cp, True, profile=1)) == VERIFY | {"password_hash": new_hash}
+    assert "ReconfigurationOfSecurityParameters" in [
+        k for _s, k, _i in await security_events(sql, cp)
+    ]

@@ -24,6 +24,7 @@ from services.gateway.auth import (
     basic_authorization,
     parse_basic_authorization,
     parse_basic_credentials,
+    password_fingerprint,
 )
 from shared.bus.errors import PublishFailed, RpcTimeout, Unroutable
 from shared.bus.topology import GATEWAY_AUTHENTICATE, UPSTREAM
@@ -411,3 +412,31 @@ async def test_admit_after_a_verified_password_hands_on_the_registration_status(
     )
     bus.reply = answer(True)
     assert await auth.admit("CP-1", Headers(), "ip") == Admission(AuthOutcome.ALLOWED, None)
+
+
+async def test_rotation_accepts_the_old_and_the_new_password() -> None:
+    new_hash = "argon2-new-hash"
+    bus = FakeBus(
+        reply=lambda env: env.result(
+            {
+                "allowed": None,
+                "reason": "verify",
+                "password_hash": HASH,
+                "pending_password_hash": new_hash,
+                "registration_status": "Accepted",
+            }
+        )
+    )
+
+    def verify(password: str, password_hash: str) -> bool:
+        return (password, password_hash) in {(PASSWORD, HASH), ("new-password-0123", new_hash)}
+
+    auth = authenticator(bus, verify)
+    old = await auth.admit("CP-1", with_auth("CP-1", PASSWORD), "ip")
+    assert (old.outcome, old.new_password) == (AuthOutcome.ALLOWED, None)
+    new = await auth.admit("CP-1", with_auth("CP-1", "new-password-0123"), "ip")
+    # The new one is named by the fingerprint of its hash (the registry then promotes it).
+    assert (new.outcome, new.new_password) == (AuthOutcome.ALLOWED, password_fingerprint(new_hash))
+    assert new_hash not in (new.new_password or "")
+    wrong = await auth.admit("CP-1", with_auth("CP-1", "neither-of-them-00"), "ip")
+    assert wrong.outcome is AuthOutcome.REFUSED

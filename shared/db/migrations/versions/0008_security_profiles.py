@@ -4,6 +4,8 @@
   charge points with a password start at 1 (what the gateway required of them already).
 - chargepoint.pending_security_profile: a higher profile set through the API, stored as the
   profile once the station connects with it.
+- chargepoint.pending_password_hash: a rotated password the station accepted, verified beside
+  the old one until the station connects with it.
 - security_event: SecurityEventNotifications of charge points (source chargepoint, one row per
   message id) and what the CSMS records (source csms: refused connections, profile upgrades);
   listed by the API newest first (index occurred_at, id).
@@ -31,6 +33,9 @@ def upgrade() -> None:
     )
     op.add_column(
         "chargepoint", sa.Column("pending_security_profile", sa.SmallInteger(), nullable=True)
+    )
+    op.add_column(
+        "chargepoint", sa.Column("pending_password_hash", sa.String(length=255), nullable=True)
     )
     for column in ("security_profile", "pending_security_profile"):
         op.create_check_constraint(
@@ -77,6 +82,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_security_event_occurred_at_id"), table_name="security_event")
     op.drop_index(op.f("ix_security_event_chargepoint_id_occurred_at"), table_name="security_event")
     op.drop_table("security_event")
+    op.drop_column("chargepoint", "pending_password_hash")
     for column in ("pending_security_profile", "security_profile"):
         op.drop_constraint(op.f(f"ck_chargepoint_{column}"), "chargepoint", type_="check")
         op.drop_column("chargepoint", column)

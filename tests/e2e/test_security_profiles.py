@@ -5,9 +5,13 @@ station reconnects with them, lower connections refused and recorded as security
 from __future__ import annotations
 
 import ssl
+from typing import Any
 
 import httpx
 import pytest
+from ocpp.routing import on
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -15,7 +19,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 from bench.stack import Stack
 from services.gateway.auth import basic_authorization
 from tests.e2e.conftest import StackPki
-from tests.e2e.ocpp16_client import connected
+from tests.e2e.ocpp16_client import Client, connected
 from tests.e2e.test_security_profile1 import provision
 from tests.fixtures.pki import client_context, expired_leaf, make_ca, make_leaf
 from tests.patience import wait_for_async
@@ -109,3 +113,50 @@ async def test_profile_3_client_certificates(
     events = await security_events(db_engine, cp_id)
     assert events[0] == "ReconfigurationOfSecurityParameters"
     assert events[1:] == ["FailedToAuthenticateAtCsms"] * 2
+
+
+class KeyTaker(Client):
+    """A charge point that accepts a new AuthorizationKey and remembers it."""
+
+    keys: list[str]
+
+    @on(Action.change_configuration)
+    async def on_change_configuration(self, key: str, value: str) -> Any:
+        if key == "AuthorizationKey":
+            self.keys.append(value)
+        return call_result.ChangeConfiguration(status="Accepted")
+
+
+async def test_password_rotation_end_to_end(
+    stack: Stack, api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    cp_id = "CP-ROT-1"
+    await provision(api, cp_id, PASSWORD)
+    old = {"Authorization": basic_authorization(cp_id, PASSWORD)}
+    KeyTaker.keys = []
+    async with connected(stack.ws_url, cp_id, cls=KeyTaker, headers=old) as cp:
+        assert (await cp.boot()).status == "Accepted"
+        r = await api.post(f"/api/v1/chargepoints/{cp_id}/password-rotation")
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["pending"]) == ("Accepted", True)
+    [key] = KeyTaker.keys
+    assert key not in r.text
+    new = {"Authorization": basic_authorization(cp_id, key)}
+    # Until it reconnects with the new key, the old one still works.
+    async with connected(stack.ws_url, cp_id, headers=old) as cp:
+        assert (await cp.boot()).status == "Accepted"
+    async with connected(stack.ws_url, cp_id, headers=new) as cp:
+        assert (await cp.boot()).status == "Accepted"
+
+    async def old_refused() -> int:
+        try:
+            async with connected(stack.ws_url, cp_id, headers=old):
+                return 101
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+    # The registry promotes the new key once it saw that connection: the old one is refused.
+    await wait_for_async(old_refused, 401)
+    async with connected(stack.ws_url, cp_id, headers=new) as cp:
+        assert (await cp.boot()).status == "Accepted"
+    assert "ReconfigurationOfSecurityParameters" in await security_events(db_engine, cp_id)

@@ -25,7 +25,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import update
 
 from services.api import security
@@ -109,6 +109,7 @@ async def rotate_password(
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
+    response: Response,
 ) -> PasswordRotationRead:
     """Send a new password (1.6 ChangeConfiguration AuthorizationKey / 2.0.1 SetVariables
     BasicAuthPassword); store its hash only if the charge point accepts it; the old password
@@ -160,6 +161,7 @@ async def rotate_password(
     await commands.finish_log(
         session=session, bus=bus, command_id=command_id, values=commands.log_values(outcome)
     )
+    response.headers[COMMAND_ID_HEADER] = str(command_id)
     if isinstance(outcome, NotConnected):
         error = ChargePointNotConnected(f"{chargepoint_id} is not connected")
         error.headers = headers

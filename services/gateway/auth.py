@@ -46,7 +46,9 @@ connection needs no password.
 Brute force (`shared/backoff.py`): wrong passwords and user-ids of one charge point id from one
 address make that pair wait (1 s, 2 s, ... up to `CSMS_AUTH_BACKOFF_MAX_SECONDS`) after
 `CSMS_AUTH_FAILURES_BEFORE_BACKOFF` failures; meanwhile its attempts get 429 + Retry-After at
-once, before any RPC or argon2.
+once, before any RPC or argon2. And one pair has at most one credentials check under way: a
+concurrent attempt of the same pair gets 429 + `Retry-After: 1` at once (a burst of guesses
+would otherwise all pass the back-off before the first failure is counted).
 """
 
 from __future__ import annotations
@@ -256,6 +258,8 @@ class RegistryAuthenticator:
         self._verified = VerifiedPasswords() if verified is None else verified
         self._verifications = asyncio.Semaphore(max_verifications)
         self.backoff = Backoff() if backoff is None else backoff
+        # (charge point id, address) pairs with a password check under way: one at a time.
+        self._checking: set[tuple[str, str]] = set()
 
     async def __call__(self, chargepoint_id: str, headers: Headers, remote_ip: str) -> AuthOutcome:
         """Decide on one upgrade request (one RPC, unless the header settles it)."""
@@ -283,6 +287,27 @@ class RegistryAuthenticator:
         if wait is not None:
             metrics.count_auth_refusal("gateway", "backoff")
             return Admission(AuthOutcome.THROTTLED, retry_after=wait)
+        if key in self._checking and "authorization" in headers:
+            # A station never opens two sockets at once: concurrent guesses wait their turn
+            # (without this a burst passes the back-off check before any failure is counted).
+            metrics.count_auth_refusal("gateway", "backoff")
+            return Admission(AuthOutcome.THROTTLED, retry_after=1)
+        if "authorization" not in headers:
+            return await self._admit(chargepoint_id, headers, remote_ip, transport, key)
+        self._checking.add(key)
+        try:
+            return await self._admit(chargepoint_id, headers, remote_ip, transport, key)
+        finally:
+            self._checking.discard(key)
+
+    async def _admit(
+        self,
+        chargepoint_id: str,
+        headers: Headers,
+        remote_ip: str,
+        transport: Transport,
+        key: tuple[str, str],
+    ) -> Admission:
         try:
             credentials = parse_basic_authorization(headers)
         except UnsupportedScheme as exc:

@@ -440,3 +440,27 @@ async def test_rotation_accepts_the_old_and_the_new_password() -> None:
     assert new_hash not in (new.new_password or "")
     wrong = await auth.admit("CP-1", with_auth("CP-1", "neither-of-them-00"), "ip")
     assert wrong.outcome is AuthOutcome.REFUSED
+
+
+async def test_one_credentials_check_at_a_time_per_id_and_address() -> None:
+    release = asyncio.Event()
+
+    class SlowBus(FakeBus):
+        async def rpc(self, *args: Any, **kwargs: Any) -> Envelope:
+            await release.wait()
+            return await super().rpc(*args, **kwargs)
+
+    auth = authenticator(SlowBus(reply=verify_with(HASH)), CountingVerifier())
+    first = asyncio.create_task(auth.admit("CP-1", with_auth("CP-1", PASSWORD), "10.0.0.1"))
+    await asyncio.sleep(0)
+    # A concurrent guess of the same pair: 429 at once; another address is not held up.
+    second = await auth.admit("CP-1", with_auth("CP-1", "guess-0000000000"), "10.0.0.1")
+    assert (second.outcome, second.retry_after) == (AuthOutcome.THROTTLED, 1)
+    other = asyncio.create_task(auth.admit("CP-1", with_auth("CP-1", PASSWORD), "10.0.0.2"))
+    release.set()
+    assert (await first).outcome is AuthOutcome.ALLOWED
+    assert (await other).outcome is AuthOutcome.ALLOWED
+    # Done: the pair may try again.
+    assert (await auth.admit("CP-1", with_auth("CP-1", PASSWORD), "10.0.0.1")).outcome is (
+        AuthOutcome.ALLOWED
+    )

@@ -132,13 +132,6 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("gateway_tls_cert", "gateway_tls_key", "gateway_tls_ca")
-    @classmethod
-    def _readable_file(cls, value: str | None) -> str | None:
-        if value is not None and not os.access(value, os.R_OK):
-            raise ValueError(f"no readable file at {value}")
-        return value
-
     @field_validator("gateway_trusted_proxies")
     @classmethod
     def _cidrs(cls, value: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 
 from services.gateway.auth import RegistryAuthenticator
 from services.gateway.downstream import Downstream
@@ -78,9 +79,17 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> in
             max_delay=settings.auth_backoff_max_seconds,
         ),
     )
-    server = GatewayServer(
-        settings, bus=bus, downstream=downstream, ready=ready, authenticate=authenticator.admit
-    )
+    try:  # TLS files are read here: a missing or broken one stops the gateway at start
+        server = GatewayServer(
+            settings, bus=bus, downstream=downstream, ready=ready, authenticate=authenticator.admit
+        )
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        log.error(
+            "cannot load the TLS files (CSMS_GATEWAY_TLS_CERT, CSMS_GATEWAY_TLS_KEY, "
+            "CSMS_GATEWAY_TLS_CA): %s",
+            exc,
+        )
+        return 1
     status = 0
     try:
         if await _connect(bus, stopping):

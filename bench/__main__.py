@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import time
@@ -66,10 +67,8 @@ def group_cpu(pids: list[int]) -> float:
     """CPU seconds of a group of processes (ones that exited meanwhile count as 0)."""
     total = 0.0
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):  # exited meanwhile
             total += cpu_seconds(pid)
-        except OSError:
-            pass
     return total
 
 
@@ -195,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
     env["CSMS_LOG_LEVEL"] = "WARNING"
     env["CSMS_AUTH_FAILURES_BEFORE_BACKOFF"] = str(args.flood_free_failures)
     logs = Path(args.log_dir)
-    logs.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
     stack = Stack(env=env, log_dir=logs, gateway_port=port, health_ports=health)
     try:
         for name in ("registry", "transactions", "gateway"):

@@ -28,9 +28,10 @@ from typing import Any, Final, Protocol
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.bus.errors import Reject
+from shared.bus.errors import BusError, Reject
 from shared.bus.topology import EVENTS
 from shared.commands import (
     COMMAND_COMPLETED,
@@ -40,8 +41,9 @@ from shared.commands import (
 )
 from shared.db.models import CommandEffectCursor, CommandLog, CommandSequence
 from shared.db.session import is_transient_db_error
-from shared.dispatch import HandlerContext, Payload, Route
+from shared.dispatch import HandlerContext, Route
 from shared.envelope import Envelope, Kind
+from shared.messages import CommandNudge
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +173,7 @@ async def publish_nudge(publisher: ConfirmedPublisher, event: Envelope) -> bool:
     the outcome is committed and the sweeper nudges the effect consumers later."""
     try:
         await publisher.publish(EVENTS, event.action, event)
-    except Exception as exc:
+    except BusError as exc:
         log.warning(
             "%s of %s not published (%r); the command sweeper will nudge its effects",
             event.action,
@@ -257,20 +259,27 @@ async def _apply_one(ctx: HandlerContext, effect: Effect, chargepoint_id: str, r
         )
 
 
-def effect_routes(consumer: str, effects: Mapping[str, Effect]) -> list[Route]:
+def effect_routes(consumer: str, effects: Mapping[str, Effect]) -> list[Route[Any]]:
     """The routes of one service's effect consumer: `command.completed` and the sweeper's
     `command.effects_due`, on the service's `command-effects` queue (one message per
     transaction: each takes one charge point's cursor)."""
 
-    async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
-        chargepoint_id = env.payload.get("chargepoint_id") or env.chargepoint_id
-        if not isinstance(chargepoint_id, str) or not chargepoint_id:
+    async def handle(ctx: HandlerContext, env: Envelope, req: CommandNudge) -> None:
+        chargepoint_id = req.chargepoint_id or ctx.chargepoint_id
+        if not chargepoint_id:
             raise Reject(f"{env.action} without chargepoint_id")
         await apply_effects(ctx, consumer=consumer, chargepoint_id=chargepoint_id, effects=effects)
-        return None
 
     return [
-        Route(EVENTS, key, handle, log_message=False, own_queue=EFFECTS_QUEUE)
+        Route(
+            EVENTS,
+            key,
+            handle,
+            CommandNudge,
+            log_message=False,
+            own_queue=EFFECTS_QUEUE,
+            chargepoint_required=False,
+        )
         for key in (COMMAND_COMPLETED, COMMAND_EFFECTS_DUE)
     ]
 
@@ -317,7 +326,7 @@ class CommandSweeper:
         while not stopping.is_set():
             try:
                 await self.sweep()
-            except Exception as exc:  # the database or broker away: next round
+            except (SQLAlchemyError, OSError, BusError) as exc:  # database or broker away
                 log.warning("command sweep failed: %r", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=self.interval)

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_ADMIN_PASSWORD = "admin-change-me"  # noqa: S105 - development default, refused elsewhere
-DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_ADMIN_PASSWORD = "admin-change-me"  # development default, refused elsewhere
+DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
 MIN_JWT_SECRET_BYTES = 32
 """HS256 keys shorter than the hash (RFC 7518 3.2) are refused outside development and test."""
 REDACTED = "<redacted>"
@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
 
-    gateway_host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces
+    gateway_host: str = "0.0.0.0"  # a server listens on all interfaces
     gateway_port: int = Field(default=9000, ge=1, le=65535)
     gateway_node_id: str = Field(default_factory=_default_node_id, min_length=1, max_length=200)
     # TLS terminated by the gateway (security profiles 2 and 3; services/gateway/tls.py).
@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # before it waits, and the longest wait.
     auth_failures_before_backoff: int = Field(default=5, ge=1, le=1000)
     auth_backoff_max_seconds: float = Field(default=60.0, ge=1, le=3600)
-    api_host: str = "0.0.0.0"  # noqa: S104
+    api_host: str = "0.0.0.0"
     api_port: int = Field(default=8000, ge=1, le=65535)
     registry_health_port: int = Field(default=9101, ge=0, le=65535)
     transactions_health_port: int = Field(default=9102, ge=0, le=65535)
@@ -158,12 +158,13 @@ class Settings(BaseSettings):
             ):
                 if value.get_secret_value() == default:
                     raise ValueError(f"{name} still holds its development default")
-        if self.env not in (Environment.DEVELOPMENT, Environment.TEST):
-            if len(self.jwt_secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
-                raise ValueError(
-                    f"CSMS_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
-                    f"in {self.env.value}"
-                )
+        if (
+            self.env not in (Environment.DEVELOPMENT, Environment.TEST)
+            and len(self.jwt_secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES
+        ):
+            raise ValueError(
+                f"CSMS_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in {self.env.value}"
+            )
         return self
 
     @property

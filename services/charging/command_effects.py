@@ -192,5 +192,5 @@ EFFECTS: dict[str, Effect] = {
 }
 """Action -> effect of its CALLRESULT (other outcomes change nothing)."""
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS)
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS)
 """Add to the charging service's route table (consumed on its `command-effects` queue)."""

@@ -35,6 +35,7 @@ from shared import metrics
 from shared.bus.consumer import BatchHandler, Delivery, Outcome
 from shared.bus.errors import BusError, RpcTimeout, Unroutable
 from shared.bus.topology import DOWNSTREAM
+from shared.commands import GATEWAY_NOT_CONNECTED, GATEWAY_TIMEOUT
 from shared.envelope import Envelope, Kind, utcnow
 from shared.logging import chargepoint_id_var, correlation_id_var
 
@@ -44,8 +45,6 @@ TAKEOVER: Final = "gateway.takeover"
 TAKEOVER_TIMEOUT: Final = 2.0
 REPLACED_CLOSE_CODE: Final = 4000
 REPLACED_REASON: Final = "replaced by a newer connection"
-NOT_CONNECTED: Final = "NotConnected"
-TIMEOUT: Final = "Timeout"
 
 
 class DownstreamBus(Protocol):
@@ -246,7 +245,7 @@ class Downstream:
         """Send one command to a charge point held here; the reply envelope."""
         conn = self.connections.get(chargepoint_id)
         if conn is None or conn.closed:
-            return envelope.error(NOT_CONNECTED, f"{chargepoint_id} is not connected")
+            return envelope.error(GATEWAY_NOT_CONNECTED, f"{chargepoint_id} is not connected")
         version = conn.version
         action = envelope.action
         if action not in version.downstream:
@@ -267,10 +266,12 @@ class Downstream:
         except TimeoutError:
             metrics.count_ocpp_message(version.name, action, "out", "timeout")
             metrics.count_rpc_timeout("chargepoint")
-            return envelope.error(TIMEOUT, f"no answer from {chargepoint_id} within {timeout:.1f}s")
+            return envelope.error(
+                GATEWAY_TIMEOUT, f"no answer from {chargepoint_id} within {timeout:.1f}s"
+            )
         except ConnectionGone:
             metrics.count_ocpp_message(version.name, action, "out", "not_connected")
-            return envelope.error(NOT_CONNECTED, f"{chargepoint_id} disconnected")
+            return envelope.error(GATEWAY_NOT_CONNECTED, f"{chargepoint_id} disconnected")
         if isinstance(answer, CallResult):
             try:
                 validate(version, action, Direction.RESPONSE, answer.payload)

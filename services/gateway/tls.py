@@ -148,5 +148,5 @@ class TLSReloader:
             await asyncio.sleep(self.interval)
             try:
                 self.check()
-            except Exception:  # noqa: BLE001 - the loop must survive; logged
+            except Exception:  # the loop must survive a bug; logged with its traceback
                 log.exception("TLS reload check failed")

@@ -191,5 +191,5 @@ EFFECTS: dict[str, Effect] = {
 CONSUMER = "registry"
 """This service's cursors in `command_effect_cursor`."""
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS)
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS)
 """Add to the registry's route table (consumed on `csms.registry.command-effects`)."""

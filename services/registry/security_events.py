@@ -11,13 +11,20 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.registry.policy import clip, parse_timestamp
-from services.registry.queries import chargepoint_id_of
+from services.registry.policy import clip
 from shared.db.models import SecurityEvent
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp import format_datetime
+from shared.ocpp.v16.security_event_notification_request import (
+    SecurityEventNotificationRequest as SecurityEvent16,
+)
+from shared.ocpp.v201.security_event_notification_request import (
+    SecurityEventNotificationRequest as SecurityEvent201,
+)
 
-CSMS_EVENT = "chargepoint.security_event"
+SECURITY_EVENT = "chargepoint.security_event"
+"""The domain event of every security event, the charge point's and the CSMS's own."""
 
 
 async def record_security_event(
@@ -42,10 +49,10 @@ async def record_security_event(
         )
     )
     ctx.emit(
-        CSMS_EVENT,
+        SECURITY_EVENT,
         {
             "type": event_type,
-            "timestamp": ctx.now.isoformat(),
+            "timestamp": format_datetime(ctx.now),
             "techInfo": tech_info,
             "source": "csms",
         },
@@ -53,29 +60,28 @@ async def record_security_event(
     )
 
 
-async def announce_security_event(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def announce_security_event(
+    ctx: HandlerContext, env: Envelope, req: SecurityEvent16 | SecurityEvent201
+) -> None:
     """Store the event (once per message id) and tell operators."""
-    chargepoint_id = chargepoint_id_of(env)
-    tech_info = env.payload.get("techInfo")
     await ctx.session.execute(
         pg_insert(SecurityEvent)
         .values(
-            chargepoint_id=chargepoint_id,
+            chargepoint_id=ctx.chargepoint_id,
             source="chargepoint",
-            type=clip(env.payload.get("type"), 50) or "",
-            tech_info=clip(tech_info, None) if tech_info is not None else None,
-            occurred_at=parse_timestamp(env.payload.get("timestamp")) or env.created_at,
+            type=req.type,  # the models cap it at 50, as the column
+            tech_info=req.tech_info,
+            occurred_at=req.timestamp,
             message_id=clip(env.correlation_id, 64),
         )
         .on_conflict_do_nothing(index_elements=["message_id"])
     )
     ctx.emit(
-        "chargepoint.security_event",
+        SECURITY_EVENT,
         {
-            "type": env.payload.get("type"),
-            "timestamp": env.payload.get("timestamp"),
-            "techInfo": env.payload.get("techInfo"),
+            "type": req.type,
+            "timestamp": format_datetime(req.timestamp),
+            "techInfo": req.tech_info,
         },
-        chargepoint_id,
+        ctx.chargepoint_id,
     )
-    return None

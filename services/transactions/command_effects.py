@@ -144,5 +144,5 @@ EFFECTS: dict[str, Effect] = {
 CONSUMER = "transactions"
 """This service's cursors in `command_effect_cursor`."""
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS)
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS)
 """Add to the transactions service's route table (consumed on its `command-effects` queue)."""

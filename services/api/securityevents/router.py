@@ -25,7 +25,7 @@ async def list_security_events(
     page: SecurityEventPage,
     chargepoint_id: Annotated[SafeStr | None, Query(max_length=255)] = None,
     source: Literal["chargepoint", "csms"] | None = None,
-    type: Annotated[  # noqa: A002 - the OCPP field name
+    type: Annotated[  # the OCPP field name
         SafeStr | None, Query(max_length=50, description="e.g. FailedToAuthenticateAtCsms")
     ] = None,
     after: Annotated[UtcDateTime | None, Query(description="inclusive")] = None,

@@ -40,24 +40,24 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 
 from services.registry.policy import ConnectDecision, boot_answer, clip, connect_decision
-from services.registry.queries import chargepoint_id_of, chargepoint_table
+from services.registry.queries import chargepoint_table
 from services.registry.security_events import record_security_event
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.messages import GatewayAuthenticate
 
 log = logging.getLogger(__name__)
 
-INVALID_REQUEST = ConnectDecision(False, "invalid request", "credentials")
 VERIFY: Final = "verify"
 """The reason of a reply that leaves the password verification to the gateway."""
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(ctx: HandlerContext, env: Envelope, req: GatewayAuthenticate) -> Payload:
     """Answer one connection attempt: a decision, or the hash to verify the password with."""
-    chargepoint_id = chargepoint_id_of(env)
-    remote_ip = env.payload.get("remote_ip")
+    chargepoint_id = ctx.chargepoint_id
+    remote_ip = req.remote_ip
     row = await _chargepoint(ctx, chargepoint_id)
-    decision = _decide(env, row)
+    decision = _decide(req, row)
     registration = (
         None
         if row is None
@@ -91,13 +91,13 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             decision.reason,
             extra={"remote_ip": remote_ip, "reason": decision.reason},
         )
-        if row is not None and decision is not INVALID_REQUEST:
+        if row is not None:
             await record_security_event(
                 ctx,
                 chargepoint_id,
                 "FailedToAuthenticateAtCsms",
                 f"connection refused: {decision.reason}",
-                remote_ip=clip(remote_ip, 45) if isinstance(remote_ip, str) else None,
+                remote_ip=clip(remote_ip, 45),
             )
     answer: Payload = {
         "allowed": decision.allowed,
@@ -127,23 +127,17 @@ async def _chargepoint(
     ).one_or_none()
 
 
-def _decide(env: Envelope, row: Row[Any, Any, Any, Any, Any] | None) -> ConnectDecision | str:
+def _decide(
+    req: GatewayAuthenticate, row: Row[Any, Any, Any, Any, Any] | None
+) -> ConnectDecision | str:
     """The decision, or the stored password hash when the presented password must be verified."""
-    presented = env.payload.get("presented")
-    if not isinstance(presented, bool):
-        return INVALID_REQUEST
-    profile = env.payload.get("security_profile")  # absent: a gateway from before profiles
-    if profile is not None and (
-        not isinstance(profile, int) or isinstance(profile, bool) or not 0 <= profile <= 3
-    ):
-        return INVALID_REQUEST
     decision = connect_decision(
         known=row is not None,
         decommissioned=row is not None and row.decommissioned_at is not None,
         has_password=row is not None and row.password_hash is not None,
-        presented=presented,
+        presented=req.presented,
         security_profile=row.security_profile if row is not None else 0,
-        presented_profile=profile,
+        presented_profile=req.security_profile,  # None: a gateway from before profiles
     )
     if decision is not None:
         return decision

@@ -141,6 +141,7 @@ def row(**kw: Any) -> Any:
         "closed_by": None,
         "seq_no_max": 0,
         "missing_seq_nos": [],
+        "remote_start_id": None,
     }
     return SimpleNamespace(**{**base, **kw})
 

@@ -81,6 +81,8 @@ class TxEvent:
     stopped_reason: str
     reservation_id: int | None
     samples: list[Sample]
+    # transactionInfo.remoteStartId: the RequestStartTransaction that started it (F01/F02).
+    remote_start_id: int | None = None
 
 
 def parse_event(payload: Payload) -> TxEvent:
@@ -113,7 +115,12 @@ def parse_event(payload: Payload) -> TxEvent:
         stopped_reason=reason,
         reservation_id=int(raw_reservation) if raw_reservation is not None else None,
         samples=list(iter_samples_201(payload.get("meterValue"))),
+        remote_start_id=_int_or_none(info.get("remoteStartId")),
     )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
@@ -253,6 +260,7 @@ async def _insert(
             wh_meter_last_at=reading[0] if reading is not None else None,
             start_transaction_timestamp=ev.timestamp,
             reservation_id=ev.reservation_id,
+            remote_start_id=ev.remote_start_id,
             status=idtags.ACTIVE,
             remote_transaction_id=ev.remote_id,
             start_message_id=key,
@@ -284,6 +292,8 @@ def _changes(
     values: dict[str, Any] = {} if new else seq_no_changes(row, ev.seq_no)
     if row.id_tag == NO_TOKEN and ev.id_token:
         values["id_tag"] = ev.id_token
+    if ev.remote_start_id is not None and row.remote_start_id is None:
+        values["remote_start_id"] = ev.remote_start_id
     if row.connectorid == UNKNOWN_EVSE and ev.evse_id:
         values["connectorid"] = ev.evse_id
         values["connector_uuid"] = _connector_uuid(row.chargepoint_id, ev.evse_id)

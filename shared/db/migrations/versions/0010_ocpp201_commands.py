@@ -5,6 +5,8 @@
 - command_log.outcome `refused`: the gateway did not send the command (schema, version).
 - transaction.remote_start_id: the RequestStartTransaction's remoteStartId that started a
   2.0.1 transaction (indexed with the charge point: the command's effect looks it up).
+- charging_profile.chargingprofile_purpose widened to 34 characters: the 2.0.1 purposes
+  `ChargingStationMaxProfile` (25) and `ChargingStationExternalConstraints` (34).
 
 Revision ID: 0010
 Revises: 0007
@@ -35,6 +37,13 @@ def _outcome_check(values: tuple[str, ...]) -> None:
 
 
 def upgrade() -> None:
+    op.alter_column(
+        "charging_profile",
+        "chargingprofile_purpose",
+        type_=sa.String(length=34),
+        existing_type=sa.String(length=21),
+        existing_nullable=False,
+    )
     op.add_column("command_log", sa.Column("ocpp_version", sa.String(length=9), nullable=True))
     items = ", ".join(repr(v) for v in VERSIONS)
     op.create_check_constraint(
@@ -57,3 +66,10 @@ def downgrade() -> None:
     _outcome_check(OUTCOMES_BEFORE)
     op.drop_constraint(op.f("ck_command_log_ocpp_version"), "command_log", type_="check")
     op.drop_column("command_log", "ocpp_version")
+    op.alter_column(
+        "charging_profile",
+        "chargingprofile_purpose",
+        type_=sa.String(length=21),
+        existing_type=sa.String(length=34),
+        existing_nullable=False,
+    )

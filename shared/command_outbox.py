@@ -161,7 +161,7 @@ def completed_payload_of(row: Mapping[str, Any]) -> dict[str, Any]:
     response = row["response"] if outcome == "result" else None
     error: dict[str, Any] | None = None
     if outcome != "result":
-        details = row["response"] if outcome == "error" and row["response"] else {}
+        details = row["response"] if outcome in ("error", "refused") and row["response"] else {}
         error = {
             "code": row["error_code"] or ERROR_CODES.get(outcome, "GenericError"),
             "description": row["error_description"] or "",

@@ -263,9 +263,8 @@ async def run_command(
     session: AsyncSession,
     bus: CommandBus,
     timeout: float,
-    version: str | None = None,
 ) -> Response:
-    """Send the command and turn its outcome into the HTTP answer."""
+    """Send the command (as `spec.version`'s) and turn its outcome into the HTTP answer."""
     payload: dict[str, Any] = spec.payload(body)
     sent = await service.send(
         session=session,
@@ -275,7 +274,7 @@ async def run_command(
         action=spec.action,
         payload=payload,
         timeout=timeout,
-        ocpp_version=spec.version if version is not None else None,
+        ocpp_version=spec.version,
     )
     headers = {COMMAND_ID_HEADER: str(sent.command_id)}
     outcome = sent.outcome
@@ -377,7 +376,6 @@ def _endpoint(slug: str, specs: Sequence[CommandSpec]) -> Endpoint:
             session=session,
             bus=get_bus(request),
             timeout=min(timeout or settings.command_timeout, MAX_TIMEOUT),
-            version=version,
         )
 
     endpoint.__name__ = f"command_{slug.replace('-', '_')}"

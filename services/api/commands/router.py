@@ -44,6 +44,7 @@ from shared.commands import (
     SOURCE_GATEWAY,
     CallError,
     CommandBus,
+    CommandOutcome,
     NotConnected,
     Refused,
     Result,
@@ -280,14 +281,9 @@ async def run_command(
     outcome = sent.outcome
     if isinstance(outcome, Result):
         return JSONResponse(to_snake(outcome.payload, spec.version), headers=headers)
-    if isinstance(outcome, CallError) and outcome.source == SOURCE_GATEWAY:
-        raise _with_headers(
-            InvalidAnswer(
-                outcome.description or f"{chargepoint_id} answered {spec.action} invalidly",
-                details=_gateway_details(outcome.details),
-            ),
-            headers,
-        )
+    failure = gateway_failure(outcome, chargepoint_id=chargepoint_id, action=spec.action)
+    if failure is not None:
+        raise _with_headers(failure, headers)
     if isinstance(outcome, CallError):
         answer = CallErrorResponse(
             error=CallErrorBody(
@@ -300,8 +296,6 @@ async def run_command(
             )
         )
         return JSONResponse(answer.model_dump(mode="json"), status_code=502, headers=headers)
-    if isinstance(outcome, Refused):
-        raise _with_headers(_refusal(outcome, chargepoint_id, spec), headers)
     if isinstance(outcome, NotConnected):
         raise _with_headers(ChargePointNotConnected(f"{chargepoint_id} is not connected"), headers)
     if isinstance(outcome, TimedOut):
@@ -325,20 +319,31 @@ def _gateway_details(details: dict[str, Any]) -> list[ErrorDetail]:
     ]
 
 
-def _refusal(outcome: Refused, chargepoint_id: str, spec: CommandSpec) -> ApiError:
+def gateway_failure(
+    outcome: CommandOutcome | None, *, chargepoint_id: str, action: str
+) -> ApiError | None:
+    """The API error of an outcome the gateway itself caused (it refused the command, failed,
+    or found the charge point's answer invalid); None for any other outcome."""
+    if isinstance(outcome, CallError) and outcome.source == SOURCE_GATEWAY:
+        return InvalidAnswer(
+            outcome.description or f"{chargepoint_id} answered {action} invalidly",
+            details=_gateway_details(outcome.details),
+        )
+    if not isinstance(outcome, Refused):
+        return None
     if outcome.code == GATEWAY_UNSUPPORTED:
         version = outcome.details.get("ocpp_version")
         if isinstance(version, str):
-            other = equivalent(spec.action, version)
-            hint = f"; use {kebab(other)}" if other and other != spec.action else ""
+            other = equivalent(action, version)
+            hint = f"; use {kebab(other)}" if other and other != action else ""
             return UnsupportedForVersion(
-                f"the gateway refused {spec.action}: {chargepoint_id} speaks {version}{hint}"
+                f"the gateway refused {action}: {chargepoint_id} speaks {version}{hint}"
             )
-        return UnsupportedForVersion(f"the gateway refused {spec.action}: {outcome.description}")
+        return UnsupportedForVersion(f"the gateway refused {action}: {outcome.description}")
     if outcome.code == GATEWAY_FAILED:
-        return GatewayFailed(f"the gateway failed to send {spec.action}: {outcome.description}")
+        return GatewayFailed(f"the gateway failed to send {action}: {outcome.description}")
     return RefusedByGateway(
-        f"the gateway refused {spec.action} (not sent): {outcome.description}",
+        f"the gateway refused {action} (not sent): {outcome.description}",
         details=_gateway_details(outcome.details),
     )
 

@@ -15,6 +15,7 @@ from services.api.commands.router import (
     CommandTimeout,
     ServiceUnavailable,
     Timeout,
+    gateway_failure,
     get_bus,
 )
 from services.api.commands.schemas import CallErrorBody, CallErrorInfo, CallErrorResponse
@@ -174,6 +175,10 @@ async def stop_transaction(
             command_id=sent.command_id, action=action, status=str(outcome.payload.get("status"))
         )
         return JSONResponse(result.model_dump(mode="json"), headers=headers)
+    failure = gateway_failure(outcome, chargepoint_id=tx.chargepoint_id, action=action)
+    if failure is not None:
+        failure.headers = headers
+        raise failure
     if isinstance(outcome, CallError):
         answer = CallErrorResponse(
             error=CallErrorBody(

@@ -22,7 +22,7 @@ from services.api.errors import ApiError, NotFound, Unprocessable
 from services.api.pagination import PageParams, paginate
 from services.api.transactions.schemas import TransactionClose
 from shared.bus.topology import EVENTS
-from shared.commands import CommandBus
+from shared.commands import OCPP16, OCPP201, CommandBus
 from shared.db.models import IdTag, MeterValue, Transaction
 from shared.envelope import event
 from shared.txevents import TRANSACTION_STOPPED, stopped_payload
@@ -244,6 +244,7 @@ async def stop_transaction(
     go on) can be stopped too.
     """
     action, payload = stop_command(tx)
+    version = OCPP201 if tx.remote_transaction_id is not None else OCPP16
     chargepoint_id = tx.chargepoint_id
     await session.commit()  # no transaction held while the charge point is waited for
     sent = await commands.send(
@@ -254,5 +255,6 @@ async def stop_transaction(
         action=action,
         payload=payload,
         timeout=timeout,
+        ocpp_version=version,
     )
     return action, sent

@@ -175,7 +175,7 @@ def _responses(specs: Sequence[CommandSpec]) -> dict[int | str, dict[str, Any]]:
 
 
 def _version_label(version: str) -> str:
-    return "OCPP 1.6" if version == OCPP16 else "OCPP 2.0.1"
+    return {OCPP16: "OCPP 1.6", OCPP201: "OCPP 2.0.1"}.get(version, version)
 
 
 def _loc_errors(exc: ValidationError) -> list[dict[str, Any]]:

@@ -255,3 +255,22 @@ def test_ended_after_a_csms_close_is_a_correction() -> None:
         "Stale",
     )
     assert values["estimated_closed_by"] == "csms"
+
+
+def test_remote_start_id_is_read_and_stored_once() -> None:
+    from services.transactions.handlers.v201.transaction_event import parse_event
+
+    payload = {
+        "eventType": "Started",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "triggerReason": "RemoteStart",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "t-1", "remoteStartId": 31},
+    }
+    ev = parse_event(payload)
+    assert ev.remote_start_id == 31
+    assert changes(row(), ev, None)["remote_start_id"] == 31
+    assert "remote_start_id" not in changes(row(remote_start_id=30), ev, None)
+    without = parse_event({**payload, "transactionInfo": {"transactionId": "t-1"}})
+    assert without.remote_start_id is None
+    assert "remote_start_id" not in changes(row(), without, None)

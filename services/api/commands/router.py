@@ -14,10 +14,10 @@ the gateway's failure (`gateway_error`), 503 broker unavailable, 504 no answer i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Union
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -190,8 +190,10 @@ async def _raw_body(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        # The stdlib parser, as FastAPI's: it reads NaN / Infinity, which the models then
+        # refuse with the field's name (orjson would call the whole body malformed).
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}]
         ) from None

@@ -358,6 +358,11 @@ async def test_request_start_and_stop_make_a_transaction_linked_to_its_command(
             f" where chargepoint_id='{cp_id}'",
             "Active:31:REMOTE-201",
         )
+        # The operator finds the transaction their command started.
+        found = await api.get("/api/v1/transactions", params={"remote_start_id": 31})
+        assert found.status_code == 200, found.text
+        [tx] = found.json()["items"]
+        assert (tx["remote_transaction_id"], tx["remote_start_id"]) == ("e2e-remote-1", 31)
         await ok(api, cp_id, "request-stop-transaction", {"transaction_id": "e2e-remote-1"})
         await eventually(
             db_engine,

@@ -78,6 +78,7 @@ async def list_transactions(
     status: str | None = None,
     started_after: datetime | None = None,
     started_before: datetime | None = None,
+    remote_start_id: int | None = None,
 ) -> tuple[list[Transaction], int]:
     """Transactions matching the filters (time range on the start timestamp)."""
     stmt = visible(select(Transaction), principal)
@@ -95,6 +96,8 @@ async def list_transactions(
         stmt = stmt.where(Transaction.start_transaction_timestamp >= started_after)
     if started_before is not None:
         stmt = stmt.where(Transaction.start_transaction_timestamp < started_before)
+    if remote_start_id is not None:
+        stmt = stmt.where(Transaction.remote_start_id == remote_start_id)
     return await paginate(
         session, stmt, params=params, columns=_COLUMNS, tiebreak=Transaction.transaction_id
     )

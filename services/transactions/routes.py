@@ -11,7 +11,7 @@ from services.transactions.handlers.v16 import (
 )
 from services.transactions.handlers.v201 import authorize as authorize_201
 from services.transactions.handlers.v201 import meter_values as meter_values_201
-from services.transactions.handlers.v201 import transaction_event
+from services.transactions.handlers.v201 import reservation_status_update, transaction_event
 from services.transactions.locks import CHARGEPOINT_BOOTED, CONNECTOR_STATUS_CHANGED, lock_batch
 from shared.bus.topology import EVENTS, UPSTREAM, upstream_key
 from shared.dispatch import Route, Router
@@ -28,6 +28,11 @@ ROUTES: list[Route] = [
     Route(UPSTREAM, upstream_key(V201, "Authorize"), authorize_201.handle, rpc=True),
     Route(UPSTREAM, upstream_key(V201, "TransactionEvent"), transaction_event.handle, rpc=True),
     Route(UPSTREAM, upstream_key(V201, "MeterValues"), meter_values_201.handle),
+    Route(
+        UPSTREAM,
+        upstream_key(V201, "ReservationStatusUpdate"),
+        reservation_status_update.handle,
+    ),
     # The registry's events: connector idle (Available) or running, charge point rebooted;
     # the stale sweep closes what they show abandoned (closing.py, sweeper.py).
     Route(EVENTS, CONNECTOR_STATUS_CHANGED, events.connector_status_changed, log_message=False),

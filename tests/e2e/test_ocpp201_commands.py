@@ -279,6 +279,17 @@ async def test_201_commands_reach_the_station_and_record_their_effects(
                 },
             },
         )
+        # H04: the station ends the reservation itself (once the CSMS recorded it: the
+        # command's effect and the station's messages travel on different queues).
+        await eventually(
+            db_engine,
+            f"select status from reservation where chargepoint_id='{cp_id}'"
+            " and reservation_id=4201",
+            "Active",
+        )
+        await cp.send(
+            call.ReservationStatusUpdate(reservation_id=4201, reservation_update_status="Expired")
+        )
         await ok(api, cp_id, "trigger-message", {"requested_message": "Heartbeat"})
         # What the station got is the 2.0.1 message the API built (the library validated it
         # against its own schemas before the handler ran).
@@ -318,7 +329,7 @@ async def test_201_commands_reach_the_station_and_record_their_effects(
         db_engine,
         f"select id_tag || ':' || connectorid || ':' || status from reservation"
         f" where {where} and reservation_id=4201",
-        "RES-201:1:Active",
+        "RES-201:1:Expired",
     )
     await eventually(
         db_engine,

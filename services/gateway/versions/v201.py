@@ -39,6 +39,7 @@ UPSTREAM = {
     "FirmwareStatusNotification": NOTIFICATION,
     "LogStatusNotification": NOTIFICATION,
     "SecurityEventNotification": NOTIFICATION,
+    "ReservationStatusUpdate": NOTIFICATION,
 }
 
 DOWNSTREAM = frozenset(

@@ -82,6 +82,11 @@ ROUTES: list[Route] = [
     ),
     Route(UPSTREAM, upstream_key(V201, "NotifyEvent"), v201.notify_event.handle),
     Route(UPSTREAM, upstream_key(V201, "NotifyReport"), v201.notify_report.handle),
+    # Reports that follow the CSMS's 2.0.1 commands: kept in the message log.
+    *(
+        Route(UPSTREAM, upstream_key(V201, action), v201.notifications.handle)
+        for action in v201.notifications.ACTIONS
+    ),
     # Gateway housekeeping: not OCPP frames, so no message-log rows of their own
     # (frame_log writes the ocpp_message rows itself).
     Route(UPSTREAM, GATEWAY_CONNECTED, gateway_events.connected, log_message=False),

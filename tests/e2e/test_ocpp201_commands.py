@@ -290,6 +290,29 @@ async def test_201_commands_reach_the_station_and_record_their_effects(
         await cp.send(
             call.ReservationStatusUpdate(reservation_id=4201, reservation_update_status="Expired")
         )
+        # A report that follows a command (K09 after GetChargingProfiles) is answered.
+        await cp.send(
+            call.ReportChargingProfiles(
+                request_id=1,
+                charging_limit_source="CSO",
+                evse_id=1,
+                charging_profile=[
+                    {
+                        "id": 9201,
+                        "stack_level": 0,
+                        "charging_profile_purpose": "TxDefaultProfile",
+                        "charging_profile_kind": "Absolute",
+                        "charging_schedule": [
+                            {
+                                "id": 1,
+                                "charging_rate_unit": "A",
+                                "charging_schedule_period": [{"start_period": 0, "limit": 16}],
+                            }
+                        ],
+                    }
+                ],
+            )
+        )
         await ok(api, cp_id, "trigger-message", {"requested_message": "Heartbeat"})
         # What the station got is the 2.0.1 message the API built (the library validated it
         # against its own schemas before the handler ran).
@@ -336,6 +359,12 @@ async def test_201_commands_reach_the_station_and_record_their_effects(
         "select status from charging_profile_installation"
         f" where {where} and chargingprofile_id=9201",
         "Installed",
+    )
+    await eventually(
+        db_engine,
+        f"select count(*) from ocpp_message where {where} and action='ReportChargingProfiles'"
+        " and message_type=2",
+        1,
     )
     logged = await rows(
         db_engine,

@@ -40,6 +40,14 @@ UPSTREAM = {
     "LogStatusNotification": NOTIFICATION,
     "SecurityEventNotification": NOTIFICATION,
     "ReservationStatusUpdate": NOTIFICATION,
+    # Reports that follow the CSMS's commands (the registry keeps them in the message log).
+    "NotifyCustomerInformation": NOTIFICATION,
+    "NotifyDisplayMessages": NOTIFICATION,
+    "NotifyMonitoringReport": NOTIFICATION,
+    "ReportChargingProfiles": NOTIFICATION,
+    "PublishFirmwareStatusNotification": NOTIFICATION,
+    "NotifyChargingLimit": NOTIFICATION,
+    "ClearedChargingLimit": NOTIFICATION,
 }
 
 DOWNSTREAM = frozenset(

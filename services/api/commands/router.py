@@ -197,6 +197,9 @@ async def _raw_body(request: Request) -> Any:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}]
         ) from None
+    except UnicodeDecodeError:
+        # As FastAPI answers a body it cannot parse at all: 400.
+        raise ApiError("the body is not UTF-8 encoded JSON") from None
 
 
 def _accepts(spec: CommandSpec, body: Any) -> BaseModel | None:

@@ -149,6 +149,13 @@ async def test_422_names_the_field_of_the_versions_model(
         headers={**headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 422
+    response = await client.post(
+        url(cp, "reset"),
+        content=b"\xc1\xff",
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
     assert gateway.received == []
 
 

@@ -28,23 +28,23 @@ from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.bus.errors import Reject
+from shared.bus.errors import BusError, Reject
 from shared.bus.topology import EVENTS
 from shared.commands import (
     COMMAND_COMPLETED,
     COMMAND_EFFECTS_DUE,
     GATEWAY_NOT_CONNECTED,
     GATEWAY_TIMEOUT,
-    OCPP16,
-    OCPP201,
 )
 from shared.db.models import CommandEffectCursor, CommandLog, CommandSequence
 from shared.db.session import is_transient_db_error
-from shared.dispatch import HandlerContext, Payload, Route
+from shared.dispatch import HandlerContext, Route
 from shared.envelope import Envelope, Kind
-from shared.ocpp import OcppModel, ResponseInvalid, parse_payload
+from shared.messages import CommandNudge
+from shared.ocpp import OCPP16, OCPP201, OcppModel, ResponseInvalid, parse_payload
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ async def publish_nudge(publisher: ConfirmedPublisher, event: Envelope) -> bool:
     the outcome is committed and the sweeper nudges the effect consumers later."""
     try:
         await publisher.publish(EVENTS, event.action, event)
-    except Exception as exc:
+    except BusError as exc:
         log.warning(
             "%s of %s not published (%r); the command sweeper will nudge its effects",
             event.action,
@@ -291,14 +291,14 @@ def effect_routes(
     consumer: str,
     effects: Mapping[str, Effect],
     effects_v201: Mapping[str, Effect] | None = None,
-) -> list[Route]:
+) -> list[Route[Any]]:
     """The routes of one service's effect consumer: `command.completed` and the sweeper's
     `command.effects_due`, on the service's `command-effects` queue (one message per
     transaction: each takes one charge point's cursor)."""
 
-    async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
-        chargepoint_id = env.payload.get("chargepoint_id") or env.chargepoint_id
-        if not isinstance(chargepoint_id, str) or not chargepoint_id:
+    async def handle(ctx: HandlerContext, env: Envelope, req: CommandNudge) -> None:
+        chargepoint_id = req.chargepoint_id or ctx.chargepoint_id
+        if not chargepoint_id:
             raise Reject(f"{env.action} without chargepoint_id")
         await apply_effects(
             ctx,
@@ -307,10 +307,17 @@ def effect_routes(
             effects=effects,
             effects_v201=effects_v201,
         )
-        return None
 
     return [
-        Route(EVENTS, key, handle, log_message=False, own_queue=EFFECTS_QUEUE)
+        Route(
+            EVENTS,
+            key,
+            handle,
+            CommandNudge,
+            log_message=False,
+            own_queue=EFFECTS_QUEUE,
+            chargepoint_required=False,
+        )
         for key in (COMMAND_COMPLETED, COMMAND_EFFECTS_DUE)
     ]
 
@@ -357,7 +364,7 @@ class CommandSweeper:
         while not stopping.is_set():
             try:
                 await self.sweep()
-            except Exception as exc:  # the database or broker away: next round
+            except (SQLAlchemyError, OSError, BusError) as exc:  # database or broker away
                 log.warning("command sweep failed: %r", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=self.interval)

@@ -45,6 +45,7 @@ import orjson
 from shared.bus.errors import RpcTimeout, Unroutable
 from shared.bus.topology import DOWNSTREAM
 from shared.envelope import Envelope, Kind
+from shared.ocpp.versions import OCPP16, OCPP201
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,6 @@ COMMAND_COMPLETED: Final = "command.completed"
 COMMAND_EFFECTS_DUE: Final = "command.effects_due"
 """Routing key of the sweeper's nudge: a charge point has command outcomes some effect
 consumer has not applied yet (payload `{"chargepoint_id"}`)."""
-
-OCPP16: Final = "ocpp1.6"
-OCPP201: Final = "ocpp2.0.1"
 
 RPC_MARGIN: Final = 0.5
 """Seconds the sender waits beyond the command's timeout, so the gateway's own `Timeout`

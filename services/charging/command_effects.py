@@ -239,5 +239,5 @@ EFFECTS: dict[str, Effect] = {
 
 from services.charging import command_effects_v201  # noqa: E402 - it uses the helpers above
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
 """Add to the charging service's route table (consumed on its `command-effects` queue)."""

@@ -53,7 +53,6 @@ TAKEOVER: Final = "gateway.takeover"
 TAKEOVER_TIMEOUT: Final = 2.0
 REPLACED_CLOSE_CODE: Final = 4000
 REPLACED_REASON: Final = "replaced by a newer connection"
-GATEWAY: Final = SOURCE_GATEWAY
 
 
 class DownstreamBus(Protocol):
@@ -227,7 +226,7 @@ class Downstream:
         except Exception:
             log.exception("command %s failed", envelope.action)
             reply = envelope.error(
-                GATEWAY_FAILED, "the gateway failed to handle the command", source=GATEWAY
+                GATEWAY_FAILED, "the gateway failed to handle the command", source=SOURCE_GATEWAY
             )
         if delivery.reply_to:
             try:
@@ -265,7 +264,7 @@ class Downstream:
         conn = self.connections.get(chargepoint_id)
         if conn is None or conn.closed:
             return envelope.error(
-                GATEWAY_NOT_CONNECTED, f"{chargepoint_id} is not connected", source=GATEWAY
+                GATEWAY_NOT_CONNECTED, f"{chargepoint_id} is not connected", source=SOURCE_GATEWAY
             )
         version = conn.version
         action = envelope.action
@@ -275,14 +274,14 @@ class Downstream:
                 f"{action} was sent for {envelope.ocpp_version}; "
                 f"{chargepoint_id} speaks {version.name}",
                 {"ocpp_version": version.name},
-                source=GATEWAY,
+                source=SOURCE_GATEWAY,
             )
         if action not in version.downstream:
             return envelope.error(
                 GATEWAY_UNSUPPORTED,
                 f"{action} is not a command of {version.name}",
                 {"ocpp_version": version.name},
-                source=GATEWAY,
+                source=SOURCE_GATEWAY,
             )
         try:
             validate(version, action, Direction.REQUEST, envelope.payload)
@@ -291,14 +290,14 @@ class Downstream:
                 GATEWAY_REQUEST_INVALID,
                 exc.description,
                 {**exc.details, "ocpp_code": version.error_code(exc.key)},
-                source=GATEWAY,
+                source=SOURCE_GATEWAY,
             )
         except UnknownSchema:
             return envelope.error(
                 GATEWAY_UNSUPPORTED,
                 f"{version.name} has no schema for {action}",
                 {"ocpp_version": version.name},
-                source=GATEWAY,
+                source=SOURCE_GATEWAY,
             )
         timeout = self._deadline(expiration, sent_at)
         try:
@@ -310,12 +309,12 @@ class Downstream:
             return envelope.error(
                 GATEWAY_TIMEOUT,
                 f"no answer from {chargepoint_id} within {timeout:.1f}s",
-                source=GATEWAY,
+                source=SOURCE_GATEWAY,
             )
         except ConnectionGone:
             metrics.count_ocpp_message(version.name, action, "out", "not_connected")
             return envelope.error(
-                GATEWAY_NOT_CONNECTED, f"{chargepoint_id} disconnected", source=GATEWAY
+                GATEWAY_NOT_CONNECTED, f"{chargepoint_id} disconnected", source=SOURCE_GATEWAY
             )
         if isinstance(answer, CallResult):
             try:
@@ -331,7 +330,7 @@ class Downstream:
                         "ocpp_code": version.error_code(exc.key),
                         "payload": answer.payload,
                     },
-                    source=GATEWAY,
+                    source=SOURCE_GATEWAY,
                 )
             metrics.count_ocpp_message(version.name, action, "out", "ok")
             return envelope.result(answer.payload)

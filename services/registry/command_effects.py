@@ -204,5 +204,5 @@ CONSUMER = "registry"
 
 from services.registry import command_effects_v201  # noqa: E402 - it uses the helpers above
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
 """Add to the registry's route table (consumed on `csms.registry.command-effects`)."""

@@ -177,5 +177,5 @@ CONSUMER = "transactions"
 
 from services.transactions import command_effects_v201  # noqa: E402 - it uses the helpers above
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
 """Add to the transactions service's route table (consumed on its `command-effects` queue)."""

@@ -112,7 +112,7 @@ class Station(ChargePoint):  # type: ignore[misc]
         return call_result.RequestStopTransaction(status="Accepted")
 
     @on(Action.reset)
-    async def on_reset(self, type: str, **kw: Any) -> Any:  # noqa: A002 - OCPP field name
+    async def on_reset(self, type: str, **kw: Any) -> Any:  # OCPP field name
         self.received.append(("Reset", {"type": type, **kw}))
         return call_result.Reset(status="Accepted")
 
@@ -153,7 +153,7 @@ class Station(ChargePoint):  # type: ignore[misc]
         )
 
     @on(Action.reserve_now)
-    async def on_reserve_now(self, id: int, **kw: Any) -> Any:  # noqa: A002 - OCPP field name
+    async def on_reserve_now(self, id: int, **kw: Any) -> Any:  # OCPP field name
         self.received.append(("ReserveNow", {"id": id, **kw}))
         return call_result.ReserveNow(status="Accepted")
 

@@ -39,8 +39,6 @@ from services.api.errors import ApiError, ErrorDetail, ErrorResponse
 from shared.commands import (
     GATEWAY_FAILED,
     GATEWAY_UNSUPPORTED,
-    OCPP16,
-    OCPP201,
     SOURCE_GATEWAY,
     CallError,
     CommandBus,
@@ -53,6 +51,7 @@ from shared.commands import (
     kebab,
     to_snake,
 )
+from shared.ocpp import OCPP16, OCPP201
 
 COMMAND_ID_HEADER = "X-Command-Id"
 MAX_TIMEOUT = 300.0

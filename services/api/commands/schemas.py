@@ -39,12 +39,11 @@ from services.api.errors import ErrorBody
 from shared.commands import (
     COMMANDS_V16,
     COMMANDS_V201,
-    OCPP16,
-    OCPP201,
     camel_to_snake,
     kebab,
     to_camel,
 )
+from shared.ocpp import OCPP16, OCPP201
 
 URI_PATTERN = r"^\w+:(\/?\/?)[^\s]+$"
 """JSON schema `format: uri` as fastjsonschema checks it."""

@@ -70,7 +70,7 @@ def check_driver_action(*, principal: Principal, action: str) -> None:
         raise Forbidden("drivers may only start and stop their own transactions")
 
 
-async def ensure_chargepoint(*, session: AsyncSession, chargepoint_id: str) -> None:
+async def require_known_chargepoint(*, session: AsyncSession, chargepoint_id: str) -> None:
     """404 unless the charge point is known (provisioned, or registered by a boot)."""
     found = await session.scalar(
         select(exists().where(ChargePoint.chargepoint_id == chargepoint_id))
@@ -222,7 +222,7 @@ async def send(
     one): logged, and the gateway refuses the command if the connection speaks another.
     """
     check_driver_action(principal=principal, action=action)
-    await ensure_chargepoint(session=session, chargepoint_id=chargepoint_id)
+    await require_known_chargepoint(session=session, chargepoint_id=chargepoint_id)
     await check_driver_request(
         session=session,
         principal=principal,

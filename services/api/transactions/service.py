@@ -22,14 +22,15 @@ from services.api.errors import ApiError, NotFound, Unprocessable
 from services.api.pagination import PageParams, paginate
 from services.api.transactions.schemas import TransactionClose
 from shared.bus.topology import EVENTS
-from shared.commands import OCPP16, OCPP201, CommandBus
+from shared.commands import CommandBus
+from shared.db.enums import TX_ACTIVE, TX_COMPLETED
 from shared.db.models import IdTag, MeterValue, Transaction
 from shared.envelope import event
+from shared.ocpp import OCPP16, OCPP201
 from shared.txevents import TRANSACTION_STOPPED, stopped_payload
 
 log = logging.getLogger(__name__)
 
-OPEN = "Active"
 ADMINISTRATIVE = "Administrative"
 
 SORT_FIELDS = ("transaction_id", "start_transaction_timestamp", "stop_transaction_timestamp")
@@ -170,7 +171,7 @@ async def close_transaction(
     )
     if tx is None:
         raise NotFound("transaction", transaction_id)
-    if tx.status != OPEN:
+    if tx.status != TX_ACTIVE:
         raise NotOpen(f"transaction {transaction_id} is not open (status {tx.status})")
     meter_stop = data.meter_stop if data.meter_stop is not None else tx.wh_meter_last
     stopped_at = data.stopped_at or now or datetime.now(UTC)
@@ -178,7 +179,7 @@ async def close_transaction(
         raise Unprocessable("body.meter_stop", f"below the meter start {tx.wh_meter_start} Wh")
     if stopped_at < tx.start_transaction_timestamp:
         raise Unprocessable("body.stopped_at", "before the transaction started")
-    tx.status = "Completed"
+    tx.status = TX_COMPLETED
     tx.reason_stopped = ADMINISTRATIVE
     tx.closed_by = principal.label[:320]
     tx.close_note = data.reason
@@ -227,7 +228,7 @@ async def stoppable(
 ) -> Transaction:
     """The transaction to stop; 404 unknown, 409 when it is stopped already."""
     tx = await get_transaction(session=session, principal=principal, transaction_id=transaction_id)
-    if tx.stop_transaction_timestamp is not None or tx.status == "Completed":
+    if tx.stop_transaction_timestamp is not None or tx.status == TX_COMPLETED:
         raise NotOpen(f"transaction {transaction_id} is stopped already")
     return tx
 

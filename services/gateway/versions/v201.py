@@ -7,6 +7,7 @@ from typing import Any
 
 from services.gateway.errors import ErrorKey
 from services.gateway.versions.base import HEARTBEAT, NOTIFICATION, RPC, ProtocolVersion
+from shared.ocpp.versions import OCPP201
 
 # OCPP 2.0.1 Part 4 §4.3 RPC framework error codes.
 ERROR_CODES = {
@@ -124,7 +125,7 @@ def report(_payload: Mapping[str, Any]) -> frozenset[str]:
 TRIGGERS = {"TriggerMessage": requested_message, "GetBaseReport": report, "GetReport": report}
 
 V201 = ProtocolVersion(
-    name="ocpp2.0.1",
+    name=OCPP201,
     schema_dir="v201/schemas",
     request_suffix="Request",
     error_codes=ERROR_CODES,

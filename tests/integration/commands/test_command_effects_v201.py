@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.commands.service import create_log, log_values
 from shared.command_outbox import complete
-from shared.commands import OCPP201, CommandOutcome, Result
+from shared.commands import CommandOutcome, Result
 from shared.envelope import Envelope
+from shared.ocpp import OCPP201
 from tests.factories import Sql
 
 from .conftest import add_chargepoint

@@ -22,7 +22,6 @@ from shared.bus import Bus
 from shared.commands import (
     COMMANDS_V16,
     COMMANDS_V201,
-    OCPP201,
     NotConnected,
     Result,
     TimedOut,
@@ -30,6 +29,7 @@ from shared.commands import (
     to_camel,
     to_snake,
 )
+from shared.ocpp import OCPP201
 from shared.settings import Settings
 from tests.fixtures.bus import BusFactory
 from tests.patience import PATIENCE

@@ -49,7 +49,7 @@ class ResettableChargePoint(ChargePoint):  # type: ignore[misc]
     resets: list[str]
 
     @on(Action.reset)
-    async def on_reset(self, type: str) -> Any:  # noqa: A002 - the OCPP field name
+    async def on_reset(self, type: str) -> Any:  # the OCPP field name
         self.resets.append(type)
         return call_result.Reset(status="Accepted")
 

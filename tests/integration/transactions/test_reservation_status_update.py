@@ -12,12 +12,13 @@ from services.transactions.routes import ROUTER
 from shared.bus.topology import upstream_key
 from shared.dispatch import Dispatcher
 from shared.envelope import Envelope, Kind
+from shared.ocpp import OCPP201
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
 
 pytestmark = pytest.mark.integration
 
-KEY = upstream_key("ocpp2.0.1", "ReservationStatusUpdate")
+KEY = upstream_key(OCPP201, "ReservationStatusUpdate")
 
 
 async def test_station_expires_or_removes_its_reservations(
@@ -50,7 +51,7 @@ async def test_station_expires_or_removes_its_reservations(
             kind=Kind.CALL,
             action="ReservationStatusUpdate",
             chargepoint_id=cp,
-            ocpp_version="ocpp2.0.1",
+            ocpp_version=OCPP201,
             unique_id=uuid.uuid4().hex,
             correlation_id=uuid.uuid4().hex,
             payload={"reservationId": rid, "reservationUpdateStatus": status},
@@ -58,9 +59,20 @@ async def test_station_expires_or_removes_its_reservations(
         return FakeDelivery(env, KEY)
 
     outcomes = await dispatcher(
-        [update(1, "Expired"), update(2, "Removed"), update(3, "Expired"), update(9, "Expired")]
+        [
+            update(1, "Expired"),
+            update(2, "Removed"),
+            update(3, "Expired"),
+            update(9, "Expired"),
+            update(3, "Exploded"),
+        ]
     )
-    assert list(outcomes) == [None, None, None, None]
+    assert list(outcomes[:4]) == [None, None, None, None]
+    # A status outside the schema is refused at parsing with the version's CALLERROR (the
+    # consumer dead-letters it: the gateway had answered {}); nothing is written.
+    refused = outcomes[4]
+    assert isinstance(refused, Envelope) and refused.kind is Kind.ERROR
+    assert refused.error_code == "PropertyConstraintViolation"
     rows = await sql(
         "SELECT reservation_id, status FROM reservation WHERE chargepoint_id = :cp"
         " ORDER BY reservation_id",

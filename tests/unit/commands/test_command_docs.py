@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from services.api.commands.schemas import SLUGS
-from shared.commands import OCPP16, OCPP201
+from shared.ocpp import OCPP16, OCPP201
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "commands.md"
 ROW = re.compile(r"^\| `([a-z-]+)` \|(.*)\|(.*)\|(.*)\|$")

@@ -21,25 +21,53 @@ from shared.commands import (
     COMMANDS_BY_VERSION,
     COMMANDS_V16,
     COMMANDS_V201,
-    OCPP16,
-    OCPP201,
     equivalent,
     kebab,
     to_snake,
 )
+from shared.ocpp import OCPP16, OCPP201
 
 from .examples import example201, minimal201
 
 # Issue 12: every 2.0.1 CSMS-initiated message but the certificate ones.
-ISSUE_V201 = """
-RequestStartTransaction RequestStopTransaction Reset ChangeAvailability UnlockConnector
-TriggerMessage GetVariables SetVariables GetBaseReport GetReport SetNetworkProfile ClearCache
-SendLocalList GetLocalListVersion ReserveNow CancelReservation SetChargingProfile
-GetChargingProfiles ClearChargingProfile GetCompositeSchedule UpdateFirmware PublishFirmware
-UnpublishFirmware GetLog CustomerInformation SetVariableMonitoring ClearVariableMonitoring
-SetMonitoringBase SetMonitoringLevel GetMonitoringReport SetDisplayMessage GetDisplayMessages
-ClearDisplayMessage GetTransactionStatus CostUpdated DataTransfer
-""".split()
+ISSUE_V201 = [
+    "RequestStartTransaction",
+    "RequestStopTransaction",
+    "Reset",
+    "ChangeAvailability",
+    "UnlockConnector",
+    "TriggerMessage",
+    "GetVariables",
+    "SetVariables",
+    "GetBaseReport",
+    "GetReport",
+    "SetNetworkProfile",
+    "ClearCache",
+    "SendLocalList",
+    "GetLocalListVersion",
+    "ReserveNow",
+    "CancelReservation",
+    "SetChargingProfile",
+    "GetChargingProfiles",
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+    "UpdateFirmware",
+    "PublishFirmware",
+    "UnpublishFirmware",
+    "GetLog",
+    "CustomerInformation",
+    "SetVariableMonitoring",
+    "ClearVariableMonitoring",
+    "SetMonitoringBase",
+    "SetMonitoringLevel",
+    "GetMonitoringReport",
+    "SetDisplayMessage",
+    "GetDisplayMessages",
+    "ClearDisplayMessage",
+    "GetTransactionStatus",
+    "CostUpdated",
+    "DataTransfer",
+]
 CERTIFICATES = {
     "CertificateSigned",
     "DeleteCertificate",

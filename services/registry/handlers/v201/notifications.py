@@ -19,22 +19,42 @@ from __future__ import annotations
 
 from typing import Final
 
-from services.registry.queries import chargepoint_id_of
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp.v201.cleared_charging_limit_request import ClearedChargingLimitRequest
+from shared.ocpp.v201.notify_charging_limit_request import NotifyChargingLimitRequest
+from shared.ocpp.v201.notify_customer_information_request import (
+    NotifyCustomerInformationRequest,
+)
+from shared.ocpp.v201.notify_display_messages_request import NotifyDisplayMessagesRequest
+from shared.ocpp.v201.notify_monitoring_report_request import NotifyMonitoringReportRequest
+from shared.ocpp.v201.publish_firmware_status_notification_request import (
+    PublishFirmwareStatusNotificationRequest,
+)
+from shared.ocpp.v201.report_charging_profiles_request import ReportChargingProfilesRequest
 
-ACTIONS: Final = (
-    "NotifyCustomerInformation",
-    "NotifyDisplayMessages",
-    "NotifyMonitoringReport",
-    "ReportChargingProfiles",
-    "PublishFirmwareStatusNotification",
-    "NotifyChargingLimit",
-    "ClearedChargingLimit",
+Notification = (
+    NotifyCustomerInformationRequest
+    | NotifyDisplayMessagesRequest
+    | NotifyMonitoringReportRequest
+    | ReportChargingProfilesRequest
+    | PublishFirmwareStatusNotificationRequest
+    | NotifyChargingLimitRequest
+    | ClearedChargingLimitRequest
 )
 
+MODELS: Final[dict[str, type[Notification]]] = {
+    "NotifyCustomerInformation": NotifyCustomerInformationRequest,
+    "NotifyDisplayMessages": NotifyDisplayMessagesRequest,
+    "NotifyMonitoringReport": NotifyMonitoringReportRequest,
+    "ReportChargingProfiles": ReportChargingProfilesRequest,
+    "PublishFirmwareStatusNotification": PublishFirmwareStatusNotificationRequest,
+    "NotifyChargingLimit": NotifyChargingLimitRequest,
+    "ClearedChargingLimit": ClearedChargingLimitRequest,
+}
+"""Action -> its request model (the route table checks each against `request_model`)."""
+ACTIONS: Final = tuple(MODELS)
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+
+async def handle(ctx: HandlerContext, env: Envelope, req: Notification) -> None:
     """Nothing beyond the message log (written by the dispatcher); the gateway answered {}."""
-    chargepoint_id_of(env)
-    return None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from services.transactions import idtags
-from services.transactions.tables import payload_errors
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp.v201.authorize_request import AuthorizeRequest
+from shared.ocpp.v201.authorize_response import AuthorizeResponse
+from shared.ocpp.v201.common import IdTokenInfoType
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(ctx: HandlerContext, env: Envelope, req: AuthorizeRequest) -> AuthorizeResponse:
     """Answer AuthorizeResponse with the decision for idToken.idToken (type not considered)."""
-    with payload_errors(env.action, env.ocpp_version or ""):
-        token = str(env.payload["idToken"]["idToken"])
-    info = await idtags.authorize(ctx.session, token, now=ctx.now)
-    return {"idTokenInfo": idtags.id_token_info(info)}
+    info = await idtags.authorize(ctx.session, req.id_token.id_token, now=ctx.now)
+    return AuthorizeResponse(
+        id_token_info=IdTokenInfoType.model_validate(idtags.id_token_info(info))
+    )

@@ -15,10 +15,9 @@ from typing import Final
 
 from sqlalchemy import update
 
-from services.transactions.tables import RESERVATION, payload_errors
-from shared.dispatch import HandlerContext, Payload
+from services.transactions.tables import RESERVATION
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
-from shared.ocpp import OCPP201, parse_payload
 from shared.ocpp.v201.common import ReservationUpdateStatusEnumType
 from shared.ocpp.v201.reservation_status_update_request import ReservationStatusUpdateRequest
 
@@ -30,27 +29,24 @@ STATUS: Final = {
 }
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def handle(ctx: HandlerContext, env: Envelope, req: ReservationStatusUpdateRequest) -> None:
     """The station's Active reservation becomes Expired or Cancelled."""
-    with payload_errors(env.action, env.ocpp_version or OCPP201):
-        request = parse_payload(ReservationStatusUpdateRequest, env.payload, version=OCPP201)
-    chargepoint_id = env.chargepoint_id or ""
+    chargepoint_id = ctx.chargepoint_id
     r = RESERVATION.c
     result = await ctx.session.execute(
         update(RESERVATION)
         .where(
             r.chargepoint_id == chargepoint_id,
-            r.reservation_id == request.reservation_id,
+            r.reservation_id == req.reservation_id,
             r.status == "Active",
         )
-        .values(status=STATUS[request.reservation_update_status], updated_at=ctx.now)
+        .values(status=STATUS[req.reservation_update_status], updated_at=ctx.now)
         .returning(r.reservation_id)
     )
     if result.first() is None:
         log.info(
             "ReservationStatusUpdate %s for reservation %s of %s: no Active reservation",
-            request.reservation_update_status.value,
-            request.reservation_id,
+            req.reservation_update_status.value,
+            req.reservation_id,
             chargepoint_id,
         )
-    return None

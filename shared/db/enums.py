@@ -112,4 +112,12 @@ DIRECTIONS: tuple[str, ...] = ("in", "out")
 # OCPP-J message type numbers: CALL 2, CALLRESULT 3, CALLERROR 4; OCPP 2.1 adds
 # CALLRESULTERROR 5 and SEND 6 (allowed now so 2.1 needs no migration).
 MESSAGE_TYPES: tuple[int, ...] = (2, 3, 4, 5, 6)
-COMMAND_OUTCOMES: tuple[str, ...] = ("pending", "result", "error", "offline", "timeout", "lost")
+COMMAND_OUTCOMES: tuple[str, ...] = (
+    "pending",
+    "result",
+    "error",
+    "offline",
+    "timeout",
+    "lost",
+    "refused",
+)

@@ -14,8 +14,8 @@ password for HTTP Basic authentication):
 4. When the charge point connects with the new password, the registry makes it the password
    (`gateway.connected` names it; handlers/gateway_events.py): the old one is refused.
 
-Any other answer (Rejected, a CALLERROR, not connected, no answer in time) stores nothing:
-the old password stays the only one.
+Any other answer (Rejected, a CALLERROR, not connected, no answer in time, the gateway
+refusing to send it) stores nothing: the old password stays the only one.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from services.api.commands.router import (
     ChargePointNotConnected,
     CommandTimeout,
     ServiceUnavailable,
+    gateway_failure,
     get_bus,
 )
 from services.api.common import ApiModel
@@ -46,6 +47,7 @@ from services.api.errors import Conflict, error_responses
 from shared.bus.errors import BusError
 from shared.commands import CallError, NotConnected, Result, TimedOut, send_command
 from shared.db.models import ChargePoint
+from shared.ocpp.versions import OCPP16, OCPP201
 from shared.secrets import redact_command
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ def new_password() -> str:
 
 def rotation_command(ocpp_version: str | None, password: str) -> tuple[str, dict[str, object]]:
     """The command that sets the password on a charge point of that version."""
-    if ocpp_version == "ocpp2.0.1":
+    if ocpp_version == OCPP201:
         return "SetVariables", {
             "setVariableData": [
                 {
@@ -101,7 +103,7 @@ def _status(action: str, payload: dict[str, object]) -> str:
     "/{chargepoint_id}/password-rotation",
     response_model=PasswordRotationRead,
     summary="Give the charge point a new random password (HTTP Basic, profiles 1 and 2)",
-    responses=error_responses(401, 403, 404, 409, 422, 503, 504),
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
 )
 async def rotate_password(
     chargepoint_id: ChargePointId,
@@ -120,7 +122,7 @@ async def rotate_password(
     if chargepoint.password_hash is None:
         raise Conflict("the charge point has no password to rotate; set one with PATCH first")
     bus = get_bus(request)
-    version = chargepoint.ocpp_version
+    version = chargepoint.ocpp_version or OCPP16
     password = new_password()
     action, payload = rotation_command(version, password)
     timeout = min(settings.command_timeout, MAX_TIMEOUT)
@@ -131,6 +133,7 @@ async def rotate_password(
         request=redact_command(action, payload),
         requested_by=principal.label,
         timeout=timeout,
+        ocpp_version=version,
     )
     headers = {COMMAND_ID_HEADER: str(command_id)}
     try:
@@ -141,7 +144,7 @@ async def rotate_password(
             payload=payload,
             timeout=timeout,
             correlation_id=command_id.hex,
-            ocpp_version=version or "ocpp1.6",
+            ocpp_version=version,
         )
     except BusError as exc:
         await commands.finish_log(
@@ -170,6 +173,12 @@ async def rotate_password(
         timed_out = CommandTimeout(f"{chargepoint_id} did not answer {action} in time")
         timed_out.headers = headers
         raise timed_out
+    # The gateway did not send it (the charge point reconnected with another version
+    # meanwhile: 409; its schema refused it: 422; it failed: 502), or found the answer invalid.
+    failure = gateway_failure(outcome, chargepoint_id=chargepoint_id, action=action)
+    if failure is not None:
+        failure.headers = {**(failure.headers or {}), **headers}
+        raise failure
     if isinstance(outcome, CallError):
         return PasswordRotationRead(
             chargepoint_id=chargepoint_id,

@@ -11,7 +11,7 @@
   listed by the API newest first (index occurred_at, id).
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0010
 Create Date: 2026-11-30 03:00:00.000000
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0007"
+down_revision: str | None = "0010"  # after main's 0010 (wip/v201); the lead re-chains
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

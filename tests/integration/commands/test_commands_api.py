@@ -566,3 +566,34 @@ async def test_rejected_or_no_password_stores_nothing(
     assert (await client.post(rotation_url(cp), headers=headers)).status_code == 409
     driver, _ = await login("driver")
     assert (await client.post(rotation_url(cp), headers=driver)).status_code == 403
+
+
+async def test_gateway_refusal_stores_nothing(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    # The charge point reconnected with 1.6 after the API read 2.0.1: the gateway does not
+    # send the SetVariables, the API says so (409, as for commands) and keeps the old password.
+    await provision_with_password(sql, cp, "ocpp2.0.1")
+    await gateway.hold(
+        cp,
+        lambda env: env.error(
+            "UnsupportedForVersion", "speaks 1.6", {"ocpp_version": "ocpp1.6"}, source="gateway"
+        ),
+    )
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "unsupported_for_version"
+    assert await password_hashes(sql, cp) == {
+        "password_hash": OLD_HASH,
+        "pending_password_hash": None,
+    }
+    [log] = await sql(
+        "select outcome, ocpp_version from command_log where id = :id",
+        id=r.headers[COMMAND_ID_HEADER],
+    )
+    assert (log["outcome"], log["ocpp_version"]) == ("refused", "ocpp2.0.1")

@@ -11,6 +11,11 @@ Phases (sizes are arguments; 0 skips a phase):
 - commands round trip: C soft resets per station through the REST API;
 - idle (--idle): I stations connect, boot and idle; the gateway's resident memory per
   connection;
+- auth flood (--flood, bench/auth_flood.py): F clients hammer one charge point id with wrong
+  passwords for --flood-seconds while a legitimate station (another id, same address) keeps
+  connecting and booting; errors `flood HTTP401` / `flood HTTP429` count how the attempts were
+  answered (argon2-checked / back-off), the latencies are the legitimate station's
+  connect+boot;
 - REFERENCE: the closed-loop MeterValues load against bench/reference.py (websocket ->
   confirmed publish -> batch consumer -> executemany), the least that work costs here.
 
@@ -39,6 +44,8 @@ from sqlalchemy import text
 
 from bench import phases
 from bench.accounting import CpuMeter, cpu_delta, listener_pids, postgres_backends
+from bench.auth_flood import auth_flood
+from bench.auth_flood import provision as provision_flood
 from bench.chargepoint import SimChargePoint
 from bench.reference import TABLE as REFERENCE_TABLE
 from bench.report import PhaseResult, format_errors, format_phase, format_summary
@@ -233,6 +240,7 @@ async def main(args: argparse.Namespace) -> None:
     port = free_port()
     env = stack_env(DB_URL, AMQP_URL, port, health)
     env["CSMS_LOG_LEVEL"] = "WARNING"
+    env["CSMS_AUTH_FAILURES_BEFORE_BACKOFF"] = str(args.flood_free_failures)
     logs = Path(args.log_dir)
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
     stack = Stack(env=env, log_dir=logs, gateway_port=port, health_ports=health)
@@ -310,6 +318,18 @@ async def main(args: argparse.Namespace) -> None:
                 f"{result.wall:.2f} s; errors {format_errors(result.errors)}"
             )
             await phases.close_all(idle)
+        if args.flood > 0 and args.flood_seconds > 0:
+            await provision_flood(DB_URL)
+            flood = PhaseResult(
+                f"auth flood {args.flood}x{args.flood_seconds:g} s",
+                note="wrong passwords for one id; latency: a legitimate station's connect+boot",
+            )
+            bench.results.append(
+                await bench.measure(
+                    flood,
+                    functools.partial(auth_flood, url, args.flood, args.flood_seconds),
+                )
+            )
         if args.reference and args.stations and args.meter_values:
             reference = await run_reference(args, logs)
     finally:
@@ -336,6 +356,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--heartbeats", type=int, default=50, help="per station")
     parser.add_argument("--commands", type=int, default=5, help="soft resets per station")
     parser.add_argument("--idle", type=int, default=0, help="idle stations (e.g. 20000)")
+    parser.add_argument(
+        "--flood", type=int, default=20, help="auth flood: clients guessing one password (0: skip)"
+    )
+    parser.add_argument("--flood-seconds", type=float, default=10.0, help="auth flood duration")
+    parser.add_argument(
+        "--flood-free-failures",
+        type=int,
+        default=5,
+        help="CSMS_AUTH_FAILURES_BEFORE_BACKOFF of the gateway (1000: back-off out of the way)",
+    )
     parser.add_argument(
         "--no-reference", dest="reference", action="store_false", help="skip the REFERENCE row"
     )

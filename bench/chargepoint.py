@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol
 
 from bench.report import PhaseResult
+from services.gateway.auth import basic_authorization
 
 BOOT = {"chargePointVendor": "Bench", "chargePointModel": "Sim-1"}
 
@@ -64,10 +65,16 @@ class SimChargePoint:
 
     _ids = itertools.count()
 
-    def __init__(self, url: str, cp_id: str, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, cp_id: str, *, timeout: float = 60.0, password: str | None = None
+    ) -> None:
         self.url = f"{url}/{cp_id}"
         self.cp_id = cp_id
         self.timeout = timeout
+        # HTTP Basic credentials (security profile 1) when given.
+        self.headers = (
+            {"Authorization": basic_authorization(cp_id, password)} if password is not None else {}
+        )
         self.ws: ClientConnection | None = None
         self.pending: dict[str, asyncio.Future[list[Any]]] = {}
         self.reader: asyncio.Task[None] | None = None
@@ -81,6 +88,7 @@ class SimChargePoint:
                 subprotocols=[Subprotocol("ocpp1.6")],
                 compression=None,
                 open_timeout=self.timeout,
+                additional_headers=self.headers,
             )
         except InvalidStatus as exc:
             raise CallFailed(f"HTTP{exc.response.status_code}") from exc

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -44,6 +44,7 @@ from shared.db.session import is_transient_db_error
 from shared.dispatch import HandlerContext, Route
 from shared.envelope import Envelope, Kind
 from shared.messages import CommandNudge
+from shared.ocpp import OCPP16, OCPP201, OcppModel, ResponseInvalid, parse_payload
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,29 @@ PAGE: Final = 200
 
 Effect = Callable[[HandlerContext, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
 """(ctx, charge point id, request, CALLRESULT payload): the effect of one command's result."""
+
+Q = TypeVar("Q", bound=OcppModel)
+R = TypeVar("R", bound=OcppModel)
+TypedEffect = Callable[[HandlerContext, str, Q, R], Awaitable[None]]
+
+
+def typed_effect(
+    request: type[Q], response: type[R], effect: TypedEffect[Q, R], *, version: str = OCPP201
+) -> Effect:
+    """An `Effect` that reads the stored request and answer as their typed models
+    (shared/ocpp) and hands those to `effect`; an unreadable row raises (logged, passed)."""
+
+    async def apply(
+        ctx: HandlerContext, chargepoint_id: str, req: dict[str, Any], res: dict[str, Any]
+    ) -> None:
+        typed_request = parse_payload(request, req, version=version)
+        typed_response = parse_payload(response, res, version=version, error=ResponseInvalid)
+        await effect(ctx, chargepoint_id, typed_request, typed_response)
+
+    apply.__name__ = getattr(effect, "__name__", "effect")
+    apply.__doc__ = effect.__doc__
+    return apply
+
 
 ERROR_CODES: Final = {
     "offline": GATEWAY_NOT_CONNECTED,
@@ -137,7 +161,7 @@ def completed_payload_of(row: Mapping[str, Any]) -> dict[str, Any]:
     response = row["response"] if outcome == "result" else None
     error: dict[str, Any] | None = None
     if outcome != "result":
-        details = row["response"] if outcome == "error" and row["response"] else {}
+        details = row["response"] if outcome in ("error", "refused") and row["response"] else {}
         error = {
             "code": row["error_code"] or ERROR_CODES.get(outcome, "GenericError"),
             "description": row["error_description"] or "",
@@ -152,6 +176,7 @@ def completed_payload_of(row: Mapping[str, Any]) -> dict[str, Any]:
         "response": response,
         "error": error,
         "seq": row["seq"],
+        "ocpp_version": row.get("ocpp_version"),
     }
 
 
@@ -193,11 +218,13 @@ async def apply_effects(
     consumer: str,
     chargepoint_id: str,
     effects: Mapping[str, Effect],
+    effects_v201: Mapping[str, Effect] | None = None,
 ) -> int:
     """Apply, in `seq` order, the effects of the charge point's completed commands past this
     consumer's cursor, and move the cursor; the number of command log rows passed.
 
-    Only `result` outcomes of actions in `effects` have effects. An effect that fails for a
+    Only `result` outcomes of actions in `effects` (1.6: rows with `ocpp_version` 1.6 or
+    NULL) or `effects_v201` (rows sent as 2.0.1) have effects. An effect that fails for a
     reason other than the database being unavailable is rolled back to its savepoint,
     logged and passed (its stored request will not change: waiting would block every later
     effect of the charge point for good).
@@ -214,10 +241,11 @@ async def apply_effects(
     ).scalar_one()
     applied = start
     c = COMMAND_LOG.c
+    tables: dict[str, Mapping[str, Effect]] = {OCPP16: effects, OCPP201: effects_v201 or {}}
     while True:
         rows = (
             await session.execute(
-                select(c.id, c.seq, c.action, c.outcome, c.request, c.response)
+                select(c.id, c.seq, c.action, c.outcome, c.request, c.response, c.ocpp_version)
                 .where(c.chargepoint_id == chargepoint_id, c.seq > applied)
                 .order_by(c.seq)
                 .limit(PAGE)
@@ -226,7 +254,7 @@ async def apply_effects(
         if not rows:
             break
         for row in rows:
-            effect = effects.get(row.action)
+            effect = tables.get(row.ocpp_version or OCPP16, {}).get(row.action)
             if (
                 effect is not None
                 and row.outcome == "result"
@@ -259,7 +287,11 @@ async def _apply_one(ctx: HandlerContext, effect: Effect, chargepoint_id: str, r
         )
 
 
-def effect_routes(consumer: str, effects: Mapping[str, Effect]) -> list[Route[Any]]:
+def effect_routes(
+    consumer: str,
+    effects: Mapping[str, Effect],
+    effects_v201: Mapping[str, Effect] | None = None,
+) -> list[Route[Any]]:
     """The routes of one service's effect consumer: `command.completed` and the sweeper's
     `command.effects_due`, on the service's `command-effects` queue (one message per
     transaction: each takes one charge point's cursor)."""
@@ -268,7 +300,13 @@ def effect_routes(consumer: str, effects: Mapping[str, Effect]) -> list[Route[An
         chargepoint_id = req.chargepoint_id or ctx.chargepoint_id
         if not chargepoint_id:
             raise Reject(f"{env.action} without chargepoint_id")
-        await apply_effects(ctx, consumer=consumer, chargepoint_id=chargepoint_id, effects=effects)
+        await apply_effects(
+            ctx,
+            consumer=consumer,
+            chargepoint_id=chargepoint_id,
+            effects=effects,
+            effects_v201=effects_v201,
+        )
 
     return [
         Route(

@@ -29,6 +29,7 @@ from sqlalchemy import Integer, Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.handlers.v201.notifications import ACTIONS as NOTIFICATIONS_201
 from shared.bus.topology import GATEWAY_AUTHENTICATE, GATEWAY_FRAME_LOG, upstream_key
 from shared.commands import COMMAND_COMPLETED, COMMAND_EFFECTS_DUE
 from shared.db.models import ChargePoint, Connector
@@ -52,6 +53,7 @@ UNLOCKED: Final = frozenset(
             for action in ("DataTransfer", "SecurityEventNotification")
         ),
         upstream_key(OCPP201, "NotifyEvent"),
+        *(upstream_key(OCPP201, action) for action in NOTIFICATIONS_201),
     }
 )
 """Messages that lock no charge point or connector row (they write the message log, their own

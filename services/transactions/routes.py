@@ -13,7 +13,7 @@ from services.transactions.handlers.v16 import (
 )
 from services.transactions.handlers.v201 import authorize as authorize_201
 from services.transactions.handlers.v201 import meter_values as meter_values_201
-from services.transactions.handlers.v201 import transaction_event
+from services.transactions.handlers.v201 import reservation_status_update, transaction_event
 from services.transactions.locks import lock_batch
 from shared.bus.topology import EVENTS
 from shared.dispatch import Route, Router, ocpp_route
@@ -26,6 +26,7 @@ from shared.ocpp.v16.start_transaction_request import StartTransactionRequest
 from shared.ocpp.v16.stop_transaction_request import StopTransactionRequest
 from shared.ocpp.v201.authorize_request import AuthorizeRequest as Authorize201
 from shared.ocpp.v201.meter_values_request import MeterValuesRequest as MeterValues201
+from shared.ocpp.v201.reservation_status_update_request import ReservationStatusUpdateRequest
 from shared.ocpp.v201.transaction_event_request import TransactionEventRequest
 
 ROUTES: list[Route[Any]] = [
@@ -43,6 +44,12 @@ ROUTES: list[Route[Any]] = [
         OCPP201, "TransactionEvent", transaction_event.handle, TransactionEventRequest, rpc=True
     ),
     ocpp_route(OCPP201, "MeterValues", meter_values_201.handle, MeterValues201),
+    ocpp_route(
+        OCPP201,
+        "ReservationStatusUpdate",
+        reservation_status_update.handle,
+        ReservationStatusUpdateRequest,
+    ),
     # The registry's events: connector idle (Available) or running, charge point rebooted;
     # the stale sweep closes what they show abandoned (closing.py, sweeper.py).
     Route(

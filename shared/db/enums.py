@@ -28,6 +28,9 @@ def _union(*enums: Iterable[Enum]) -> tuple[str, ...]:
 
 # -- versions ---------------------------------------------------------------------------------
 OCPP_VERSIONS: tuple[str, ...] = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+# OCPP security profiles (1.6 security whitepaper, 2.0.1 A00); 0: none (not in the specs).
+SECURITY_PROFILES: tuple[int, ...] = (0, 1, 2, 3)
+SECURITY_EVENT_SOURCES: tuple[str, ...] = ("chargepoint", "csms")
 
 # -- charge point -----------------------------------------------------------------------------
 REGISTRATION_STATUSES: tuple[str, ...] = _union(
@@ -109,4 +112,12 @@ DIRECTIONS: tuple[str, ...] = ("in", "out")
 # OCPP-J message type numbers: CALL 2, CALLRESULT 3, CALLERROR 4; OCPP 2.1 adds
 # CALLRESULTERROR 5 and SEND 6 (allowed now so 2.1 needs no migration).
 MESSAGE_TYPES: tuple[int, ...] = (2, 3, 4, 5, 6)
-COMMAND_OUTCOMES: tuple[str, ...] = ("pending", "result", "error", "offline", "timeout", "lost")
+COMMAND_OUTCOMES: tuple[str, ...] = (
+    "pending",
+    "result",
+    "error",
+    "offline",
+    "timeout",
+    "lost",
+    "refused",
+)

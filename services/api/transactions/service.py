@@ -26,6 +26,7 @@ from shared.commands import CommandBus
 from shared.db.enums import TX_ACTIVE, TX_COMPLETED
 from shared.db.models import IdTag, MeterValue, Transaction
 from shared.envelope import event
+from shared.ocpp import OCPP16, OCPP201
 from shared.txevents import TRANSACTION_STOPPED, stopped_payload
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ async def list_transactions(
     status: str | None = None,
     started_after: datetime | None = None,
     started_before: datetime | None = None,
+    remote_start_id: int | None = None,
 ) -> tuple[list[Transaction], int]:
     """Transactions matching the filters (time range on the start timestamp)."""
     stmt = visible(select(Transaction), principal)
@@ -95,6 +97,8 @@ async def list_transactions(
         stmt = stmt.where(Transaction.start_transaction_timestamp >= started_after)
     if started_before is not None:
         stmt = stmt.where(Transaction.start_transaction_timestamp < started_before)
+    if remote_start_id is not None:
+        stmt = stmt.where(Transaction.remote_start_id == remote_start_id)
     return await paginate(
         session, stmt, params=params, columns=_COLUMNS, tiebreak=Transaction.transaction_id
     )
@@ -244,6 +248,7 @@ async def stop_transaction(
     go on) can be stopped too.
     """
     action, payload = stop_command(tx)
+    version = OCPP201 if tx.remote_transaction_id is not None else OCPP16
     chargepoint_id = tx.chargepoint_id
     await session.commit()  # no transaction held while the charge point is waited for
     sent = await commands.send(
@@ -254,5 +259,6 @@ async def stop_transaction(
         action=action,
         payload=payload,
         timeout=timeout,
+        ocpp_version=version,
     )
     return action, sent

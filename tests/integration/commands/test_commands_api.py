@@ -3,81 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.api import security
 from services.api.app import API_PREFIX, create_app
+from services.api.chargepoints.rotation import PASSWORD_BYTES
 from services.api.commands.router import COMMAND_ID_HEADER
 from services.charging import command_effects as charging_effects
 from shared.bus import Bus
 from shared.commands import COMMAND_COMPLETED
 from shared.dispatch import Dispatcher, Router
 from shared.envelope import Envelope
+from shared.passwords import hash_password, verify_password
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
-from tests.patience import PATIENCE
 
-from .conftest import EventTap, FakeGateway, add_chargepoint
+from .conftest import EventTap, FakeGateway, Login, add_chargepoint
 
 pytestmark = pytest.mark.integration
-
-Login = Callable[[str], Awaitable[tuple[dict[str, str], uuid.UUID]]]
-
-
-@pytest.fixture
-def settings() -> Settings:
-    """A generous command timeout: only test_504_timeout is about it (a short one of its own)."""
-    return Settings(env="test", command_timeout=PATIENCE)
-
-
-@pytest.fixture(scope="module")
-def built_app(db_engine: AsyncEngine) -> FastAPI:
-    """Built once (seconds of CPU on a busy machine); each test gives it its settings and bus."""
-    return create_app(Settings(env="test"), engine=db_engine)
-
-
-@pytest.fixture
-def app(built_app: FastAPI, settings: Settings, bus: Bus) -> FastAPI:
-    built_app.state.settings = settings
-    built_app.state.bus = bus
-    return built_app
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        yield client
-
-
-@pytest.fixture
-def login(sql: Sql, settings: Settings) -> Login:
-    """A new user of `role`: (Authorization header, user id)."""
-
-    async def go(role: str) -> tuple[dict[str, str], uuid.UUID]:
-        user_id = uuid.uuid4()
-        await sql(
-            "INSERT INTO user_account (id, email, password_hash, role)"
-            " VALUES (:id, :email, 'x', :role)",
-            id=user_id,
-            email=f"{role}-{user_id.hex[:10]}@example.com",
-            role=role,
-        )
-        token, _ = security.create_access_token(
-            user_id=user_id,
-            role=role,
-            secret=settings.jwt_secret.get_secret_value(),
-            ttl_seconds=600,
-        )
-        return {"Authorization": f"Bearer {token}"}, user_id
-
-    return go
 
 
 def url(cp: str, command: str) -> str:
@@ -92,12 +38,45 @@ async def command_log(sql: Sql, command_id: str) -> dict[str, Any]:
 async def test_openapi_lists_every_command(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     commands = {p.rsplit("/", 1)[1] for p in spec["paths"] if "/commands/" in p}
-    assert len(commands) == 19 and "remote-start-transaction" in commands
+    # 19 of 1.6, 36 of 2.0.1, 14 paths shared by both.
+    assert len(commands) == 41 and "remote-start-transaction" in commands
+    assert "request-start-transaction" in commands
     body = spec["paths"][f"{API_PREFIX}/chargepoints/{{chargepoint_id}}/commands/reset"]["post"]
     assert body["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ResetRequest"
+        "anyOf": [
+            {"$ref": "#/components/schemas/ResetRequest"},
+            {"$ref": "#/components/schemas/ResetRequestV201"},
+        ]
     }
-    assert spec["components"]["schemas"]["ResetRequest"]["required"] == ["type"]
+    schemas = spec["components"]["schemas"]
+    assert schemas["ResetRequest"]["required"] == ["type"]
+    assert schemas["ResetRequestV201"]["properties"]["type"] == {
+        "$ref": "#/components/schemas/ResetEnumType"
+    }
+    start = f"{API_PREFIX}/chargepoints/{{chargepoint_id}}/commands/request-start-transaction"
+    assert spec["paths"][start]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RequestStartTransactionRequest"
+    }
+    assert set(schemas["RequestStartTransactionRequest"]["required"]) == {
+        "id_token",
+        "remote_start_id",
+    }
+    # Every body model and every model it refers to is in the document.
+    refs = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                refs.add(ref.rsplit("/", 1)[1])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(spec)
+    assert refs <= set(schemas)
 
 
 async def test_200_with_snake_case_answer_and_log(
@@ -452,3 +431,169 @@ async def test_set_charging_profile_shows_in_charging_profiles(
     assert [
         (i["chargepoint_id"], i["connectorid"], i["status"]) for i in detail["installations"]
     ] == [(cp, 1, "Installed")]
+
+
+async def test_authorization_key_is_not_logged(
+    client: httpx.AsyncClient, login: Login, gateway: FakeGateway, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
+    headers, _ = await login("operator")
+    secret = "NewAuthorizationKey-0123"
+    response = await client.post(
+        url(cp, "change-configuration"),
+        json={"key": "AuthorizationKey", "value": secret},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    # The charge point gets the key; the command log never holds it.
+    assert gateway.received[-1].envelope.payload["value"] == secret
+    row = await command_log(sql, response.headers[COMMAND_ID_HEADER])
+    assert row["request"] == {"key": "AuthorizationKey", "value": "<redacted>"}
+
+
+# --- password rotation (services/api/chargepoints/rotation.py) ----------------------------------
+
+OLD_HASH = hash_password("the-old-password-0123")
+
+
+def rotation_url(cp: str) -> str:
+    return f"/api/v1/chargepoints/{cp}/password-rotation"
+
+
+async def provision_with_password(sql: Sql, cp: str, version: str = "ocpp1.6") -> None:
+    await add_chargepoint(sql, cp)
+    await sql(
+        "update chargepoint set password_hash = :h, security_profile = 1, ocpp_version = :v "
+        "where chargepoint_id = :cp",
+        h=OLD_HASH,
+        v=version,
+        cp=cp,
+    )
+
+
+async def password_hashes(sql: Sql, cp: str) -> dict[str, Any]:
+    [row] = await sql(
+        "select password_hash, pending_password_hash from chargepoint where chargepoint_id = :cp",
+        cp=cp,
+    )
+    return row
+
+
+async def test_accepted_key_is_stored_pending(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    await provision_with_password(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["action"], body["status"], body["pending"]) == (
+        "ChangeConfiguration",
+        "Accepted",
+        True,
+    )
+    sent = gateway.received[-1].envelope.payload
+    assert sent["key"] == "AuthorizationKey" and len(sent["value"]) == 2 * PASSWORD_BYTES
+    password = sent["value"]
+    assert password not in r.text
+    row = await password_hashes(sql, cp)
+    assert row["password_hash"] == OLD_HASH  # the old one stays until the station reconnects
+    assert isinstance(row["pending_password_hash"], str)
+    assert verify_password(password, row["pending_password_hash"])
+    [log] = await sql(
+        "select request from command_log where id = :id", id=r.headers[COMMAND_ID_HEADER]
+    )
+    assert log["request"] == {"key": "AuthorizationKey", "value": "<redacted>"}
+
+
+async def test_ocpp201_uses_set_variables(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    await provision_with_password(sql, cp, "ocpp2.0.1")
+    await gateway.hold(
+        cp,
+        lambda env: env.result(
+            {
+                "setVariableResult": [
+                    {
+                        "attributeStatus": "Accepted",
+                        "component": {"name": "SecurityCtrlr"},
+                        "variable": {"name": "BasicAuthPassword"},
+                    }
+                ]
+            }
+        ),
+    )
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["action"], r.json()["pending"]) == ("SetVariables", True)
+    [data] = gateway.received[-1].envelope.payload["setVariableData"]
+    assert data["variable"] == {"name": "BasicAuthPassword"}
+    assert verify_password(
+        data["attributeValue"], (await password_hashes(sql, cp))["pending_password_hash"]
+    )
+
+
+async def test_rejected_or_no_password_stores_nothing(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    await provision_with_password(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Rejected"}))
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["pending"]) == ("Rejected", False)
+    assert await password_hashes(sql, cp) == {
+        "password_hash": OLD_HASH,
+        "pending_password_hash": None,
+    }
+    await sql("update chargepoint set password_hash = null where chargepoint_id = :cp", cp=cp)
+    assert (await client.post(rotation_url(cp), headers=headers)).status_code == 409
+    driver, _ = await login("driver")
+    assert (await client.post(rotation_url(cp), headers=driver)).status_code == 403
+
+
+async def test_gateway_refusal_stores_nothing(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    # The charge point reconnected with 1.6 after the API read 2.0.1: the gateway does not
+    # send the SetVariables, the API says so (409, as for commands) and keeps the old password.
+    await provision_with_password(sql, cp, "ocpp2.0.1")
+    await gateway.hold(
+        cp,
+        lambda env: env.error(
+            "UnsupportedForVersion", "speaks 1.6", {"ocpp_version": "ocpp1.6"}, source="gateway"
+        ),
+    )
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "unsupported_for_version"
+    assert await password_hashes(sql, cp) == {
+        "password_hash": OLD_HASH,
+        "pending_password_hash": None,
+    }
+    [log] = await sql(
+        "select outcome, ocpp_version from command_log where id = :id",
+        id=r.headers[COMMAND_ID_HEADER],
+    )
+    assert (log["outcome"], log["ocpp_version"]) == ("refused", "ocpp2.0.1")

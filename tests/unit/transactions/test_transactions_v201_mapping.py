@@ -162,6 +162,7 @@ def row(**kw: Any) -> Any:
         "closed_by": None,
         "seq_no_max": 0,
         "missing_seq_nos": [],
+        "remote_start_id": None,
     }
     return SimpleNamespace(**{**base, **kw})
 
@@ -275,3 +276,20 @@ def test_ended_after_a_csms_close_is_a_correction() -> None:
         "Stale",
     )
     assert values["estimated_closed_by"] == "csms"
+
+
+def test_remote_start_id_is_read_and_stored_once() -> None:
+    payload = {
+        "eventType": "Started",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "triggerReason": "RemoteStart",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "t-1", "remoteStartId": 31},
+    }
+    ev = parse_event(payload)
+    assert ev.remote_start_id == 31
+    assert changes(row(), ev, None)["remote_start_id"] == 31
+    assert "remote_start_id" not in changes(row(remote_start_id=30), ev, None)
+    without = parse_event({**payload, "transactionInfo": {"transactionId": "t-1"}})
+    assert without.remote_start_id is None
+    assert "remote_start_id" not in changes(row(), without, None)

@@ -74,6 +74,8 @@ class TxEvent:
     stopped_reason: str
     reservation_id: int | None
     samples: list[Sample]
+    # transactionInfo.remoteStartId: the RequestStartTransaction that started it (F01/F02).
+    remote_start_id: int | None = None
 
 
 def parse_event(req: TransactionEventRequest) -> TxEvent:
@@ -96,6 +98,7 @@ def parse_event(req: TransactionEventRequest) -> TxEvent:
         stopped_reason=reason.value if reason is not None else DEFAULT_REASON,
         reservation_id=req.reservation_id,
         samples=list(iter_samples_201(req.meter_value)),
+        remote_start_id=req.transaction_info.remote_start_id,
     )
 
 
@@ -245,6 +248,7 @@ async def _insert(
             wh_meter_last_at=reading[0] if reading is not None else None,
             start_transaction_timestamp=ev.timestamp,
             reservation_id=ev.reservation_id,
+            remote_start_id=ev.remote_start_id,
             status=TX_ACTIVE,
             remote_transaction_id=ev.remote_id,
             start_message_id=key,
@@ -276,6 +280,8 @@ def _changes(
     values: dict[str, Any] = {} if new else seq_no_changes(row, ev.seq_no)
     if row.id_tag == NO_TOKEN and ev.id_token:
         values["id_tag"] = ev.id_token
+    if ev.remote_start_id is not None and row.remote_start_id is None:
+        values["remote_start_id"] = ev.remote_start_id
     if row.connectorid == UNKNOWN_EVSE and ev.evse_id:
         values["connectorid"] = ev.evse_id
         values["connector_uuid"] = _connector_uuid(row.chargepoint_id, ev.evse_id)

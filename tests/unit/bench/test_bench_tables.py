@@ -1,9 +1,10 @@
-"""The bench's CPU accounting (/proc parsing, snapshot deltas) and its tables."""
+"""The bench's CPU accounting (/proc parsing, snapshot deltas), its tables and arguments."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from bench.__main__ import parse_args
 from bench.accounting import (
     CpuMeter,
     cpu_delta,
@@ -12,7 +13,9 @@ from bench.accounting import (
     parse_stat_cpu,
     per_call_ms,
 )
+from bench.chargepoint import SimChargePoint
 from bench.report import PhaseResult, format_phase, format_summary, quantile_ms
+from services.gateway.auth import basic_authorization
 
 STAT = "1234 (python -m (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0 100 0 0"
 
@@ -104,3 +107,17 @@ def test_the_summary_states_each_phase_against_the_reference() -> None:
 def test_without_a_reference_the_ratio_is_a_dash() -> None:
     mv = PhaseResult("Heartbeat", latencies=[0.01], wall=1.0, cpu={"gateway": 0.001})
     assert format_summary([mv], None).splitlines()[2].split()[-2:] == ["-", "0"]
+
+
+def test_the_auth_flood_phase_is_on_by_default_and_zero_clients_skip_it() -> None:
+    args = parse_args([])
+    assert (args.flood, args.flood_seconds, args.flood_free_failures) == (20, 10.0, 5)
+    assert parse_args(["--flood", "0"]).flood == 0
+
+
+def test_a_charge_point_with_a_password_sends_basic_credentials_and_one_without_none() -> None:
+    with_password = SimChargePoint("ws://x/ocpp", "CP-1", password="secret-password-16")
+    assert with_password.headers == {
+        "Authorization": basic_authorization("CP-1", "secret-password-16")
+    }
+    assert SimChargePoint("ws://x/ocpp", "CP-1").headers == {}

@@ -199,8 +199,19 @@ class PrivateRabbit:
             self.proc = await asyncio.create_subprocess_exec(
                 server, env=self.env(), stdout=log, stderr=log, cwd=self.root
             )
-        await asyncio.sleep(1)
-        await self.ctl("await_startup", "--timeout", "180", timeout=200)
+        # `await_startup` fails at once while the node has not registered with epmd yet.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 180
+        while True:
+            await asyncio.sleep(1)
+            if self.proc.returncode is not None:
+                raise ClusterError(f"rabbitmq-server exited {self.proc.returncode}; see {self.log}")
+            try:
+                await self.ctl("await_startup", "--timeout", "60", timeout=90)
+                return
+            except ClusterError:
+                if loop.time() > deadline:
+                    raise
 
     async def stop(self) -> None:
         """A graceful stop of the whole node (what `systemctl restart` does first)."""

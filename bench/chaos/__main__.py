@@ -16,6 +16,7 @@ import logging
 import os
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--postgres-down", type=float, default=float(_env("CHAOS_POSTGRES_DOWN", "30")))
     p.add_argument("--sigstop", type=float, default=float(_env("CHAOS_SIGSTOP", "20")))
     p.add_argument("--interval", type=float, default=float(_env("CHAOS_INTERVAL", "1")))
+    p.add_argument(
+        "--answer-timeout", type=float, default=float(_env("CHAOS_ANSWER_TIMEOUT", "20"))
+    )
     p.add_argument("--warmup", type=float, default=float(_env("CHAOS_WARMUP", "15")))
     p.add_argument("--settle", type=float, default=float(_env("CHAOS_SETTLE", "10")))
     p.add_argument("--recovery-timeout", type=float, default=240.0)
@@ -98,6 +102,11 @@ async def drain(
 
 async def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    # SIGTERM (a `timeout`, a CI job cancelled) cancels the run, so `finally` still stops and
+    # removes the private servers and processes.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     work = Path(tempfile.mkdtemp(prefix="csms-chaos-"))
@@ -133,7 +142,7 @@ async def run(args: argparse.Namespace) -> int:
         log.info("services up; %d charge points connecting", args.chargepoints)
 
         ledger = Ledger()
-        behaviour = Behaviour(interval=args.interval)
+        behaviour = Behaviour(interval=args.interval, answer_timeout=args.answer_timeout)
         stopping = asyncio.Event()
         cps = [
             ChaosChargePoint(

@@ -49,7 +49,9 @@ class Behaviour:
     """How the charge points time out, back off and pace their readings."""
 
     interval: float = 1.0
-    answer_timeout: float = 60.0
+    # Below the gateway's CSMS_UPSTREAM_CALL_TIMEOUT (25 s in the run): a charger that gives
+    # up first drops the connection and resends while the first copy is still being answered.
+    answer_timeout: float = 20.0
     backoff_initial: float = 1.0
     backoff_max: float = 16.0
     open_timeout: float = 30.0
@@ -191,11 +193,13 @@ class ChaosChargePoint:
                     future, self.behaviour.answer_timeout
                 )
             except (Lost, ConnectionClosed):
+                await self._gone(ws)
                 continue
             except TimeoutError:
                 # No answer: like a charger's watchdog, drop the connection; resend afterwards.
                 self.record.answer_timeouts += 1
                 await ws.close()
+                await self._gone(ws)
                 continue
             except CallError as exc:
                 self.record.errors[exc.code] += 1
@@ -204,6 +208,12 @@ class ChaosChargePoint:
                 self._waiting = None
             self.ledger.success(self.cp_id, sent_at, self._loop.time())
             return result
+
+    async def _gone(self, ws: ClientConnection) -> None:
+        """Wait until the reader noticed that `ws` is closed. A send on a closed socket fails
+        without ever yielding to the event loop: resending at once would spin forever."""
+        while self.ws is ws:
+            await asyncio.sleep(0.05)
 
     async def call_until_answered(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """`call`, retried as a new CALL (same payload) after a CALLERROR, until it succeeds."""

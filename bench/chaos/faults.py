@@ -26,10 +26,11 @@ SERVICES = ("registry", "transactions", "charging", "gateway", "api")
 
 @dataclass(frozen=True)
 class Fault:
-    """One named fault: `inject` breaks something and repairs it."""
+    """One named fault: `inject` breaks something and repairs it, and may return a note for
+    the table (what the fault did, e.g. how far a stopped consumer's queue grew)."""
 
     name: str
-    inject: Callable[[], Awaitable[None]]
+    inject: Callable[[], Awaitable[str | None]]
 
 
 def schedule(
@@ -47,29 +48,36 @@ def schedule(
         async def inject() -> None:
             await stack.kill(name)
             await stack.start(name)
+            return None
 
         return Fault(f"kill -9 {name} + restart", inject)
 
-    async def rabbit_restart() -> None:
+    async def rabbit_restart() -> str | None:
         await rabbit.stop()
         await rabbit.start()
+        return None
 
-    async def rabbit_kill() -> None:
+    async def rabbit_kill() -> str | None:
         await rabbit.kill()
         await rabbit.start()
+        return None
 
-    async def postgres_stop() -> None:
+    async def postgres_stop() -> str | None:
         await postgres.stop("immediate")
         await asyncio.sleep(postgres_down)
         await postgres.start()
+        return None
 
-    async def sigstop() -> None:
+    async def sigstop() -> str | None:
         proc = stack.procs[stopped_consumer]
         proc.send_signal(signal.SIGSTOP)
         try:
             await asyncio.sleep(consumer_stopped)
+            depth = (await rabbit.queue_depths()).get(f"csms.{stopped_consumer}")
         finally:
             proc.send_signal(signal.SIGCONT)
+        prefetch = stack.env.get("CSMS_CONSUMER_PREFETCH", "200")
+        return f"queue {depth} at SIGCONT, prefetch {prefetch}"
 
     return [
         *(
@@ -120,13 +128,16 @@ async def run_fault(
     watch = Watch(began=loop.time())
     ledger.watch = watch
     log.info("fault: %s", fault.name)
-    await fault.inject()
+    note = await fault.inject()
     deadline = loop.time() + recovery_timeout
     while len(watch.recovered) < in_session() and loop.time() < deadline:
         await asyncio.sleep(0.5)
     ledger.watch = None
     result = FaultResult(
-        fault.name, watch.first(), watch.last(), max(0, in_session() - len(watch.recovered))
+        fault.name if note is None else f"{fault.name} ({note})",
+        watch.first(),
+        watch.last(),
+        max(0, in_session() - len(watch.recovered)),
     )
     log.info(
         "recovered: first %s s, last %s s, not back %d",

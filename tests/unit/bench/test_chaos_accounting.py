@@ -15,7 +15,7 @@ from bench.chaos.accounting import (
     reading,
     render,
 )
-from bench.chaos.faults import Fault, select
+from bench.chaos.faults import Fault, run_fault, select
 from bench.chaos.ledger import Ledger, Watch
 from bench.chaos.simulator import V16, V201, Behaviour, backoff_delay
 
@@ -163,7 +163,7 @@ def test_the_versions_are_mixed_by_share() -> None:
 
 
 def test_faults_are_selected_by_words_of_their_names() -> None:
-    async def nothing() -> None:
+    async def nothing() -> str | None:
         return None
 
     faults = [Fault(n, nothing) for n in ("kill -9 gateway", "kill -9 registry", "Postgres stop")]
@@ -172,3 +172,23 @@ def test_faults_are_selected_by_words_of_their_names() -> None:
         "kill -9 gateway",
         "Postgres stop",
     ]
+
+
+async def test_a_fault_is_timed_from_its_start_to_every_charge_points_next_answer() -> None:
+    ledger = ledger_of({"CP-1": [], "CP-2": []})
+
+    async def inject() -> str | None:
+        # While the fault lasts, both charge points get answers to CALLs sent after it began.
+        assert ledger.watch is not None
+        began = ledger.watch.began
+        ledger.success("CP-1", began - 1, began + 0.5)  # sent before the fault: not counted
+        ledger.success("CP-1", began + 0.1, began + 1.0)
+        ledger.success("CP-2", began + 0.2, began + 2.0)
+        return "queue 900 at SIGCONT, prefetch 200"
+
+    result = await run_fault(
+        Fault("SIGSTOP x", inject), ledger, lambda: 2, recovery_timeout=5, settle=0
+    )
+    assert result.name == "SIGSTOP x (queue 900 at SIGCONT, prefetch 200)"
+    assert result.first == pytest.approx(1.0) and result.last == pytest.approx(2.0)
+    assert result.not_recovered == 0 and ledger.watch is None

@@ -8,7 +8,11 @@ without a chaos run (tests/unit/bench/test_chaos_accounting.py).
   reading, acknowledged or not: a CALL answered with a CALLERROR and stored anyway would be
   stored again when the charge point retries it).
 - A transaction: each charge point runs one. Acknowledged start without a row -> missing; more
-  rows than one per charge point -> duplicates; rows still `Active` at the end -> open.
+  rows than one per charge point -> duplicates; rows still `Active` at the end -> open; an
+  acknowledged stop the row does not hold as the charge point's own (closed by the CSMS
+  instead, or not at all) -> stop not recorded; a start the CSMS recorded `Rejected` (every
+  tag of the run is valid) -> rejected; a reading stored under another transaction (or none)
+  than its charge point's -> unlinked.
 """
 
 from __future__ import annotations
@@ -33,12 +37,23 @@ def reading(index: int, counter: int) -> int:
 
 @dataclass(frozen=True)
 class TxRow:
-    """One `transaction` row of the run."""
+    """One `transaction` row of the run; `stopped_by_cp`: the charge point's own stop is
+    recorded (stop_message_id set, not closed by the CSMS or an operator)."""
 
     chargepoint_id: str
     transaction_id: int
     remote_id: str | None
     status: str
+    stopped_by_cp: bool = True
+
+
+@dataclass(frozen=True)
+class MeterRow:
+    """One `meter_value` row of the run (the value as stored)."""
+
+    chargepoint_id: str
+    value: str
+    transaction_id: int | None
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,9 @@ class Report:
     tx_duplicates: int
     stops_acked: int
     open_left: int
+    stops_unrecorded: int = 0
+    rejected: int = 0
+    unlinked: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     reconnects: int = 0
     resends: int = 0
@@ -79,13 +97,17 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """Zero missing, zero duplicates, no transaction left open (and none lost)."""
+        """Zero missing, zero duplicates, no transaction left open (and none lost, doubled,
+        rejected or closed other than by its acknowledged stop; every reading linked)."""
         return (
             self.missing == 0
             and self.duplicates == 0
             and self.open_left == 0
             and self.tx_missing == 0
             and self.tx_duplicates == 0
+            and self.stops_unrecorded == 0
+            and self.rejected == 0
+            and self.unlinked == 0
         )
 
     @property
@@ -107,36 +129,46 @@ def parse_reading(value: str) -> int | None:
 
 def compare(
     ledger: Ledger,
-    meter_rows: Iterable[tuple[str, str]],
+    meter_rows: Iterable[MeterRow],
     tx_rows: Iterable[TxRow],
     faults: list[FaultResult],
 ) -> Report:
-    """The report of one run from the ledger and the rows (charge point id, value text)."""
+    """The report of one run from the ledger and the rows."""
+    txs = list(tx_rows)
+    by_cp: dict[str, list[TxRow]] = {}
+    for row in txs:
+        by_cp.setdefault(row.chargepoint_id, []).append(row)
+    # Each charge point's acknowledged transaction row (None: not acknowledged or not found).
+    own: dict[str, TxRow | None] = {}
+    for cp in ledger.cps.values():
+        if cp.transaction is not None:
+            own[cp.cp_id] = next(
+                (row for row in by_cp.get(cp.cp_id, ()) if _names(row, cp.transaction)), None
+            )
+
     stored: Counter[tuple[str, int]] = Counter()
-    for cp_id, value in meter_rows:
-        number = parse_reading(value)
+    linked_to: dict[tuple[str, int], list[int | None]] = {}
+    for meter in meter_rows:
+        number = parse_reading(meter.value)
         if number is not None:
-            stored[(cp_id, number)] += 1
+            stored[(meter.chargepoint_id, number)] += 1
+            linked_to.setdefault((meter.chargepoint_id, number), []).append(meter.transaction_id)
     acked = {(cp.cp_id, v) for cp in ledger.cps.values() for v in cp.acked_values}
     rows_found = sum(stored[key] for key in acked)
     missing = sum(1 for key in acked if stored[key] == 0)
     duplicates = sum(n - 1 for n in stored.values() if n > 1)
     stored_unacked = sum(1 for key in stored if key not in acked)
+    unlinked = 0
+    for key in acked:
+        tx = own.get(key[0])
+        expected = tx.transaction_id if tx is not None else None
+        unlinked += sum(1 for found in linked_to.get(key, ()) if found != expected)
 
-    txs = list(tx_rows)
-    by_cp: dict[str, list[TxRow]] = {}
-    for row in txs:
-        by_cp.setdefault(row.chargepoint_id, []).append(row)
-    tx_missing = 0
-    tx_acked = 0
+    stops_unrecorded = 0
     for cp in ledger.cps.values():
-        if cp.transaction is None:
-            continue
-        tx_acked += 1
-        if not any(_names(row, cp.transaction) for row in by_cp.get(cp.cp_id, ())):
-            tx_missing += 1
-    tx_duplicates = sum(len(rows) - 1 for rows in by_cp.values() if len(rows) > 1)
-
+        own_row = own.get(cp.cp_id)
+        if cp.stop_acked and (own_row is None or not own_row.stopped_by_cp):
+            stops_unrecorded += 1
     errors: Counter[str] = Counter()
     for cp in ledger.cps.values():
         errors.update(cp.errors)
@@ -149,12 +181,15 @@ def compare(
         missing=missing,
         duplicates=duplicates,
         stored_unacked=stored_unacked,
-        tx_acked=tx_acked,
+        tx_acked=len(own),
         tx_rows=len(txs),
-        tx_missing=tx_missing,
-        tx_duplicates=tx_duplicates,
+        tx_missing=sum(1 for row in own.values() if row is None),
+        tx_duplicates=sum(len(rows) - 1 for rows in by_cp.values() if len(rows) > 1),
         stops_acked=sum(1 for cp in ledger.cps.values() if cp.stop_acked),
         open_left=sum(1 for row in txs if row.status == "Active"),
+        stops_unrecorded=stops_unrecorded,
+        rejected=sum(1 for row in txs if row.status == "Rejected"),
+        unlinked=unlinked,
         errors=errors,
         reconnects=sum(cp.reconnects for cp in ledger.cps.values()),
         resends=sum(cp.resends for cp in ledger.cps.values()),
@@ -197,7 +232,10 @@ def render(report: Report) -> str:
         f"| stored, never acknowledged | {report.stored_unacked} |",
         f"| transactions acknowledged / rows | {report.tx_acked} / {report.tx_rows} |",
         f"| transactions missing / duplicated | {report.tx_missing} / {report.tx_duplicates} |",
-        f"| stops acknowledged | {report.stops_acked} |",
+        f"| stops acknowledged / not recorded as the charge point's | {report.stops_acked} "
+        f"/ {report.stops_unrecorded} |",
+        f"| starts recorded Rejected | {report.rejected} |",
+        f"| readings not linked to their transaction | {report.unlinked} |",
         f"| **open transactions left** | **{report.open_left}** |",
         f"| CALLERRORs by code | {errors} |",
         f"| reconnects | {report.reconnects} |",

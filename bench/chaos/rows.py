@@ -5,19 +5,22 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.chaos.accounting import TxRow
+from bench.chaos.accounting import MeterRow, TxRow
 
 CP_PATTERN = "CHAOS-%"
 
 
-async def meter_rows(engine: AsyncEngine) -> list[tuple[str, str]]:
-    """(charge point id, value as stored) of every meter_value row of the run."""
+async def meter_rows(engine: AsyncEngine) -> list[MeterRow]:
+    """Every meter_value row of the run."""
     async with engine.connect() as conn:
         result = await conn.execute(
-            text("select chargepoint_id, value from meter_value where chargepoint_id like :p"),
+            text(
+                "select chargepoint_id, value, transaction_id from meter_value "
+                "where chargepoint_id like :p"
+            ),
             {"p": CP_PATTERN},
         )
-        return [(str(cp), str(value)) for cp, value in result.all()]
+        return [MeterRow(str(cp), str(value), tx) for cp, value, tx in result.all()]
 
 
 async def transaction_rows(engine: AsyncEngine) -> list[TxRow]:
@@ -25,13 +28,15 @@ async def transaction_rows(engine: AsyncEngine) -> list[TxRow]:
     async with engine.connect() as conn:
         result = await conn.execute(
             text(
-                "select chargepoint_id, transaction_id, remote_transaction_id, status "
+                "select chargepoint_id, transaction_id, remote_transaction_id, status, "
+                "stop_message_id is not null and closed_by is null "
                 'from "transaction" where chargepoint_id like :p'
             ),
             {"p": CP_PATTERN},
         )
         return [
-            TxRow(str(a), int(b), None if c is None else str(c), str(d)) for a, b, c, d in result
+            TxRow(str(a), int(b), None if c is None else str(c), str(d), bool(e))
+            for a, b, c, d, e in result
         ]
 
 

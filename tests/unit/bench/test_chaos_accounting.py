@@ -9,6 +9,7 @@ import pytest
 from bench.chaos.__main__ import version_of
 from bench.chaos.accounting import (
     FaultResult,
+    MeterRow,
     TxRow,
     compare,
     parse_reading,
@@ -30,6 +31,10 @@ def ledger_of(acked: dict[str, list[int]], tx: dict[str, str] | None = None) -> 
     return ledger
 
 
+def m(cp_id: str, value: str, tx: int | None = None) -> MeterRow:
+    return MeterRow(cp_id, value, tx)
+
+
 def test_readings_are_unique_per_charge_point_and_counter() -> None:
     seen = {reading(i, c) for i in range(50) for c in range(200)}
     assert len(seen) == 50 * 200
@@ -47,7 +52,7 @@ def test_stored_values_are_read_back_as_integers() -> None:
 
 def test_every_acknowledged_value_once_passes() -> None:
     ledger = ledger_of({"CP-1": [1, 2, 3], "CP-2": [10]}, {"CP-1": "7", "CP-2": "tx-2"})
-    meter = [("CP-1", "1"), ("CP-1", "2"), ("CP-1", "3"), ("CP-2", "10")]
+    meter = [m("CP-1", "1", 7), m("CP-1", "2", 7), m("CP-1", "3", 7), m("CP-2", "10", 8)]
     txs = [TxRow("CP-1", 7, None, "Completed"), TxRow("CP-2", 8, "tx-2", "Completed")]
     report = compare(ledger, meter, txs, [])
     assert (report.values_acked, report.rows_found) == (4, 4)
@@ -62,17 +67,17 @@ def test_every_acknowledged_value_once_passes() -> None:
 
 
 def test_a_missing_value_fails() -> None:
-    report = compare(ledger_of({"CP-1": [1, 2]}), [("CP-1", "1")], [], [])
+    report = compare(ledger_of({"CP-1": [1, 2]}), [m("CP-1", "1")], [], [])
     assert report.missing == 1 and not report.passed
 
 
 def test_a_value_of_another_charge_point_does_not_count() -> None:
-    report = compare(ledger_of({"CP-1": [1]}), [("CP-2", "1")], [], [])
+    report = compare(ledger_of({"CP-1": [1]}), [m("CP-2", "1")], [], [])
     assert report.missing == 1 and report.stored_unacked == 1 and not report.passed
 
 
 def test_duplicates_count_every_extra_row_acknowledged_or_not() -> None:
-    meter = [("CP-1", "1"), ("CP-1", "1"), ("CP-1", "1"), ("CP-1", "9"), ("CP-1", "9")]
+    meter = [m("CP-1", "1"), m("CP-1", "1"), m("CP-1", "1"), m("CP-1", "9"), m("CP-1", "9")]
     report = compare(ledger_of({"CP-1": [1]}), meter, [], [])
     assert report.duplicates == 3  # two extra of 1, one extra of 9 (never acknowledged)
     assert report.rows_found == 3 and report.stored_unacked == 1
@@ -80,7 +85,7 @@ def test_duplicates_count_every_extra_row_acknowledged_or_not() -> None:
 
 
 def test_stored_but_never_acknowledged_is_not_a_failure() -> None:
-    report = compare(ledger_of({"CP-1": [1]}), [("CP-1", "1"), ("CP-1", "2")], [], [])
+    report = compare(ledger_of({"CP-1": [1]}), [m("CP-1", "1"), m("CP-1", "2")], [], [])
     assert report.stored_unacked == 1 and report.passed
 
 
@@ -109,18 +114,41 @@ def test_a_2_0_1_transaction_is_matched_by_the_charge_points_id_not_the_row_id()
     assert report.tx_missing == 1
 
 
+def test_an_acknowledged_stop_must_be_recorded_as_the_charge_points_own() -> None:
+    ledger = ledger_of({"CP-1": []}, {"CP-1": "7"})
+    closed_by_csms = [TxRow("CP-1", 7, None, "Completed", stopped_by_cp=False)]
+    report = compare(ledger, [], closed_by_csms, [])
+    assert report.stops_unrecorded == 1 and report.open_left == 0 and not report.passed
+    ledger.cps["CP-1"].stop_acked = False  # never acknowledged: nothing to hold it to
+    assert compare(ledger, [], closed_by_csms, []).stops_unrecorded == 0
+
+
+def test_a_rejected_start_fails() -> None:
+    ledger = ledger_of({"CP-1": []}, {"CP-1": "7"})
+    report = compare(ledger, [], [TxRow("CP-1", 7, None, "Rejected")], [])
+    assert report.rejected == 1 and not report.passed
+
+
+def test_a_reading_stored_under_another_transaction_or_none_is_unlinked() -> None:
+    ledger = ledger_of({"CP-1": [1, 2, 3]}, {"CP-1": "7"})
+    meter = [m("CP-1", "1", 7), m("CP-1", "2", 8), m("CP-1", "3", None)]
+    report = compare(ledger, meter, [TxRow("CP-1", 7, None, "Completed")], [])
+    assert report.unlinked == 2 and report.missing == 0 and not report.passed
+
+
 def test_the_table_names_every_measure_and_the_outcome() -> None:
     ledger = ledger_of({"CP-1": [1]}, {"CP-1": "7"})
     ledger.cps["CP-1"].errors["InternalError"] += 2
     ledger.cps["CP-1"].reconnects = 3
     faults = [FaultResult("kill -9 gateway + restart", 0.5, 4.25, 0)]
-    report = compare(ledger, [("CP-1", "1")], [TxRow("CP-1", 7, None, "Completed")], faults)
+    report = compare(ledger, [m("CP-1", "1", 7)], [TxRow("CP-1", 7, None, "Completed")], faults)
     report.dead_letters = 0
     text = render(report)
     assert "| kill -9 gateway + restart | 0.5 s | 4.2 s | 0 |" in text
     assert "| **missing** | **0** |" in text
     assert "| CALLERRORs by code | InternalError 2 |" in text
     assert "| reconnects | 3 |" in text
+    assert "| readings not linked to their transaction | 0 |" in text
     assert "| worst recovery (fault -> every charge point's next CALLRESULT) | 4.2 s |" in text
     assert text.endswith("RESULT: PASS (0 missing, 0 duplicates, 0 open)")
     failing = compare(ledger, [], [], faults)

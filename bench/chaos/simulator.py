@@ -206,6 +206,8 @@ class ChaosChargePoint:
                 raise
             finally:
                 self._waiting = None
+                if future.done() and not future.cancelled():
+                    future.exception()  # retrieved: a Lost set after a failed send is no error
             self.ledger.success(self.cp_id, sent_at, self._loop.time())
             return result
 

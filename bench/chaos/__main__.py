@@ -52,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--answer-timeout", type=float, default=float(_env("CHAOS_ANSWER_TIMEOUT", "20"))
     )
+    p.add_argument("--meter-attempts", type=int, default=int(_env("CHAOS_METER_ATTEMPTS", "3")))
     p.add_argument("--warmup", type=float, default=float(_env("CHAOS_WARMUP", "15")))
     p.add_argument("--settle", type=float, default=float(_env("CHAOS_SETTLE", "10")))
     p.add_argument("--recovery-timeout", type=float, default=240.0)
@@ -142,7 +143,11 @@ async def run(args: argparse.Namespace) -> int:
         log.info("services up; %d charge points connecting", args.chargepoints)
 
         ledger = Ledger()
-        behaviour = Behaviour(interval=args.interval, answer_timeout=args.answer_timeout)
+        behaviour = Behaviour(
+            interval=args.interval,
+            answer_timeout=args.answer_timeout,
+            meter_attempts=args.meter_attempts,
+        )
         stopping = asyncio.Event()
         cps = [
             ChaosChargePoint(
@@ -218,6 +223,8 @@ async def run(args: argparse.Namespace) -> int:
         report.wall_seconds = time.monotonic() - started
         print()
         print(render(report))
+        if report.unacked_examples:
+            print(f"stored, never acknowledged (first ones): {report.unacked_examples}")
         if unplanned:
             print(f"services that exited on their own and were started again: {unplanned}")
         if pending:

@@ -88,6 +88,7 @@ class Report:
     stops_unrecorded: int = 0
     rejected: int = 0
     unlinked: int = 0
+    unacked_examples: list[tuple[str, int]] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     reconnects: int = 0
     resends: int = 0
@@ -190,6 +191,7 @@ def compare(
         stops_unrecorded=stops_unrecorded,
         rejected=sum(1 for row in txs if row.status == "Rejected"),
         unlinked=unlinked,
+        unacked_examples=sorted(key for key in stored if key not in acked)[:10],
         errors=errors,
         reconnects=sum(cp.reconnects for cp in ledger.cps.values()),
         resends=sum(cp.resends for cp in ledger.cps.values()),

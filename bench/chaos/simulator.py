@@ -35,8 +35,6 @@ from bench.chaos.ledger import ChargePointLedger, Ledger
 
 V16 = "ocpp1.6"
 V201 = "ocpp2.0.1"
-METER_VALUE_ATTEMPTS = 3
-"""A reading answered with CALLERRORs this many times is given up (it was never acknowledged)."""
 
 
 def now_iso() -> str:
@@ -55,6 +53,9 @@ class Behaviour:
     backoff_initial: float = 1.0
     backoff_max: float = 16.0
     open_timeout: float = 30.0
+    # A reading answered with CALLERRORs this many times is given up (never acknowledged):
+    # OCPP 1.6 TransactionMessageAttempts.
+    meter_attempts: int = 3
 
 
 class Lost(Exception):
@@ -349,7 +350,7 @@ class ChaosChargePoint:
                     }
                 ],
             )
-        for attempt in range(METER_VALUE_ATTEMPTS):
+        for attempt in range(self.behaviour.meter_attempts):
             try:
                 await self.call(action, payload)
             except CallError:

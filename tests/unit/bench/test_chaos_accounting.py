@@ -87,6 +87,7 @@ def test_duplicates_count_every_extra_row_acknowledged_or_not() -> None:
 def test_stored_but_never_acknowledged_is_not_a_failure() -> None:
     report = compare(ledger_of({"CP-1": [1]}), [m("CP-1", "1"), m("CP-1", "2")], [], [])
     assert report.stored_unacked == 1 and report.passed
+    assert report.unacked_examples == [("CP-1", 2)]
 
 
 def test_an_open_transaction_fails() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -11,6 +11,7 @@ from sqlalchemy import String, Table
 from services.transactions.meter import Reading, Sample
 from shared.db.models import MeterValue, Reservation, Transaction
 from shared.dispatch import HandlerContext, OcppError
+from shared.envelope import canonical_payload, message_key_from_canonical
 from shared.txevents import wh_number
 
 TRANSACTION = cast(Table, Transaction.__table__)
@@ -88,6 +89,22 @@ def message_key(chargepoint_id: str, correlation_id: str | None, unique_id: str 
     if correlation_id:
         return correlation_id
     return f"{chargepoint_id}/{unique_id}"[:64]
+
+
+def reading_key(chargepoint_id: str, action: str, payload: Mapping[str, Any]) -> str:
+    """The idempotency key of the readings a MeterValues CALL carries: what it says, not the
+    frame it came in (32 hex characters, `message_key` with no unique id).
+
+    A charge point retries a MeterValues answered with a CALLERROR as a *new* CALL: a new
+    unique id, the same payload (OCPP 1.6 §4.7, TransactionMessageAttempts). The gateway
+    answers InternalError when the broker's confirm of its publish is lost (a broker restart
+    or crash), although the broker may have queued the message; keyed by the frame, the
+    retry's readings were stored a second time (`make chaos`, docs/chaos.md). Keyed by
+    (charge point, action, payload) the retry, a resend with the same unique id and a
+    redelivered envelope all write nothing twice. Two payloads alike byte for byte carry the
+    same readings (same timestamps, same values): nothing distinct is merged.
+    """
+    return message_key_from_canonical(chargepoint_id, "", action, canonical_payload(payload))
 
 
 def queue_meter_values(

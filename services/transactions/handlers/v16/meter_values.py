@@ -11,9 +11,9 @@ from services.transactions import wh_last
 from services.transactions.meter import iter_samples, latest_energy_wh
 from services.transactions.tables import (
     emit_meter_values,
-    message_key,
     payload_errors,
     queue_meter_values,
+    reading_key,
 )
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
@@ -28,7 +28,8 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
         raw_transaction = p.get("transactionId")
         transaction_id = int(raw_transaction) if raw_transaction is not None else None
         samples = list(iter_samples(p["meterValue"]))
-    key = message_key(chargepoint_id, env.correlation_id, env.unique_id)
+    # Keyed by content: a retry as a new CALL stores nothing twice (tables.reading_key).
+    key = reading_key(chargepoint_id, env.action, env.payload)
     queue_meter_values(
         ctx,
         samples,

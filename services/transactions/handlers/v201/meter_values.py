@@ -17,9 +17,9 @@ from services.transactions.meter import iter_samples_201, latest_energy_wh
 from services.transactions.tables import (
     TRANSACTION,
     emit_meter_values,
-    message_key,
     payload_errors,
     queue_meter_values,
+    reading_key,
 )
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
@@ -31,7 +31,8 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
     with payload_errors(env.action, env.ocpp_version or ""):
         evse_id = int(env.payload["evseId"])
         samples = list(iter_samples_201(env.payload["meterValue"]))
-    key = message_key(chargepoint_id, env.correlation_id, env.unique_id)
+    # Keyed by content: a retry as a new CALL stores nothing twice (tables.reading_key).
+    key = reading_key(chargepoint_id, env.action, env.payload)
     transaction_id = await open_transaction(ctx, chargepoint_id, evse_id)
     queue_meter_values(
         ctx,

@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--answer-timeout", type=float, default=float(_env("CHAOS_ANSWER_TIMEOUT", "20"))
     )
-    p.add_argument("--meter-attempts", type=int, default=int(_env("CHAOS_METER_ATTEMPTS", "3")))
+    p.add_argument("--meter-attempts", type=int, default=int(_env("CHAOS_METER_ATTEMPTS", "10")))
     p.add_argument("--warmup", type=float, default=float(_env("CHAOS_WARMUP", "15")))
     p.add_argument("--settle", type=float, default=float(_env("CHAOS_SETTLE", "10")))
     p.add_argument("--recovery-timeout", type=float, default=240.0)

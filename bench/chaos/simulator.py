@@ -53,9 +53,11 @@ class Behaviour:
     backoff_initial: float = 1.0
     backoff_max: float = 16.0
     open_timeout: float = 30.0
-    # A reading answered with CALLERRORs this many times is given up (never acknowledged):
-    # OCPP 1.6 TransactionMessageAttempts.
-    meter_attempts: int = 3
+    # A reading answered with CALLERRORs this many times is given up (never acknowledged);
+    # with the backoff (1, 2, 4, 8, 16 s...) the attempts outlast a broker restart, so a retry
+    # after a CALLERROR whose message was queued anyway does happen (OCPP 1.6
+    # TransactionMessageAttempts).
+    meter_attempts: int = 10
 
 
 class Lost(Exception):

@@ -30,6 +30,15 @@ METER = {
 }
 
 
+async def received(service: FakeService, cp_id: str, action: str, count: int) -> list[Any]:
+    """The envelopes the fake service consumed, once `count` arrived (a fixed answer goes out
+    on the broker's confirm, before the service consumes the message)."""
+    async with asyncio.timeout(PATIENCE):
+        while len(found := service.of(cp_id, action)) < count:
+            await asyncio.sleep(0.05)
+    return found
+
+
 async def test_a_resent_call_has_the_same_correlation_id_on_any_connection_and_node(
     gateway_factory: Callable[..., Any], service: FakeService, prefix: str
 ) -> None:
@@ -44,7 +53,7 @@ async def test_a_resent_call_has_the_same_correlation_id_on_any_connection_and_n
     for node, text in ((first, frame), (second, frame), (first, reordered)):
         async with connect(node.url(cp_id), subprotocols=OCPP16) as ws:
             assert (await exchange(ws, text))[:2] == [3, "42"]
-    published = service.of(cp_id, "MeterValues")
+    published = await received(service, cp_id, "MeterValues", 3)
     assert len(published) == 3
     assert {e.node_id for e in published} == {first.node_id, second.node_id}
     assert {e.correlation_id for e in published} == {message_key(cp_id, "42", "MeterValues", METER)}
@@ -59,7 +68,7 @@ async def test_same_unique_id_with_another_payload_is_another_message(
     async with connect(gateway.url(cp_id), subprotocols=OCPP16) as ws:
         for payload in (METER, later):
             assert (await exchange(ws, [2, "1", "MeterValues", payload]))[:2] == [3, "1"]
-    keys = [e.correlation_id for e in service.of(cp_id, "MeterValues")]
+    keys = [e.correlation_id for e in await received(service, cp_id, "MeterValues", 2)]
     assert len(set(keys)) == 2
     # ... and another charge point's, or another action's, same id is not this one's.
     assert message_key(cp_id, "1", "MeterValues", METER) not in (

@@ -3,7 +3,9 @@
 Settings (environment, or the same names as options: `--chargepoints` etc.):
 CHAOS_CHARGEPOINTS (500), CHAOS_V201_SHARE (0.5: every other charge point speaks 2.0.1),
 CHAOS_FAULTS (comma-separated words selecting faults by name; all by default),
-CHAOS_POSTGRES_DOWN (30 s), CHAOS_SIGSTOP (20 s), CHAOS_LOG_DIR (/tmp/csms-chaos-logs).
+CHAOS_POSTGRES_DOWN (30 s), CHAOS_SIGSTOP (20 s), CHAOS_INTERVAL (1 s between readings),
+CHAOS_ANSWER_TIMEOUT (20 s), CHAOS_METER_ATTEMPTS (10), CHAOS_WARMUP (15 s), CHAOS_SETTLE
+(10 s), CHAOS_LOG_DIR (/tmp/csms-chaos-logs).
 Exit status 0 only when nothing acknowledged is missing, nothing is stored twice and no
 transaction is left open. See docs/chaos.md.
 """

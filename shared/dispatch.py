@@ -37,6 +37,7 @@ from shared.bus.deadletter import DATA_ERROR
 from shared.bus.errors import Reject, Retry
 from shared.db.session import is_transient_db_error
 from shared.envelope import Envelope, Kind, event, utcnow
+from shared.events.staging import stage_public_events
 from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
 from shared.metrics import HANDLER_SECONDS
 
@@ -208,6 +209,7 @@ class Dispatcher:
                     replies.append(await self._handle_one(ctx, delivery))
                     events.extend(ctx.events)
                 await uow.flush(session)
+                events = await stage_public_events(session, events, self.settings)
         except Exception as exc:
             # The database down or busy is no fault of these messages: the consumer holds
             # the batch and runs it again, instead of spending their delivery limit.

@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 ENDPOINT: Table = WebhookEndpoint.__table__  # type: ignore[assignment]
 DELIVERY: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 
-LEASE_MARGIN: Final = 30.0
-"""Seconds a lease outlives the delivery timeout."""
+LEASE_MARGIN: Final = 5.0
+"""A lease lasts twice the delivery timeout and this many seconds: a process that died
+mid-delivery holds its rows that long."""
 ROUND: Final = 200
 """Due deliveries looked at per round."""
 USER_AGENT: Final = "csms-webhooks/1"
@@ -119,7 +120,7 @@ class Deliverer:
         d = DELIVERY.c
         earlier = aliased(DELIVERY)
         capacity = self.settings.webhooks_endpoint_concurrency
-        lease = timedelta(seconds=self.settings.webhooks_timeout + LEASE_MARGIN)
+        lease = timedelta(seconds=2 * self.settings.webhooks_timeout + LEASE_MARGIN)
         async with self.sessionmaker() as session, session.begin():
             rows = (
                 await session.execute(

@@ -14,14 +14,14 @@ from shared.bus import Bus
 from shared.bus.topology import EVENTS
 from shared.dispatch import Dispatcher, HandlerContext, Route, Router
 from shared.envelope import Envelope, Kind
+from shared.events.catalogue import CATALOGUE, typed_envelope
 from shared.events.catalogue import Envelope as PublicEnvelope
-from shared.events.catalogue import typed_envelope, CATALOGUE
 from shared.events.outbox import OutboxRelay, PublicEvent, stage
 from shared.events.projection import emit_public
 from shared.messagelog import log_call_and_answer
 from shared.settings import Settings
 from tests.factories import RecordingPublisher, delivery
-from tests.fixtures.db import Sql
+from tests.factories import Sql
 from tests.integration.registry.helpers import call, new_cp
 from tests.patience import PATIENCE
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -26,8 +26,8 @@ from tests.integration.api.conftest import (  # noqa: F401 - fixtures
     built_app,
     client,
     driver,
-    operator,
     make_settings,
+    operator,
     user_password_hash,
 )
 from tests.patience import PATIENCE

@@ -20,8 +20,7 @@ from shared.events.outbox import OutboxRelay, PublicEvent, stage
 from shared.events.projection import emit_public
 from shared.messagelog import log_call_and_answer
 from shared.settings import Settings
-from tests.factories import RecordingPublisher, delivery
-from tests.factories import Sql
+from tests.factories import RecordingPublisher, Sql, delivery
 from tests.integration.registry.helpers import call, new_cp
 from tests.patience import PATIENCE
 

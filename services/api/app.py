@@ -215,6 +215,7 @@ def create_app(
             hub = getattr(app.state, "event_hub", None)
             if hub is not None:
                 await hub.stop()
+                app.state.event_hub = None
             if connecting is not None:
                 connecting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

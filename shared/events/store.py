@@ -86,7 +86,7 @@ async def read_after(session: AsyncSession, cursor: Cursor, limit: int = 500) ->
     """The settled events after `cursor`, in order, at most `limit`."""
     rows = (
         await session.execute(
-            _READ, {"txid": cursor.txid, "position": cursor.position, "limit": limit}
+            _READ, {"txid": str(cursor.txid), "position": cursor.position, "limit": limit}
         )
     ).all()
     return [

@@ -127,10 +127,13 @@ class StreamHub:
                 return
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, stream_filter: StreamFilter) -> AsyncIterator[Subscriber]:
-        """Register a subscriber for the duration of the block."""
+    async def subscribe(
+        self, stream_filter: StreamFilter, *, buffer: int | None = None
+    ) -> AsyncIterator[Subscriber]:
+        """Register a subscriber for the duration of the block (`buffer`: its queue size,
+        the hub's by default)."""
         await self.start()
-        sub = Subscriber(stream_filter, asyncio.Queue(maxsize=self.buffer))
+        sub = Subscriber(stream_filter, asyncio.Queue(maxsize=buffer or self.buffer))
         self.subscribers.add(sub)
         try:
             yield sub

@@ -39,7 +39,11 @@ from .receiver import Receiver, serve
 def api_settings(db_url: str, tmp_path: Path) -> Settings:
     """The API's test settings, webhook targets on 127.0.0.1 allowed (the receiver)."""
     return make_settings(db_url, tmp_path / "media").model_copy(
-        update={"webhooks_allow_private_targets": True}
+        update={
+            "webhooks_allow_private_targets": True,
+            "events_stream_poll_interval": 0.05,
+            "events_stream_heartbeat": 0.5,
+        }
     )
 
 

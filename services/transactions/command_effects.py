@@ -34,6 +34,7 @@ from services.transactions.tables import RESERVATION
 from shared.command_outbox import Effect, effect_routes
 from shared.db.models import ChargePoint, Connector
 from shared.dispatch import HandlerContext, Route
+from shared.events.projection import emit_public
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ async def reserve_now(
         "status": "Active" if expiry > ctx.now else "Expired",
     }
     stmt = pg_insert(RESERVATION).values(values)
-    await ctx.session.execute(
+    stored = await ctx.session.execute(
         stmt.on_conflict_do_update(
             index_elements=["chargepoint_id", "reservation_id"],
             set_={
@@ -112,8 +113,22 @@ async def reserve_now(
                 "updated_at": func.now(),
             },
             where=RESERVATION.c.status == "Active",
-        )
+        ).returning(RESERVATION.c.reservation_id)
     )
+    if stored.first() is not None:
+        emit_public(
+            ctx,
+            "reservation.created",
+            {
+                "reservation_id": reservation_id,
+                "connector_id": connector_id,
+                "id_tag": id_tag[:ID_TAG_LENGTH],
+                "expiry_date": expiry.isoformat().replace("+00:00", "Z"),
+                "status": values["status"],
+            },
+            chargepoint_id,
+            id_tag=id_tag[:ID_TAG_LENGTH],
+        )
 
 
 async def cancel_reservation(
@@ -123,7 +138,7 @@ async def cancel_reservation(
     reservation_id = request.get("reservationId")
     if response.get("status") != "Accepted" or not isinstance(reservation_id, int):
         return
-    await ctx.session.execute(
+    cancelled = await ctx.session.execute(
         update(RESERVATION)
         .where(
             RESERVATION.c.reservation_id == reservation_id,
@@ -131,7 +146,16 @@ async def cancel_reservation(
             RESERVATION.c.chargepoint_id == chargepoint_id,
         )
         .values(status="Cancelled")
+        .returning(RESERVATION.c.connectorid, RESERVATION.c.id_tag)
     )
+    row = cancelled.first()
+    if row is not None:
+        data = {
+            "reservation_id": reservation_id,
+            "connector_id": row.connectorid,
+            "id_tag": row.id_tag,
+        }
+        emit_public(ctx, "reservation.cancelled", data, chargepoint_id, id_tag=row.id_tag)
 
 
 EFFECTS: dict[str, Effect] = {

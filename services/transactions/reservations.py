@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from services.transactions.tables import RESERVATION
 from shared.dispatch import HandlerContext
+from shared.events.projection import emit_public
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,18 @@ async def consume_reservation(
             r.chargepoint_id == chargepoint_id,
         )
         .values(status="Used", transaction_id=transaction_id, updated_at=ctx.now)
-        .returning(r.reservation_id)
+        .returning(r.reservation_id, r.connectorid, r.id_tag)
     )
-    if result.first() is None:
+    used = result.first()
+    if used is not None:
+        data = {
+            "reservation_id": reservation_id,
+            "connector_id": used.connectorid,
+            "id_tag": used.id_tag,
+            "transaction_id": transaction_id,
+        }
+        emit_public(ctx, "reservation.used", data, chargepoint_id, id_tag=used.id_tag)
+    else:
         log.warning(
             "%s names reservation %s, which is not an Active reservation of %s",
             action,

@@ -23,18 +23,21 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.bus.topology import EVENTS
-from shared.db.models import ChargePoint, EventOutbox, EventSequence, EventThrottle
+from shared.db.models import ChargePoint, EventOutbox, EventSequence, EventThrottle, Transaction
 from shared.db.sequences import take_seqs
 from shared.envelope import Envelope, Kind, utcnow
 from shared.events.catalogue import CATALOGUE, EVENT_VERSION, routing_key
+from shared.metrics import EVENTS_RELAYED
+from shared.txevents import wh_number
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,6 +51,7 @@ OUTBOX: Table = EventOutbox.__table__  # type: ignore[assignment]
 SEQUENCE: Table = EventSequence.__table__  # type: ignore[assignment]
 THROTTLE: Table = EventThrottle.__table__  # type: ignore[assignment]
 CHARGEPOINT: Table = ChargePoint.__table__  # type: ignore[assignment]
+TRANSACTION: Table = Transaction.__table__  # type: ignore[assignment]
 
 SYSTEM_KEY: Final = ""
 """The `event_sequence` key of events without a charge point."""
@@ -131,6 +135,45 @@ async def _pass_throttle(
     ]
 
 
+async def _enrich(session: AsyncSession, events: Sequence[PublicEvent]) -> list[PublicEvent]:
+    """Fill in what the internal events do not carry: transaction.updated's energy so far,
+    transaction.ended's duration (one look-up of the transactions concerned)."""
+    wanted = {
+        int(ev.data["transaction_id"])
+        for ev in events
+        if ev.type in ("transaction.updated", "transaction.ended")
+        and isinstance(ev.data.get("transaction_id"), int)
+    }
+    if not wanted:
+        return list(events)
+    rows = await session.execute(
+        select(
+            TRANSACTION.c.transaction_id,
+            TRANSACTION.c.wh_meter_start,
+            TRANSACTION.c.start_transaction_timestamp,
+            TRANSACTION.c.id_tag,
+        ).where(TRANSACTION.c.transaction_id.in_(sorted(wanted)))
+    )
+    found = {r.transaction_id: r for r in rows}
+    out: list[PublicEvent] = []
+    for ev in events:
+        tx = (
+            found.get(ev.data.get("transaction_id")) if ev.type.startswith("transaction.") else None
+        )
+        if tx is None:
+            out.append(ev)
+            continue
+        data = dict(ev.data)
+        if ev.type == "transaction.updated" and data.get("meter_wh") is not None:
+            data["energy_wh"] = wh_number(Decimal(str(data["meter_wh"])) - tx.wh_meter_start)
+        if ev.type == "transaction.ended" and data.get("ended_at"):
+            with contextlib.suppress(ValueError):
+                ended = datetime.fromisoformat(str(data["ended_at"]).replace("Z", "+00:00"))
+                data["duration_s"] = (ended - tx.start_transaction_timestamp).total_seconds()
+        out.append(replace(ev, data=data, id_tag=ev.id_tag or tx.id_tag))
+    return out
+
+
 async def stage(
     session: AsyncSession,
     events: Sequence[PublicEvent],
@@ -150,6 +193,7 @@ async def stage(
         events = await _pass_throttle(session, events, settings, at)
     if not events:
         return []
+    events = await _enrich(session, events)
     ids = sorted({ev.chargepoint_id for ev in events if ev.chargepoint_id})
     locations: dict[str, uuid.UUID | None] = {}
     if ids:
@@ -262,6 +306,7 @@ class OutboxRelay:
                 await self.publisher.publish(
                     EVENTS, routing_key(row.type), bus_envelope(dict(row._mapping))
                 )
+                EVENTS_RELAYED.labels(row.type).inc()
             await session.execute(
                 update(OUTBOX)
                 .where(c.position.in_([r.position for r in rows]))

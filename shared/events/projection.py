@@ -48,6 +48,21 @@ def emit_public(
     ctx.events.append(public_envelope(event_type, data, chargepoint_id, id_tag=id_tag))
 
 
+def refused_event(ctx: Emitter, env: Envelope, id_tag: str, status: str) -> None:
+    """`authorization.refused` when a charge point's request for `id_tag` was not Accepted."""
+    if status != "Accepted":
+        data = {"id_tag": id_tag, "status": status, "action": env.action}
+        emit_public(ctx, "authorization.refused", data, env.chargepoint_id, id_tag=id_tag)
+
+
+def registration_changed(chargepoint_id: str, previous: str | None, new: str) -> list[PublicEvent]:
+    """`chargepoint.registration_changed` when an operator changes the status (none if equal)."""
+    if previous == new:
+        return []
+    data = {"registration_status": new, "previous_registration_status": previous}
+    return [PublicEvent("chargepoint.registration_changed", data, chargepoint_id)]
+
+
 def split(events: Sequence[Envelope]) -> tuple[list[Envelope], list[PublicEvent]]:
     """(the internal events to publish, the public events to write) of a batch's events."""
     internal: list[Envelope] = []
@@ -149,16 +164,7 @@ def _started(cp: str | None, p: dict[str, Any]) -> list[PublicEvent]:
         "started_at": p.get("timestamp"),
         "reservation_id": p.get("reservation_id"),
     }
-    events = [PublicEvent("transaction.started", data, cp, id_tag=p.get("id_tag"))]
-    if p.get("reservation_id") is not None:
-        used = {
-            "reservation_id": p.get("reservation_id"),
-            "connector_id": p.get("connector_id"),
-            "id_tag": p.get("id_tag"),
-            "transaction_id": p.get("transaction_id"),
-        }
-        events.append(PublicEvent("reservation.used", used, cp, id_tag=p.get("id_tag")))
-    return events
+    return [PublicEvent("transaction.started", data, cp, id_tag=p.get("id_tag"))]
 
 
 def _meter_values(cp: str | None, p: dict[str, Any]) -> list[PublicEvent]:

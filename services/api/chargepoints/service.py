@@ -15,6 +15,8 @@ from services.api.chargepoints.schemas import ChargePointCreate, ChargePointUpda
 from services.api.errors import Conflict, NotFound, Unprocessable
 from services.api.pagination import PageParams, paginate
 from shared.db.models import ChargePoint, Connector, Location
+from shared.events.outbox import stage
+from shared.events.projection import registration_changed
 
 SORT_FIELDS = ("chargepoint_id", "last_heartbeat", "created_at", "registration_status")
 _COLUMNS = {
@@ -145,6 +147,12 @@ async def update(
     if "location_id" in changes:
         chargepoint.location_uuid = data.location_id
     if data.registration_status is not None:
+        await stage(
+            session,
+            registration_changed(
+                chargepoint_id, chargepoint.registration_status, data.registration_status
+            ),
+        )
         chargepoint.registration_status = data.registration_status
     if "password" in changes:
         chargepoint.password_hash = new_hash
@@ -160,6 +168,10 @@ async def decommission(*, session: AsyncSession, chargepoint_id: str) -> None:
     chargepoint = await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
     if chargepoint.decommissioned_at is None:
         chargepoint.decommissioned_at = datetime.now(UTC)
+    await stage(
+        session,
+        registration_changed(chargepoint_id, chargepoint.registration_status, "Rejected"),
+    )
     chargepoint.registration_status = "Rejected"
     await session.commit()
 

@@ -6,6 +6,7 @@ from services.transactions import idtags
 from services.transactions.tables import payload_errors
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.events.projection import refused_event
 
 
 async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
@@ -13,4 +14,5 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     with payload_errors(env.action, env.ocpp_version or ""):
         token = str(env.payload["idToken"]["idToken"])
     info = await idtags.authorize(ctx.session, token, now=ctx.now)
+    refused_event(ctx, env, token, str(info["status"]))
     return {"idTokenInfo": idtags.id_token_info(info)}

@@ -146,16 +146,21 @@ async def update(
     new_hash = await _hash(session, data.password) if "password" in changes else None
     if "location_id" in changes:
         chargepoint.location_uuid = data.location_id
+    previous = chargepoint.registration_status
     if data.registration_status is not None:
-        await stage(
-            session,
-            registration_changed(
-                chargepoint_id, chargepoint.registration_status, data.registration_status
-            ),
-        )
         chargepoint.registration_status = data.registration_status
     if "password" in changes:
         chargepoint.password_hash = new_hash
+    if data.registration_status is not None:
+        # The row first, the event last: the event_sequence lock is always taken last.
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            raise Conflict("the change conflicts with stored data") from None
+        await stage(
+            session, registration_changed(chargepoint_id, previous, data.registration_status)
+        )
     await _commit(session, "the change conflicts with stored data")
     session.expunge_all()
     return await get_chargepoint(
@@ -168,11 +173,10 @@ async def decommission(*, session: AsyncSession, chargepoint_id: str) -> None:
     chargepoint = await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
     if chargepoint.decommissioned_at is None:
         chargepoint.decommissioned_at = datetime.now(UTC)
-    await stage(
-        session,
-        registration_changed(chargepoint_id, chargepoint.registration_status, "Rejected"),
-    )
+    previous = chargepoint.registration_status
     chargepoint.registration_status = "Rejected"
+    await session.flush()
+    await stage(session, registration_changed(chargepoint_id, previous, "Rejected"))
     await session.commit()
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.factories import Sql
+
 from .conftest import Actor
+from .factories import Factory
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +59,25 @@ async def test_the_api_manages_webhooks_for_operators_only(
     assert r.status_code == 204
     r = await client.get(f"/api/v1/webhooks/{hook['id']}", headers=operator.headers)
     assert r.status_code == 404
+
+
+async def test_a_registration_change_is_an_event(
+    client: httpx.AsyncClient, operator: Actor, factory: Factory, sql: Sql
+) -> None:
+    cp = await factory.chargepoint(registration_status="Pending")
+    url = f"/api/v1/chargepoints/{cp.chargepoint_id}"
+    r = await client.patch(url, json={"registration_status": "Accepted"}, headers=operator.headers)
+    assert r.status_code == 200, r.text
+    r = await client.patch(url, json={"registration_status": "Accepted"}, headers=operator.headers)
+    assert r.status_code == 200  # unchanged: no event
+    r = await client.delete(url, headers=operator.headers)
+    assert r.status_code == 204, r.text
+    rows = await sql(
+        "select type, seq, data from event_outbox where chargepoint_id = :cp order by seq",
+        cp=cp.chargepoint_id,
+    )
+    assert [(r["type"], r["seq"], r["data"]["registration_status"]) for r in rows] == [
+        ("chargepoint.registration_changed", 1, "Accepted"),
+        ("chargepoint.registration_changed", 2, "Rejected"),
+    ]
+    assert rows[0]["data"]["previous_registration_status"] == "Pending"

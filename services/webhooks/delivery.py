@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import httpx
 import orjson
-from sqlalchemy import Table, and_, exists, func, select, update
+from sqlalchemy import Table, and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -52,6 +52,8 @@ mid-delivery holds its rows that long."""
 ROUND: Final = 200
 """Due deliveries looked at per round."""
 USER_AGENT: Final = "csms-webhooks/1"
+PRUNE_EVERY: Final = 300.0
+"""Seconds between two deletions of old delivery log rows (kept CSMS_EVENTS_RETENTION_HOURS)."""
 
 
 def backoff(attempts: int, base: float, most: float) -> float:
@@ -93,10 +95,14 @@ class Deliverer:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until `stopping` is set; then wait for the deliveries in flight."""
+        pruned_at = -PRUNE_EVERY
         while not stopping.is_set():
             started = 0
             try:
                 started = await self.start_due()
+                if time.monotonic() - pruned_at >= PRUNE_EVERY:
+                    pruned_at = time.monotonic()
+                    await self.prune()
             except Exception as exc:  # the database away: next round
                 log.warning("webhook delivery round failed: %r", exc)
             if started >= ROUND:
@@ -106,6 +112,25 @@ class Deliverer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.poll)
         await self.close()
+
+    async def prune(self) -> int:
+        """Delete delivered and dead deliveries older than the event retention; how many."""
+        d = DELIVERY.c
+        keep = timedelta(hours=self.settings.events_retention_hours)
+        total = 0
+        while True:
+            async with self.sessionmaker() as session, session.begin():
+                old = (
+                    select(d.id)
+                    .where(d.status != "pending", d.created_at < func.now() - keep)
+                    .limit(5000)
+                    .scalar_subquery()
+                )
+                result = await session.execute(delete(DELIVERY).where(d.id.in_(old)))
+            deleted = int(getattr(result, "rowcount", 0) or 0)
+            total += deleted
+            if deleted < 5000:
+                return total
 
     async def close(self) -> None:
         """Let the deliveries in flight finish (their timeout bounds it); close the client."""

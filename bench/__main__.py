@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.chargepoint import Latencies, SimChargePoint, new_latencies
+from bench.events import print_events, run_events
 from bench.stack import Stack, free_port, stack_env
 from shared.db.migrate import create_database_if_missing, upgrade
 from shared.db.session import create_engine
@@ -184,10 +185,11 @@ async def main(args: argparse.Namespace) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     await prepare_database(args.chargepoints)
-    health = {name: free_port() for name in ("registry", "transactions", "charging")}
+    health = {name: free_port() for name in ("registry", "transactions", "charging", "webhooks")}
     port = free_port()
     env = stack_env(DB_URL, AMQP_URL, port, health)
     env["CSMS_LOG_LEVEL"] = "WARNING"
+    env["CSMS_WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "true"
     logs = Path(args.log_dir)
     logs.mkdir(parents=True, exist_ok=True)
     stack = Stack(env=env, log_dir=logs, gateway_port=port, health_ports=health)
@@ -240,6 +242,16 @@ async def main(args: argparse.Namespace) -> None:
                 f"boot p50 {pct(boots, 0.5):.1f} ms, p99 {pct(boots, 0.99):.1f} ms; "
                 f"all answered after {wall:.2f} s"
             )
+        if args.webhooks or args.streams:
+            figures = await run_events(
+                stack,
+                DB_URL,
+                chargepoints=args.chargepoints,
+                meter_values=args.meter_values,
+                webhooks=args.webhooks,
+                streams=args.streams,
+            )
+            print_events(figures, args.webhooks, args.streams)
         print(f"(soft fd limit was {soft}; service logs in {logs})")
     finally:
         await stack.stop_all()
@@ -251,5 +263,7 @@ if __name__ == "__main__":
     parser.add_argument("--meter-values", type=int, default=50)
     parser.add_argument("--idle", type=int, default=10000)
     parser.add_argument("--storm", type=int, default=200, help="boot storm size (0: skip)")
+    parser.add_argument("--webhooks", type=int, default=10, help="phase 4 endpoints (0: skip)")
+    parser.add_argument("--streams", type=int, default=100, help="phase 4 SSE clients")
     parser.add_argument("--log-dir", default="/tmp/csms-bench-logs")
     asyncio.run(main(parser.parse_args()))

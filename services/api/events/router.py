@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.api.deps import CurrentUser, Principal
+from services.api.deps import CurrentUser, Principal, SessionDep
 from services.api.errors import Unprocessable, error_responses
 from services.api.events.hub import StreamFilter, StreamHub, Subscriber
 from shared.db.models import IdTag
@@ -162,6 +162,7 @@ async def _live(sub: Subscriber, last: Cursor | None, heartbeat: float) -> Async
 async def stream(
     request: Request,
     principal: CurrentUser,
+    session: SessionDep,
     type: Annotated[
         list[str] | None, Query(max_length=100, description="Event types, `family.*` or `*`.")
     ] = None,
@@ -185,10 +186,12 @@ async def stream(
         resume = store.parse_cursor(resume_id)
         if resume is None:
             raise Unprocessable("header.last-event-id", "not an event id of this stream")
-    async with sessionmaker() as session:
-        stream_filter = await _filter_for(
-            session, principal, type or [], chargepoint_id or [], location_id or []
-        )
+    stream_filter = await _filter_for(
+        session, principal, type or [], chargepoint_id or [], location_id or []
+    )
+    # The request's session (authentication) would hold its connection as long as the
+    # stream lasts: a hundred streams would empty the pool. The stream reads through the hub.
+    await session.close()
     headers: dict[str, Any] = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     body = _events(
         sessionmaker, hub_of(request), stream_filter, resume, settings.events_stream_heartbeat

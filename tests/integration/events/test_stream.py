@@ -4,6 +4,7 @@ Last-Event-ID, heartbeats; the hub cuts a client that falls behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -221,3 +222,20 @@ async def _is_set(event: asyncio.Event) -> bool:
 
 async def _len_at_least(items: list[Any], n: int) -> bool:
     return len(items) >= n
+
+
+async def test_more_streams_than_database_connections_all_get_their_events(
+    base_url: str, admin: Actor, db_sessionmaker: async_sessionmaker[AsyncSession], db_engine: Any
+) -> None:
+    """A stream holds no database connection: 20 streams on a pool of 5 + 10."""
+    many = db_engine.pool.size() + db_engine.pool._max_overflow + 5
+    cp = f"CP-SSE-{uuid.uuid4().hex[:8]}"
+    streams = [Stream(base_url, admin, {"chargepoint_id": cp}) for _ in range(many)]
+    async with contextlib.AsyncExitStack() as stack:
+        for stream in streams:
+            await stack.enter_async_context(stream)
+        for stream in streams:
+            await eventually(lambda s=stream: _has_comment(s, "connected"))  # type: ignore[misc]
+        await _emit(db_sessionmaker, [_sec(cp, 0)])
+        for stream in streams:
+            assert [e["data"]["type"] for e in await stream.wait(1)] == ["T0"]

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import httpx
 import orjson
-from sqlalchemy import Table, and_, delete, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -52,6 +52,8 @@ mid-delivery holds its rows that long."""
 ROUND: Final = 200
 """Due deliveries looked at per round."""
 USER_AGENT: Final = "csms-webhooks/1"
+GATHER: Final = 0.02
+"""Seconds the deliverer waits after a wake-up before it looks for due deliveries."""
 PRUNE_EVERY: Final = 300.0
 """Seconds between two deletions of old delivery log rows (kept CSMS_EVENTS_RETENTION_HOURS)."""
 
@@ -82,6 +84,7 @@ class Deliverer:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     _inflight: dict[uuid.UUID, int] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _done: list[tuple[Any, Outcome]] = field(default_factory=list)
 
     def _client(self) -> httpx.AsyncClient:
         if self.client is None:
@@ -99,6 +102,7 @@ class Deliverer:
         while not stopping.is_set():
             started = 0
             try:
+                await self.record_done()
                 started = await self.start_due()
                 if time.monotonic() - pruned_at >= PRUNE_EVERY:
                     pruned_at = time.monotonic()
@@ -111,6 +115,9 @@ class Deliverer:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.poll)
+            # Woken by a finished delivery: let the others finishing now come too, so one
+            # look for due deliveries serves many.
+            await asyncio.sleep(GATHER)
         await self.close()
 
     async def prune(self) -> int:
@@ -136,6 +143,8 @@ class Deliverer:
         """Let the deliveries in flight finish (their timeout bounds it); close the client."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):  # else their leases end and they go again
+            await self.record_done()
         if self.client is not None:
             await self.client.aclose()
             self.client = None
@@ -156,6 +165,7 @@ class Deliverer:
                         d.event_type,
                         d.body,
                         d.attempts,
+                        d.next_attempt_at,
                         d.created_at,
                         ENDPOINT.c.url,
                         ENDPOINT.c.secret,
@@ -207,16 +217,20 @@ class Deliverer:
             outcome = await self.send(
                 row.url, row.secret, row.id, row.event_id, row.event_type, row.body
             )
-            await self.record(row, outcome)
-        except Exception:
+        except Exception as exc:
             log.exception("webhook delivery %s failed unexpectedly", row.id)
-        finally:
-            left = self._inflight.get(row.endpoint_id, 1) - 1
-            if left <= 0:
-                self._inflight.pop(row.endpoint_id, None)
-            else:
-                self._inflight[row.endpoint_id] = left
-            self.wake.set()  # a slot is free; the lane's next delivery may be due
+            outcome = Outcome(False, None, 0.0, f"internal error: {exc!r}"[:500])
+        # Recorded by the loop, many at a time; the slot stays taken until then (the lane's
+        # next delivery must not start before this one is recorded).
+        self._done.append((row, outcome))
+        self.wake.set()
+
+    def _release(self, endpoint_id: uuid.UUID) -> None:
+        left = self._inflight.get(endpoint_id, 1) - 1
+        if left <= 0:
+            self._inflight.pop(endpoint_id, None)
+        else:
+            self._inflight[endpoint_id] = left
 
     async def send(
         self,
@@ -259,58 +273,105 @@ class Deliverer:
         WEBHOOK_DELIVERY_SECONDS.observe(elapsed)
         return Outcome(error is None, status, round(elapsed * 1000, 3), error)
 
-    async def record(self, row: Any, outcome: Outcome) -> None:
-        """Write an attempt's outcome; retry, dead-letter or disable as due."""
+    async def record_done(self) -> int:
+        """Write the outcomes of the finished deliveries (one transaction); how many."""
+        done, self._done = self._done, []
+        if not done:
+            return 0
+        try:
+            await self.record(done)
+        except Exception:
+            self._done[:0] = done  # the database away: recorded next round (leases hold)
+            raise
+        for row, _ in done:
+            self._release(row.endpoint_id)
+        return len(done)
+
+    async def record(self, done: list[tuple[Any, Outcome]]) -> None:
+        """Write attempts' outcomes: delivered, a retry after the back-off, or dead; the
+        endpoints' failure streaks (disabling at the limit)."""
         d = DELIVERY.c
         now = utcnow()
-        attempts = int(row.attempts) + 1
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "last_status_code": outcome.status_code,
-            "last_latency_ms": outcome.latency_ms,
-            "last_error": outcome.error,
-            "last_attempt_at": now,
-            "lease_until": None,
-        }
         window = timedelta(hours=self.settings.webhooks_retry_window_hours)
-        if outcome.ok:
-            values.update(status="delivered", delivered_at=now)
-            result = "delivered"
-        elif now - _aware(row.created_at) >= window:
-            values.update(status="dead")
-            result = "dead"
-        else:
-            delay = backoff(
-                attempts, self.settings.webhooks_retry_base, self.settings.webhooks_retry_max_delay
-            )
-            values.update(next_attempt_at=now + timedelta(seconds=delay))
-            result = "failed"
-        WEBHOOK_DELIVERIES.labels(result).inc()
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(update(DELIVERY).where(d.id == row.id).values(**values))
+        rows: list[dict[str, Any]] = []
+        streaks: dict[uuid.UUID, tuple[bool, int]] = {}
+        for row, outcome in done:
+            attempts = int(row.attempts) + 1
+            status, next_at, delivered_at = "pending", row.next_attempt_at, None
             if outcome.ok:
-                await session.execute(
-                    update(ENDPOINT)
-                    .where(ENDPOINT.c.id == row.endpoint_id, ENDPOINT.c.failure_streak != 0)
-                    .values(failure_streak=0)
+                status, delivered_at = "delivered", now
+            elif now - _aware(row.created_at) >= window:
+                status = "dead"
+                log.warning(
+                    "webhook delivery %s dead after %d attempts: %s",
+                    row.id,
+                    attempts,
+                    outcome.error,
                 )
-                return
-            await self.count_failure(session, row.endpoint_id, now)
-        if result == "dead":
-            log.warning(
-                "webhook delivery %s dead after %d attempts: %s", row.id, attempts, outcome.error
+            else:
+                delay = backoff(
+                    attempts,
+                    self.settings.webhooks_retry_base,
+                    self.settings.webhooks_retry_max_delay,
+                )
+                next_at = now + timedelta(seconds=delay)
+            WEBHOOK_DELIVERIES.labels(
+                "delivered" if outcome.ok else ("dead" if status == "dead" else "failed")
+            ).inc()
+            rows.append(
+                {
+                    "_id": row.id,
+                    "status": status,
+                    "attempts": attempts,
+                    "next_attempt_at": next_at,
+                    "delivered_at": delivered_at,
+                    "last_status_code": outcome.status_code,
+                    "last_latency_ms": outcome.latency_ms,
+                    "last_error": outcome.error,
+                    "last_attempt_at": now,
+                    "lease_until": None,
+                }
             )
+            # In finishing order: a success resets the streak, each failure adds one.
+            reset, failures = streaks.get(row.endpoint_id, (False, 0))
+            streaks[row.endpoint_id] = (True, 0) if outcome.ok else (reset, failures + 1)
+        columns = [k for k in rows[0] if k != "_id"]
+        values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in columns}
+        params = [{"_id": r["_id"], **{f"v_{k}": r[k] for k in columns}} for r in rows]
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(DELIVERY).where(d.id == bindparam("_id")).values(**values),
+                params,
+                execution_options={"synchronize_session": False},
+            )
+            for endpoint_id in sorted(streaks):
+                reset, failures = streaks[endpoint_id]
+                await self.count_failures(session, endpoint_id, reset, failures, now)
 
-    async def count_failure(
-        self, session: AsyncSession, endpoint_id: uuid.UUID, now: datetime
+    async def count_failures(
+        self,
+        session: AsyncSession,
+        endpoint_id: uuid.UUID,
+        reset: bool,
+        failures: int,
+        now: datetime,
     ) -> None:
-        """Grow the endpoint's failure streak; disable it (with its event) at the limit."""
+        """Set the endpoint's failure streak (reset by a success, then `failures` more);
+        disable it (with its event) at the limit."""
         e = ENDPOINT.c
+        streak = failures if reset else e.failure_streak + failures
+        if reset and failures == 0:
+            await session.execute(
+                update(ENDPOINT)
+                .where(e.id == endpoint_id, e.failure_streak != 0)
+                .values(failure_streak=0)
+            )
+            return
         found = (
             await session.execute(
                 update(ENDPOINT)
                 .where(e.id == endpoint_id)
-                .values(failure_streak=e.failure_streak + 1)
+                .values(failure_streak=streak)
                 .returning(e.failure_streak, e.active, e.url)
             )
         ).first()

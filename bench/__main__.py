@@ -9,6 +9,9 @@ send BootNotification all at the same moment (what a site does after a power cut
 many were accepted, how many got a CALLERROR (InternalError: a service did not answer within
 CSMS_UPSTREAM_CALL_TIMEOUT), p50/p99 latency and seconds until the last answer. A slow or failed
 answer is a figure here, not a failure (the test suite asserts outcomes, not speed).
+Phase 4 (events, bench/events.py): the sessions again with the event throttles off while W
+webhook endpoints and S stream clients take every event; printed: events/s delivered to each
+side and CPU per process.
 """
 
 from __future__ import annotations

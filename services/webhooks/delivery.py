@@ -30,6 +30,7 @@ from typing import Any, Final
 import httpx
 import orjson
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -107,7 +108,7 @@ class Deliverer:
                 if time.monotonic() - pruned_at >= PRUNE_EVERY:
                     pruned_at = time.monotonic()
                     await self.prune()
-            except Exception as exc:  # the database away: next round
+            except (SQLAlchemyError, OSError) as exc:  # the database away: next round
                 log.warning("webhook delivery round failed: %r", exc)
             if started >= ROUND:
                 await asyncio.sleep(0)
@@ -217,7 +218,7 @@ class Deliverer:
             outcome = await self.send(
                 row.url, row.secret, row.id, row.event_id, row.event_type, row.body
             )
-        except Exception as exc:
+        except Exception as exc:  # a delivery task records an outcome, whatever happens
             log.exception("webhook delivery %s failed unexpectedly", row.id)
             outcome = Outcome(False, None, 0.0, f"internal error: {exc!r}"[:500])
         # Recorded by the loop, many at a time; the slot stays taken until then (the lane's
@@ -280,7 +281,7 @@ class Deliverer:
             return 0
         try:
             await self.record(done)
-        except Exception:
+        except BaseException:
             self._done[:0] = done  # the database away: recorded next round (leases hold)
             raise
         for row, _ in done:

@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 
+from shared.bus.errors import BusError
 from shared.bus.topology import EVENTS
 from shared.db.models import ChargePoint, EventOutbox, EventSequence, EventThrottle, Transaction
 from shared.db.sequences import take_seqs
@@ -280,7 +282,7 @@ class OutboxRelay:
             try:
                 relayed = await self.relay_once()
                 await self.maybe_prune()
-            except Exception as exc:  # the database or broker away: next round
+            except (SQLAlchemyError, OSError, BusError) as exc:  # database or broker away
                 log.warning("event relay round failed: %r", exc)
             if relayed >= self.batch:
                 continue

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from shared.events import store
 from shared.events.catalogue import matches
 from shared.events.store import Cursor, StoredEvent
@@ -100,7 +102,7 @@ class StreamHub:
             try:
                 async with self.sessionmaker()() as session:
                     self.cursor = await store.head(session)
-            except Exception as exc:  # the database away: try again
+            except (SQLAlchemyError, OSError) as exc:  # the database away: try again
                 log.warning("event stream hub cannot start: %r", exc)
                 await asyncio.sleep(self.poll)
         self._started.set()
@@ -109,7 +111,7 @@ class StreamHub:
                 await self._poll_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except (SQLAlchemyError, OSError) as exc:  # the database away: next poll
                 log.warning("event stream read failed: %r", exc)
             await asyncio.sleep(self.poll)
 

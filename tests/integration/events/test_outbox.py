@@ -200,7 +200,7 @@ async def test_the_relay_publishes_committed_events_once_in_order(
     while await relay.relay_once():
         pass
     async with asyncio.timeout(PATIENCE):
-        while len(mine := [e for e in got if e.chargepoint_id == cp]) < 5:
+        while len(mine := [e for e in got if e.chargepoint_id == cp]) < 5:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     assert [e.payload["seq"] for e in mine] == [1, 2, 3, 4, 5]
     for e in mine:

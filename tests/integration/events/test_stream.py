@@ -80,14 +80,16 @@ class Stream:
         return self
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(base_url=self.base, timeout=PATIENCE) as client:
-            async with client.stream(
+        async with (
+            httpx.AsyncClient(base_url=self.base, timeout=PATIENCE) as client,
+            client.stream(
                 "GET", "/api/v1/events/stream", params=self.params, headers=self.headers
-            ) as response:
-                self.status = response.status_code
-                self._connected.set()
-                if response.status_code == 200:
-                    await _read(response, self.got)
+            ) as response,
+        ):
+            self.status = response.status_code
+            self._connected.set()
+            if response.status_code == 200:
+                await _read(response, self.got)
 
     async def __aexit__(self, *_: object) -> None:
         assert self._task is not None

@@ -38,7 +38,7 @@ async def test_a_transaction_reports_started_updated_and_ended(
     await add_tag(sql, "TAG-1")
     [refused] = await run([call("Authorize", {"idTag": "TAG-NOBODY"})])
     assert result(refused)["idTagInfo"]["status"] == "Invalid"
-    [accepted] = await run([call("Authorize", {"idTag": "TAG-1"})])
+    [_accepted] = await run([call("Authorize", {"idTag": "TAG-1"})])
     tx = await start(run, meter=1000)
     # Two readings within the throttle interval: one transaction.updated.
     await run([call("MeterValues", meter_payload(tx, 1500, T0 + timedelta(minutes=1)))])

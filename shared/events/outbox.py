@@ -55,6 +55,8 @@ THROTTLE: Table = EventThrottle.__table__  # type: ignore[assignment]
 CHARGEPOINT: Table = ChargePoint.__table__  # type: ignore[assignment]
 TRANSACTION: Table = Transaction.__table__  # type: ignore[assignment]
 
+RELAY_LOCK: Final = 0x637373_6576_74
+"""Key of the transaction-level advisory lock a relay round holds."""
 SYSTEM_KEY: Final = ""
 """The `event_sequence` key of events without a charge point."""
 
@@ -264,7 +266,8 @@ def bus_envelope(row: Mapping[str, Any]) -> Envelope:
 class OutboxRelay:
     """Publishes committed outbox rows to `csms.events`, oldest first; prunes old rows.
 
-    Several relays may run (webhooks replicas): rows are taken with SKIP LOCKED.
+    Several relays may run (webhooks replicas): a round holds an advisory lock, so one relays
+    at a time and the broker gets the events in `position` order.
     """
 
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -293,6 +296,12 @@ class OutboxRelay:
         """Publish one batch of unpublished rows and mark them; how many."""
         c = OUTBOX.c
         async with self.sessionmaker() as session, session.begin():
+            # One relay at a time (replicas take turns): events reach the broker in one
+            # order, so one charge point's events never overtake each other there.
+            if not (
+                await session.execute(select(func.pg_try_advisory_xact_lock(RELAY_LOCK)))
+            ).scalar():
+                return 0
             rows = (
                 await session.execute(
                     select(OUTBOX)

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.routes import ROUTER
@@ -16,7 +17,7 @@ from shared.dispatch import Dispatcher, HandlerContext, Route, Router
 from shared.envelope import Envelope, Kind
 from shared.events.catalogue import CATALOGUE, typed_envelope
 from shared.events.catalogue import Envelope as PublicEnvelope
-from shared.events.outbox import OutboxRelay, PublicEvent, stage
+from shared.events.outbox import RELAY_LOCK, OutboxRelay, PublicEvent, stage
 from shared.events.projection import emit_public
 from shared.messagelog import log_call_and_answer
 from shared.settings import Settings
@@ -210,3 +211,20 @@ async def test_the_relay_publishes_committed_events_once_in_order(
     assert all(r["published_at"] is not None for r in rows)
     await relay.relay_once()
     assert len([e for e in got if e.chargepoint_id == cp]) == 5
+
+
+async def test_one_relay_at_a_time(
+    db_sessionmaker: async_sessionmaker[AsyncSession], bus: Bus, sql: Sql
+) -> None:
+    cp = new_cp()
+    async with db_sessionmaker() as session, session.begin():
+        await stage(session, [PublicEvent("security.event", {"type": "T"}, cp)])
+    relay = OutboxRelay(db_sessionmaker, bus)
+    async with db_sessionmaker() as other, other.begin():
+        # Another replica's round holds the relay lock: this one relays nothing meanwhile.
+        await other.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK)))
+        assert await relay.relay_once() == 0
+    while await relay.relay_once():
+        pass
+    rows = await _events(sql, cp)
+    assert [r["published_at"] is not None for r in rows] == [True]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import time
@@ -65,10 +66,8 @@ def group_cpu(pids: list[int]) -> float:
     """CPU seconds of a group of processes (ones that exited meanwhile count as 0)."""
     total = 0.0
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):  # exited meanwhile
             total += cpu_seconds(pid)
-        except OSError:
-            pass
     return total
 
 
@@ -194,7 +193,7 @@ async def main(args: argparse.Namespace) -> None:
     env["CSMS_LOG_LEVEL"] = "WARNING"
     env["CSMS_WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "true"
     logs = Path(args.log_dir)
-    logs.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
     stack = Stack(env=env, log_dir=logs, gateway_port=port, health_ports=health)
     try:
         for name in ("registry", "transactions", "gateway"):

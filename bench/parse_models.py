@@ -113,7 +113,7 @@ def msgspec_parser(version: str, action: str) -> Callable[[dict[str, Any]], obje
     """`msgspec.convert` into Structs generated from the schema; None without msgspec."""
     if util.find_spec("msgspec") is None:
         return None
-    import msgspec  # noqa: PLC0415 (optional: only this row needs it)
+    import msgspec  # optional: only this row needs it
 
     out = Path(tempfile.mkdtemp(prefix="bench-msgspec-")) / f"m_{action.lower()}.py"
     subprocess.run(

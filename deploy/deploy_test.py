@@ -601,7 +601,7 @@ async def exercise(stack: Stack, runner: Runner) -> None:
             try:
                 await boot_16(stack.ws_url, "DT-CP-AFTER")
                 return "boot and authorize answered after the restart"
-            except Exception as exc:  # noqa: BLE001 - services reconnecting; retried
+            except Exception as exc:  # services reconnecting; retried
                 if time.monotonic() > deadline:
                     raise CheckFailed(f"no service after the broker restart: {exc!r}") from exc
                 await asyncio.sleep(2)

@@ -24,13 +24,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.bus.errors import Reject
+from shared.bus.errors import BusError, Reject
 from shared.bus.topology import EVENTS
 from shared.commands import (
     COMMAND_COMPLETED,
@@ -41,9 +42,11 @@ from shared.commands import (
 from shared.db.models import CommandEffectCursor, CommandLog, CommandSequence
 from shared.db.sequences import take_seqs
 from shared.db.session import is_transient_db_error
-from shared.dispatch import HandlerContext, Payload, Route
+from shared.dispatch import HandlerContext, Route
 from shared.envelope import Envelope, Kind
 from shared.events.outbox import PublicEvent, stage
+from shared.messages import CommandNudge
+from shared.ocpp import OCPP16, OCPP201, OcppModel, ResponseInvalid, parse_payload
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,29 @@ PAGE: Final = 200
 
 Effect = Callable[[HandlerContext, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
 """(ctx, charge point id, request, CALLRESULT payload): the effect of one command's result."""
+
+Q = TypeVar("Q", bound=OcppModel)
+R = TypeVar("R", bound=OcppModel)
+TypedEffect = Callable[[HandlerContext, str, Q, R], Awaitable[None]]
+
+
+def typed_effect(
+    request: type[Q], response: type[R], effect: TypedEffect[Q, R], *, version: str = OCPP201
+) -> Effect:
+    """An `Effect` that reads the stored request and answer as their typed models
+    (shared/ocpp) and hands those to `effect`; an unreadable row raises (logged, passed)."""
+
+    async def apply(
+        ctx: HandlerContext, chargepoint_id: str, req: dict[str, Any], res: dict[str, Any]
+    ) -> None:
+        typed_request = parse_payload(request, req, version=version)
+        typed_response = parse_payload(response, res, version=version, error=ResponseInvalid)
+        await effect(ctx, chargepoint_id, typed_request, typed_response)
+
+    apply.__name__ = getattr(effect, "__name__", "effect")
+    apply.__doc__ = effect.__doc__
+    return apply
+
 
 ERROR_CODES: Final = {
     "offline": GATEWAY_NOT_CONNECTED,
@@ -139,7 +165,7 @@ def completed_payload_of(row: Mapping[str, Any]) -> dict[str, Any]:
     response = row["response"] if outcome == "result" else None
     error: dict[str, Any] | None = None
     if outcome != "result":
-        details = row["response"] if outcome == "error" and row["response"] else {}
+        details = row["response"] if outcome in ("error", "refused") and row["response"] else {}
         error = {
             "code": row["error_code"] or ERROR_CODES.get(outcome, "GenericError"),
             "description": row["error_description"] or "",
@@ -154,6 +180,7 @@ def completed_payload_of(row: Mapping[str, Any]) -> dict[str, Any]:
         "response": response,
         "error": error,
         "seq": row["seq"],
+        "ocpp_version": row.get("ocpp_version"),
     }
 
 
@@ -175,7 +202,7 @@ async def publish_nudge(publisher: ConfirmedPublisher, event: Envelope) -> bool:
     the outcome is committed and the sweeper nudges the effect consumers later."""
     try:
         await publisher.publish(EVENTS, event.action, event)
-    except Exception as exc:
+    except BusError as exc:
         log.warning(
             "%s of %s not published (%r); the command sweeper will nudge its effects",
             event.action,
@@ -195,11 +222,13 @@ async def apply_effects(
     consumer: str,
     chargepoint_id: str,
     effects: Mapping[str, Effect],
+    effects_v201: Mapping[str, Effect] | None = None,
 ) -> int:
     """Apply, in `seq` order, the effects of the charge point's completed commands past this
     consumer's cursor, and move the cursor; the number of command log rows passed.
 
-    Only `result` outcomes of actions in `effects` have effects. An effect that fails for a
+    Only `result` outcomes of actions in `effects` (1.6: rows with `ocpp_version` 1.6 or
+    NULL) or `effects_v201` (rows sent as 2.0.1) have effects. An effect that fails for a
     reason other than the database being unavailable is rolled back to its savepoint,
     logged and passed (its stored request will not change: waiting would block every later
     effect of the charge point for good).
@@ -216,10 +245,11 @@ async def apply_effects(
     ).scalar_one()
     applied = start
     c = COMMAND_LOG.c
+    tables: dict[str, Mapping[str, Effect]] = {OCPP16: effects, OCPP201: effects_v201 or {}}
     while True:
         rows = (
             await session.execute(
-                select(c.id, c.seq, c.action, c.outcome, c.request, c.response)
+                select(c.id, c.seq, c.action, c.outcome, c.request, c.response, c.ocpp_version)
                 .where(c.chargepoint_id == chargepoint_id, c.seq > applied)
                 .order_by(c.seq)
                 .limit(PAGE)
@@ -228,7 +258,7 @@ async def apply_effects(
         if not rows:
             break
         for row in rows:
-            effect = effects.get(row.action)
+            effect = tables.get(row.ocpp_version or OCPP16, {}).get(row.action)
             if (
                 effect is not None
                 and row.outcome == "result"
@@ -261,20 +291,37 @@ async def _apply_one(ctx: HandlerContext, effect: Effect, chargepoint_id: str, r
         )
 
 
-def effect_routes(consumer: str, effects: Mapping[str, Effect]) -> list[Route]:
+def effect_routes(
+    consumer: str,
+    effects: Mapping[str, Effect],
+    effects_v201: Mapping[str, Effect] | None = None,
+) -> list[Route[Any]]:
     """The routes of one service's effect consumer: `command.completed` and the sweeper's
     `command.effects_due`, on the service's `command-effects` queue (one message per
     transaction: each takes one charge point's cursor)."""
 
-    async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
-        chargepoint_id = env.payload.get("chargepoint_id") or env.chargepoint_id
-        if not isinstance(chargepoint_id, str) or not chargepoint_id:
+    async def handle(ctx: HandlerContext, env: Envelope, req: CommandNudge) -> None:
+        chargepoint_id = req.chargepoint_id or ctx.chargepoint_id
+        if not chargepoint_id:
             raise Reject(f"{env.action} without chargepoint_id")
-        await apply_effects(ctx, consumer=consumer, chargepoint_id=chargepoint_id, effects=effects)
-        return None
+        await apply_effects(
+            ctx,
+            consumer=consumer,
+            chargepoint_id=chargepoint_id,
+            effects=effects,
+            effects_v201=effects_v201,
+        )
 
     return [
-        Route(EVENTS, key, handle, log_message=False, own_queue=EFFECTS_QUEUE)
+        Route(
+            EVENTS,
+            key,
+            handle,
+            CommandNudge,
+            log_message=False,
+            own_queue=EFFECTS_QUEUE,
+            chargepoint_required=False,
+        )
         for key in (COMMAND_COMPLETED, COMMAND_EFFECTS_DUE)
     ]
 
@@ -321,7 +368,7 @@ class CommandSweeper:
         while not stopping.is_set():
             try:
                 await self.sweep()
-            except Exception as exc:  # the database or broker away: next round
+            except (SQLAlchemyError, OSError, BusError) as exc:  # database or broker away
                 log.warning("command sweep failed: %r", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=self.interval)

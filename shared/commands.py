@@ -5,8 +5,10 @@ charge point id as routing key, `mandatory` and a TTL; the gateway node that hol
 sends the CALL and replies (services/gateway/downstream.py). The outcomes are distinct:
 
 - `Result`: the charge point's CALLRESULT payload (camelCase, as the charge point sent it);
-- `CallError`: its CALLERROR (code, description, details), or the gateway's refusal of the
-  request (e.g. a schema violation, spelled as a 1.6 CALLERROR code);
+- `CallError`: its CALLERROR (code, description, details), or a CALLRESULT the gateway
+  found invalid (`AnswerInvalid`, `source` "gateway");
+- `Refused`: the gateway did not send it (`RequestInvalid`: the version's schema refuses
+  it; `UnsupportedForVersion`; `GatewayError`); never "the charge point answered";
 - `NotConnected`: no gateway node binds the id (the broker returns the message at once), or
   the node lost the socket before the charge point answered (gateway error `NotConnected`);
 - `TimedOut`: the charge point did not answer in time (gateway error `Timeout`), or no reply
@@ -19,7 +21,13 @@ that own the affected tables apply the effects from the committed rows, in order
 
 Payload keys: OCPP uses camelCase, the REST API snake_case. `to_snake` / `to_camel` convert
 keys (recursively, values untouched) with a mapping derived from every property name of the
-`ocpp` package's 1.6 JSON schemas, so odd names (`csChargingProfiles`) convert exactly.
+`ocpp` package's JSON schemas of the version (1.6 by default), so odd names
+(`csChargingProfiles`) convert exactly. The contents of free-form fields (`data` of
+DataTransfer, `customData`) are the vendor's: left as they are.
+
+The routing table: `COMMANDS_BY_VERSION` (what the API sends to a charge point of each
+negotiated version) and `EQUIVALENTS` (a command of one version -> the other's command for
+the same job: RemoteStartTransaction -> RequestStartTransaction).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import orjson
 from shared.bus.errors import RpcTimeout, Unroutable
 from shared.bus.topology import DOWNSTREAM
 from shared.envelope import Envelope, Kind
+from shared.ocpp.versions import OCPP16, OCPP201
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +55,26 @@ COMMAND_EFFECTS_DUE: Final = "command.effects_due"
 """Routing key of the sweeper's nudge: a charge point has command outcomes some effect
 consumer has not applied yet (payload `{"chargepoint_id"}`)."""
 
-OCPP16: Final = "ocpp1.6"
-
 RPC_MARGIN: Final = 0.5
 """Seconds the sender waits beyond the command's timeout, so the gateway's own `Timeout`
 reply (sent when its deadline passes) normally arrives before the RPC gives up."""
 
-# What services/gateway/downstream.py puts in `error_code` when no CALLERROR came back.
+# What services/gateway/downstream.py puts in `error_code` when no CALLERROR came back
+# (`Envelope.error_source = "gateway"`; a charge point's CALLERROR has "chargepoint").
 GATEWAY_NOT_CONNECTED: Final = "NotConnected"
 GATEWAY_TIMEOUT: Final = "Timeout"
+GATEWAY_REQUEST_INVALID: Final = "RequestInvalid"
+"""The gateway's schema check refused the request (details: `ocpp_code`, `path`, `rule`)."""
+GATEWAY_UNSUPPORTED: Final = "UnsupportedForVersion"
+"""The action is no command of the connection's version, or the sender routed it for
+another version than the connection speaks (the charge point reconnected meanwhile)."""
+GATEWAY_ANSWER_INVALID: Final = "AnswerInvalid"
+"""The charge point answered with a CALLRESULT its version's schema refuses."""
+GATEWAY_FAILED: Final = "GatewayError"
+"""The gateway failed while handling the command."""
+GATEWAY_REFUSALS: Final = frozenset({GATEWAY_REQUEST_INVALID, GATEWAY_UNSUPPORTED, GATEWAY_FAILED})
+SOURCE_GATEWAY: Final = "gateway"
+SOURCE_CHARGEPOINT: Final = "chargepoint"
 
 COMMANDS_V16: Final[tuple[str, ...]] = (
     "CancelReservation",
@@ -79,7 +99,86 @@ COMMANDS_V16: Final[tuple[str, ...]] = (
 )
 """Every OCPP 1.6 core/profile message the central system initiates."""
 
-OutcomeName = Literal["result", "error", "offline", "timeout"]
+COMMANDS_V201: Final[tuple[str, ...]] = (
+    "CancelReservation",
+    "ChangeAvailability",
+    "ClearCache",
+    "ClearChargingProfile",
+    "ClearDisplayMessage",
+    "ClearVariableMonitoring",
+    "CostUpdated",
+    "CustomerInformation",
+    "DataTransfer",
+    "GetBaseReport",
+    "GetChargingProfiles",
+    "GetCompositeSchedule",
+    "GetDisplayMessages",
+    "GetLocalListVersion",
+    "GetLog",
+    "GetMonitoringReport",
+    "GetReport",
+    "GetTransactionStatus",
+    "GetVariables",
+    "PublishFirmware",
+    "RequestStartTransaction",
+    "RequestStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SendLocalList",
+    "SetChargingProfile",
+    "SetDisplayMessage",
+    "SetMonitoringBase",
+    "SetMonitoringLevel",
+    "SetNetworkProfile",
+    "SetVariableMonitoring",
+    "SetVariables",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UnpublishFirmware",
+    "UpdateFirmware",
+)
+"""Every OCPP 2.0.1 message the CSMS initiates, but the certificate ones (ISO 15118 and
+security: CertificateSigned, DeleteCertificate, GetInstalledCertificateIds,
+InstallCertificate, belong to the security work)."""
+
+COMMANDS_BY_VERSION: Final[dict[str, tuple[str, ...]]] = {
+    OCPP16: COMMANDS_V16,
+    OCPP201: COMMANDS_V201,
+}
+"""The commands the REST API sends, per negotiated OCPP version (the routing table)."""
+
+_RENAMED: Final = (
+    # (1.6 action, its 2.0.1 counterpart): same purpose, other message.
+    ("RemoteStartTransaction", "RequestStartTransaction"),
+    ("RemoteStopTransaction", "RequestStopTransaction"),
+    ("ChangeConfiguration", "SetVariables"),
+    ("GetConfiguration", "GetVariables"),
+    ("GetDiagnostics", "GetLog"),
+)
+EQUIVALENTS: Final[dict[str, dict[str, str]]] = {
+    OCPP16: {
+        **{a: a for a in COMMANDS_V201 if a in COMMANDS_V16},
+        **{new: old for old, new in _RENAMED},
+    },
+    OCPP201: {
+        **{a: a for a in COMMANDS_V16 if a in COMMANDS_V201},
+        **dict(_RENAMED),
+    },
+}
+"""Version -> (a command of the other version -> this version's command for the same job)."""
+
+
+def command_version(action: str, version: str) -> bool:
+    """True if `action` is a command the API sends to charge points speaking `version`."""
+    return action in COMMANDS_BY_VERSION.get(version, ())
+
+
+def equivalent(action: str, version: str) -> str | None:
+    """The command of `version` that does what `action` (of the other version) does."""
+    return EQUIVALENTS.get(version, {}).get(action)
+
+
+OutcomeName = Literal["result", "error", "offline", "timeout", "refused"]
 """The `command_log.outcome` value of each outcome (shared/db/enums.COMMAND_OUTCOMES)."""
 
 
@@ -96,12 +195,25 @@ class Result:
 
 @dataclass(frozen=True, slots=True)
 class CallError:
-    """The charge point (or the gateway, refusing the request) answered with a CALLERROR."""
+    """The charge point answered with a CALLERROR (`source` "chargepoint"), or with a
+    CALLRESULT the gateway found invalid (`source` "gateway", code `AnswerInvalid`)."""
 
     code: str
     description: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    source: str = SOURCE_CHARGEPOINT
     outcome: OutcomeName = field(default="error", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The gateway did not send the command (`code` one of `GATEWAY_REFUSALS`): the request
+    fails the version's schema, is no command of the version, or the gateway failed."""
+
+    code: str
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    outcome: OutcomeName = field(default="refused", init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +232,7 @@ class TimedOut:
     outcome: OutcomeName = field(default="timeout", init=False)
 
 
-CommandOutcome = Result | CallError | NotConnected | TimedOut
+CommandOutcome = Result | CallError | Refused | NotConnected | TimedOut
 
 
 class CommandBus(Protocol):
@@ -153,7 +265,7 @@ async def send_command(
     payload: dict[str, Any],
     timeout: float,
     correlation_id: str | None = None,
-    ocpp_version: str = OCPP16,
+    ocpp_version: str | None = None,
 ) -> CommandOutcome:
     """Send one command (payload in camelCase) and return how it ended; never raises for the
     four outcomes (a broken broker connection still raises `shared.bus` errors).
@@ -161,6 +273,8 @@ async def send_command(
     `correlation_id` (default: a new uuid4 hex) identifies the command end to end: the
     command log row, the envelope the gateway gets and the `command.completed` event. No
     event is published here: the caller commits the outcome first (shared/command_outbox.py).
+    `ocpp_version`: the version the payload was built for; the gateway refuses the command
+    (`UnsupportedForVersion`) if the connection speaks another one. None: not checked.
     """
     if timeout <= 0:
         raise ValueError("timeout must be positive")
@@ -190,18 +304,30 @@ async def send_command(
 
 
 def outcome_of(reply: Envelope) -> CommandOutcome:
-    """Map the gateway's reply envelope to an outcome."""
+    """Map the gateway's reply envelope to an outcome.
+
+    A charge point's CALLERROR (`error_source` "chargepoint") is a `CallError` whatever its
+    code (a charge point answering `NotConnected` did answer). The gateway's own errors
+    (`error_source` "gateway", or none from a gateway that predates it) are told by code.
+    """
     if reply.kind is Kind.RESULT:
         return Result(dict(reply.payload))
     code = reply.error_code or "GenericError"
     description = reply.error_description or ""
-    if reply.kind is Kind.ERROR and code == GATEWAY_NOT_CONNECTED:
-        return NotConnected(description)
-    if reply.kind is Kind.ERROR and code == GATEWAY_TIMEOUT:
-        return TimedOut(description)
+    details = dict(reply.error_details or {})
     if reply.kind is not Kind.ERROR:
-        return CallError("InternalError", f"unexpected reply kind {reply.kind}")
-    return CallError(code, description, dict(reply.error_details or {}))
+        return Refused(GATEWAY_FAILED, f"unexpected reply kind {reply.kind}")
+    if reply.error_source == SOURCE_CHARGEPOINT:
+        return CallError(code, description, details)
+    if code == GATEWAY_NOT_CONNECTED:
+        return NotConnected(description)
+    if code == GATEWAY_TIMEOUT:
+        return TimedOut(description)
+    if reply.error_source == SOURCE_GATEWAY:
+        if code in GATEWAY_REFUSALS:
+            return Refused(code, description, details)
+        return CallError(code, description, details, source=SOURCE_GATEWAY)
+    return CallError(code, description, details)
 
 
 # ------------------------------------------------------------------------------- key names
@@ -262,11 +388,18 @@ def key_maps(version: str = "v16") -> tuple[dict[str, str], dict[str, str]]:
     return to_snake_map, to_camel_map
 
 
+OPAQUE_KEYS: Final = frozenset({"data", "customData", "custom_data"})
+"""Keys whose values are free-form vendor data (2.0.1 DataTransfer `data`, `customData`):
+their contents keep their own key names."""
+
+_SCHEMA_DIRS: Final = {OCPP16: "v16", OCPP201: "v201", "v16": "v16", "v201": "v201"}
+
+
 def _convert(value: Any, mapping: dict[str, str], fallback: Any) -> Any:
     if isinstance(value, dict):
         return {
-            (mapping.get(k) or fallback(k) if isinstance(k, str) else k): _convert(
-                v, mapping, fallback
+            (mapping.get(k) or fallback(k) if isinstance(k, str) else k): (
+                v if k in OPAQUE_KEYS else _convert(v, mapping, fallback)
             )
             for k, v in value.items()
         }
@@ -275,14 +408,14 @@ def _convert(value: Any, mapping: dict[str, str], fallback: Any) -> Any:
     return value
 
 
-def to_snake(payload: Any) -> Any:
+def to_snake(payload: Any, version: str = OCPP16) -> Any:
     """An OCPP payload with snake_case keys (recursive; values untouched)."""
-    return _convert(payload, key_maps()[0], camel_to_snake)
+    return _convert(payload, key_maps(_SCHEMA_DIRS[version])[0], camel_to_snake)
 
 
-def to_camel(payload: Any) -> Any:
+def to_camel(payload: Any, version: str = OCPP16) -> Any:
     """A snake_case payload with OCPP's camelCase keys (recursive; values untouched)."""
-    return _convert(payload, key_maps()[1], snake_to_camel)
+    return _convert(payload, key_maps(_SCHEMA_DIRS[version])[1], snake_to_camel)
 
 
 def kebab(action: str) -> str:

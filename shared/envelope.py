@@ -48,6 +48,8 @@ class Envelope(BaseModel):
     error_code: str | None = None
     error_description: str | None = None
     error_details: dict[str, Any] | None = None
+    # Who raised an ERROR: "chargepoint" (its CALLERROR) or "gateway" (its own refusal).
+    error_source: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
     def to_bytes(self) -> bytes:
@@ -66,9 +68,14 @@ class Envelope(BaseModel):
         )
 
     def error(
-        self, code: str, description: str = "", details: dict[str, Any] | None = None
+        self,
+        code: str,
+        description: str = "",
+        details: dict[str, Any] | None = None,
+        *,
+        source: str | None = None,
     ) -> Envelope:
-        """The ERROR answering this CALL, with an OCPP error code."""
+        """The ERROR answering this CALL, with an OCPP error code (and who raised it)."""
         return self.model_copy(
             update={
                 "kind": Kind.ERROR,
@@ -76,6 +83,7 @@ class Envelope(BaseModel):
                 "error_code": code,
                 "error_description": description,
                 "error_details": details or {},
+                "error_source": source,
                 "created_at": utcnow(),
             }
         )

@@ -31,7 +31,7 @@ class HealthServer:
         self,
         port: int,
         *,
-        host: str = "0.0.0.0",  # noqa: S104 - probes come from outside the pod
+        host: str = "0.0.0.0",  # probes come from outside the pod
         check_timeout: float = 2.0,
     ) -> None:
         self.host = host

@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_ADMIN_PASSWORD = "admin-change-me"  # noqa: S105 - development default, refused elsewhere
-DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_ADMIN_PASSWORD = "admin-change-me"  # development default, refused elsewhere
+DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
 
 
 class Environment(StrEnum):
@@ -47,10 +47,10 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
 
-    gateway_host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces
+    gateway_host: str = "0.0.0.0"  # a server listens on all interfaces
     gateway_port: int = Field(default=9000, ge=1, le=65535)
     gateway_node_id: str = Field(default_factory=_default_node_id, min_length=1, max_length=200)
-    api_host: str = "0.0.0.0"  # noqa: S104
+    api_host: str = "0.0.0.0"
     api_port: int = Field(default=8000, ge=1, le=65535)
     registry_health_port: int = Field(default=9101, ge=0, le=65535)
     transactions_health_port: int = Field(default=9102, ge=0, le=65535)

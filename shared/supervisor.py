@@ -176,10 +176,8 @@ class Supervisor:
             stop.cancel()
         # Drain what the child wrote before exiting; a grandchild holding the pipe must not
         # keep us waiting.
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pump, timeout=2.0)
-        except TimeoutError:
-            pass
         if self._stopping.is_set():
             self._emit("csms", f"{child.name} stopped (status {returncode})")
         return returncode

@@ -15,11 +15,14 @@ Energies are JSON numbers in Wh, exact: integers stay integers, 2.0.1 decimals k
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-TRANSACTION_STOPPED: Final = "transaction.stopped"
+from shared.event_names import TRANSACTION_STOPPED
+from shared.ocpp import format_datetime
+
+__all__ = ["TRANSACTION_STOPPED"]
 
 ClosedBy = Literal["chargepoint", "csms", "operator"]
 Outcome = Literal["stopped", "closed", "corrected", "repeated", "unknown"]
@@ -38,14 +41,6 @@ def wh_number(value: Decimal | int | None) -> int | float | None:
     if value == value.to_integral_value():
         return int(value)
     return float(value)
-
-
-def ocpp_time(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z`."""
-    if value is None:
-        return None
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def closed_by_label(closed_by: str | None) -> ClosedBy:
@@ -80,7 +75,7 @@ def stopped_payload(
         "meter_stop": wh_number(meter_stop),
         "energy_wh": wh_number(energy),
         "reason": reason,
-        "timestamp": ocpp_time(timestamp),
+        "timestamp": format_datetime(timestamp) if timestamp is not None else None,
         "outcome": outcome,
         "closed_by": closed_by,
     }
@@ -101,7 +96,7 @@ def estimate_of(
     """The `previous` member of a `corrected` event: what the close had estimated."""
     return {
         "meter_stop": wh_number(meter_stop),
-        "timestamp": ocpp_time(timestamp),
+        "timestamp": format_datetime(timestamp) if timestamp is not None else None,
         "reason": reason,
         "closed_by": closed_by_label(closed_by),
     }

@@ -7,14 +7,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shared.bus.consumer import Outcome
 from shared.bus.topology import upstream_key
+from shared.dispatch import HandlerContext, Parsed, Router, parse_delivery
 from shared.envelope import Envelope, Kind
 
 Sql = Callable[..., Awaitable[list[dict[str, Any]]]]
 """The `sql` fixture: one statement in its own committed transaction; rows as dicts."""
 
-Run = Callable[[Sequence[Envelope]], Awaitable[list[Envelope | None]]]
-"""The `run` fixture: envelopes through the dispatcher as ONE batch; the replies."""
+Run = Callable[[Sequence[Envelope]], Awaitable[list[Outcome]]]
+"""The `run` fixture: envelopes through the dispatcher as ONE batch; the outcomes (a reply,
+`Rejected` for a message dead-lettered before its handler, or None)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,16 @@ def delivery(env: Envelope) -> FakeDelivery:
     if env.kind is Kind.CALL and not env.action.startswith("gateway."):
         return FakeDelivery(env, upstream_key(env.ocpp_version or "ocpp1.6", env.action))
     return FakeDelivery(env, env.action)
+
+
+async def handle(router: Router, ctx: HandlerContext, env: Envelope) -> Any:
+    """Run `env` through its route's handler alone, as the dispatcher would (its payload
+    parsed into the route's model first), on `ctx`; the handler's answer."""
+    route = router.routes[delivery(env).routing_key]
+    parsed = parse_delivery(route, delivery(env))
+    assert isinstance(parsed, Parsed), parsed
+    ctx.chargepoint_id = env.chargepoint_id or ""
+    return await route.handler(ctx, env, parsed.request)
 
 
 class RecordingPublisher:

@@ -23,6 +23,7 @@ from services.api.chargepoints.router import router as chargepoints_router
 from services.api.chargingprofiles.router import composite_router, decisions_router
 from services.api.chargingprofiles.router import router as chargingprofiles_router
 from services.api.commandlog.router import router as commandlog_router
+from services.api.commands.router import install_openapi as install_command_bodies
 from services.api.commands.router import router as commands_router
 from services.api.errors import error_json, install_error_handlers
 from services.api.events.router import router as events_router
@@ -268,4 +269,5 @@ def create_app(
     ):
         api.include_router(router)
     app.include_router(api)
+    install_command_bodies(app)
     return app

@@ -20,6 +20,8 @@ point's other commands (shared/command_outbox.py), on `csms.charging.command-eff
   -> the matching `Installed` / `Pending` installations on this charge point become
   `Cleared`: by `id` if given, else by connectorId, chargingProfilePurpose and stackLevel
   (each when given; none given = every profile of the charge point).
+
+The 2.0.1 commands' effects are in command_effects_v201.py (same consumer, same cursor).
 """
 
 from __future__ import annotations
@@ -110,9 +112,30 @@ async def set_charging_profile(
     if not isinstance(profile_id, int):
         log.warning("SetChargingProfile without chargingProfileId: not recorded")
         return
+    await record_sent_profile(
+        ctx,
+        chargepoint_id,
+        connector_id=connector_id,
+        profile_id=profile_id,
+        sent=sent,
+        transaction_id=await _transaction(ctx, sent.get("transactionId")),
+    )
+
+
+async def record_sent_profile(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    *,
+    connector_id: int,
+    profile_id: int,
+    sent: dict[str, Any],
+    transaction_id: int | None,
+) -> None:
+    """An accepted profile (`sent`: 1.6 csChargingProfiles wire form) as a `charging_profile`
+    row and its `Installed` installation (see the module docstring)."""
     columns = {
         **profile_columns(sent),
-        "transaction_id": await _transaction(ctx, sent.get("transactionId")),
+        "transaction_id": transaction_id,
         "chargepoint_id": chargepoint_id,
         "connector_id": connector_id,
     }
@@ -164,24 +187,46 @@ async def clear_charging_profile(
     """Accepted / Unknown -> the matching installations on this charge point are Cleared."""
     if response.get("status") not in ("Accepted", "Unknown"):
         return
+    profile_id = request.get("id")
+    connector_id = request.get("connectorId")
+    purpose = request.get("chargingProfilePurpose")
+    stack_level = request.get("stackLevel")
+    await clear_installations(
+        ctx,
+        chargepoint_id,
+        profile_id=profile_id if isinstance(profile_id, int) else None,
+        connector_id=connector_id if isinstance(connector_id, int) else None,
+        purpose=purpose if isinstance(purpose, str) else None,
+        stack_level=stack_level if isinstance(stack_level, int) else None,
+    )
+
+
+async def clear_installations(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    *,
+    profile_id: int | None,
+    connector_id: int | None,
+    purpose: str | None,
+    stack_level: int | None,
+) -> None:
+    """The matching `Installed` / `Pending` installations on this charge point become
+    `Cleared`: by profile id if given, else by connector, purpose and stack level as given."""
     i = ChargingProfileInstallation
     stmt = update(i).where(
         i.chargepoint_id == chargepoint_id, i.status.in_(("Installed", "Pending"))
     )
-    profile_id = request.get("id")
-    if isinstance(profile_id, int):
+    if profile_id is not None:
         stmt = stmt.where(i.chargingprofile_id == profile_id)
     else:
-        if isinstance(request.get("connectorId"), int):
-            stmt = stmt.where(i.connectorid == request["connectorId"])
+        if connector_id is not None:
+            stmt = stmt.where(i.connectorid == connector_id)
         matching = select(ChargingProfile.chargingprofile_id)
-        if isinstance(request.get("chargingProfilePurpose"), str):
-            matching = matching.where(
-                ChargingProfile.chargingprofile_purpose == request["chargingProfilePurpose"]
-            )
-        if isinstance(request.get("stackLevel"), int):
-            matching = matching.where(ChargingProfile.stack_level == request["stackLevel"])
-        if "chargingProfilePurpose" in request or "stackLevel" in request:
+        if purpose is not None:
+            matching = matching.where(ChargingProfile.chargingprofile_purpose == purpose)
+        if stack_level is not None:
+            matching = matching.where(ChargingProfile.stack_level == stack_level)
+        if purpose is not None or stack_level is not None:
             stmt = stmt.where(i.chargingprofile_id.in_(matching))
     await ctx.session.execute(stmt.values(status="Cleared"))
 
@@ -192,5 +237,7 @@ EFFECTS: dict[str, Effect] = {
 }
 """Action -> effect of its CALLRESULT (other outcomes change nothing)."""
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS)
+from services.charging import command_effects_v201  # noqa: E402 - it uses the helpers above
+
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
 """Add to the charging service's route table (consumed on its `command-effects` queue)."""

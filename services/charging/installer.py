@@ -32,6 +32,7 @@ from shared.commands import (
     CommandBus,
     CommandOutcome,
     NotConnected,
+    Refused,
     Result,
     TimedOut,
     send_command,
@@ -64,7 +65,8 @@ def status_of(outcome: CommandOutcome) -> str:
     """The installation status an outcome of SetChargingProfile leads to."""
     if isinstance(outcome, Result):
         return "Installed" if outcome.payload.get("status") == "Accepted" else "Rejected"
-    if isinstance(outcome, CallError):
+    if isinstance(outcome, CallError | Refused):
+        # Refused: the gateway did not send it (e.g. a 1.6 profile to a 2.0.1 station).
         return "Rejected"
     return "Pending"
 
@@ -75,6 +77,8 @@ def outcome_label(outcome: CommandOutcome) -> str:
         return str(outcome.payload.get("status", "result"))
     if isinstance(outcome, CallError):
         return f"error:{outcome.code}"
+    if isinstance(outcome, Refused):
+        return f"refused:{outcome.code}"
     if isinstance(outcome, NotConnected):
         return "offline"
     assert isinstance(outcome, TimedOut)

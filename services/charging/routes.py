@@ -1,4 +1,4 @@
-"""The charging service's route table: `csms.events` routing key -> handler."""
+"""The charging service's route table: `csms.events` routing key -> request model -> handler."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from services.charging.sending import Db
 from shared.bus.topology import EVENTS
 from shared.charging import CLEAR_PROFILE, INSTALL_PROFILE
 from shared.dispatch import Route, Router
-
-TRANSACTION_STARTED = "transaction.started"
-TRANSACTION_STOPPED = "transaction.stopped"
-CONNECTOR_STATUS_CHANGED = "connector.status_changed"
-CHARGEPOINT_CONNECTED = "chargepoint.connected"
-CHARGEPOINT_DISCONNECTED = "chargepoint.disconnected"
+from shared.event_names import (
+    CHARGEPOINT_CONNECTED,
+    CHARGEPOINT_DISCONNECTED,
+    CONNECTOR_STATUS_CHANGED,
+    TRANSACTION_STARTED,
+    TRANSACTION_STOPPED,
+)
+from shared.messages import NoFields, ProfileRequest
 
 
 def build_router(installer: Installer, db: Db) -> Router:
@@ -23,27 +25,40 @@ def build_router(installer: Installer, db: Db) -> Router:
     the service's sessionmaker (handlers run their own short transactions)."""
     events = EventHandlers(installer, db)
     profiles = ProfileHandlers(installer, db)
+    # Domain events of the registry and transactions services (site load balancing): the
+    # charge point the envelope names is all they read.
+    rebalancing = [
+        (TRANSACTION_STARTED, events.transaction_started),
+        (TRANSACTION_STOPPED, events.transaction_stopped),
+        (CONNECTOR_STATUS_CHANGED, events.connector_status_changed),
+        (CHARGEPOINT_CONNECTED, events.chargepoint_connected),
+        (CHARGEPOINT_DISCONNECTED, events.chargepoint_disconnected),
+    ]
     return Router(
         [
-            # Domain events of the registry and transactions services (site load balancing).
-            Route(EVENTS, TRANSACTION_STARTED, events.transaction_started, log_message=False),
-            Route(EVENTS, TRANSACTION_STOPPED, events.transaction_stopped, log_message=False),
+            *(
+                Route(EVENTS, key, handler, NoFields, log_message=False)
+                for key, handler in rebalancing
+            ),
+            # RPCs of the API: install / clear a stored profile (no charge point named).
             Route(
                 EVENTS,
-                CONNECTOR_STATUS_CHANGED,
-                events.connector_status_changed,
+                INSTALL_PROFILE,
+                profiles.install,
+                ProfileRequest,
                 log_message=False,
+                rpc=True,
+                chargepoint_required=False,
             ),
-            Route(EVENTS, CHARGEPOINT_CONNECTED, events.chargepoint_connected, log_message=False),
             Route(
                 EVENTS,
-                CHARGEPOINT_DISCONNECTED,
-                events.chargepoint_disconnected,
+                CLEAR_PROFILE,
+                profiles.clear,
+                ProfileRequest,
                 log_message=False,
+                rpc=True,
+                chargepoint_required=False,
             ),
-            # RPCs of the API: install / clear a stored profile.
-            Route(EVENTS, INSTALL_PROFILE, profiles.install, log_message=False, rpc=True),
-            Route(EVENTS, CLEAR_PROFILE, profiles.clear, log_message=False, rpc=True),
             # Profiles sent with the commands API (csms.charging.command-effects).
             *command_effects.ROUTES,
         ]

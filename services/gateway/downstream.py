@@ -27,7 +27,6 @@ from typing import Final, Protocol
 from aio_pika.abc import AbstractIncomingMessage
 
 from services.gateway.connection import ChargePointConnection, ConnectionGone, close_quietly
-from services.gateway.errors import ErrorKey
 from services.gateway.frames import CallResult
 from services.gateway.validation import SchemaViolation, UnknownSchema, validate
 from services.gateway.versions.base import Direction
@@ -35,6 +34,16 @@ from shared import metrics
 from shared.bus.consumer import BatchHandler, Delivery, Outcome
 from shared.bus.errors import BusError, RpcTimeout, Unroutable
 from shared.bus.topology import DOWNSTREAM
+from shared.commands import (
+    GATEWAY_ANSWER_INVALID,
+    GATEWAY_FAILED,
+    GATEWAY_NOT_CONNECTED,
+    GATEWAY_REQUEST_INVALID,
+    GATEWAY_TIMEOUT,
+    GATEWAY_UNSUPPORTED,
+    SOURCE_CHARGEPOINT,
+    SOURCE_GATEWAY,
+)
 from shared.envelope import Envelope, Kind, utcnow
 from shared.logging import chargepoint_id_var, correlation_id_var
 
@@ -44,8 +53,6 @@ TAKEOVER: Final = "gateway.takeover"
 TAKEOVER_TIMEOUT: Final = 2.0
 REPLACED_CLOSE_CODE: Final = 4000
 REPLACED_REASON: Final = "replaced by a newer connection"
-NOT_CONNECTED: Final = "NotConnected"
-TIMEOUT: Final = "Timeout"
 
 
 class DownstreamBus(Protocol):
@@ -218,7 +225,9 @@ class Downstream:
                 )
         except Exception:
             log.exception("command %s failed", envelope.action)
-            reply = envelope.error("InternalError", "the gateway failed to handle the command")
+            reply = envelope.error(
+                GATEWAY_FAILED, "the gateway failed to handle the command", source=SOURCE_GATEWAY
+            )
         if delivery.reply_to:
             try:
                 await self._bus.reply(delivery.message, reply)
@@ -243,23 +252,53 @@ class Downstream:
         expiration: float | None = None,
         sent_at: datetime | None = None,
     ) -> Envelope:
-        """Send one command to a charge point held here; the reply envelope."""
+        """Send one command to a charge point held here; the reply envelope.
+
+        The gateway's own errors (`error_source` "gateway"): `NotConnected`, `Timeout`,
+        `UnsupportedForVersion` (no command of the connection's version, or routed by the
+        sender for another version than the connection speaks), `RequestInvalid` (the
+        version's schema refuses the request; `details.ocpp_code` spells the violation),
+        `AnswerInvalid` (the charge point's CALLRESULT fails the schema). A CALLERROR of the
+        charge point is passed on as it came, `error_source` "chargepoint".
+        """
         conn = self.connections.get(chargepoint_id)
         if conn is None or conn.closed:
-            return envelope.error(NOT_CONNECTED, f"{chargepoint_id} is not connected")
+            return envelope.error(
+                GATEWAY_NOT_CONNECTED, f"{chargepoint_id} is not connected", source=SOURCE_GATEWAY
+            )
         version = conn.version
         action = envelope.action
+        if envelope.ocpp_version and envelope.ocpp_version != version.name:
+            return envelope.error(
+                GATEWAY_UNSUPPORTED,
+                f"{action} was sent for {envelope.ocpp_version}; "
+                f"{chargepoint_id} speaks {version.name}",
+                {"ocpp_version": version.name},
+                source=SOURCE_GATEWAY,
+            )
         if action not in version.downstream:
             return envelope.error(
-                version.error_code(ErrorKey.NOT_SUPPORTED),
+                GATEWAY_UNSUPPORTED,
                 f"{action} is not a command of {version.name}",
+                {"ocpp_version": version.name},
+                source=SOURCE_GATEWAY,
             )
         try:
             validate(version, action, Direction.REQUEST, envelope.payload)
         except SchemaViolation as exc:
-            return envelope.error(version.error_code(exc.key), exc.description, exc.details)
+            return envelope.error(
+                GATEWAY_REQUEST_INVALID,
+                exc.description,
+                {**exc.details, "ocpp_code": version.error_code(exc.key)},
+                source=SOURCE_GATEWAY,
+            )
         except UnknownSchema:
-            return envelope.error(version.error_code(ErrorKey.NOT_SUPPORTED), "no schema")
+            return envelope.error(
+                GATEWAY_UNSUPPORTED,
+                f"{version.name} has no schema for {action}",
+                {"ocpp_version": version.name},
+                source=SOURCE_GATEWAY,
+            )
         timeout = self._deadline(expiration, sent_at)
         try:
             with metrics.time_call(version.name, action, "out"):
@@ -267,10 +306,16 @@ class Downstream:
         except TimeoutError:
             metrics.count_ocpp_message(version.name, action, "out", "timeout")
             metrics.count_rpc_timeout("chargepoint")
-            return envelope.error(TIMEOUT, f"no answer from {chargepoint_id} within {timeout:.1f}s")
+            return envelope.error(
+                GATEWAY_TIMEOUT,
+                f"no answer from {chargepoint_id} within {timeout:.1f}s",
+                source=SOURCE_GATEWAY,
+            )
         except ConnectionGone:
             metrics.count_ocpp_message(version.name, action, "out", "not_connected")
-            return envelope.error(NOT_CONNECTED, f"{chargepoint_id} disconnected")
+            return envelope.error(
+                GATEWAY_NOT_CONNECTED, f"{chargepoint_id} disconnected", source=SOURCE_GATEWAY
+            )
         if isinstance(answer, CallResult):
             try:
                 validate(version, action, Direction.RESPONSE, answer.payload)
@@ -278,14 +323,21 @@ class Downstream:
                 log.warning("invalid %s answer from the charge point: %s", action, exc.description)
                 metrics.count_ocpp_message(version.name, action, "out", "invalid_answer")
                 return envelope.error(
-                    version.error_code(exc.key),
+                    GATEWAY_ANSWER_INVALID,
                     f"the charge point's answer is invalid: {exc.description}",
-                    {**exc.details, "payload": answer.payload},
+                    {
+                        **exc.details,
+                        "ocpp_code": version.error_code(exc.key),
+                        "payload": answer.payload,
+                    },
+                    source=SOURCE_GATEWAY,
                 )
             metrics.count_ocpp_message(version.name, action, "out", "ok")
             return envelope.result(answer.payload)
         metrics.count_ocpp_message(version.name, action, "out", "error")
-        return envelope.error(answer.code, answer.description, answer.details)
+        return envelope.error(
+            answer.code, answer.description, answer.details, source=SOURCE_CHARGEPOINT
+        )
 
 
 def _seconds(value: object) -> float | None:

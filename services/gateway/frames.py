@@ -36,6 +36,10 @@ CALLERROR: Final = 4
 MAX_UNIQUE_ID_LENGTH: Final = 36
 UNKNOWN_UNIQUE_ID: Final = "-1"
 MAX_DESCRIPTION_LENGTH: Final = 255
+MAX_ACTION_LENGTH: Final = 64
+"""Longest action a CALL may name. The longest OCPP 1.6 / 2.0.1 action is 33 characters
+(PublishFirmwareStatusNotification); anything longer is no action of any version
+(NotImplemented) and is cut to this length wherever it is repeated (logs, frame log)."""
 NUL_ESCAPE: Final = "\\u0000"
 """How JSON text spells U+0000 (a raw NUL is not allowed in a JSON string): every frame
 holding a NUL holds this, and a frame without it holds none (a cheap pre-filter)."""
@@ -167,6 +171,14 @@ def parse(data: str | bytes) -> Frame:
         action, payload = msg[2], msg[3]
         if not isinstance(action, str) or not action:
             raise FrameError(ErrorKey.RPC_FRAMEWORK, "action is not a string", uid, type_id)
+        if len(action) > MAX_ACTION_LENGTH:
+            raise FrameError(
+                ErrorKey.NOT_IMPLEMENTED,
+                f"action longer than {MAX_ACTION_LENGTH} characters: not an OCPP action",
+                uid,
+                type_id,
+                action=action[:MAX_ACTION_LENGTH],
+            )
         if not isinstance(payload, dict):
             raise FrameError(ErrorKey.FORMAT_VIOLATION, "payload is not an object", uid, type_id)
         canonical = _dumps(payload, uid, type_id, orjson.OPT_SORT_KEYS)  # canonical_payload

@@ -7,23 +7,26 @@ from typing import Any
 from sqlalchemy import column, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.registry.policy import boot_answer, initial_registration_status
-from services.registry.queries import chargepoint_id_of, chargepoint_table, clip_row, ocpp_datetime
+from services.registry.policy import boot_answer
+from services.registry.queries import chargepoint_table, clip_row
+from shared.chargepoints import initial_registration_status
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.event_names import CHARGEPOINT_BOOTED
 
 
 async def register(
     ctx: HandlerContext, env: Envelope, reported: dict[str, Any], announced: Payload
-) -> Payload:
-    """Upsert the charge point with its `reported` columns; the boot answer.
+) -> str:
+    """Upsert the charge point with its `reported` columns; the registration status answered.
 
     `reported` maps chargepoint columns to the values of the boot (None = not reported: an
     optional field a boot leaves out keeps what an earlier boot reported). `announced` is
     what the `chargepoint.booted` event carries besides status, created and ocppVersion.
-    The answer (status, currentTime, interval) has the same shape in 1.6 and 2.0.1.
+    Each version's handler builds its BootNotification answer from it (the same three fields
+    in 1.6 and 2.0.1: status, currentTime, interval).
     """
-    chargepoint_id = chargepoint_id_of(env)
+    chargepoint_id = ctx.chargepoint_id
     values = clip_row(
         chargepoint_table,
         {
@@ -46,7 +49,7 @@ async def register(
     row = (await ctx.session.execute(upsert)).one()
     status = boot_answer(row.registration_status, decommissioned=row.decommissioned_at is not None)
     ctx.emit(
-        "chargepoint.booted",
+        CHARGEPOINT_BOOTED,
         {
             "status": status,
             "created": bool(row.created),
@@ -55,8 +58,4 @@ async def register(
         },
         chargepoint_id,
     )
-    return {
-        "status": status,
-        "currentTime": ocpp_datetime(ctx.now),
-        "interval": ctx.settings.heartbeat_interval,
-    }
+    return status

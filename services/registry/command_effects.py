@@ -17,6 +17,8 @@ point's completed commands it has not applied yet, from the committed request an
 - SendLocalList Accepted -> chargepoint.local_list_version = the sent listVersion;
   GetLocalListVersion result -> the version the charge point reports.
 
+The 2.0.1 commands' effects are in command_effects_v201.py (same consumer, same cursor).
+
 Each command's effect is applied once (the consumer's cursor moves in the same
 transaction), in the order the outcomes were committed; the registry's batch locks
 (locking.py) take the charge point and its connectors first.
@@ -67,6 +69,13 @@ async def change_availability(
     if not isinstance(connector_id, int) or connector_id < 0:
         log.warning("ChangeAvailability with connectorId %r: not applied", connector_id)
         return
+    await apply_availability(ctx, chargepoint_id, connector_id, availability)
+
+
+async def apply_availability(
+    ctx: HandlerContext, chargepoint_id: str, connector_id: int, availability: str
+) -> None:
+    """`availability` on one connector row (0: every connector of the charge point)."""
     if connector_id == 0:
         # OCPP 1.6 §5.2: connectorId 0 is the charge point with all its connectors.
         await ctx.session.execute(
@@ -93,9 +102,10 @@ async def change_availability(
     )
 
 
-async def _upsert_keys(
+async def upsert_keys(
     ctx: HandlerContext, chargepoint_id: str, rows: list[dict[str, Any]], *, readonly_known: bool
 ) -> None:
+    """Upsert `chargepoint_configuration` rows (`readonly` only when `readonly_known`)."""
     if not rows or not await _exists(ctx, chargepoint_id):
         return
     stmt = pg_insert(CONFIGURATION).values(rows)
@@ -120,7 +130,7 @@ async def change_configuration(
         log.warning("configuration key %r longer than %d: not stored", key, CONFIG_KEY_LENGTH)
         return
     row = {"chargepoint_id": chargepoint_id, "key": key, "value": value, "readonly": False}
-    await _upsert_keys(ctx, chargepoint_id, [row], readonly_known=True)
+    await upsert_keys(ctx, chargepoint_id, [row], readonly_known=True)
 
 
 async def get_configuration(
@@ -143,7 +153,7 @@ async def get_configuration(
             "value": value if isinstance(value, str) else None,
             "readonly": readonly if isinstance(readonly, bool) else None,
         }
-    await _upsert_keys(ctx, chargepoint_id, list(rows.values()), readonly_known=True)
+    await upsert_keys(ctx, chargepoint_id, list(rows.values()), readonly_known=True)
     unknown = [k for k in response.get("unknownKey") or [] if isinstance(k, str)]
     if unknown:
         await ctx.session.execute(
@@ -153,7 +163,8 @@ async def get_configuration(
         )
 
 
-async def _set_list_version(ctx: HandlerContext, chargepoint_id: str, version: object) -> None:
+async def set_list_version(ctx: HandlerContext, chargepoint_id: str, version: object) -> None:
+    """`chargepoint.local_list_version` = `version` (an int; anything else is ignored)."""
     if not isinstance(version, int) or isinstance(version, bool):
         return
     await ctx.session.execute(
@@ -168,14 +179,14 @@ async def send_local_list(
 ) -> None:
     """Accepted -> the charge point now holds list version `listVersion`."""
     if response.get("status") == "Accepted":
-        await _set_list_version(ctx, chargepoint_id, request.get("listVersion"))
+        await set_list_version(ctx, chargepoint_id, request.get("listVersion"))
 
 
 async def get_local_list_version(
     ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
 ) -> None:
     """The version the charge point reports (OCPP 1.6 §5.10: 0 empty, -1 unsupported)."""
-    await _set_list_version(ctx, chargepoint_id, response.get("listVersion"))
+    await set_list_version(ctx, chargepoint_id, response.get("listVersion"))
 
 
 EFFECTS: dict[str, Effect] = {
@@ -191,5 +202,7 @@ EFFECTS: dict[str, Effect] = {
 CONSUMER = "registry"
 """This service's cursors in `command_effect_cursor`."""
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS)
+from services.registry import command_effects_v201  # noqa: E402 - it uses the helpers above
+
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
 """Add to the registry's route table (consumed on `csms.registry.command-effects`)."""

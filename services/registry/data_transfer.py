@@ -14,14 +14,18 @@ from collections.abc import Awaitable, Callable
 import orjson
 from sqlalchemy import Table
 
-from services.registry.queries import chargepoint_id_of, clip_row
+from services.registry.queries import clip_row
 from shared.db.models import DataTransfer
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.ocpp.v16.data_transfer_request import DataTransferRequest as DataTransfer16
+from shared.ocpp.v201.data_transfer_request import DataTransferRequest as DataTransfer201
 
 data_transfer_table: Table = DataTransfer.__table__  # type: ignore[assignment]
 
-VendorHandler = Callable[[HandlerContext, Envelope], Awaitable[Payload]]
+DataTransferRequest = DataTransfer16 | DataTransfer201
+
+VendorHandler = Callable[[HandlerContext, Envelope, DataTransferRequest], Awaitable[Payload]]
 """Returns the DataTransfer answer payload (`status`, optional `data`)."""
 
 VENDOR_HANDLERS: dict[str, VendorHandler] = {}
@@ -38,11 +42,9 @@ def unregister_vendor(vendor_id: str) -> None:
     VENDOR_HANDLERS.pop(vendor_id, None)
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(ctx: HandlerContext, env: Envelope, req: DataTransferRequest) -> Payload:
     """Store the transfer, then answer it from the vendor's handler or UnknownVendorId."""
-    chargepoint_id = chargepoint_id_of(env)
-    vendor_id = env.payload.get("vendorId")
-    data = env.payload.get("data")
+    data = req.data
     if data is not None and not isinstance(data, str):
         # 1.6 says string (2.0.1 anyType): a JSON value is kept, serialised.
         data = orjson.dumps(data).decode()
@@ -51,9 +53,9 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         clip_row(
             data_transfer_table,
             {
-                "chargepoint_id": chargepoint_id,
-                "vendor_id": vendor_id if isinstance(vendor_id, str) else str(vendor_id),
-                "data_message_id": env.payload.get("messageId"),
+                "chargepoint_id": ctx.chargepoint_id,
+                "vendor_id": req.vendor_id,
+                "data_message_id": req.message_id,
                 "data": data,
                 "direction": "in",
                 "received_at": env.created_at,
@@ -61,7 +63,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             },
         ),
     )
-    handler = VENDOR_HANDLERS.get(vendor_id) if isinstance(vendor_id, str) else None
+    handler = VENDOR_HANDLERS.get(req.vendor_id)
     if handler is None:
         return {"status": "UnknownVendorId"}
-    return await handler(ctx, env)
+    return await handler(ctx, env, req)

@@ -8,18 +8,22 @@ from __future__ import annotations
 from sqlalchemy import Table, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.registry.policy import initial_registration_status
-from services.registry.queries import chargepoint_id_of, chargepoint_table
+from services.registry.queries import chargepoint_table
+from shared.chargepoints import initial_registration_status
 from shared.db.models import Heartbeat
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp.v16.heartbeat_request import HeartbeatRequest as Heartbeat16
+from shared.ocpp.v201.heartbeat_request import HeartbeatRequest as Heartbeat201
 
 heartbeat_table: Table = Heartbeat.__table__  # type: ignore[assignment]
 
 
-async def record_heartbeat(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def record_heartbeat(
+    ctx: HandlerContext, env: Envelope, req: Heartbeat16 | Heartbeat201
+) -> None:
     """Record the heartbeat at its receipt time; the gateway answered currentTime itself."""
-    chargepoint_id = chargepoint_id_of(env)
+    chargepoint_id = ctx.chargepoint_id
     received_at = env.created_at
     stmt = pg_insert(chargepoint_table).values(
         chargepoint_id=chargepoint_id,
@@ -45,4 +49,3 @@ async def record_heartbeat(ctx: HandlerContext, env: Envelope) -> Payload | None
             "message_id": env.correlation_id,
         },
     )
-    return None

@@ -29,10 +29,12 @@ from sqlalchemy import Integer, Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.handlers.v201.notifications import ACTIONS as NOTIFICATIONS_201
 from shared.bus.topology import GATEWAY_AUTHENTICATE, GATEWAY_FRAME_LOG, upstream_key
 from shared.commands import COMMAND_COMPLETED, COMMAND_EFFECTS_DUE
 from shared.db.models import ChargePoint, Connector
 from shared.dispatch import DeliveryLike
+from shared.ocpp import OCPP16, OCPP201
 
 chargepoint_table: Table = ChargePoint.__table__  # type: ignore[assignment]
 connector_table: Table = Connector.__table__  # type: ignore[assignment]
@@ -47,10 +49,11 @@ UNLOCKED: Final = frozenset(
         GATEWAY_AUTHENTICATE,
         *(
             upstream_key(version, action)
-            for version in ("ocpp1.6", "ocpp2.0.1")
+            for version in (OCPP16, OCPP201)
             for action in ("DataTransfer", "SecurityEventNotification")
         ),
-        upstream_key("ocpp2.0.1", "NotifyEvent"),
+        upstream_key(OCPP201, "NotifyEvent"),
+        *(upstream_key(OCPP201, action) for action in NOTIFICATIONS_201),
     }
 )
 """Messages that lock no charge point or connector row (they write the message log, their own
@@ -58,8 +61,8 @@ rows, or only read): they must not wait for, nor hold up, the batches that do.""
 
 CONNECTOR_WRITERS: Final = frozenset(
     {
-        upstream_key("ocpp1.6", "StatusNotification"),
-        upstream_key("ocpp2.0.1", "StatusNotification"),
+        upstream_key(OCPP16, "StatusNotification"),
+        upstream_key(OCPP201, "StatusNotification"),
         COMMAND_COMPLETED,
         COMMAND_EFFECTS_DUE,
     }

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from shared.settings import UnknownChargePointPolicy
-
-ACCEPTED, PENDING, REJECTED = "Accepted", "Pending", "Rejected"
+from shared.chargepoints import ACCEPTED, PENDING, REJECTED
 
 # A charge point clock running ahead must not pin its status: a timestamp further than this
 # in the future of the moment the gateway received the frame is replaced by that moment.
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
-
-_INITIAL_STATUS = {
-    UnknownChargePointPolicy.PENDING: PENDING,
-    UnknownChargePointPolicy.ACCEPT: ACCEPTED,
-    UnknownChargePointPolicy.REJECT: REJECTED,
-}
-
-
-def initial_registration_status(policy: UnknownChargePointPolicy) -> str:
-    """The registration_status a charge point nobody provisioned is created with.
-
-    Under `reject` the row is still created (as Rejected) so that operators see who knocks
-    and can accept it through the API; it is answered Rejected until then.
-    """
-    return _INITIAL_STATUS[policy]
 
 
 def boot_answer(registration_status: str, *, decommissioned: bool) -> str:
@@ -41,22 +24,6 @@ def boot_answer(registration_status: str, *, decommissioned: bool) -> str:
     if registration_status in (ACCEPTED, PENDING, REJECTED):
         return registration_status
     return PENDING
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """An OCPP date-time (any fractional precision, `Z` or offset) as aware UTC, else None.
-
-    A timestamp without an offset is taken as UTC (OCPP timestamps are UTC).
-    """
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def report_time(reported: datetime | None, received_at: datetime) -> datetime:

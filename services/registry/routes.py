@@ -1,6 +1,13 @@
-"""The registry's route table: upstream routing key -> handler (one module per action)."""
+"""The registry's route table: routing key -> request model -> handler (one module per action).
+
+Every route names the model its payload is parsed into before the handler runs
+(shared/dispatch.py): the generated OCPP models for the charge points' CALLs (`ocpp_route`
+checks the model is its action's), shared/messages.py for the gateway's own messages.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from services.registry import command_effects
 from services.registry.handlers import connect_auth, gateway_events, v201
@@ -22,71 +29,126 @@ from shared.bus.topology import (
     GATEWAY_DISCONNECTED,
     GATEWAY_FRAME_LOG,
     UPSTREAM,
-    upstream_key,
 )
-from shared.dispatch import Route, Router
+from shared.dispatch import Route, Router, ocpp_route
+from shared.messages import GatewayAuthenticate, GatewayConnection, GatewayFrameLog
+from shared.ocpp import OCPP16, OCPP201
+from shared.ocpp.v16.boot_notification_request import BootNotificationRequest as Boot16
+from shared.ocpp.v16.data_transfer_request import DataTransferRequest as DataTransfer16
+from shared.ocpp.v16.diagnostics_status_notification_request import (
+    DiagnosticsStatusNotificationRequest as Diagnostics16,
+)
+from shared.ocpp.v16.firmware_status_notification_request import (
+    FirmwareStatusNotificationRequest as Firmware16,
+)
+from shared.ocpp.v16.heartbeat_request import HeartbeatRequest as Heartbeat16
+from shared.ocpp.v16.log_status_notification_request import (
+    LogStatusNotificationRequest as LogStatus16,
+)
+from shared.ocpp.v16.security_event_notification_request import (
+    SecurityEventNotificationRequest as SecurityEvent16,
+)
+from shared.ocpp.v16.signed_firmware_status_notification_request import (
+    SignedFirmwareStatusNotificationRequest as SignedFirmware16,
+)
+from shared.ocpp.v16.status_notification_request import StatusNotificationRequest as Status16
+from shared.ocpp.v201.boot_notification_request import BootNotificationRequest as Boot201
+from shared.ocpp.v201.data_transfer_request import DataTransferRequest as DataTransfer201
+from shared.ocpp.v201.firmware_status_notification_request import (
+    FirmwareStatusNotificationRequest as Firmware201,
+)
+from shared.ocpp.v201.heartbeat_request import HeartbeatRequest as Heartbeat201
+from shared.ocpp.v201.log_status_notification_request import (
+    LogStatusNotificationRequest as LogStatus201,
+)
+from shared.ocpp.v201.notify_event_request import NotifyEventRequest as NotifyEvent201
+from shared.ocpp.v201.notify_report_request import NotifyReportRequest as NotifyReport201
+from shared.ocpp.v201.security_event_notification_request import (
+    SecurityEventNotificationRequest as SecurityEvent201,
+)
+from shared.ocpp.v201.status_notification_request import StatusNotificationRequest as Status201
 
-V16 = "ocpp1.6"
-V201 = "ocpp2.0.1"
+V16, V201 = OCPP16, OCPP201
 
-ROUTES: list[Route] = [
+ROUTES: list[Route[Any]] = [
     # RPC: the answer needs state.
-    Route(UPSTREAM, upstream_key(V16, "BootNotification"), boot_notification.handle, rpc=True),
-    Route(UPSTREAM, upstream_key(V16, "DataTransfer"), data_transfer.handle, rpc=True),
+    ocpp_route(V16, "BootNotification", boot_notification.handle, Boot16, rpc=True),
+    ocpp_route(V16, "DataTransfer", data_transfer.handle, DataTransfer16, rpc=True),
     # Security profile 1: the gateway asks before it accepts a websocket (not an OCPP frame).
-    Route(UPSTREAM, GATEWAY_AUTHENTICATE, connect_auth.handle, log_message=False, rpc=True),
-    # Fire-and-forget: the gateway answered once the broker confirmed.
-    Route(UPSTREAM, upstream_key(V16, "Heartbeat"), heartbeat.handle),
-    Route(UPSTREAM, upstream_key(V16, "StatusNotification"), status_notification.handle),
     Route(
         UPSTREAM,
-        upstream_key(V16, "FirmwareStatusNotification"),
-        firmware_status_notification.handle,
+        GATEWAY_AUTHENTICATE,
+        connect_auth.handle,
+        GatewayAuthenticate,
+        log_message=False,
+        rpc=True,
     ),
-    Route(
-        UPSTREAM,
-        upstream_key(V16, "DiagnosticsStatusNotification"),
+    # Fire-and-forget: the gateway answered once the broker confirmed.
+    ocpp_route(V16, "Heartbeat", heartbeat.handle, Heartbeat16),
+    ocpp_route(V16, "StatusNotification", status_notification.handle, Status16),
+    ocpp_route(V16, "FirmwareStatusNotification", firmware_status_notification.handle, Firmware16),
+    ocpp_route(
+        V16,
+        "DiagnosticsStatusNotification",
         diagnostics_status_notification.handle,
+        Diagnostics16,
     ),
     # OCPP 1.6 security whitepaper.
-    Route(
-        UPSTREAM,
-        upstream_key(V16, "SecurityEventNotification"),
-        security_event_notification.handle,
+    ocpp_route(
+        V16, "SecurityEventNotification", security_event_notification.handle, SecurityEvent16
     ),
-    Route(UPSTREAM, upstream_key(V16, "LogStatusNotification"), log_status_notification.handle),
-    Route(
-        UPSTREAM,
-        upstream_key(V16, "SignedFirmwareStatusNotification"),
+    ocpp_route(V16, "LogStatusNotification", log_status_notification.handle, LogStatus16),
+    ocpp_route(
+        V16,
+        "SignedFirmwareStatusNotification",
         signed_firmware_status_notification.handle,
+        SignedFirmware16,
     ),
     # OCPP 2.0.1 (services/gateway/versions/v201.py lists which are RPC).
-    Route(
-        UPSTREAM, upstream_key(V201, "BootNotification"), v201.boot_notification.handle, rpc=True
-    ),
-    Route(UPSTREAM, upstream_key(V201, "DataTransfer"), v201.data_transfer.handle, rpc=True),
-    Route(UPSTREAM, upstream_key(V201, "Heartbeat"), v201.heartbeat.handle),
-    Route(UPSTREAM, upstream_key(V201, "StatusNotification"), v201.status_notification.handle),
-    Route(
-        UPSTREAM,
-        upstream_key(V201, "FirmwareStatusNotification"),
+    ocpp_route(V201, "BootNotification", v201.boot_notification.handle, Boot201, rpc=True),
+    ocpp_route(V201, "DataTransfer", v201.data_transfer.handle, DataTransfer201, rpc=True),
+    ocpp_route(V201, "Heartbeat", v201.heartbeat.handle, Heartbeat201),
+    ocpp_route(V201, "StatusNotification", v201.status_notification.handle, Status201),
+    ocpp_route(
+        V201,
+        "FirmwareStatusNotification",
         v201.firmware_status_notification.handle,
+        Firmware201,
     ),
-    Route(
-        UPSTREAM, upstream_key(V201, "LogStatusNotification"), v201.log_status_notification.handle
-    ),
-    Route(
-        UPSTREAM,
-        upstream_key(V201, "SecurityEventNotification"),
+    ocpp_route(V201, "LogStatusNotification", v201.log_status_notification.handle, LogStatus201),
+    ocpp_route(
+        V201,
+        "SecurityEventNotification",
         v201.security_event_notification.handle,
+        SecurityEvent201,
     ),
-    Route(UPSTREAM, upstream_key(V201, "NotifyEvent"), v201.notify_event.handle),
-    Route(UPSTREAM, upstream_key(V201, "NotifyReport"), v201.notify_report.handle),
+    ocpp_route(V201, "NotifyEvent", v201.notify_event.handle, NotifyEvent201),
+    ocpp_route(V201, "NotifyReport", v201.notify_report.handle, NotifyReport201),
+    # Reports that follow the CSMS's 2.0.1 commands: kept in the message log.
+    *(
+        ocpp_route(V201, action, v201.notifications.handle, model)
+        for action, model in v201.notifications.MODELS.items()
+    ),
     # Gateway housekeeping: not OCPP frames, so no message-log rows of their own
     # (frame_log writes the ocpp_message rows itself).
-    Route(UPSTREAM, GATEWAY_CONNECTED, gateway_events.connected, log_message=False),
-    Route(UPSTREAM, GATEWAY_DISCONNECTED, gateway_events.disconnected, log_message=False),
-    Route(UPSTREAM, GATEWAY_FRAME_LOG, gateway_events.frame_log, log_message=False),
+    Route(
+        UPSTREAM, GATEWAY_CONNECTED, gateway_events.connected, GatewayConnection, log_message=False
+    ),
+    Route(
+        UPSTREAM,
+        GATEWAY_DISCONNECTED,
+        gateway_events.disconnected,
+        GatewayConnection,
+        log_message=False,
+    ),
+    Route(
+        UPSTREAM,
+        GATEWAY_FRAME_LOG,
+        gateway_events.frame_log,
+        GatewayFrameLog,
+        log_message=False,
+        chargepoint_required=False,
+    ),
     # Effects of central-system commands (ChangeAvailability, configuration, local list).
     *command_effects.ROUTES,
 ]

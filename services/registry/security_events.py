@@ -5,21 +5,27 @@ Both versions send the same fields (type, timestamp, techInfo).
 
 from __future__ import annotations
 
-from services.registry.queries import chargepoint_id_of
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp import format_datetime
+from shared.ocpp.v16.security_event_notification_request import (
+    SecurityEventNotificationRequest as SecurityEvent16,
+)
+from shared.ocpp.v201.security_event_notification_request import (
+    SecurityEventNotificationRequest as SecurityEvent201,
+)
 
 
-async def announce_security_event(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def announce_security_event(
+    ctx: HandlerContext, env: Envelope, req: SecurityEvent16 | SecurityEvent201
+) -> None:
     """No table of its own: the message log row is the record; operators get an event."""
-    chargepoint_id = chargepoint_id_of(env)
     ctx.emit(
         "chargepoint.security_event",
         {
-            "type": env.payload.get("type"),
-            "timestamp": env.payload.get("timestamp"),
-            "techInfo": env.payload.get("techInfo"),
+            "type": req.type,
+            "timestamp": format_datetime(req.timestamp),
+            "techInfo": req.tech_info,
         },
-        chargepoint_id,
+        ctx.chargepoint_id,
     )
-    return None

@@ -28,17 +28,13 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.registry.policy import is_latest, report_time
-from services.registry.queries import (
-    chargepoint_id_of,
-    chargepoint_table,
-    clip_row,
-    ensure_chargepoint,
-    ocpp_datetime,
-)
+from services.registry.queries import chargepoint_table, clip_row, create_chargepoint_if_unknown
 from shared.db import enums
 from shared.db.models import Connector, StatusNotification
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.event_names import CONNECTOR_STATUS_CHANGED
+from shared.ocpp import format_datetime
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +62,9 @@ async def record_status(
     `connector_id` 0 is the charge point itself; `extra` holds the optional columns of the
     `status_notification` row (info, vendor_id, vendor_error_code).
     """
-    chargepoint_id = chargepoint_id_of(env)
+    chargepoint_id = ctx.chargepoint_id
     at = report_time(reported, env.created_at)
-    await ensure_chargepoint(ctx, chargepoint_id)
+    await create_chargepoint_if_unknown(ctx, chargepoint_id)
 
     connector_uuid: uuid.UUID | None = None
     if connector_id == 0:
@@ -128,7 +124,7 @@ async def _apply_chargepoint_status(
             {
                 "status": status,
                 "previousStatus": current.chargepoint_status,
-                "timestamp": ocpp_datetime(at),
+                "timestamp": format_datetime(at),
             },
             chargepoint_id,
         )
@@ -220,14 +216,14 @@ def _emit_connector_change(
     previous: dict[str, Any],
 ) -> None:
     ctx.emit(
-        "connector.status_changed",
+        CONNECTOR_STATUS_CHANGED,
         {
             "connectorId": connector_id,
             "status": status,
             "errorCode": error_code,
             "previousStatus": previous["status"],
             "previousErrorCode": previous["errorCode"],
-            "timestamp": ocpp_datetime(at),
+            "timestamp": format_datetime(at),
         },
         chargepoint_id,
     )

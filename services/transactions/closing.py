@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.transactions.idtags import ACTIVE, COMPLETED
 from services.transactions.tables import TRANSACTION
+from shared.db.enums import TX_ACTIVE, TX_COMPLETED
 from shared.dispatch import HandlerContext
 from shared.txevents import (
     CLOSED_BY_CSMS,
@@ -72,9 +72,9 @@ async def close_estimated(
     reason_value = literal(reason) if isinstance(reason, str) else reason
     result = await session.execute(
         update(TRANSACTION)
-        .where(t.transaction_id.in_(sorted(ids)), t.status == ACTIVE)
+        .where(t.transaction_id.in_(sorted(ids)), t.status == TX_ACTIVE)
         .values(
-            status=COMPLETED,
+            status=TX_COMPLETED,
             reason_stopped=reason_value,
             closed_by=CLOSED_BY_CSMS,
             wh_meter_stop=t.wh_meter_last,
@@ -127,7 +127,7 @@ async def supersede(
             .where(
                 t.chargepoint_id == chargepoint_id,
                 t.connectorid == connector_id,
-                (t.status == ACTIVE) | (t.transaction_id == transaction_id),
+                (t.status == TX_ACTIVE) | (t.transaction_id == transaction_id),
             )
             .order_by(t.transaction_id)
             .with_for_update(key_share=True)  # FOR NO KEY UPDATE
@@ -167,4 +167,4 @@ def previous_of(row: Any) -> dict[str, Any]:
 
 def is_estimate(row: Any) -> bool:
     """A Completed transaction the CSMS or an operator closed, not the charge point."""
-    return bool(row.status == COMPLETED and row.closed_by is not None)
+    return bool(row.status == TX_COMPLETED and row.closed_by is not None)

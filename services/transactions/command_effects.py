@@ -16,6 +16,8 @@ not applied yet, in `seq` order (shared/command_outbox.py), on `csms.transaction
 - RemoteStartTransaction / RemoteStopTransaction: no effect here; the charge point's own
   StartTransaction / StopTransaction record the transaction.
 
+The 2.0.1 commands' effects are in command_effects_v201.py (same consumer, same cursor).
+
 A ReserveNow for a charge point without a `chargepoint` row (the API sends commands only to
 connected charge points, so the registry has created it) is logged and not recorded: the row
 belongs to the registry.
@@ -70,6 +72,30 @@ async def reserve_now(
     ):
         log.warning("ReserveNow request not readable: %r; not recorded", request)
         return
+    await record_reservation(
+        ctx,
+        chargepoint_id,
+        connector_id=connector_id,
+        reservation_id=reservation_id,
+        id_tag=id_tag,
+        parent_id_tag=parent if isinstance(parent, str) else None,
+        expiry=expiry,
+    )
+
+
+async def record_reservation(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    *,
+    connector_id: int,
+    reservation_id: int,
+    id_tag: str,
+    parent_id_tag: str | None,
+    expiry: datetime,
+) -> None:
+    """An accepted reservation (connector 0: any), Active or Expired; an Active one with the
+    same id on the charge point is replaced."""
+    parent = parent_id_tag
     if connector_id < 0:
         log.warning("ReserveNow with connectorId %d: not recorded", connector_id)
         return
@@ -138,6 +164,11 @@ async def cancel_reservation(
     reservation_id = request.get("reservationId")
     if response.get("status") != "Accepted" or not isinstance(reservation_id, int):
         return
+    await cancel(ctx, chargepoint_id, reservation_id)
+
+
+async def cancel(ctx: HandlerContext, chargepoint_id: str, reservation_id: int) -> None:
+    """The Active reservation `reservation_id` of this charge point becomes Cancelled."""
     cancelled = await ctx.session.execute(
         update(RESERVATION)
         .where(
@@ -168,5 +199,7 @@ EFFECTS: dict[str, Effect] = {
 CONSUMER = "transactions"
 """This service's cursors in `command_effect_cursor`."""
 
-ROUTES: list[Route] = effect_routes(CONSUMER, EFFECTS)
+from services.transactions import command_effects_v201  # noqa: E402 - it uses the helpers above
+
+ROUTES: list[Route[Any]] = effect_routes(CONSUMER, EFFECTS, command_effects_v201.EFFECTS)
 """Add to the transactions service's route table (consumed on its `command-effects` queue)."""

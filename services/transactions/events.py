@@ -27,16 +27,15 @@ time to arrive first (closing.py):
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from sqlalchemy import select, update
 
-from services.transactions.idtags import ACTIVE
-from services.transactions.meter import parse_timestamp
 from services.transactions.tables import TRANSACTION
+from shared.db.enums import TX_ACTIVE
 from shared.db.models import Connector
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.messages import ConnectorStatusChanged, NoFields
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +46,18 @@ RUNNING = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Occupied"})
 t = TRANSACTION.c
 
 
-def _reported(payload: Payload, fallback: datetime) -> datetime:
-    raw = payload.get("timestamp")
-    if not isinstance(raw, str):
-        return fallback
-    try:
-        return parse_timestamp(raw)
-    except ValueError:
-        return fallback
-
-
-async def connector_status_changed(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def connector_status_changed(
+    ctx: HandlerContext, env: Envelope, req: ConnectorStatusChanged
+) -> None:
     """Available marks the connector's open transactions idle; a running status unmarks."""
-    chargepoint_id = env.chargepoint_id
-    try:
-        connector_id = int(env.payload["connectorId"])
-        status = str(env.payload["status"])
-    except (KeyError, TypeError, ValueError):
-        log.warning("connector.status_changed without a connector or status: ignored")
-        return None
-    if not chargepoint_id or connector_id <= 0:
-        return None
-    reported = _reported(env.payload, env.created_at)
+    chargepoint_id, connector_id, status = ctx.chargepoint_id, req.connector_id, req.status
+    if connector_id <= 0:
+        return
+    reported = req.reported_at(env.created_at)
     where = (
         (t.chargepoint_id == chargepoint_id)
         & (t.connectorid == connector_id)
-        & (t.status == ACTIVE)
+        & (t.status == TX_ACTIVE)
         # A report older than the transaction says nothing about it.
         & (t.start_transaction_timestamp <= reported)
     )
@@ -88,18 +73,15 @@ async def connector_status_changed(ctx: HandlerContext, env: Envelope) -> Payloa
             .where(where, t.idle_since.is_not(None))
             .values(idle_since=None, updated_at=ctx.now)
         )
-    return None
 
 
-async def chargepoint_booted(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def chargepoint_booted(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
     """Mark what was open on the charge point before the boot; idle if shown Available."""
-    chargepoint_id = env.chargepoint_id
-    if not chargepoint_id:
-        return None
+    chargepoint_id = ctx.chargepoint_id
     booted_at = env.created_at
     # Opened before the boot was handled (`created_at` is the CSMS's clock, like the event's).
     before = (
-        (t.chargepoint_id == chargepoint_id) & (t.status == ACTIVE) & (t.created_at < booted_at)
+        (t.chargepoint_id == chargepoint_id) & (t.status == TX_ACTIVE) & (t.created_at < booted_at)
     )
     marked = await ctx.session.execute(
         update(TRANSACTION)
@@ -124,4 +106,3 @@ async def chargepoint_booted(ctx: HandlerContext, env: Envelope) -> Payload | No
             ids,
             extra={"transaction_ids": ids},
         )
-    return None

@@ -15,20 +15,18 @@ for the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ocpp.v16.enums import AuthorizationStatus
 from sqlalchemy import func, select
 
+from shared.db.enums import TX_ACTIVE
 from shared.db.models import IdTag, Transaction
+from shared.ocpp import format_datetime
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-ACTIVE = "Active"
-COMPLETED = "Completed"
-REJECTED = "Rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +38,6 @@ class TagRecord:
     expiry_date: datetime | None
     parent_id_tag: str | None
     max_active_transactions: int | None = None
-
-
-def format_datetime(value: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`, as OCPP expects."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _expired(tag: TagRecord, now: datetime) -> bool:
@@ -142,7 +133,7 @@ async def count_open(
 ) -> int:
     """How many open (Active) transactions `id_tags` have, other than `excluding`."""
     query = select(func.count()).where(
-        Transaction.id_tag.in_(id_tags), Transaction.status == ACTIVE
+        Transaction.id_tag.in_(id_tags), Transaction.status == TX_ACTIVE
     )
     if excluding is not None:
         query = query.where(Transaction.transaction_id != excluding)

@@ -4,8 +4,8 @@ A batch is one database transaction (shared/dispatch.py): the locks its first ha
 are held while the later ones run. Two batches that touch the same rows in different orders
 (a MeterValues batch's wh_meter_last UPDATE against a batch of StopTransactions, a boot's
 closes against a start on the same connector) would wait on each other until Postgres aborts
-one. So before any handler runs, `lock_batch` (the Router's `prepare` step) reads what the
-batch will touch from its payloads and locks it in one order:
+one. So before any handler runs, `lock_batch` (the Router's `before_batch` step) reads what the
+batch will touch from its parsed requests and locks it in one order:
 
 1. `id_tag` rows of the tags that start transactions (their open-transaction count must not
    change under a start: CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS / max_active_transactions),
@@ -32,17 +32,23 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.transactions.idtags import ACTIVE
 from services.transactions.tables import TRANSACTION
 from shared.bus.topology import upstream_key
+from shared.db.enums import TX_ACTIVE
 from shared.db.models import IdTag
-from shared.dispatch import DeliveryLike
+from shared.dispatch import Parsed
+from shared.event_names import CHARGEPOINT_BOOTED, CONNECTOR_STATUS_CHANGED
+from shared.messages import ConnectorStatusChanged
+from shared.ocpp import OCPP16, OCPP201
+from shared.ocpp.types import INT32_MAX
+from shared.ocpp.v16.meter_values_request import MeterValuesRequest as MeterValues16
+from shared.ocpp.v16.start_transaction_request import StartTransactionRequest
+from shared.ocpp.v16.stop_transaction_request import StopTransactionRequest
+from shared.ocpp.v201.common import IdTokenEnumType
+from shared.ocpp.v201.meter_values_request import MeterValuesRequest as MeterValues201
+from shared.ocpp.v201.transaction_event_request import TransactionEventRequest
 
-V16 = "ocpp1.6"
-V201 = "ocpp2.0.1"
-CONNECTOR_STATUS_CHANGED = "connector.status_changed"
-CHARGEPOINT_BOOTED = "chargepoint.booted"
-INT32_MAX = 2**31 - 1
+__all__ = ["CHARGEPOINT_BOOTED", "CONNECTOR_STATUS_CHANGED", "lock_batch", "wanted"]
 
 
 @dataclass
@@ -55,87 +61,75 @@ class Wanted:
     remote_ids: set[tuple[str, str]] = field(default_factory=set)
     chargepoints: set[str] = field(default_factory=set)
 
-    def transaction(self, raw: Any) -> None:
-        if raw is None:
-            return
-        value = int(raw)
-        if 0 < value <= INT32_MAX:  # a transactionId no row can have locks nothing
+    def transaction(self, value: int | None) -> None:
+        if value is not None and 0 < value <= INT32_MAX:  # no row has another id
             self.transaction_ids.add(value)
 
-    def connector(self, chargepoint_id: str, raw: Any) -> None:
-        value = int(raw)
+    def connector(self, chargepoint_id: str, value: int) -> None:
         if 0 < value <= INT32_MAX:
             self.connectors.add((chargepoint_id, value))
 
 
-Payload = dict[str, Any]
+def _stop(w: Wanted, cp: str, req: StopTransactionRequest) -> None:
+    w.transaction(req.transaction_id)
 
 
-def _stop(w: Wanted, cp: str, p: Payload) -> None:
-    w.transaction(p["transactionId"])
+def _meter_values(w: Wanted, cp: str, req: MeterValues16) -> None:
+    w.transaction(req.transaction_id)
 
 
-def _meter_values(w: Wanted, cp: str, p: Payload) -> None:
-    w.transaction(p.get("transactionId"))
+def _start(w: Wanted, cp: str, req: StartTransactionRequest) -> None:
+    w.connector(cp, req.connector_id)
+    w.tags.add(req.id_tag)
 
 
-def _start(w: Wanted, cp: str, p: Payload) -> None:
-    w.connector(cp, p["connectorId"])
-    w.tags.add(str(p["idTag"]))
+def _transaction_event(w: Wanted, cp: str, req: TransactionEventRequest) -> None:
+    w.remote_ids.add((cp, req.transaction_info.transaction_id))
+    if req.evse is not None:
+        w.connector(cp, req.evse.id)
+    token = req.id_token
+    if token is not None and token.id_token and token.type is not IdTokenEnumType.no_authorization:
+        w.tags.add(token.id_token)
 
 
-def _transaction_event(w: Wanted, cp: str, p: Payload) -> None:
-    w.remote_ids.add((cp, str(p["transactionInfo"]["transactionId"])))
-    evse = p.get("evse")
-    if evse:
-        w.connector(cp, evse["id"])
-    token = (p.get("idToken") or {}).get("idToken")
-    if token:
-        w.tags.add(str(token))
+def _meter_values_201(w: Wanted, cp: str, req: MeterValues201) -> None:
+    w.connector(cp, req.evse_id)
 
 
-def _meter_values_201(w: Wanted, cp: str, p: Payload) -> None:
-    w.connector(cp, p["evseId"])
+def _connector_status(w: Wanted, cp: str, req: ConnectorStatusChanged) -> None:
+    w.connector(cp, req.connector_id)
 
 
-def _connector_status(w: Wanted, cp: str, p: Payload) -> None:
-    w.connector(cp, p["connectorId"])
-
-
-def _booted(w: Wanted, cp: str, p: Payload) -> None:
+def _booted(w: Wanted, cp: str, req: Any) -> None:
     w.chargepoints.add(cp)
 
 
-COLLECTORS: dict[str, Callable[[Wanted, str, Payload], None]] = {
-    upstream_key(V16, "StopTransaction"): _stop,
-    upstream_key(V16, "MeterValues"): _meter_values,
-    upstream_key(V16, "StartTransaction"): _start,
-    upstream_key(V201, "TransactionEvent"): _transaction_event,
-    upstream_key(V201, "MeterValues"): _meter_values_201,
+COLLECTORS: dict[str, Callable[[Wanted, str, Any], None]] = {
+    upstream_key(OCPP16, "StopTransaction"): _stop,
+    upstream_key(OCPP16, "MeterValues"): _meter_values,
+    upstream_key(OCPP16, "StartTransaction"): _start,
+    upstream_key(OCPP201, "TransactionEvent"): _transaction_event,
+    upstream_key(OCPP201, "MeterValues"): _meter_values_201,
     CONNECTOR_STATUS_CHANGED: _connector_status,
     CHARGEPOINT_BOOTED: _booted,
 }
+"""Routing key -> what its (parsed) request makes the batch lock."""
 
 
-def wanted(deliveries: Sequence[DeliveryLike]) -> Wanted:
-    """What the batch's handlers will lock (pure; a payload it cannot read is skipped: its
-    handler answers the error and writes nothing)."""
+def wanted(batch: Sequence[Parsed[Any]]) -> Wanted:
+    """What the batch's handlers will lock (pure; only deliveries whose payload parsed
+    reach here: a refused one writes nothing)."""
     w = Wanted()
-    for delivery in deliveries:
-        collect = COLLECTORS.get(delivery.routing_key)
-        if collect is None:
-            continue
-        env = delivery.envelope
-        try:
-            collect(w, env.chargepoint_id or "", env.payload)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
+    for parsed in batch:
+        collect = COLLECTORS.get(parsed.routing_key)
+        if collect is not None:
+            collect(w, parsed.envelope.chargepoint_id or "", parsed.request)
     return w
 
 
 def _transaction_filter(w: Wanted) -> ColumnElement[bool]:
     t = TRANSACTION.c
-    open_ = t.status == ACTIVE
+    open_ = t.status == TX_ACTIVE
     conditions: list[ColumnElement[bool]] = []
     if w.transaction_ids:
         conditions.append(t.transaction_id.in_(sorted(w.transaction_ids)))
@@ -150,9 +144,9 @@ def _transaction_filter(w: Wanted) -> ColumnElement[bool]:
     return or_(*conditions) if conditions else false()
 
 
-async def lock_batch(session: AsyncSession, deliveries: Sequence[DeliveryLike]) -> None:
+async def lock_batch(session: AsyncSession, batch: Sequence[Parsed[Any]]) -> None:
     """Lock the batch's id tags, then its transactions, each in ascending key order."""
-    w = wanted(deliveries)
+    w = wanted(batch)
     if w.tags:
         lowered = sorted({tag.lower() for tag in w.tags})
         await session.execute(

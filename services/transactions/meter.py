@@ -5,11 +5,19 @@ Pure functions: no database, no I/O, so the hot path stays cheap and is unit-tes
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+
+from shared.ocpp.v16 import meter_values_request as v16_meter_values
+from shared.ocpp.v16 import stop_transaction_request as v16_stop_transaction
+from shared.ocpp.v201.common import MeterValueType, SampledValueType
+
+SampledValue = v16_meter_values.SampledValue | v16_stop_transaction.SampledValue
+"""A 1.6 SampledValue (MeterValues.req and StopTransaction.req's transactionData: the
+generated models define the same type once per message)."""
+MeterValue = v16_meter_values.MeterValue | v16_stop_transaction.MeterValue
 
 ENERGY_ACTIVE_IMPORT_REGISTER = "Energy.Active.Import.Register"
 
@@ -60,17 +68,6 @@ class Sample:
         return bounded(self.value_numeric * factor)
 
 
-def parse_timestamp(value: str) -> datetime:
-    """An OCPP date-time (any fractional precision, `Z` or offset) as an aware UTC datetime.
-
-    A timestamp without an offset is taken as UTC (OCPP-J: "all time values ... in UTC").
-    """
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 def bounded(number: Decimal | None) -> Decimal | None:
     """`number` if Postgres NUMERIC and the arithmetic here hold it comfortably, else None.
 
@@ -99,30 +96,28 @@ def default_unit(measurand: str) -> str | None:
     return DEFAULT_ENERGY_UNIT if measurand.startswith("Energy.") else None
 
 
-def parse_sampled_value(sampled: Mapping[str, Any], timestamp: datetime) -> Sample:
-    """One SampledValue (camelCase keys as received) with OCPP 1.6 defaults applied."""
-    measurand = sampled.get("measurand") or DEFAULT_MEASURAND
-    fmt = sampled.get("format") or DEFAULT_FORMAT
-    value = str(sampled.get("value", ""))
+def parse_sampled_value(sampled: SampledValue, timestamp: datetime) -> Sample:
+    """One 1.6 SampledValue with OCPP 1.6 defaults applied."""
+    measurand = sampled.measurand.value if sampled.measurand else DEFAULT_MEASURAND
+    fmt = sampled.format.value if sampled.format else DEFAULT_FORMAT
     return Sample(
         timestamp=timestamp,
-        value=value,
-        value_numeric=parse_numeric(value, fmt),
+        value=sampled.value,
+        value_numeric=parse_numeric(sampled.value, fmt),
         measurand=measurand,
-        unit=sampled.get("unit") or default_unit(measurand),
-        context=sampled.get("context") or DEFAULT_CONTEXT,
-        location=sampled.get("location") or DEFAULT_LOCATION,
+        unit=sampled.unit.value if sampled.unit else default_unit(measurand),
+        context=sampled.context.value if sampled.context else DEFAULT_CONTEXT,
+        location=sampled.location.value if sampled.location else DEFAULT_LOCATION,
         format=fmt,
-        phase=sampled.get("phase"),
+        phase=sampled.phase.value if sampled.phase else None,
     )
 
 
-def iter_samples(meter_values: Any) -> Iterator[Sample]:
-    """Every sampled value of a `meterValue` / `transactionData` array, in message order."""
+def iter_samples(meter_values: Sequence[MeterValue] | None) -> Iterator[Sample]:
+    """Every sampled value of a 1.6 `meterValue` / `transactionData` array, in order."""
     for meter_value in meter_values or ():
-        timestamp = parse_timestamp(meter_value["timestamp"])
-        for sampled in meter_value.get("sampledValue") or ():
-            yield parse_sampled_value(sampled, timestamp)
+        for sampled in meter_value.sampled_value:
+            yield parse_sampled_value(sampled, meter_value.timestamp)
 
 
 Reading = tuple[datetime, Decimal]
@@ -145,35 +140,33 @@ def latest_energy_wh(samples: list[Sample]) -> Reading | None:
 DEFAULT_UNIT_201 = "Wh"
 
 
-def parse_sampled_value_201(sampled: Mapping[str, Any], timestamp: datetime) -> Sample:
+def parse_sampled_value_201(sampled: SampledValueType, timestamp: datetime) -> Sample:
     """One 2.0.1 SampledValue with its defaults applied.
 
-    `value` is kept as sent (its decimal text); `value_numeric` is the quantity in `unit`,
-    i.e. value x 10^multiplier (so a kWh-scaled register, multiplier 3, still reads in Wh).
+    `value` is kept as sent (its decimal text, read exactly: shared/ocpp/types.py);
+    `value_numeric` is the quantity in `unit`, i.e. value x 10^multiplier (so a kWh-scaled
+    register, multiplier 3, still reads in Wh).
     """
-    raw = sampled.get("value")
-    value = str(raw) if raw is not None else ""
-    numeric = parse_numeric(value)
-    measure = sampled.get("unitOfMeasure") or {}
-    multiplier = measure.get("multiplier") or 0
-    if numeric is not None and isinstance(multiplier, int) and multiplier:
+    numeric = bounded(sampled.value)
+    measure = sampled.unit_of_measure
+    multiplier = (measure.multiplier if measure is not None else None) or 0
+    if numeric is not None and multiplier:
         numeric = bounded(numeric.scaleb(multiplier))
     return Sample(
         timestamp=timestamp,
-        value=value,
+        value=str(sampled.value),
         value_numeric=numeric,
-        measurand=sampled.get("measurand") or DEFAULT_MEASURAND,
-        unit=measure.get("unit") or DEFAULT_UNIT_201,
-        context=sampled.get("context") or DEFAULT_CONTEXT,
-        location=sampled.get("location") or DEFAULT_LOCATION,
+        measurand=sampled.measurand.value if sampled.measurand else DEFAULT_MEASURAND,
+        unit=(measure.unit if measure is not None else None) or DEFAULT_UNIT_201,
+        context=sampled.context.value if sampled.context else DEFAULT_CONTEXT,
+        location=sampled.location.value if sampled.location else DEFAULT_LOCATION,
         format=DEFAULT_FORMAT,
-        phase=sampled.get("phase"),
+        phase=sampled.phase.value if sampled.phase else None,
     )
 
 
-def iter_samples_201(meter_values: Any) -> Iterator[Sample]:
+def iter_samples_201(meter_values: Sequence[MeterValueType] | None) -> Iterator[Sample]:
     """Every sampled value of a 2.0.1 `meterValue` array, in message order."""
     for meter_value in meter_values or ():
-        timestamp = parse_timestamp(meter_value["timestamp"])
-        for sampled in meter_value.get("sampledValue") or ():
-            yield parse_sampled_value_201(sampled, timestamp)
+        for sampled in meter_value.sampled_value:
+            yield parse_sampled_value_201(sampled, meter_value.timestamp)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Final
 from sqlalchemy import select
 
 from services.transactions.closing import close_estimated, closed_event, rebooted_or_stale
-from services.transactions.idtags import ACTIVE
 from services.transactions.tables import TRANSACTION
+from shared.db.enums import TX_ACTIVE
 from shared.envelope import Envelope, event, utcnow
 from shared.txevents import TRANSACTION_STOPPED
 
@@ -56,7 +56,7 @@ async def close_stale(
             (
                 await session.execute(
                     select(t.transaction_id)
-                    .where(t.status == ACTIVE, t.idle_since <= cutoff)
+                    .where(t.status == TX_ACTIVE, t.idle_since <= cutoff)
                     .order_by(t.transaction_id)
                     .limit(BATCH)
                     .with_for_update(key_share=True)  # FOR NO KEY UPDATE, in id order

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import String, Table
 
-from services.transactions.meter import Reading, Sample
+from services.transactions.meter import Sample
 from shared.db.models import MeterValue, Reservation, Transaction
-from shared.dispatch import HandlerContext, OcppError
-from shared.txevents import wh_number
+from shared.dispatch import HandlerContext
 
 TRANSACTION = cast(Table, Transaction.__table__)
 METER_VALUE = cast(Table, MeterValue.__table__)
@@ -60,25 +58,6 @@ def meter_value_row(
     }
 
 
-# The error code of an unreadable payload, spelled as each version's spec spells it.
-FORMAT_VIOLATION = {"ocpp1.6": "FormationViolation", "ocpp2.0.1": "FormatViolation"}
-
-
-@contextmanager
-def payload_errors(action: str, version: str = "ocpp1.6") -> Iterator[None]:
-    """Turn a payload the handler cannot read into an OCPP FormationViolation (1.6 spelling;
-    2.0.1: FormatViolation).
-
-    The gateway validates against the schema first; this guards the rare frame that passes it
-    (lenient mode) but still lacks what the handler needs, without failing the whole batch.
-    """
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        code = FORMAT_VIOLATION.get(version, FORMAT_VIOLATION["ocpp1.6"])
-        raise OcppError(code, f"{action}: cannot read payload: {exc!r}") from exc
-
-
 def message_key(chargepoint_id: str, correlation_id: str | None, unique_id: str | None) -> str:
     """The idempotency key of what a message writes: the gateway's correlation id.
 
@@ -112,26 +91,3 @@ def queue_meter_values(
                 transaction_id=transaction_id,
             ),
         )
-
-
-def emit_meter_values(
-    ctx: HandlerContext,
-    chargepoint_id: str,
-    *,
-    connector_id: int | None,
-    transaction_id: int | None,
-    samples: int,
-    latest: Reading | None,
-) -> None:
-    """The `meter_values.received` event of one message."""
-    ctx.emit(
-        "meter_values.received",
-        {
-            "transaction_id": transaction_id,
-            "connector_id": connector_id,
-            "samples": samples,
-            "energy_wh": wh_number(latest[1]) if latest is not None else None,
-            "timestamp": latest[0].isoformat() if latest is not None else None,
-        },
-        chargepoint_id,
-    )

@@ -1,8 +1,9 @@
 """`transaction.wh_meter_last` from MeterValues: aggregated per batch, newest reading wins.
 
-Handlers call `schedule`; the readings of a whole batch are applied by ONE UPDATE just before
-the batch's transaction commits (a `before_commit` hook on the batch's session, registered on
-first use).
+Handlers add their reading to the batch's `WhLastUpdate` step
+(`ctx.uow.step(WhLastUpdate).add(...)`); the readings of a whole batch are applied by ONE
+UPDATE when the dispatcher flushes the batch's unit of work, after its bulk rows and before
+it commits (shared/dispatch.py, step 4).
 
 Reordering: `transaction.wh_meter_last_at` is the timestamp of the reading behind
 `wh_meter_last` (StartTransaction sets the start, StopTransaction the stop). A reading
@@ -13,7 +14,7 @@ StopTransactionOnInvalidId false) and its readings are what it consumed. The che
 of the UPDATE's WHERE, which Postgres re-evaluates on the locked row, so competing replicas
 committing readings of the same transaction at the same moment cannot leave the older one.
 
-Lock order (no deadlocks, services/transactions/locks.py): the batch's `prepare` step has
+Lock order (no deadlocks, services/transactions/locks.py): the batch's `before_batch` step has
 normally locked these rows already; the UPDATE is preceded by a locking SELECT in ascending
 transaction id all the same, because an UPDATE ... FROM locks rows in whatever order its
 plan visits them (a sorted array does not make a sorted lock order).
@@ -21,18 +22,15 @@ plan visits them (a sorted array does not make a sorted lock order).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-    from sqlalchemy.orm import Session
-
-_PENDING = "transactions.wh_meter_last"
-_LISTENING = "transactions.wh_meter_last.listening"
 
 LOCK_ROWS = text(
     """
@@ -66,39 +64,36 @@ Pending = dict[int, tuple[datetime, Decimal, str]]
 """transaction id -> (timestamp, Wh, charge point id) of its newest reading in the batch."""
 
 
-def schedule(
-    session: AsyncSession,
-    chargepoint_id: str,
-    transaction_id: int,
-    timestamp: datetime,
-    wh: Decimal,
-) -> None:
-    """Queue a reading for the batch's UPDATE; within a batch the newest timestamp wins.
+@dataclass
+class WhLastUpdate:
+    """A batch step (shared/dispatch.BatchStep): the batch's newest reading per transaction,
+    written by one UPDATE at the end of the batch."""
 
-    Only the charge point's own transaction is updated: a MeterValues naming another charge
-    point's transaction id is stored as reported but changes nothing.
-    """
-    info = session.info
-    if not info.get(_LISTENING):
-        event.listen(session.sync_session, "before_commit", _apply)
-        info[_LISTENING] = True
-    pending: Pending = info.setdefault(_PENDING, {})
-    current = pending.get(transaction_id)
-    if current is None or timestamp >= current[0]:
-        pending[transaction_id] = (timestamp, wh, chargepoint_id)
+    pending: Pending = field(default_factory=dict)
 
+    def add(
+        self, chargepoint_id: str, transaction_id: int, timestamp: datetime, wh: Decimal
+    ) -> None:
+        """Queue a reading; within a batch the newest timestamp wins.
 
-def _apply(session: Session) -> None:
-    """Run the aggregated UPDATE (sync: SQLAlchemy runs this hook inside the async bridge)."""
-    pending: Pending | None = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    ids = sorted(pending)
-    params: dict[str, Any] = {
-        "ids": ids,
-        "ts": [pending[i][0] for i in ids],
-        "wh": [pending[i][1] for i in ids],
-        "cp": [pending[i][2] for i in ids],
-    }
-    session.execute(LOCK_ROWS, {"ids": ids})
-    session.execute(UPDATE_WH_LAST, params)
+        Only the charge point's own transaction is updated: a MeterValues naming another
+        charge point's transaction id is stored as reported but changes nothing.
+        """
+        current = self.pending.get(transaction_id)
+        if current is None or timestamp >= current[0]:
+            self.pending[transaction_id] = (timestamp, wh, chargepoint_id)
+
+    async def run(self, session: AsyncSession) -> None:
+        """Lock the rows in ascending id, then run the aggregated UPDATE."""
+        if not self.pending:
+            return
+        ids = sorted(self.pending)
+        params: dict[str, Any] = {
+            "ids": ids,
+            "ts": [self.pending[i][0] for i in ids],
+            "wh": [self.pending[i][1] for i in ids],
+            "cp": [self.pending[i][2] for i in ids],
+        }
+        self.pending = {}
+        await session.execute(LOCK_ROWS, {"ids": ids})
+        await session.execute(UPDATE_WH_LAST, params)

@@ -7,37 +7,34 @@ adds nothing.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Final
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shared.bus.errors import Reject
 from shared.bus.topology import EVENTS, WEBHOOKS_QUEUE
 from shared.db.models import WebhookDelivery, WebhookEndpoint
-from shared.dispatch import HandlerContext, Payload, Route, Router
+from shared.dispatch import HandlerContext, Route, Router
 from shared.envelope import Envelope
 from shared.events.catalogue import EVENT_TYPES, matches, routing_key
+from shared.messages import PublicEventMessage
 
 ENDPOINT: Table = WebhookEndpoint.__table__  # type: ignore[assignment]
 DELIVERY: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 
 
-def endpoint_wants(endpoint: Any, event: dict[str, Any]) -> bool:
+def endpoint_wants(endpoint: Any, event: PublicEventMessage) -> bool:
     """Whether an endpoint's subscription (types, locations, charge points) takes `event`."""
-    if not matches(list(endpoint.event_types or []), str(event.get("type"))):
+    if not matches(list(endpoint.event_types or []), event.type):
         return False
-    if endpoint.chargepoint_ids and event.get("chargepoint_id") not in endpoint.chargepoint_ids:
+    if endpoint.chargepoint_ids and event.chargepoint_id not in endpoint.chargepoint_ids:
         return False
-    return not (endpoint.location_ids and event.get("location_id") not in endpoint.location_ids)
+    return not (endpoint.location_ids and event.location_id not in endpoint.location_ids)
 
 
-async def take_event(ctx: HandlerContext, env: Envelope) -> Payload | None:
-    """Insert the deliveries of one public event."""
-    event = env.payload
-    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
-        raise Reject("public event without id or type")
+async def take_event(ctx: HandlerContext, env: Envelope, req: PublicEventMessage) -> None:
+    """Insert the deliveries of one public event (one without id or type never gets here:
+    the dispatcher dead-letters it)."""
     endpoints = (
         await ctx.session.execute(
             select(
@@ -48,28 +45,38 @@ async def take_event(ctx: HandlerContext, env: Envelope) -> Payload | None:
             ).where(ENDPOINT.c.active.is_(True))
         )
     ).all()
+    body = req.body()
     rows = [
         {
             "endpoint_id": endpoint.id,
-            "event_id": uuid.UUID(event["id"]),
-            "event_type": event["type"],
-            "lane": event.get("chargepoint_id") or "",
-            "seq": int(event.get("seq") or 0),
-            "body": event,
+            "event_id": req.id,
+            "event_type": req.type,
+            "lane": req.chargepoint_id or "",
+            "seq": req.seq,
+            "body": body,
         }
         for endpoint in endpoints
-        if endpoint_wants(endpoint, event)
+        if endpoint_wants(endpoint, req)
     ]
     if rows:
         await ctx.session.execute(
             pg_insert(DELIVERY).on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"]),
             rows,
         )
-    return None
 
 
 __all__ = ["ROUTER", "WEBHOOKS_QUEUE", "take_event"]
 
 ROUTER: Final = Router(
-    [Route(EVENTS, routing_key(name), take_event, log_message=False) for name in EVENT_TYPES]
+    [
+        Route(
+            EVENTS,
+            routing_key(name),
+            take_event,
+            PublicEventMessage,
+            log_message=False,
+            chargepoint_required=False,
+        )
+        for name in EVENT_TYPES
+    ]
 )

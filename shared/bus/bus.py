@@ -16,6 +16,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
     AbstractRobustQueue,
 )
+from aio_pika.connection import make_url
 from aio_pika.exceptions import ChannelPreconditionFailed
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
 from pamqp.commands import Basic
@@ -99,12 +100,16 @@ class Bus:
         """Connect (robust), open the confirm channel, declare topology and the reply queue."""
         if self._connection is not None:
             return
-        conn = await aio_pika.connect_robust(
-            self.url,
+        # What aio_pika.connect_robust does, keeping hold of the connection object: a failed
+        # first attempt must be closed here, or its __del__ schedules a close coroutine that a
+        # stopped loop never awaits.
+        conn = aio_pika.RobustConnection(
+            make_url(self.url, reconnect_interval=self._reconnect_interval),
             client_properties={"connection_name": self.name},
             reconnect_interval=self._reconnect_interval,
         )
         try:
+            await conn.connect()
             channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
             await topology.declare(channel)
             reply_channel = await conn.channel(publisher_confirms=False)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Final, cast
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, ConsumerTag
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 from pydantic import ValidationError
 
 from shared.bus.deadletter import (
@@ -27,7 +28,7 @@ from shared.bus.deadletter import (
     DeathNote,
     bounded,
 )
-from shared.bus.errors import InvalidEnvelope, Reject, Retry
+from shared.bus.errors import BusError, InvalidEnvelope, Reject, Retry
 from shared.envelope import Envelope, Kind
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,13 @@ BatchHandler = Callable[[list[Delivery]], Awaitable[Sequence[Outcome]]]
 ReplyPublisher = Callable[[AbstractIncomingMessage, Envelope], Awaitable[None]]
 DeadLetterPublisher = Callable[[AbstractIncomingMessage, DeathNote], Awaitable[None]]
 """Publishes a message to `csms.dead-letter` with its death note (confirmed), or raises."""
+
+CHANNEL_GONE: Final = (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError)
+"""What a consumer's channel operation (cancel, ack, nack, reject) raises when the channel or
+the connection is gone: the broker redelivers what was not settled."""
+PUBLISH_FAILED: Final = (BusError, *CHANNEL_GONE)
+"""What publishing a reply or a dead letter raises (`Bus.publish`: Unroutable, PublishFailed,
+NotConnected; a bare channel error from another publisher)."""
 
 DELIVERY_COUNT_HEADER = "x-delivery-count"
 """Set by a quorum queue on a message it delivers again after a nack/return."""
@@ -177,7 +185,7 @@ class Consumer:
                 # A robust channel waits for a reconnect that may never come: bound it.
                 async with asyncio.timeout(min(timeout, 5.0)):
                     await self._amqp_queue.cancel(self._tag)
-            except Exception as exc:  # the channel may be gone already
+            except CHANNEL_GONE as exc:  # the channel may be gone already
                 log.debug("cancel of consumer on %s failed: %r", self.queue, exc)
             self._tag = None
         worker, self._worker = self._worker, None
@@ -396,7 +404,7 @@ class Consumer:
             answer = delivery.envelope.error(REPLY_ERROR_CODE, _reply_description(reason))
             try:
                 await self._reply(delivery.message, answer)
-            except Exception as exc:
+            except PUBLISH_FAILED as exc:
                 log.warning("error reply to %s failed: %r", delivery.reply_to, exc)
         await self._dead_letter(delivery.message, reason, detail)
 
@@ -409,7 +417,7 @@ class Consumer:
         if self._publish_dead_letter is not None:
             try:
                 await self._publish_dead_letter(message, note)
-            except Exception as exc:
+            except PUBLISH_FAILED as exc:
                 log.warning(
                     "dead letter %s (%s) not published (%r); rejecting it instead",
                     message.message_id,
@@ -455,7 +463,7 @@ async def _settle(action: Awaitable[None], message: AbstractIncomingMessage, wha
     """Run an ack/nack/reject; a closed channel means the broker redelivers, so only log."""
     try:
         await action
-    except Exception as exc:
+    except CHANNEL_GONE as exc:
         log.warning(
             "%s of message %s failed (%r); the broker will redeliver it",
             what,

@@ -35,7 +35,11 @@ HANDLER_REFUSED: Final = "handler-refused"
 """A handler refused it (`Reject` / `Rejected`, or an error answer nobody waits for: a
 fire-and-forget message the gateway already answered)."""
 
-CONSUMER_REASONS: Final = (POISON, INVALID_ENVELOPE, DATA_ERROR, HANDLER_REFUSED)
+INVALID_PAYLOAD: Final = "invalid-payload"
+"""Its payload does not fit its route's request model, and no charge point waits for an
+answer (an event, a gateway or command message): refused before any handler ran."""
+
+CONSUMER_REASONS: Final = (POISON, INVALID_ENVELOPE, DATA_ERROR, HANDLER_REFUSED, INVALID_PAYLOAD)
 """Every `x-csms-death-reason` a consumer writes."""
 BROKER_REASONS: Final = ("delivery_limit", "expired", "rejected")
 """The `x-death` reasons of messages the broker dead-lettered itself."""

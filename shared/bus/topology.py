@@ -7,6 +7,8 @@ from typing import Any, Final
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
+from shared.ocpp.versions import OCPP16, OCPP201
+
 UPSTREAM: Final = "ocpp.upstream"
 """Topic exchange, gateway -> services, routing key `ocpp16.<Action>` / `ocpp201.<Action>`."""
 DOWNSTREAM: Final = "ocpp.downstream"
@@ -28,8 +30,8 @@ GATEWAY_AUTHENTICATE: Final = "gateway.authenticate"
 """RPC, gateway -> registry: may this charge point open a socket (security profile 1)?"""
 
 VERSION_PREFIXES: Final[dict[str, str]] = {
-    "ocpp1.6": "ocpp16",
-    "ocpp2.0.1": "ocpp201",
+    OCPP16: "ocpp16",
+    OCPP201: "ocpp201",
     "ocpp2.1": "ocpp21",
 }
 """OCPP websocket subprotocol -> routing key prefix (a topic key word may not contain dots)."""

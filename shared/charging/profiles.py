@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.charging.schedule import Period, Profile
 from shared.db.models import ChargingProfile
+from shared.ocpp import format_datetime
 
 
 def _number(value: Any) -> float:
@@ -47,11 +48,6 @@ def to_schedule_profile(row: ChargingProfile) -> Profile:
     )
 
 
-def _wire_time(value: Any) -> str:
-    text: str = value.isoformat()
-    return text.replace("+00:00", "Z")
-
-
 def period_payload(period: Period) -> dict[str, Any]:
     """One ChargingSchedulePeriod in wire form."""
     out: dict[str, Any] = {"startPeriod": period.start_period, "limit": period.limit}
@@ -71,7 +67,7 @@ def cs_charging_profile(row: ChargingProfile) -> dict[str, Any]:
     if row.duration is not None:
         schedule["duration"] = row.duration
     if row.start_schedule is not None:
-        schedule["startSchedule"] = _wire_time(row.start_schedule)
+        schedule["startSchedule"] = format_datetime(row.start_schedule)
     if row.min_charging_rate is not None:
         schedule["minChargingRate"] = float(Decimal(row.min_charging_rate))
     profile: dict[str, Any] = {
@@ -86,7 +82,7 @@ def cs_charging_profile(row: ChargingProfile) -> dict[str, Any]:
     if row.recurrency_kind is not None:
         profile["recurrencyKind"] = row.recurrency_kind
     if row.valid_from is not None:
-        profile["validFrom"] = _wire_time(row.valid_from)
+        profile["validFrom"] = format_datetime(row.valid_from)
     if row.valid_to is not None:
-        profile["validTo"] = _wire_time(row.valid_to)
+        profile["validTo"] = format_datetime(row.valid_to)
     return profile

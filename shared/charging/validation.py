@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import pairwise
 from typing import Final
 
 from shared.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE, Profile
@@ -118,7 +119,7 @@ def validate_profile(
     else:
         if periods[0].start_period != 0:
             bad("chargingschedule_period.0.start_period", "the first period must start at 0")
-        for i, (prev, cur) in enumerate(zip(periods, periods[1:], strict=False), start=1):
+        for i, (prev, cur) in enumerate(pairwise(periods), start=1):
             if cur.start_period <= prev.start_period:
                 bad(
                     f"chargingschedule_period.{i}.start_period",

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import CheckConstraint, DateTime, MetaData, Numeric, Uuid, func, literal
 from sqlalchemy.dialects.postgresql import JSONB
@@ -27,7 +27,7 @@ class Base(DeclarativeBase):
     """Base class of every model; timestamps are always timezone-aware."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: DateTime(timezone=True),
         uuid.UUID: Uuid(),
         Decimal: Numeric(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
+from typing import Final
 
 from ocpp.v16 import enums as v16
 from ocpp.v201 import enums as v201
@@ -70,7 +71,10 @@ USER_ROLES: tuple[str, ...] = ("admin", "operator", "driver")
 # Active = open (counts against the id tag's max_active_transactions); Completed = stopped;
 # Rejected = its StartTransaction (or first 2.0.1 idToken) was answered other than Accepted:
 # never open, whether or not the charge point ever stops it.
-TRANSACTION_STATUSES: tuple[str, ...] = ("Active", "Completed", "Rejected")
+TX_ACTIVE: Final = "Active"
+TX_COMPLETED: Final = "Completed"
+TX_REJECTED: Final = "Rejected"
+TRANSACTION_STATUSES: tuple[str, ...] = (TX_ACTIVE, TX_COMPLETED, TX_REJECTED)
 # 1.6 Reason united with 2.0.1 ReasonEnumType (StopTransaction / TransactionEvent stoppedReason).
 OCPP_STOP_REASONS: tuple[str, ...] = _union(v16.Reason, v201.ReasonEnumType)
 # Closes the CSMS records itself, when the charge point never reported the stop
@@ -105,4 +109,12 @@ DIRECTIONS: tuple[str, ...] = ("in", "out")
 # OCPP-J message type numbers: CALL 2, CALLRESULT 3, CALLERROR 4; OCPP 2.1 adds
 # CALLRESULTERROR 5 and SEND 6 (allowed now so 2.1 needs no migration).
 MESSAGE_TYPES: tuple[int, ...] = (2, 3, 4, 5, 6)
-COMMAND_OUTCOMES: tuple[str, ...] = ("pending", "result", "error", "offline", "timeout", "lost")
+COMMAND_OUTCOMES: tuple[str, ...] = (
+    "pending",
+    "result",
+    "error",
+    "offline",
+    "timeout",
+    "lost",
+    "refused",
+)

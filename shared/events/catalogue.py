@@ -149,7 +149,10 @@ class ReservationData(EventData):
 class CommandCompletedData(EventData):
     correlation_id: str
     action: str
-    outcome: str = Field(description="result, error, offline, timeout or lost.")
+    outcome: str = Field(
+        description="result, error (`error.code` AnswerInvalid: the gateway found the answer "
+        "invalid), refused (the gateway did not send it), offline, timeout or lost."
+    )
     response: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
@@ -319,8 +322,15 @@ CATALOGUE: Final[dict[str, EventType]] = {
         _t(
             "reservation.cancelled",
             ReservationData,
-            "The charge point accepted a CancelReservation.",
+            "The charge point accepted a CancelReservation, or (2.0.1) removed a reservation "
+            "itself (ReservationStatusUpdate Removed).",
             {"reservation_id": 7},
+        ),
+        _t(
+            "reservation.expired",
+            ReservationData,
+            "A 2.0.1 station reported that a reservation expired (ReservationStatusUpdate).",
+            {"reservation_id": 7, "connector_id": 1, "id_tag": "TAG1"},
         ),
         _t(
             "command.completed",

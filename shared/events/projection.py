@@ -10,10 +10,14 @@ internal event under `public:` that `split` takes out of the internal publicatio
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final, Protocol
 
 from shared.envelope import Envelope, event
 from shared.events.outbox import PublicEvent
+from shared.ocpp import format_datetime
+from shared.txevents import wh_number
 
 PUBLIC_PREFIX: Final = "public:"
 """Action of an internal event that only carries a public one (`emit_public`)."""
@@ -31,9 +35,11 @@ def public_envelope(
     chargepoint_id: str | None,
     *,
     id_tag: str | None = None,
+    throttle_key: str | None = None,
 ) -> Envelope:
     """The internal carrier of a public event (see `emit_public`)."""
-    return event(PUBLIC_PREFIX + event_type, {"data": data, "id_tag": id_tag}, chargepoint_id)
+    payload = {"data": data, "id_tag": id_tag, "throttle_key": throttle_key}
+    return event(PUBLIC_PREFIX + event_type, payload, chargepoint_id)
 
 
 def emit_public(
@@ -43,9 +49,50 @@ def emit_public(
     chargepoint_id: str | None,
     *,
     id_tag: str | None = None,
+    throttle_key: str | None = None,
 ) -> None:
     """Have the batch write public event `event_type` to the outbox with its change."""
-    ctx.events.append(public_envelope(event_type, data, chargepoint_id, id_tag=id_tag))
+    carrier = public_envelope(
+        event_type, data, chargepoint_id, id_tag=id_tag, throttle_key=throttle_key
+    )
+    ctx.events.append(carrier)
+
+
+def emit_meter_values(
+    ctx: Emitter,
+    chargepoint_id: str,
+    *,
+    transaction_id: int | None,
+    connector_id: int | None,
+    samples: int,
+    latest: tuple[datetime, Decimal] | None,
+    remote_transaction_id: str | None = None,
+) -> None:
+    """The public events of one message's meter values (both throttled): `transaction.updated`
+    (the energy so far) when the values belong to a transaction and hold a total register
+    reading, and `meter_values` (opt-in). No internal event carries them: nothing but the
+    outbox reads meter values. `latest`: the newest total register reading (time, Wh)."""
+    meter_wh = wh_number(latest[1]) if latest is not None else None
+    timestamp = format_datetime(latest[0]) if latest is not None else None
+    if transaction_id is not None and meter_wh is not None:
+        updated = {
+            "transaction_id": transaction_id,
+            "remote_transaction_id": remote_transaction_id,
+            "connector_id": connector_id,
+            "meter_wh": meter_wh,
+            "timestamp": timestamp,
+        }
+        key = f"{chargepoint_id}:{transaction_id}"
+        emit_public(ctx, "transaction.updated", updated, chargepoint_id, throttle_key=key)
+    data = {
+        "transaction_id": transaction_id,
+        "connector_id": connector_id,
+        "samples": samples,
+        "meter_wh": meter_wh,
+        "timestamp": timestamp,
+    }
+    key = f"{chargepoint_id}:{connector_id}"
+    emit_public(ctx, "meter_values", data, chargepoint_id, throttle_key=key)
 
 
 def refused_event(ctx: Emitter, env: Envelope, id_tag: str, status: str) -> None:
@@ -75,6 +122,7 @@ def split(events: Sequence[Envelope]) -> tuple[list[Envelope], list[PublicEvent]
                     data=dict(env.payload.get("data") or {}),
                     chargepoint_id=env.chargepoint_id,
                     id_tag=env.payload.get("id_tag"),
+                    throttle_key=env.payload.get("throttle_key"),
                 )
             )
             continue
@@ -167,30 +215,6 @@ def _started(cp: str | None, p: dict[str, Any]) -> list[PublicEvent]:
     return [PublicEvent("transaction.started", data, cp, id_tag=p.get("id_tag"))]
 
 
-def _meter_values(cp: str | None, p: dict[str, Any]) -> list[PublicEvent]:
-    tx = p.get("transaction_id")
-    connector = p.get("connector_id")
-    events: list[PublicEvent] = []
-    if tx is not None and p.get("energy_wh") is not None:
-        updated = {
-            "transaction_id": tx,
-            "remote_transaction_id": p.get("remote_transaction_id"),
-            "connector_id": connector,
-            "meter_wh": p.get("energy_wh"),
-            "timestamp": p.get("timestamp"),
-        }
-        events.append(PublicEvent("transaction.updated", updated, cp, throttle_key=f"{cp}:{tx}"))
-    data = {
-        "transaction_id": tx,
-        "connector_id": connector,
-        "samples": p.get("samples"),
-        "meter_wh": p.get("energy_wh"),
-        "timestamp": p.get("timestamp"),
-    }
-    events.append(PublicEvent("meter_values", data, cp, throttle_key=f"{cp}:{connector}"))
-    return events
-
-
 def _stopped(cp: str | None, p: dict[str, Any]) -> list[PublicEvent]:
     if p.get("outcome") == "repeated":
         return []
@@ -221,7 +245,6 @@ PROJECTORS: Final[dict[str, Projector]] = {
     "chargepoint.diagnostics_status": _device_status("diagnostics.status_changed"),
     "chargepoint.security_event": _security,
     "transaction.started": _started,
-    "meter_values.received": _meter_values,
     "transaction.stopped": _stopped,
 }
 """Internal event action -> its public events (command.completed is written by

@@ -27,11 +27,11 @@ class CommandedClient(Client):
     background: set[asyncio.Task[Any]]
 
     @on(Action.reset)
-    async def on_reset(self, type: str) -> Any:  # noqa: A002 - OCPP field name
+    async def on_reset(self, type: str) -> Any:  # OCPP field name
         return call_result.Reset(status="Accepted")
 
     @on(Action.change_availability)
-    async def on_change_availability(self, connector_id: int, type: str) -> Any:  # noqa: A002
+    async def on_change_availability(self, connector_id: int, type: str) -> Any:
         return call_result.ChangeAvailability(status="Accepted")
 
     @on(Action.get_configuration)
@@ -164,7 +164,7 @@ class SilentClient(Client):
     """A charge point that never answers a Reset (its answer is lost)."""
 
     @on(Action.reset)
-    async def on_reset(self, type: str) -> Any:  # noqa: A002 - OCPP field name
+    async def on_reset(self, type: str) -> Any:
         await asyncio.sleep(3600)
         return call_result.Reset(status="Accepted")
 

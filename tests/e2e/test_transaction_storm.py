@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -146,7 +146,7 @@ async def test_a_reboot_storm_leaves_no_tag_locked_and_no_stale_transaction(
 class StoppingClient(Client):
     """Obeys RemoteStopTransaction: stops the transaction right after answering."""
 
-    background: set[asyncio.Task[Any]] = set()
+    background: ClassVar[set[asyncio.Task[Any]]] = set()
 
     @on(Action.remote_stop_transaction)
     async def on_remote_stop(self, transaction_id: int) -> Any:
@@ -217,7 +217,7 @@ async def test_operators_stop_through_the_charge_point_or_close_when_it_is_gone(
 class Stopping201(Client201):
     """A 2.0.1 station that obeys RequestStopTransaction: answers, then sends its Ended."""
 
-    background: set[asyncio.Task[Any]] = set()
+    background: ClassVar[set[asyncio.Task[Any]]] = set()
 
     @on("RequestStopTransaction")
     async def on_request_stop(self, transaction_id: str, **_: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from services.api.common import ReadModel, UtcDateTime
 
-CommandOutcome = Literal["pending", "result", "error", "offline", "timeout", "lost"]
+CommandOutcome = Literal["pending", "result", "error", "offline", "timeout", "lost", "refused"]
 
 
 class CommandLogRead(ReadModel):
@@ -24,3 +24,4 @@ class CommandLogRead(ReadModel):
     requested_by: str | None = None
     created_at: UtcDateTime
     completed_at: UtcDateTime | None = None
+    ocpp_version: str | None = None

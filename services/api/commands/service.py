@@ -30,15 +30,25 @@ from shared.commands import (
     CommandBus,
     CommandOutcome,
     NotConnected,
+    Refused,
     Result,
     TimedOut,
     send_command,
 )
 from shared.db.models import ChargePoint, CommandLog, IdTag, Transaction
+from shared.ocpp.v201.request_start_transaction_request import RequestStartTransactionRequest
+from shared.ocpp.v201.request_stop_transaction_request import RequestStopTransactionRequest
 
 log = logging.getLogger(__name__)
 
-DRIVER_COMMANDS: Final = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
+DRIVER_COMMANDS: Final = frozenset(
+    {
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+    }
+)
 """What a driver may send: starting with their own id tag, stopping their own transaction."""
 
 BUS_UNAVAILABLE: Final = "BusUnavailable"
@@ -60,13 +70,41 @@ def check_driver_action(*, principal: Principal, action: str) -> None:
         raise Forbidden("drivers may only start and stop their own transactions")
 
 
-async def ensure_chargepoint(*, session: AsyncSession, chargepoint_id: str) -> None:
+async def require_known_chargepoint(*, session: AsyncSession, chargepoint_id: str) -> None:
     """404 unless the charge point is known (provisioned, or registered by a boot)."""
     found = await session.scalar(
         select(exists().where(ChargePoint.chargepoint_id == chargepoint_id))
     )
     if not found:
         raise NotFound("charge point", chargepoint_id)
+
+
+async def chargepoint_version(*, session: AsyncSession, chargepoint_id: str) -> str | None:
+    """The OCPP version the charge point last connected with (None: never connected);
+    404 unless the charge point is known."""
+    found = (
+        await session.execute(
+            select(ChargePoint.ocpp_version).where(ChargePoint.chargepoint_id == chargepoint_id)
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound("charge point", chargepoint_id)
+    version: str | None = found.ocpp_version
+    return version
+
+
+async def _own_tag(session: AsyncSession, principal: Principal, id_tag: str) -> bool:
+    # OCPP 1.6 IdToken / 2.0.1 IdTokenType.idToken are case-insensitive (CiString).
+    mine = await session.scalar(
+        select(
+            exists().where(
+                IdTag.user_id == principal.user_id,
+                IdTag.revoked.is_(False),
+                func.lower(IdTag.id_token) == id_tag.lower(),
+            )
+        )
+    )
+    return bool(mine)
 
 
 async def check_driver_request(
@@ -80,28 +118,29 @@ async def check_driver_request(
     if principal.user_id is None:
         raise Forbidden("a driver's commands need a user login, not an API key")
     own_tags = select(IdTag.id_token).where(IdTag.user_id == principal.user_id)
-    if action == "RemoteStartTransaction":
+    if action in ("RemoteStartTransaction", "RequestStartTransaction"):
         if payload.get("chargingProfile") is not None:
             raise Forbidden("drivers may not attach a charging profile")
-        id_tag = str(payload.get("idTag", ""))
-        # OCPP 1.6 IdToken is a CiString: compared case-insensitively.
-        mine = await session.scalar(
-            select(
-                exists().where(
-                    IdTag.user_id == principal.user_id,
-                    IdTag.revoked.is_(False),
-                    func.lower(IdTag.id_token) == id_tag.lower(),
-                )
-            )
-        )
-        if not mine:
+        if action == "RemoteStartTransaction":
+            id_tag = str(payload.get("idTag", ""))
+        else:
+            start = RequestStartTransactionRequest.model_validate(payload)
+            id_tag = start.id_token.id_token
+            if start.group_id_token is not None:
+                raise Forbidden("drivers may not name a group id token")
+        if not await _own_tag(session, principal, id_tag):
             raise Forbidden("the id tag is not one of yours")
         return
-    transaction_id = payload.get("transactionId")
+    if action == "RemoteStopTransaction":
+        which = Transaction.transaction_id == payload.get("transactionId")
+    else:
+        # 2.0.1: the station's transactionId (a string), `transaction.remote_transaction_id`.
+        stop = RequestStopTransactionRequest.model_validate(payload)
+        which = Transaction.remote_transaction_id == stop.transaction_id
     mine = await session.scalar(
         select(
             exists().where(
-                Transaction.transaction_id == transaction_id,
+                which,
                 Transaction.chargepoint_id == chargepoint_id,
                 Transaction.id_tag.in_(own_tags),
             )
@@ -119,6 +158,7 @@ async def create_log(
     request: dict[str, Any],
     requested_by: str | None,
     timeout: float,
+    ocpp_version: str | None = None,
 ) -> uuid.UUID:
     """Commit a `pending` command log row; its id (the correlation id). `expires_at` is
     when this process stops waiting for the answer."""
@@ -130,6 +170,7 @@ async def create_log(
         outcome="pending",
         requested_by=requested_by[:320] if requested_by else None,
         expires_at=datetime.now(UTC) + timedelta(seconds=timeout + RPC_MARGIN),
+        ocpp_version=ocpp_version,
     )
     session.add(row)
     await session.commit()
@@ -141,7 +182,7 @@ def log_values(outcome: CommandOutcome) -> dict[str, Any]:
     values: dict[str, Any] = {"outcome": outcome.outcome, "completed_at": datetime.now(UTC)}
     if isinstance(outcome, Result):
         values["response"] = outcome.payload
-    elif isinstance(outcome, CallError):
+    elif isinstance(outcome, CallError | Refused):
         values.update(
             response=outcome.details or None,
             error_code=outcome.code[:50],
@@ -173,10 +214,15 @@ async def send(
     action: str,
     payload: dict[str, Any],
     timeout: float,
+    ocpp_version: str | None = None,
 ) -> Sent:
-    """Check the caller and the charge point, log, send, log the outcome."""
+    """Check the caller and the charge point, log, send, log the outcome.
+
+    `ocpp_version`: the version the payload was built for (the charge point's negotiated
+    one): logged, and the gateway refuses the command if the connection speaks another.
+    """
     check_driver_action(principal=principal, action=action)
-    await ensure_chargepoint(session=session, chargepoint_id=chargepoint_id)
+    await require_known_chargepoint(session=session, chargepoint_id=chargepoint_id)
     await check_driver_request(
         session=session,
         principal=principal,
@@ -191,6 +237,7 @@ async def send(
         request=payload,
         requested_by=principal.label,
         timeout=timeout,
+        ocpp_version=ocpp_version,
     )
     try:
         outcome = await send_command(
@@ -200,6 +247,7 @@ async def send(
             payload=payload,
             timeout=timeout,
             correlation_id=command_id.hex,
+            ocpp_version=ocpp_version,
         )
     except BusError as exc:
         log.error("command %s %s not sent: %r", action, command_id, exc)

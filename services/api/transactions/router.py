@@ -15,10 +15,11 @@ from services.api.commands.router import (
     CommandTimeout,
     ServiceUnavailable,
     Timeout,
+    gateway_failure,
     get_bus,
 )
 from services.api.commands.schemas import CallErrorBody, CallErrorInfo, CallErrorResponse
-from services.api.common import INT32_MAX, SafeStr, UtcDateTime
+from services.api.common import INT32_MAX, INT32_MIN, SafeStr, UtcDateTime
 from services.api.deps import CurrentUser, OperatorUser, SessionDep, SettingsDep
 from services.api.errors import ErrorResponse, error_responses
 from services.api.pagination import Page, PageParams, sort_param
@@ -62,6 +63,14 @@ async def list_transactions(
     status: TransactionStatus | None = None,
     started_after: Annotated[UtcDateTime | None, Query(description="inclusive")] = None,
     started_before: Annotated[UtcDateTime | None, Query(description="exclusive")] = None,
+    remote_start_id: Annotated[
+        int | None,
+        Query(
+            ge=INT32_MIN,
+            le=INT32_MAX,
+            description="OCPP 2.0.1: the transaction a request-start-transaction started",
+        ),
+    ] = None,
 ) -> Page[TransactionRead]:
     """Transactions (a driver sees those of their own id tags)."""
     rows, total = await service.list_transactions(
@@ -75,6 +84,7 @@ async def list_transactions(
         status=status,
         started_after=started_after,
         started_before=started_before,
+        remote_start_id=remote_start_id,
     )
     return Page[TransactionRead](
         items=[to_read(r) for r in rows], total=total, limit=page.limit, offset=page.offset
@@ -174,6 +184,10 @@ async def stop_transaction(
             command_id=sent.command_id, action=action, status=str(outcome.payload.get("status"))
         )
         return JSONResponse(result.model_dump(mode="json"), headers=headers)
+    failure = gateway_failure(outcome, chargepoint_id=tx.chargepoint_id, action=action)
+    if failure is not None:
+        failure.headers = headers
+        raise failure
     if isinstance(outcome, CallError):
         answer = CallErrorResponse(
             error=CallErrorBody(

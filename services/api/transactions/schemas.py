@@ -46,6 +46,11 @@ class TransactionRead(ReadModel):
     authorization_status: str | None = None
     reservation_id: int | None = None
     remote_transaction_id: str | None = None
+    remote_start_id: int | None = Field(
+        default=None,
+        description="OCPP 2.0.1: the remoteStartId of the request-start-transaction command "
+        "that started it",
+    )
     closed_by: str | None = None
     close_note: str | None = None
     corrected_at: UtcDateTime | None = None

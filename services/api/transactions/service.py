@@ -23,14 +23,15 @@ from services.api.pagination import PageParams, paginate
 from services.api.transactions.schemas import TransactionClose
 from shared.bus.topology import EVENTS
 from shared.commands import CommandBus
+from shared.db.enums import TX_ACTIVE, TX_COMPLETED
 from shared.db.models import IdTag, MeterValue, Transaction
 from shared.envelope import event
 from shared.events.staging import stage_public_events
+from shared.ocpp import OCPP16, OCPP201
 from shared.txevents import TRANSACTION_STOPPED, stopped_payload
 
 log = logging.getLogger(__name__)
 
-OPEN = "Active"
 ADMINISTRATIVE = "Administrative"
 
 SORT_FIELDS = ("transaction_id", "start_transaction_timestamp", "stop_transaction_timestamp")
@@ -79,6 +80,7 @@ async def list_transactions(
     status: str | None = None,
     started_after: datetime | None = None,
     started_before: datetime | None = None,
+    remote_start_id: int | None = None,
 ) -> tuple[list[Transaction], int]:
     """Transactions matching the filters (time range on the start timestamp)."""
     stmt = visible(select(Transaction), principal)
@@ -96,6 +98,8 @@ async def list_transactions(
         stmt = stmt.where(Transaction.start_transaction_timestamp >= started_after)
     if started_before is not None:
         stmt = stmt.where(Transaction.start_transaction_timestamp < started_before)
+    if remote_start_id is not None:
+        stmt = stmt.where(Transaction.remote_start_id == remote_start_id)
     return await paginate(
         session, stmt, params=params, columns=_COLUMNS, tiebreak=Transaction.transaction_id
     )
@@ -168,7 +172,7 @@ async def close_transaction(
     )
     if tx is None:
         raise NotFound("transaction", transaction_id)
-    if tx.status != OPEN:
+    if tx.status != TX_ACTIVE:
         raise NotOpen(f"transaction {transaction_id} is not open (status {tx.status})")
     meter_stop = data.meter_stop if data.meter_stop is not None else tx.wh_meter_last
     stopped_at = data.stopped_at or now or datetime.now(UTC)
@@ -176,7 +180,7 @@ async def close_transaction(
         raise Unprocessable("body.meter_stop", f"below the meter start {tx.wh_meter_start} Wh")
     if stopped_at < tx.start_transaction_timestamp:
         raise Unprocessable("body.stopped_at", "before the transaction started")
-    tx.status = "Completed"
+    tx.status = TX_COMPLETED
     tx.reason_stopped = ADMINISTRATIVE
     tx.closed_by = principal.label[:320]
     tx.close_note = data.reason
@@ -226,7 +230,7 @@ async def stoppable(
 ) -> Transaction:
     """The transaction to stop; 404 unknown, 409 when it is stopped already."""
     tx = await get_transaction(session=session, principal=principal, transaction_id=transaction_id)
-    if tx.stop_transaction_timestamp is not None or tx.status == "Completed":
+    if tx.stop_transaction_timestamp is not None or tx.status == TX_COMPLETED:
         raise NotOpen(f"transaction {transaction_id} is stopped already")
     return tx
 
@@ -246,6 +250,7 @@ async def stop_transaction(
     go on) can be stopped too.
     """
     action, payload = stop_command(tx)
+    version = OCPP201 if tx.remote_transaction_id is not None else OCPP16
     chargepoint_id = tx.chargepoint_id
     await session.commit()  # no transaction held while the charge point is waited for
     sent = await commands.send(
@@ -256,5 +261,6 @@ async def stop_transaction(
         action=action,
         payload=payload,
         timeout=timeout,
+        ocpp_version=version,
     )
     return action, sent

@@ -19,54 +19,57 @@ from services.charging.sending import (
     rebalance_chargepoint,
     reinstall_profiles,
 )
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.messages import NoFields
 
 log = logging.getLogger(__name__)
 
 
 class EventHandlers:
-    """Handlers bound to an `Installer` (the command sender) and the service's sessionmaker."""
+    """Handlers bound to an `Installer` (the command sender) and the service's sessionmaker.
+
+    Every event names its charge point (the dispatcher refuses one that does not: it could
+    only come from a broken publisher); its payload is not read.
+    """
 
     def __init__(self, installer: Installer, db: Db) -> None:
         self.installer = installer
         self.db = db
 
     async def _rebalance(self, ctx: HandlerContext, env: Envelope) -> None:
-        if not env.chargepoint_id:
-            log.warning("%s without a charge point id: ignored", env.action)
-            return
         await rebalance_chargepoint(
             self.db,
             self.installer,
-            chargepoint_id=env.chargepoint_id,
+            chargepoint_id=ctx.chargepoint_id,
             trigger=env.action,
             now=ctx.now,
         )
 
-    async def transaction_started(self, ctx: HandlerContext, env: Envelope) -> Payload | None:
+    async def transaction_started(self, ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
         """A session starts drawing: give it a share (or pause it)."""
         await self._rebalance(ctx, env)
-        return None
 
-    async def transaction_stopped(self, ctx: HandlerContext, env: Envelope) -> Payload | None:
+    async def transaction_stopped(self, ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
         """A session ended: its share goes to the others (its TxProfile ends with it)."""
         await self._rebalance(ctx, env)
-        return None
 
-    async def connector_status_changed(self, ctx: HandlerContext, env: Envelope) -> Payload | None:
+    async def connector_status_changed(
+        self, ctx: HandlerContext, env: Envelope, req: NoFields
+    ) -> None:
         """Charging, suspended or finishing: idle sessions keep only their minimum."""
         await self._rebalance(ctx, env)
-        return None
 
-    async def chargepoint_disconnected(self, ctx: HandlerContext, env: Envelope) -> Payload | None:
+    async def chargepoint_disconnected(
+        self, ctx: HandlerContext, env: Envelope, req: NoFields
+    ) -> None:
         """Offline: its share is freed; what it holds is unknown until it is back."""
-        if env.chargepoint_id:
-            await forget_installed_limits(self.db, env.chargepoint_id)
+        await forget_installed_limits(self.db, ctx.chargepoint_id)
         await self._rebalance(ctx, env)
-        return None
 
-    async def chargepoint_connected(self, ctx: HandlerContext, env: Envelope) -> Payload | None:
+    async def chargepoint_connected(
+        self, ctx: HandlerContext, env: Envelope, req: NoFields
+    ) -> None:
         """Back online: re-install its ChargePointMax / TxDefault profiles, then rebalance.
 
         OCPP 1.6 has no way to list the profiles a charge point holds (GetCompositeSchedule
@@ -74,8 +77,5 @@ class EventHandlers:
         the profile (§5.16.2), so every such profile targeted at the charge point is sent
         again: cheap, idempotent, and right after a reset that lost them.
         """
-        if not env.chargepoint_id:
-            return None
-        await reinstall_profiles(self.db, self.installer, env.chargepoint_id)
+        await reinstall_profiles(self.db, self.installer, ctx.chargepoint_id)
         await self._rebalance(ctx, env)
-        return None

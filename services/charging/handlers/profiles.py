@@ -21,6 +21,7 @@ from shared.charging import INSTALL_PROFILE
 from shared.db.models import ChargingProfile
 from shared.dispatch import HandlerContext, OcppError, Payload
 from shared.envelope import Envelope
+from shared.messages import ProfileRequest
 
 
 class ProfileHandlers:
@@ -30,19 +31,14 @@ class ProfileHandlers:
         self.installer = installer
         self.db = db
 
-    async def _profile(self, env: Envelope) -> ChargingProfile:
-        try:
-            profile_id = int(env.payload["chargingprofile_id"])
-        except (KeyError, TypeError, ValueError):
-            raise OcppError("FormationViolation", "chargingprofile_id missing") from None
-        row = await load_profile(self.db, profile_id)
-        if row is None:
-            raise OcppError("GenericError", f"charging profile {profile_id} not found")
-        return row
+    async def _profile(self, req: ProfileRequest) -> ChargingProfile | None:
+        return await load_profile(self.db, req.chargingprofile_id)
 
-    async def install(self, ctx: HandlerContext, env: Envelope) -> Payload:
+    async def install(self, ctx: HandlerContext, env: Envelope, req: ProfileRequest) -> Payload:
         """Install the profile on its target, then rebalance its location (new limits)."""
-        row = await self._profile(env)
+        row = await self._profile(req)
+        if row is None:
+            raise OcppError("GenericError", f"charging profile {req.chargingprofile_id} not found")
         if row.chargepoint_id is None:
             return {"chargingprofile_id": row.chargingprofile_id, "status": "NoTarget"}
         done = await install_profile(self.db, self.installer, row)
@@ -59,9 +55,11 @@ class ProfileHandlers:
             "outcome": outcome_label(done.outcome),
         }
 
-    async def clear(self, ctx: HandlerContext, env: Envelope) -> Payload:
+    async def clear(self, ctx: HandlerContext, env: Envelope, req: ProfileRequest) -> Payload:
         """Clear the profile wherever it is installed or pending."""
-        row = await self._profile(env)
+        row = await self._profile(req)
+        if row is None:
+            raise OcppError("GenericError", f"charging profile {req.chargingprofile_id} not found")
         done = await clear_profile(self.db, self.installer, row)
         if done is None:
             return {"chargingprofile_id": row.chargingprofile_id, "status": "NotInstalled"}

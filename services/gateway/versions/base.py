@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from typing import Any
 
 from services.gateway.errors import ErrorKey
+from shared.ocpp import format_datetime
 
 FixedAnswer = Callable[[datetime], dict[str, Any]]
 Trigger = Callable[[Mapping[str, Any]], frozenset[str]]
@@ -64,12 +65,6 @@ def empty_answer(_now: datetime) -> dict[str, Any]:
 def current_time_answer(now: datetime) -> dict[str, Any]:
     """`{"currentTime": ...}` in ISO 8601 UTC with a `Z` (Heartbeat)."""
     return {"currentTime": format_datetime(now)}
-
-
-def format_datetime(moment: datetime) -> str:
-    """ISO 8601 UTC with millisecond precision and a `Z`: `2024-05-01T12:00:00.000Z`."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 RPC = UpstreamAction(Handling.RPC)

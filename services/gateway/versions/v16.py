@@ -14,6 +14,7 @@ from services.gateway.versions.base import (
     ProtocolVersion,
 )
 from shared.commands import COMMANDS_V16
+from shared.ocpp.versions import OCPP16
 
 # OCPP-J 1.6 §4.2.3 CallError codes; the errata keeps the spellings `FormationViolation` and
 # `OccurenceConstraintViolation` ("known issues that will not be fixed"). 1.6 has no code for
@@ -119,7 +120,7 @@ TRIGGERS = {
 }
 
 V16 = ProtocolVersion(
-    name="ocpp1.6",
+    name=OCPP16,
     schema_dir="v16/schemas",
     request_suffix="",
     error_codes=ERROR_CODES,

@@ -7,6 +7,8 @@ from typing import Any
 
 from services.gateway.errors import ErrorKey
 from services.gateway.versions.base import HEARTBEAT, NOTIFICATION, RPC, ProtocolVersion
+from shared.commands import COMMANDS_V201
+from shared.ocpp.versions import OCPP201
 
 # OCPP 2.0.1 Part 4 §4.3 RPC framework error codes.
 ERROR_CODES = {
@@ -39,52 +41,24 @@ UPSTREAM = {
     "FirmwareStatusNotification": NOTIFICATION,
     "LogStatusNotification": NOTIFICATION,
     "SecurityEventNotification": NOTIFICATION,
+    "ReservationStatusUpdate": NOTIFICATION,
+    # Reports that follow the CSMS's commands (the registry keeps them in the message log).
+    "NotifyCustomerInformation": NOTIFICATION,
+    "NotifyDisplayMessages": NOTIFICATION,
+    "NotifyMonitoringReport": NOTIFICATION,
+    "ReportChargingProfiles": NOTIFICATION,
+    "PublishFirmwareStatusNotification": NOTIFICATION,
+    "NotifyChargingLimit": NOTIFICATION,
+    "ClearedChargingLimit": NOTIFICATION,
 }
 
-DOWNSTREAM = frozenset(
-    {
-        "CancelReservation",
-        "CertificateSigned",
-        "ChangeAvailability",
-        "ClearCache",
-        "ClearChargingProfile",
-        "ClearDisplayMessage",
-        "ClearVariableMonitoring",
-        "CostUpdated",
-        "CustomerInformation",
-        "DataTransfer",
-        "DeleteCertificate",
-        "GetBaseReport",
-        "GetChargingProfiles",
-        "GetCompositeSchedule",
-        "GetDisplayMessages",
-        "GetInstalledCertificateIds",
-        "GetLocalListVersion",
-        "GetLog",
-        "GetMonitoringReport",
-        "GetReport",
-        "GetTransactionStatus",
-        "GetVariables",
-        "InstallCertificate",
-        "PublishFirmware",
-        "RequestStartTransaction",
-        "RequestStopTransaction",
-        "ReserveNow",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "SetDisplayMessage",
-        "SetMonitoringBase",
-        "SetMonitoringLevel",
-        "SetNetworkProfile",
-        "SetVariableMonitoring",
-        "SetVariables",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UnpublishFirmware",
-        "UpdateFirmware",
-    }
-)
+DOWNSTREAM = frozenset(COMMANDS_V201) | {
+    # Security (the API does not send these yet)
+    "CertificateSigned",
+    "DeleteCertificate",
+    "GetInstalledCertificateIds",
+    "InstallCertificate",
+}
 
 # MessageTriggerEnumType values that name another message than themselves.
 SIGN_CERTIFICATE = frozenset({"SignCertificate"})
@@ -115,7 +89,7 @@ def report(_payload: Mapping[str, Any]) -> frozenset[str]:
 TRIGGERS = {"TriggerMessage": requested_message, "GetBaseReport": report, "GetReport": report}
 
 V201 = ProtocolVersion(
-    name="ocpp2.0.1",
+    name=OCPP201,
     schema_dir="v201/schemas",
     request_suffix="Request",
     error_codes=ERROR_CODES,

@@ -31,23 +31,23 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 
 from services.registry.policy import ConnectDecision, boot_answer, connect_decision
-from services.registry.queries import chargepoint_id_of, chargepoint_table
+from services.registry.queries import chargepoint_table
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.messages import GatewayAuthenticate
 
 log = logging.getLogger(__name__)
 
-INVALID_REQUEST = ConnectDecision(False, "invalid request")
 VERIFY: Final = "verify"
 """The reason of a reply that leaves the password verification to the gateway."""
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(ctx: HandlerContext, env: Envelope, req: GatewayAuthenticate) -> Payload:
     """Answer one connection attempt: a decision, or the hash to verify the password with."""
-    chargepoint_id = chargepoint_id_of(env)
-    remote_ip = env.payload.get("remote_ip")
+    chargepoint_id = ctx.chargepoint_id
+    remote_ip = req.remote_ip
     row = await _chargepoint(ctx, chargepoint_id)
-    decision = _decide(env, row)
+    decision = _decide(req.presented, row)
     registration = (
         None
         if row is None
@@ -96,11 +96,8 @@ async def _chargepoint(ctx: HandlerContext, chargepoint_id: str) -> Row[Any, Any
     ).one_or_none()
 
 
-def _decide(env: Envelope, row: Row[Any, Any, Any] | None) -> ConnectDecision | str:
+def _decide(presented: bool, row: Row[Any, Any, Any] | None) -> ConnectDecision | str:
     """The decision, or the stored password hash when the presented password must be verified."""
-    presented = env.payload.get("presented")
-    if not isinstance(presented, bool):
-        return INVALID_REQUEST
     decision = connect_decision(
         known=row is not None,
         decommissioned=row is not None and row.decommissioned_at is not None,

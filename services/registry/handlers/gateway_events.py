@@ -18,6 +18,9 @@ charge point row keeps the connection it knows (`connection_id`, `connected_node
   ignored.
 - rows with no `connected_at` (connected before migration 0002) fall back to the old rule:
   a disconnect applies if its `(remote_ip, remote_port)` is the stored address.
+
+The payloads are parsed by the dispatcher (shared/messages.py: `GatewayConnection`,
+`GatewayFrameLog`); one that does not fit is dead-lettered before these handlers run.
 """
 
 from __future__ import annotations
@@ -32,18 +35,15 @@ from typing import Any
 import orjson
 from sqlalchemy import Table, select, update
 
-from services.registry.policy import clip, parse_timestamp
-from services.registry.queries import (
-    chargepoint_id_of,
-    chargepoint_table,
-    clip_row,
-    ensure_chargepoint,
-)
+from services.registry.policy import clip
+from services.registry.queries import chargepoint_table, clip_row, create_chargepoint_if_unknown
 from shared.db import enums
 from shared.db.models import OcppMessage
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
+from shared.event_names import CHARGEPOINT_CONNECTED, CHARGEPOINT_DISCONNECTED
 from shared.messagelog import CALL, CALLERROR
+from shared.messages import GatewayConnection, GatewayFrameLog
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +89,19 @@ class Disconnect(Enum):
     IGNORE = "ignore"  # an older (replaced) connection, or already closed
 
 
-def connection_of(env: Envelope, *, default_time: datetime | None) -> Connection:
-    """The socket named by a `gateway.connected` / `gateway.disconnected` envelope."""
-    payload = env.payload
-    ip = payload.get("remote_ip")
-    port = payload.get("remote_port")
-    connection_id = payload.get("connection_id")
-    node = payload.get("node_id") or env.node_id
+def connection_of(
+    env: Envelope, req: GatewayConnection, *, default_time: datetime | None
+) -> Connection:
+    """The socket named by a `gateway.connected` / `gateway.disconnected` event."""
+    node = req.node_id or env.node_id
     return Connection(
         connection_id=(
-            clip(connection_id, _length("connection_id"))
-            if isinstance(connection_id, str) and connection_id
-            else None
+            clip(req.connection_id, _length("connection_id")) if req.connection_id else None
         ),
-        connected_at=parse_timestamp(payload.get("connected_at")) or default_time,
+        connected_at=req.connected_at or default_time,
         node=clip(node, _length("connected_node")) if node else None,
-        ip=clip(ip, _length("ip_address")) if ip else None,
-        port=port if isinstance(port, int) and not isinstance(port, bool) else None,
+        ip=clip(req.remote_ip, _length("ip_address")) if req.remote_ip else None,
+        port=req.remote_port,
     )
 
 
@@ -167,23 +163,23 @@ def _connection_values(conn: Connection) -> dict[str, Any]:
     }
 
 
-def _event_payload(env: Envelope, conn: Connection) -> Payload:
+def _event_payload(env: Envelope, req: GatewayConnection, conn: Connection) -> Payload:
     return {
         "ip": conn.ip,
         "port": conn.port,
-        "nodeId": env.payload.get("node_id", env.node_id),
-        "subprotocol": env.payload.get("subprotocol"),
-        "connectionId": env.payload.get("connection_id"),
-        "connectedAt": env.payload.get("connected_at"),
+        "nodeId": req.node_id or env.node_id,
+        "subprotocol": req.subprotocol,
+        "connectionId": req.connection_id,
+        "connectedAt": req.connected_at.isoformat() if req.connected_at else None,
     }
 
 
-async def connected(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def connected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) -> None:
     """A socket opened: connected, its address, connection and negotiated OCPP version."""
-    chargepoint_id = chargepoint_id_of(env)
+    chargepoint_id = ctx.chargepoint_id
     # An event without connected_at (older gateways) is ordered by its publication time.
-    conn = connection_of(env, default_time=env.created_at)
-    await ensure_chargepoint(ctx, chargepoint_id)
+    conn = connection_of(env, req, default_time=env.created_at)
+    await create_chargepoint_if_unknown(ctx, chargepoint_id)
     stored = await _stored(ctx, chargepoint_id)
     if stored is None or not connect_applies(stored, conn):
         log.info(
@@ -193,9 +189,9 @@ async def connected(ctx: HandlerContext, env: Envelope) -> Payload | None:
             stored.connection_id if stored else None,
             stored.connected_at if stored else None,
         )
-        return None
+        return
     values: dict[str, Any] = {"connected": True, **_connection_values(conn)}
-    subprotocol = env.payload.get("subprotocol") or env.ocpp_version
+    subprotocol = req.subprotocol or env.ocpp_version
     if subprotocol in enums.OCPP_VERSIONS:
         values["ocpp_version"] = subprotocol
     await ctx.session.execute(
@@ -203,18 +199,17 @@ async def connected(ctx: HandlerContext, env: Envelope) -> Payload | None:
         .where(chargepoint_table.c.chargepoint_id == chargepoint_id)
         .values(values)
     )
-    ctx.emit("chargepoint.connected", _event_payload(env, conn), chargepoint_id)
-    return None
+    ctx.emit(CHARGEPOINT_CONNECTED, _event_payload(env, req, conn), chargepoint_id)
 
 
-async def disconnected(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def disconnected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) -> None:
     """A socket closed: not connected, if it is the connection the charge point is known by."""
-    chargepoint_id = chargepoint_id_of(env)
+    chargepoint_id = ctx.chargepoint_id
     # No fallback time: the envelope's own time is the close, not the open.
-    conn = connection_of(env, default_time=None)
+    conn = connection_of(env, req, default_time=None)
     stored = await _stored(ctx, chargepoint_id)
     if stored is None:
-        return None
+        return
     outcome = disconnect_outcome(stored, conn)
     if outcome is Disconnect.IGNORE:
         log.info(
@@ -226,7 +221,7 @@ async def disconnected(ctx: HandlerContext, env: Envelope) -> Payload | None:
             stored.ip,
             stored.port,
         )
-        return None
+        return
     # Either way the closed socket becomes the stored one: its late connect changes nothing.
     values = _connection_values(conn)
     if conn.connected_at is None:
@@ -237,18 +232,23 @@ async def disconnected(ctx: HandlerContext, env: Envelope) -> Payload | None:
         .values(connected=False, **values)
     )
     if stored.connected:
-        ctx.emit("chargepoint.disconnected", _event_payload(env, conn), chargepoint_id)
-    return None
+        ctx.emit(CHARGEPOINT_DISCONNECTED, _event_payload(env, req, conn), chargepoint_id)
 
 
-def frame_log_key(env: Envelope) -> str:
+def frame_log_key(env: Envelope, req: GatewayFrameLog) -> str:
     """The idempotency key of a frame-log event (it carries no correlation id).
 
     A redelivered envelope is the same bytes: same charge point, unique id, creation time
     and frame, hence the same key, and no second row.
     """
     material = orjson.dumps(
-        [env.chargepoint_id, env.node_id, env.unique_id, env.created_at.isoformat(), env.payload],
+        [
+            env.chargepoint_id,
+            env.node_id,
+            env.unique_id,
+            env.created_at.isoformat(),
+            req.model_dump(mode="json"),
+        ],
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(material).hexdigest()
@@ -264,22 +264,21 @@ def _parse(frame: object) -> list[Any] | None:
     return parsed if isinstance(parsed, list) else None
 
 
-async def frame_log(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def frame_log(ctx: HandlerContext, env: Envelope, req: GatewayFrameLog) -> None:
     """A frame the gateway answered (or dropped) itself: one `ocpp_message` row each way."""
-    payload = env.payload
-    key = frame_log_key(env)
-    frame = payload.get("frame")
+    key = frame_log_key(env, req)
+    frame = req.frame
     parsed = _parse(frame)
     message_type = parsed[0] if parsed and parsed[0] in enums.MESSAGE_TYPES else CALL
     body: Any = parsed[3] if message_type == CALL and parsed and len(parsed) > 3 else None
     if not isinstance(body, dict):
-        body = {"frame": frame, "truncated": bool(payload.get("truncated"))}
-    direction = payload.get("direction")
+        body = {"frame": frame, "truncated": req.truncated}
+    direction = req.direction
     base = {
         "chargepoint_id": env.chargepoint_id or "",
         "unique_id": env.unique_id or "",
         "message_id": key,
-        "action": payload.get("action"),
+        "action": req.action,
     }
     ctx.uow.add(
         ocpp_message_table,
@@ -290,13 +289,13 @@ async def frame_log(ctx: HandlerContext, env: Envelope) -> Payload | None:
                 "direction": direction if direction in enums.DIRECTIONS else "in",
                 "message_type": message_type,
                 "payload": body,
-                "error_code": payload.get("error_code"),
-                "error_description": payload.get("error_description"),
+                "error_code": req.error_code,
+                "error_description": req.error_description,
                 "created_at": env.created_at,
             },
         ),
     )
-    answer = _parse(payload.get("answer"))
+    answer = _parse(req.answer)
     if answer and answer[0] == CALLERROR and len(answer) >= 4:
         details = answer[4] if len(answer) > 4 and isinstance(answer[4], dict) else {}
         ctx.uow.add(

@@ -50,7 +50,7 @@ class ChargingProfile(TimestampMixin, Base):
         ForeignKey("transaction.transaction_id", ondelete="CASCADE"), index=True
     )
     stack_level: Mapped[int] = mapped_column(Integer)
-    chargingprofile_purpose: Mapped[str] = mapped_column(String(21))
+    chargingprofile_purpose: Mapped[str] = mapped_column(String(34))
     chargingprofile_kind: Mapped[str] = mapped_column(
         String(10), default="Absolute", server_default="Absolute"
     )

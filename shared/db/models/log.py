@@ -63,6 +63,7 @@ class CommandLog(Base):
         Index(None, "chargepoint_id", "created_at"),
         Index(None, "created_at", "id"),
         enum_check("outcome", enums.COMMAND_OUTCOMES),
+        enum_check("ocpp_version", enums.OCPP_VERSIONS),
         UniqueConstraint("chargepoint_id", "seq"),
         # The sweeper's look-up of abandoned pending rows.
         Index("ix_command_log_pending", "created_at", postgresql_where=text("outcome = 'pending'")),
@@ -85,6 +86,8 @@ class CommandLog(Base):
     """When the sender stops waiting for the answer (created + timeout + margin): a row still
     pending well after it was abandoned by its API process (the sweeper marks it `lost`)."""
     seq: Mapped[int | None] = mapped_column(BigInteger)
+    ocpp_version: Mapped[str | None] = mapped_column(String(9))
+    """The OCPP version the request was built for (NULL: 1.6, rows before migration 0010)."""
 
 
 class CommandSequence(Base):

@@ -52,6 +52,7 @@ class Transaction(TimestampMixin, Base):
         # so a repeated or redelivered TransactionEvent finds its row (NULLs for 1.6 rows).
         UniqueConstraint("chargepoint_id", "remote_transaction_id"),
         Index(None, "chargepoint_id", "status"),
+        Index(None, "chargepoint_id", "remote_start_id"),
         Index(None, "id_tag"),
         Index(None, "start_transaction_timestamp"),
         # The stale-transaction sweep: open transactions whose connector was reported idle.
@@ -86,6 +87,9 @@ class Transaction(TimestampMixin, Base):
     reservation_id: Mapped[int | None] = mapped_column(Integer)
     # OCPP 2.0.1 TransactionType.transactionId (a string of at most 36 characters).
     remote_transaction_id: Mapped[str | None] = mapped_column(String(36))
+    # OCPP 2.0.1 TransactionType.remoteStartId: the id the CSMS gave the
+    # RequestStartTransaction that started it (F01/F02); NULL otherwise.
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
     # Idempotency keys (envelope correlation ids) of the messages that started / stopped it.
     start_message_id: Mapped[str] = mapped_column(String(64), unique=True)
     stop_message_id: Mapped[str | None] = mapped_column(String(64), unique=True)

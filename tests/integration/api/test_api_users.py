@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,11 @@ def image_bytes(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, (200, 30, 30)).save(buf, format=fmt)
     return buf.getvalue()
+
+
+async def stored_files(settings: Settings) -> list[Path]:
+    """The files under the media directory (listed off the event loop)."""
+    return await asyncio.to_thread(lambda: list(Path(settings.media_dir).rglob("*.*")))
 
 
 async def test_admin_creates_lists_reads_updates_deletes_users(
@@ -241,8 +247,8 @@ async def test_image_upload_and_serve_back(
     assert r.status_code == 200
     assert r.headers["content-type"] == media_type
     assert r.content == data
-    stored = list(Path(api_settings.media_dir).rglob("*.*"))
-    assert len(stored) == 1 and stored[0].read_bytes() == data
+    stored = await stored_files(api_settings)
+    assert len(stored) == 1 and await asyncio.to_thread(stored[0].read_bytes) == data
 
 
 async def test_new_image_replaces_the_old_file(
@@ -255,11 +261,11 @@ async def test_new_image_replaces_the_old_file(
             headers=driver.headers,
         )
         assert r.status_code == 200
-    stored = list(Path(api_settings.media_dir).rglob("*.*"))
+    stored = await stored_files(api_settings)
     assert [p.suffix for p in stored] == [".jpg"]
     r = await client.delete("/api/v1/users/me/profile/image", headers=driver.headers)
     assert r.status_code == 204
-    assert list(Path(api_settings.media_dir).rglob("*.*")) == []
+    assert await stored_files(api_settings) == []
     assert_error(await client.get("/api/v1/users/me/profile/image", headers=driver.headers), 404)
     assert_error(await client.delete("/api/v1/users/me/profile/image", headers=driver.headers), 404)
 

@@ -211,7 +211,7 @@ async def test_unusable_meter_values_are_dead_lettered_and_logged_as_answered(
     sql: Sql,
     cp: str,
 ) -> None:
-    """MeterValues with `connectorId: "abc"`: the handler refuses it (FormationViolation), but
+    """MeterValues with `connectorId: "abc"`: refused at parsing (TypeConstraintViolation), but
     the gateway already answered this fire-and-forget CALL. It used to be acked and gone;
     now it is a dead letter with the refusal as its reason, and the message log shows what
     went on the wire: the CALL and the gateway's fixed CALLRESULT, no CALLERROR."""
@@ -243,7 +243,9 @@ async def test_unusable_meter_values_are_dead_lettered_and_logged_as_answered(
         await gateway.publish(UPSTREAM, key, bad)
         dead = await dead_letter_of(watch, bad.correlation_id or "")
     assert dead.headers[DEATH_REASON] == HANDLER_REFUSED
-    assert str(dead.headers[DEATH_DETAIL]).startswith("FormationViolation: MeterValues")
+    assert str(dead.headers[DEATH_DETAIL]).startswith(
+        "TypeConstraintViolation: payload.connectorId"
+    )
     assert dead.headers[ORIGINAL_QUEUE] == TRANSACTIONS_QUEUE
     logged = await wait_for_rows(
         sql,

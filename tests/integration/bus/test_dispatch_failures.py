@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -14,6 +15,7 @@ from shared.bus.topology import UPSTREAM, upstream_key
 from shared.dispatch import Dispatcher, HandlerContext, OcppError, Payload, Route, Router
 from shared.envelope import Envelope, Kind
 from shared.messagelog import CALL, CALLERROR, CALLRESULT, log_call_and_answer
+from shared.messages import NoFields
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
 
@@ -23,16 +25,16 @@ FIRE = upstream_key("ocpp1.6", "Heartbeat")
 RPC = upstream_key("ocpp1.6", "Authorize")
 
 
-async def refuse(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def refuse(ctx: HandlerContext, env: Envelope, req: NoFields) -> Payload | None:
     raise OcppError("FormationViolation", "cannot read it")
 
 
-async def overflow(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def overflow(ctx: HandlerContext, env: Envelope, req: NoFields) -> Payload | None:
     await ctx.session.execute(text("SELECT CAST(2147483647 AS integer) + 1"))  # SQLSTATE 22003
     return None
 
 
-def dispatcher(sessionmaker: async_sessionmaker[AsyncSession], *routes: Route) -> Dispatcher:
+def dispatcher(sessionmaker: async_sessionmaker[AsyncSession], *routes: Route[Any]) -> Dispatcher:
     return Dispatcher(
         router=Router(routes),
         sessionmaker=sessionmaker,
@@ -70,10 +72,10 @@ async def test_refused_fire_and_forget_logs_the_fixed_answer_the_gateway_sent(
     CALLRESULT, not a CALLERROR that never went on the wire. The refusal is still the
     delivery's outcome (the consumer dead-letters it: no reply_to)."""
     env = call("Heartbeat")
-    [outcome] = await dispatcher(db_sessionmaker, Route(UPSTREAM, FIRE, refuse))(
+    [outcome] = await dispatcher(db_sessionmaker, Route(UPSTREAM, FIRE, refuse, NoFields))(
         [FakeDelivery(env, FIRE)]
     )
-    assert outcome is not None and outcome.kind is Kind.ERROR
+    assert isinstance(outcome, Envelope) and outcome.kind is Kind.ERROR
     assert outcome.error_code == "FormationViolation"
     assert await logged(sql, env) == [("in", CALL, None), ("out", CALLRESULT, None)]
 
@@ -82,10 +84,10 @@ async def test_refused_rpc_logs_the_callerror_it_answers(
     db_sessionmaker: async_sessionmaker[AsyncSession], sql: Sql
 ) -> None:
     env = call("Authorize")
-    [outcome] = await dispatcher(db_sessionmaker, Route(UPSTREAM, RPC, refuse, rpc=True))(
+    [outcome] = await dispatcher(db_sessionmaker, Route(UPSTREAM, RPC, refuse, NoFields, rpc=True))(
         [FakeDelivery(env, RPC)]
     )
-    assert outcome is not None and outcome.kind is Kind.ERROR
+    assert isinstance(outcome, Envelope) and outcome.kind is Kind.ERROR
     assert await logged(sql, env) == [
         ("in", CALL, None),
         ("out", CALLERROR, "FormationViolation"),
@@ -100,7 +102,7 @@ async def test_data_error_is_a_reject_with_the_database_message(
     (not the statement and its parameters)."""
     env = call("Heartbeat")
     with pytest.raises(Reject) as raised:
-        await dispatcher(db_sessionmaker, Route(UPSTREAM, FIRE, overflow))(
+        await dispatcher(db_sessionmaker, Route(UPSTREAM, FIRE, overflow, NoFields))(
             [FakeDelivery(env, FIRE)]
         )
     assert raised.value.reason == DATA_ERROR

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import aio_pika
 import orjson
 import pytest
+from aio_pika.abc import FieldValue
 
 from shared import dlq
 from shared.bus import DEAD_LETTER, UPSTREAM, Bus
@@ -58,22 +59,30 @@ async def rejected_by_a_consumer(
 
 
 async def dead_lettered_by_the_csms(
-    bus: Bus, queue: str, key: str, env: Envelope, reason: str
+    bus: Bus,
+    queue: str,
+    key: str,
+    env: Envelope,
+    reason: str,
+    original_exchange: str | None = None,
 ) -> None:
     """What shared/bus republishes when it dead-letters a message itself."""
     channel = bus.channel
     exchange = await channel.get_exchange(DEAD_LETTER, ensure=False)
+    headers: dict[str, FieldValue] = {
+        dlq.REASON: reason,
+        dlq.DETAIL: "NumericValueOutOfRange: value 1e30",
+        dlq.ORIGINAL_QUEUE: queue,
+        dlq.ORIGINAL_ROUTING_KEY: key,
+    }
+    if original_exchange is not None:
+        headers[dlq.ORIGINAL_EXCHANGE] = original_exchange
     await exchange.publish(
         aio_pika.Message(
             env.to_bytes(),
             message_id=uuid.uuid4().hex,
             timestamp=datetime.now(UTC),
-            headers={
-                dlq.REASON: reason,
-                dlq.DETAIL: "NumericValueOutOfRange: value 1e30",
-                dlq.ORIGINAL_QUEUE: queue,
-                dlq.ORIGINAL_ROUTING_KEY: key,
-            },
+            headers=headers,
         ),
         routing_key="",
     )
@@ -163,7 +172,13 @@ async def test_expired_rpcs_are_not_replayed_unless_asked(
 ) -> None:
     queue = unique_name("dlqexp")
     key = f"ocpp16.DlqExp{uuid.uuid4().hex[:8]}"
-    await dead_lettered_by_the_csms(bus, queue, key, envelope("CP-DLQ-E"), "expired")
+    # An exchange of its own with no binding: other suites sharing the vhost bind `ocpp16.#` on
+    # ocpp.upstream, so "nothing is bound to the key" must not depend on what ran before.
+    lonely = unique_name("dlqexp-x")
+    await bus.channel.declare_exchange(lonely, aio_pika.ExchangeType.TOPIC, auto_delete=True)
+    await dead_lettered_by_the_csms(
+        bus, queue, key, envelope("CP-DLQ-E"), "expired", original_exchange=lonely
+    )
     await wait_listed(amqp_url, queue, 1)
     status, out = await cli(amqp_url, "replay", "--queue", queue)
     assert status == 0 and "replayed" not in out.replace("0 replayed", "")

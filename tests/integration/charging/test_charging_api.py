@@ -54,7 +54,7 @@ class InProcessBus:
         if not self.running:
             raise Unroutable(exchange, routing_key)
         [reply] = await self.dispatcher([FakeDelivery(envelope, routing_key)])
-        assert reply is not None
+        assert isinstance(reply, Envelope), reply
         return reply
 
     async def publish_event(self, envelope: Envelope) -> None:

@@ -23,6 +23,7 @@ from shared.commands import CommandOutcome, Result
 from shared.db.models import ChargingProfile
 from shared.dispatch import Dispatcher, HandlerContext, Payload, Route, Router
 from shared.envelope import Envelope, event
+from shared.messages import NoFields
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
 
@@ -37,7 +38,7 @@ class BatchFailed(Exception):
     """What makes the dispatcher's batch transaction roll back in these tests."""
 
 
-async def fail(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def fail(ctx: HandlerContext, env: Envelope, req: NoFields) -> Payload | None:
     raise BatchFailed("a later message of the batch fails")
 
 
@@ -46,7 +47,7 @@ def dispatcher_with_a_failing_route(
 ) -> Dispatcher:
     routes = list(build_router(Installer(fleet), db).routes.values())
     return Dispatcher(
-        router=Router([*routes, Route(EVENTS, FAIL, fail, log_message=False)]),
+        router=Router([*routes, Route(EVENTS, FAIL, fail, NoFields, log_message=False)]),
         sessionmaker=db,
         settings=Settings(),
         publisher=RecordingPublisher(),

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import aio_pika
+import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.api import security
+from services.api.app import create_app
 from shared.bus import Bus
 from shared.bus.consumer import Delivery, Outcome
 from shared.bus.topology import DOWNSTREAM, EVENTS
 from shared.commands import COMMAND_COMPLETED
 from shared.envelope import Envelope
+from shared.settings import Settings
 from tests.factories import Sql
 from tests.fixtures.bus import BusFactory, NameFactory
 from tests.patience import PATIENCE
@@ -118,3 +124,56 @@ async def add_chargepoint(sql: Sql, cp: str, connectors: Sequence[int] = (1, 2))
         await sql(
             "INSERT INTO connector (chargepoint_id, connectorid) VALUES (:cp, :n)", cp=cp, n=n
         )
+
+
+Login = Callable[[str], Awaitable[tuple[dict[str, str], uuid.UUID]]]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """A generous command timeout: only test_504_timeout is about it (a short one of its own)."""
+    return Settings(env="test", command_timeout=PATIENCE)
+
+
+@pytest.fixture(scope="module")
+def built_app(db_engine: AsyncEngine) -> FastAPI:
+    """Built once (seconds of CPU on a busy machine); each test gives it its settings and bus."""
+    return create_app(Settings(env="test"), engine=db_engine)
+
+
+@pytest.fixture
+def app(built_app: FastAPI, settings: Settings, bus: Bus) -> FastAPI:
+    built_app.state.settings = settings
+    built_app.state.bus = bus
+    return built_app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
+
+
+@pytest.fixture
+def login(sql: Sql, settings: Settings) -> Login:
+    """A new user of `role`: (Authorization header, user id)."""
+
+    async def go(role: str) -> tuple[dict[str, str], uuid.UUID]:
+        user_id = uuid.uuid4()
+        await sql(
+            "INSERT INTO user_account (id, email, password_hash, role)"
+            " VALUES (:id, :email, 'x', :role)",
+            id=user_id,
+            email=f"{role}-{user_id.hex[:10]}@example.com",
+            role=role,
+        )
+        token, _ = security.create_access_token(
+            user_id=user_id,
+            role=role,
+            secret=settings.jwt_secret.get_secret_value(),
+            ttl_seconds=600,
+        )
+        return {"Authorization": f"Bearer {token}"}, user_id
+
+    return go

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.api import security
 from services.api.app import API_PREFIX, create_app
 from services.api.commands.router import COMMAND_ID_HEADER
 from services.charging import command_effects as charging_effects
@@ -21,63 +18,10 @@ from shared.dispatch import Dispatcher, Router
 from shared.envelope import Envelope
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
-from tests.patience import PATIENCE
 
-from .conftest import EventTap, FakeGateway, add_chargepoint
+from .conftest import EventTap, FakeGateway, Login, add_chargepoint
 
 pytestmark = pytest.mark.integration
-
-Login = Callable[[str], Awaitable[tuple[dict[str, str], uuid.UUID]]]
-
-
-@pytest.fixture
-def settings() -> Settings:
-    """A generous command timeout: only test_504_timeout is about it (a short one of its own)."""
-    return Settings(env="test", command_timeout=PATIENCE)
-
-
-@pytest.fixture(scope="module")
-def built_app(db_engine: AsyncEngine) -> FastAPI:
-    """Built once (seconds of CPU on a busy machine); each test gives it its settings and bus."""
-    return create_app(Settings(env="test"), engine=db_engine)
-
-
-@pytest.fixture
-def app(built_app: FastAPI, settings: Settings, bus: Bus) -> FastAPI:
-    built_app.state.settings = settings
-    built_app.state.bus = bus
-    return built_app
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        yield client
-
-
-@pytest.fixture
-def login(sql: Sql, settings: Settings) -> Login:
-    """A new user of `role`: (Authorization header, user id)."""
-
-    async def go(role: str) -> tuple[dict[str, str], uuid.UUID]:
-        user_id = uuid.uuid4()
-        await sql(
-            "INSERT INTO user_account (id, email, password_hash, role)"
-            " VALUES (:id, :email, 'x', :role)",
-            id=user_id,
-            email=f"{role}-{user_id.hex[:10]}@example.com",
-            role=role,
-        )
-        token, _ = security.create_access_token(
-            user_id=user_id,
-            role=role,
-            secret=settings.jwt_secret.get_secret_value(),
-            ttl_seconds=600,
-        )
-        return {"Authorization": f"Bearer {token}"}, user_id
-
-    return go
 
 
 def url(cp: str, command: str) -> str:
@@ -92,12 +36,45 @@ async def command_log(sql: Sql, command_id: str) -> dict[str, Any]:
 async def test_openapi_lists_every_command(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     commands = {p.rsplit("/", 1)[1] for p in spec["paths"] if "/commands/" in p}
-    assert len(commands) == 19 and "remote-start-transaction" in commands
+    # 19 of 1.6, 36 of 2.0.1, 14 paths shared by both.
+    assert len(commands) == 41 and "remote-start-transaction" in commands
+    assert "request-start-transaction" in commands
     body = spec["paths"][f"{API_PREFIX}/chargepoints/{{chargepoint_id}}/commands/reset"]["post"]
     assert body["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ResetRequest"
+        "anyOf": [
+            {"$ref": "#/components/schemas/ResetRequest"},
+            {"$ref": "#/components/schemas/ResetRequestV201"},
+        ]
     }
-    assert spec["components"]["schemas"]["ResetRequest"]["required"] == ["type"]
+    schemas = spec["components"]["schemas"]
+    assert schemas["ResetRequest"]["required"] == ["type"]
+    assert schemas["ResetRequestV201"]["properties"]["type"] == {
+        "$ref": "#/components/schemas/ResetEnumType"
+    }
+    start = f"{API_PREFIX}/chargepoints/{{chargepoint_id}}/commands/request-start-transaction"
+    assert spec["paths"][start]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RequestStartTransactionRequest"
+    }
+    assert set(schemas["RequestStartTransactionRequest"]["required"]) == {
+        "id_token",
+        "remote_start_id",
+    }
+    # Every body model and every model it refers to is in the document.
+    refs = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                refs.add(ref.rsplit("/", 1)[1])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(spec)
+    assert refs <= set(schemas)
 
 
 async def test_200_with_snake_case_answer_and_log(

@@ -1,5 +1,5 @@
-"""Every 1.6 command: API model -> send_command -> the real gateway -> an `ocpp` library
-charge point, and its answer back (the lead's e2e test runs the same over processes)."""
+"""Every 1.6 and 2.0.1 command: API model -> send_command -> the real gateway -> an `ocpp`
+library charge point, and its answer back (the lead's e2e test runs the same over processes)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from typing import Any
 
 import pytest
 from ocpp.v16 import ChargePoint, call_result
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call_result as call_result_201
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from services.api.commands.schemas import COMMANDS, load_schema
+from services.api.commands.schemas import COMMANDS, COMMANDS_201, load_schema
 from services.gateway.downstream import Downstream
 from services.gateway.server import GatewayServer
 from shared.bus import Bus
 from shared.commands import (
     COMMANDS_V16,
+    COMMANDS_V201,
     NotConnected,
     Result,
     TimedOut,
@@ -26,10 +29,11 @@ from shared.commands import (
     to_camel,
     to_snake,
 )
+from shared.ocpp import OCPP201
 from shared.settings import Settings
 from tests.fixtures.bus import BusFactory
 from tests.patience import PATIENCE
-from tests.unit.commands.examples import example
+from tests.unit.commands.examples import example, example201
 
 pytestmark = pytest.mark.integration
 
@@ -185,3 +189,62 @@ async def test_silent_charge_point_times_out(
             bus, chargepoint_id=cp_id, action="ClearCache", payload={}, timeout=0.5
         )
     assert isinstance(outcome, TimedOut)
+
+
+class Station201(ChargePoint201):  # type: ignore[misc]
+    """Answers every 2.0.1 command with a schema example (every field filled in) and records
+    what it got (the library validates both against its own schemas)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.got: dict[str, dict[str, Any]] = {}
+        self.answers: dict[str, dict[str, Any]] = {}
+        for action in COMMANDS_V201:
+            self.route_map[action] = {
+                "_on_action": self._handler(action),
+                "_skip_schema_validation": False,
+            }
+
+    def _handler(self, action: str) -> Any:
+        async def handler(**kwargs: Any) -> Any:
+            self.got[action] = kwargs
+            answer = example201(load_schema(action, response=True, version=OCPP201))
+            self.answers[action] = answer
+            return getattr(call_result_201, action)(**to_snake(answer, OCPP201))
+
+        return handler
+
+
+async def test_every_201_command_through_the_real_gateway(
+    real_gateway: tuple[GatewayServer, Downstream], bus: Bus
+) -> None:
+    server, downstream = real_gateway
+    cp_id = f"CP-CMDGW201-{uuid.uuid4().hex[:8]}"
+    url = f"ws://127.0.0.1:{server.port}/ocpp/{cp_id}"
+    async with connect(url, subprotocols=[Subprotocol("ocpp2.0.1")]) as ws:
+        await until_routable(downstream, cp_id, True)
+        cp = Station201(cp_id, ws)
+        runner = asyncio.create_task(cp.start())
+        try:
+            for action in COMMANDS_V201:
+                spec = COMMANDS_201[action]
+                # What the REST API sends for a body with every field filled in.
+                body = spec.request.model_validate(
+                    to_snake(example201(load_schema(action, version=OCPP201)), OCPP201)
+                )
+                outcome = await send_command(
+                    bus,
+                    chargepoint_id=cp_id,
+                    action=action,
+                    payload=spec.payload(body),
+                    timeout=COMMAND_TIMEOUT,
+                    ocpp_version=OCPP201,
+                )
+                assert isinstance(outcome, Result), (action, outcome)
+                assert action in cp.got
+                assert outcome.payload == cp.answers[action], action
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    assert sorted(cp.got) == sorted(COMMANDS_V201)
+    assert cp.got["Reset"]["type"] == "OnIdle"

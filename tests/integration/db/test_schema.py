@@ -61,7 +61,8 @@ ER_DIAGRAM: dict[str, list[Col]] = {
         ("chargingprofile_id", Integer, None, None, False),
         ("transaction_id", Integer, None, None, True),
         ("stack_level", Integer, None, None, False),
-        ("chargingprofile_purpose", String, 21, 21, False),
+        # OCPP 2.0.1 ChargingStationExternalConstraints: 34
+        ("chargingprofile_purpose", String, 21, 34, False),
         ("recurrency_kind", String, 10, 10, True),
         ("valid_from", DateTime, None, None, True),
         ("valid_to", DateTime, None, None, True),

@@ -10,17 +10,33 @@ from shared.bus import Retry
 from shared.db.session import create_engine, create_sessionmaker, is_transient_db_error
 from shared.dispatch import Dispatcher, HandlerContext, Route, Router
 from shared.envelope import Envelope, Kind
+from shared.messages import Message
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher
 
 
-async def _select(ctx: HandlerContext, env: Envelope) -> None:
-    await ctx.session.execute(text(env.payload["sql"]))
+class Statement(Message):
+    sql: str
+
+
+async def _select(ctx: HandlerContext, env: Envelope, req: Statement) -> None:
+    await ctx.session.execute(text(req.sql))
 
 
 def dispatcher(engine: AsyncEngine) -> Dispatcher:
     return Dispatcher(
-        router=Router([Route("x", "test.sql", _select, log_message=False)]),
+        router=Router(
+            [
+                Route(
+                    "x",
+                    "test.sql",
+                    _select,
+                    Statement,
+                    log_message=False,
+                    chargepoint_required=False,
+                )
+            ]
+        ),
         sessionmaker=create_sessionmaker(engine),
         settings=Settings(),
         publisher=RecordingPublisher(),

@@ -20,6 +20,7 @@ from shared.events.catalogue import Envelope as PublicEnvelope
 from shared.events.outbox import RELAY_LOCK, OutboxRelay, PublicEvent, stage
 from shared.events.projection import emit_public
 from shared.messagelog import log_call_and_answer
+from shared.messages import NoFields
 from shared.settings import Settings
 from tests.factories import RecordingPublisher, Sql, delivery
 from tests.integration.registry.helpers import call, new_cp
@@ -100,7 +101,7 @@ async def test_a_rolled_back_batch_leaves_no_event(
 ) -> None:
     cp = new_cp()
 
-    async def refuse_after_emit(ctx: HandlerContext, env: Envelope) -> None:
+    async def refuse_after_emit(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
         emit_public(
             ctx,
             "authorization.refused",
@@ -109,7 +110,7 @@ async def test_a_rolled_back_batch_leaves_no_event(
         )
         raise RuntimeError("the change fails")
 
-    async def accept(ctx: HandlerContext, env: Envelope) -> None:
+    async def accept(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
         emit_public(
             ctx,
             "authorization.refused",
@@ -118,7 +119,10 @@ async def test_a_rolled_back_batch_leaves_no_event(
         )
 
     router = Router(
-        [Route(EVENTS, "test.fail", refuse_after_emit), Route(EVENTS, "test.ok", accept)]
+        [
+            Route(EVENTS, "test.fail", refuse_after_emit, NoFields),
+            Route(EVENTS, "test.ok", accept, NoFields),
+        ]
     )
     dispatcher = Dispatcher(
         router=router,

@@ -49,7 +49,7 @@ class ResettableChargePoint(ChargePoint):  # type: ignore[misc]
     resets: list[str]
 
     @on(Action.reset)
-    async def on_reset(self, type: str) -> Any:  # noqa: A002 - the OCPP field name
+    async def on_reset(self, type: str) -> Any:  # the OCPP field name
         self.resets.append(type)
         return call_result.Reset(status="Accepted")
 
@@ -96,11 +96,32 @@ async def test_callerror_and_invalid_command(
     cp_id = f"{prefix}raw"
     async with connect(gateway.url(cp_id), subprotocols=OCPP16) as ws:
         await attached(gateway, cp_id)
-        # invalid request: refused without being sent
+        # invalid request: refused by the gateway itself, without being sent
         bad = await send(commander, cp_id, "Reset", type="Sideways")
-        assert bad.kind is Kind.ERROR and bad.error_code == "PropertyConstraintViolation"
+        assert (bad.kind, bad.error_code, bad.error_source) == (
+            Kind.ERROR,
+            "RequestInvalid",
+            "gateway",
+        )
+        assert (bad.error_details or {})["ocpp_code"] == "PropertyConstraintViolation"
+        assert (bad.error_details or {})["path"] == "payload.type"
         bad = await send(commander, cp_id, "BootNotification", chargePointVendor="A")
-        assert bad.kind is Kind.ERROR and bad.error_code == "NotSupported"
+        assert (bad.kind, bad.error_code, bad.error_source) == (
+            Kind.ERROR,
+            "UnsupportedForVersion",
+            "gateway",
+        )
+        # routed for another version than the connection speaks: refused, not sent
+        routed = Envelope(
+            kind=Kind.CALL,
+            action="Reset",
+            payload={"type": "Immediate"},
+            chargepoint_id=cp_id,
+            ocpp_version="ocpp2.0.1",
+        )
+        bad = await commander.rpc(DOWNSTREAM, cp_id, routed, timeout=PATIENCE)
+        assert (bad.error_code, bad.error_source) == ("UnsupportedForVersion", "gateway")
+        assert (bad.error_details or {}) == {"ocpp_version": "ocpp1.6"}
         # the charge point answers with a CALLERROR
         pending = asyncio.create_task(send(commander, cp_id, "UnlockConnector", connectorId=1))
         frame = await recv_json(ws)
@@ -112,6 +133,38 @@ async def test_callerror_and_invalid_command(
             "NotSupported",
             "no lock here",
         )
+        assert reply.error_source == "chargepoint"
+        # an answer the schema refuses: the gateway says so (AnswerInvalid), with the payload
+        pending = asyncio.create_task(send(commander, cp_id, "UnlockConnector", connectorId=1))
+        frame = await recv_json(ws)
+        await ws.send(orjson.dumps([3, frame[1], {"status": "Maybe"}]).decode())
+        reply = await pending
+        assert (reply.error_code, reply.error_source) == ("AnswerInvalid", "gateway")
+        assert (reply.error_details or {})["payload"] == {"status": "Maybe"}
+
+
+async def test_201_command_reaches_a_201_connection(
+    gateway: Gateway, service: FakeService, commander: Bus, prefix: str
+) -> None:
+    cp_id = f"{prefix}v201"
+    async with connect(gateway.url(cp_id), subprotocols=[Subprotocol("ocpp2.0.1")]) as ws:
+        await attached(gateway, cp_id)
+        routed = Envelope(
+            kind=Kind.CALL,
+            action="RequestStartTransaction",
+            payload={"idToken": {"idToken": "T", "type": "Central"}, "remoteStartId": 5},
+            chargepoint_id=cp_id,
+            ocpp_version="ocpp2.0.1",
+        )
+        pending = asyncio.create_task(commander.rpc(DOWNSTREAM, cp_id, routed, timeout=PATIENCE))
+        frame = await recv_json(ws)
+        assert frame[2:] == ["RequestStartTransaction", routed.payload]
+        await ws.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
+        reply = await pending
+        assert (reply.kind, reply.payload) == (Kind.RESULT, {"status": "Accepted"})
+        # a 1.6 command to a 2.0.1 connection
+        bad = await send(commander, cp_id, "RemoteStartTransaction", idTag="T")
+        assert (bad.error_code, bad.error_source) == ("UnsupportedForVersion", "gateway")
 
 
 async def test_a_silent_charge_point_times_out_and_its_late_answer_is_dropped(

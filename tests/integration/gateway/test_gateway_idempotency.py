@@ -14,7 +14,7 @@ from websockets.typing import Subprotocol
 
 from shared.envelope import message_key
 from tests.integration.gateway.conftest import FakeService, Gateway
-from tests.integration.gateway.test_gateway_upstream import exchange
+from tests.integration.gateway.test_gateway_upstream import eventually, exchange
 from tests.patience import PATIENCE
 
 pytestmark = pytest.mark.integration
@@ -44,6 +44,8 @@ async def test_a_resent_call_has_the_same_correlation_id_on_any_connection_and_n
     for node, text in ((first, frame), (second, frame), (first, reordered)):
         async with connect(node.url(cp_id), subprotocols=OCPP16) as ws:
             assert (await exchange(ws, text))[:2] == [3, "42"]
+    # An answer goes out once the broker confirmed the publish; the consumer may see it later.
+    await eventually(lambda: len(service.of(cp_id, "MeterValues")) >= 3)
     published = service.of(cp_id, "MeterValues")
     assert len(published) == 3
     assert {e.node_id for e in published} == {first.node_id, second.node_id}
@@ -59,6 +61,7 @@ async def test_same_unique_id_with_another_payload_is_another_message(
     async with connect(gateway.url(cp_id), subprotocols=OCPP16) as ws:
         for payload in (METER, later):
             assert (await exchange(ws, [2, "1", "MeterValues", payload]))[:2] == [3, "1"]
+    await eventually(lambda: len(service.of(cp_id, "MeterValues")) >= 2)
     keys = [e.correlation_id for e in service.of(cp_id, "MeterValues")]
     assert len(set(keys)) == 2
     # ... and another charge point's, or another action's, same id is not this one's.

@@ -88,6 +88,8 @@ async def test_fire_and_forget_heartbeat_through_the_broker(
 ) -> None:
     env = call(cp, "Heartbeat", {})
     await bus.publish(UPSTREAM, upstream_key("ocpp1.6", "Heartbeat"), env, mandatory=True)
-    async with asyncio.timeout(PATIENCE):
-        while not await sql("select 1 from heartbeat where message_id = :m", m=env.correlation_id):
+    async with asyncio.timeout(PATIENCE):  # polls the database: no event to wait on
+        while True:
+            if await sql("select 1 from heartbeat where message_id = :m", m=env.correlation_id):
+                break
             await asyncio.sleep(0.05)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from services.registry.handlers import connect_auth
+from shared.bus import INVALID_PAYLOAD, Rejected
 from shared.bus.topology import GATEWAY_AUTHENTICATE
 from shared.envelope import Envelope, Kind, utcnow
 from shared.passwords import hash_password
@@ -58,7 +59,7 @@ async def decide(run: Run, request: Envelope) -> dict[str, object]:
     """A decision the registry takes alone: `{allowed, reason, registration_status}`, never
     a hash."""
     [reply] = await run([request])
-    assert reply is not None and reply.kind is Kind.RESULT, reply
+    assert isinstance(reply, Envelope) and reply.kind is Kind.RESULT, reply
     assert set(reply.payload) == {"allowed", "reason", "registration_status"}
     assert isinstance(reply.payload["allowed"], bool)
     assert reply.correlation_id == request.correlation_id
@@ -76,7 +77,7 @@ VERIFY = {
 async def to_verify(run: Run, request: Envelope) -> dict[str, object]:
     """The reply that leaves the verification to the gateway."""
     [reply] = await run([request])
-    assert reply is not None and reply.kind is Kind.RESULT, reply
+    assert isinstance(reply, Envelope) and reply.kind is Kind.RESULT, reply
     assert reply.correlation_id == request.correlation_id
     return reply.payload
 
@@ -151,10 +152,15 @@ async def test_unknown_id_is_allowed_and_not_created(run: Run, sql: Sql, cp: str
 
 
 @pytest.mark.parametrize("presented", [None, "yes", 1])
-async def test_invalid_request_is_refused(run: Run, sql: Sql, cp: str, presented: object) -> None:
+async def test_invalid_request_is_dead_lettered(
+    run: Run, sql: Sql, cp: str, presented: object
+) -> None:
+    """No gateway sends it: refused before the handler (the consumer answers the gateway
+    InternalError, which it turns into 503), no hash in any answer."""
     await provision(sql, cp)
-    reply = await decide(run, auth(cp, presented))
-    assert (reply["allowed"], reply["reason"]) == (False, "invalid request")
+    [outcome] = await run([auth(cp, presented)])
+    assert isinstance(outcome, Rejected) and outcome.reason == INVALID_PAYLOAD
+    assert "presented" in outcome.detail
 
 
 async def test_request_with_a_password_is_invalid(run: Run, sql: Sql, cp: str) -> None:
@@ -162,7 +168,8 @@ async def test_request_with_a_password_is_invalid(run: Run, sql: Sql, cp: str) -
     await provision(sql, cp)
     old = {"chargepoint_id": cp, "password": PASSWORD, "remote_ip": "192.0.2.7"}
     request = auth(cp, True).model_copy(update={"payload": old})
-    assert (await decide(run, request))["reason"] == "invalid request"
+    [outcome] = await run([request])
+    assert isinstance(outcome, Rejected) and outcome.reason == INVALID_PAYLOAD
 
 
 async def test_batch_with_boots_and_no_message_log(
@@ -171,8 +178,9 @@ async def test_batch_with_boots_and_no_message_log(
     await provision(sql, cp)
     boot = call(cp, "BootNotification", {"chargePointVendor": "A", "chargePointModel": "B"})
     replies = await run([auth(cp, True), boot, auth(cp, False)])
-    assert [r.payload for r in replies if r is not None][0] == VERIFY
-    assert [r.payload.get("allowed") for r in replies if r is not None][1:] == [None, False]
+    answers = [r.payload for r in replies if isinstance(r, Envelope)]
+    assert answers[0] == VERIFY
+    assert [a.get("allowed") for a in answers[1:]] == [None, False]
     logged = await sql("select action from ocpp_message where chargepoint_id = :cp", cp=cp)
     assert [row["action"] for row in logged] == ["BootNotification", "BootNotification"]
     assert publisher.named("chargepoint.booted")

@@ -12,14 +12,16 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.locking import advisory_key, chargepoint_ids
 from services.registry.routes import ROUTER
+from shared.bus.consumer import Outcome
 from shared.bus.topology import GATEWAY_CONNECTED
-from shared.dispatch import Dispatcher, HandlerContext, Payload, Route, Router
+from shared.dispatch import Answer, Dispatcher, HandlerContext, Route, Router
 from shared.envelope import Envelope
 from shared.settings import Settings
 from tests.factories import RecordingPublisher, Sql, delivery
@@ -43,10 +45,10 @@ class Rendezvous:
         other = "Y" if name == "X" else "X"
         handled = 0
 
-        def wrap(route: Route) -> Route:
-            async def handler(ctx: HandlerContext, env: Envelope) -> Payload | None:
+        def wrap(route: Route[Any]) -> Route[Any]:
+            async def handler(ctx: HandlerContext, env: Envelope, req: Any) -> Answer:
                 nonlocal handled
-                result = await route.handler(ctx, env)
+                result = await route.handler(ctx, env, req)
                 handled += 1
                 if handled == 1:
                     self.reached[name].set()
@@ -63,7 +65,7 @@ async def run_crossed(
     sessionmaker: async_sessionmaker[AsyncSession],
     first: Sequence[Envelope],
     second: Sequence[Envelope],
-) -> list[list[Envelope | None] | BaseException]:
+) -> list[list[Outcome] | BaseException]:
     """Run the two batches concurrently, each through the registry's route table."""
     meeting = Rendezvous()
     dispatchers = [

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.bus.consumer import Outcome
 from shared.envelope import Envelope, Kind
 from tests.factories import RecordingPublisher, Run, Sql
 
@@ -18,6 +19,15 @@ pytestmark = pytest.mark.integration
 call = partial(call16, ocpp_version="ocpp2.0.1")
 T0 = datetime(2025, 5, 1, 9, 0, tzinfo=UTC)
 
+EVENT_DATA = {
+    "eventId": 1,
+    "timestamp": "2025-05-01T09:00:00Z",
+    "trigger": "Delta",
+    "actualValue": "1",
+    "eventNotificationType": "HardWiredNotification",
+    "component": {"name": "C"},
+    "variable": {"name": "V"},
+}
 BOOT = {
     "reason": "PowerUp",
     "chargingStation": {
@@ -30,8 +40,8 @@ BOOT = {
 }
 
 
-def result(reply: Envelope | None) -> dict[str, Any]:
-    assert reply is not None
+def result(reply: Outcome) -> dict[str, Any]:
+    assert isinstance(reply, Envelope), reply
     assert reply.kind is Kind.RESULT, (reply.error_code, reply.error_description)
     return reply.payload
 
@@ -141,7 +151,9 @@ async def test_notifications_and_data_transfer(
             {"type": "FirmwareUpdated", "timestamp": "2025-05-01T09:00:00Z"},
         ),
         call(
-            cp, "NotifyEvent", {"generatedAt": "2025-05-01T09:00:00Z", "seqNo": 0, "eventData": []}
+            cp,
+            "NotifyEvent",
+            {"generatedAt": "2025-05-01T09:00:00Z", "seqNo": 0, "eventData": [EVENT_DATA]},
         ),
         call(cp, "DataTransfer", {"vendorId": "com.nobody", "data": {"x": 1}}),
     ]

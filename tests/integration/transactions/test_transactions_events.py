@@ -15,6 +15,7 @@ from shared.bus.topology import EVENTS
 from shared.dispatch import Dispatcher, HandlerContext, Route, Router
 from shared.envelope import Envelope, Kind
 from shared.events.outbox import THROTTLE_MEMORY
+from shared.messages import Message
 from shared.settings import Settings
 from tests.factories import RecordingPublisher, Run, Sql, delivery
 
@@ -22,6 +23,12 @@ from .helpers import CP, call
 from .test_transactions_dispatch import T0, add_tag, iso, meter_payload, result, start
 
 pytestmark = pytest.mark.integration
+
+
+class EffectCalls(Message):
+    """The test route's request: command effects to apply, (action, request) in order."""
+
+    calls: list[tuple[str, dict[str, Any]]]
 
 
 async def _events(sql: Sql) -> list[dict[str, Any]]:
@@ -78,13 +85,14 @@ async def test_reservations_report_created_used_and_cancelled(
     expiry = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
     request = {"connectorId": 1, "expiryDate": iso(expiry), "idTag": "TAG-1"}
 
-    async def effects(ctx: HandlerContext, env: Envelope) -> None:
-        for action, req in env.payload["calls"]:
+    async def effects(ctx: HandlerContext, env: Envelope, req: EffectCalls) -> None:
+        for action, request in req.calls:
             effect = reserve_now if action == "ReserveNow" else cancel_reservation
-            await effect(ctx, CP, req, {"status": "Accepted"})
+            await effect(ctx, CP, request, {"status": "Accepted"})
 
+    route = Route(EVENTS, "test.effects", effects, EffectCalls, chargepoint_required=False)
     dispatcher = Dispatcher(
-        router=Router([Route(EVENTS, "test.effects", effects)]),
+        router=Router([route]),
         sessionmaker=db_sessionmaker,
         settings=Settings(),
         publisher=RecordingPublisher(),

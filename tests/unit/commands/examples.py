@@ -43,3 +43,49 @@ def minimal(schema: dict[str, Any]) -> Any:
     if schema.get("type") == "array":
         return [minimal(schema.get("items", {}))]
     return example(schema)
+
+
+def resolved(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its `$ref` (2.0.1 `#/definitions/...`) followed."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target: dict[str, Any] = definitions[ref.rsplit("/", 1)[-1]]
+        return target
+    return schema
+
+
+def example201(
+    schema: dict[str, Any], definitions: dict[str, Any] | None = None, *, name: str = "x"
+) -> Any:
+    """`example` for a 2.0.1 schema: `$ref`s followed, `customData` left out."""
+    defs = schema.get("definitions", {}) if definitions is None else definitions
+    schema = resolved(schema, defs)
+    kind = schema.get("type")
+    if "enum" not in schema and kind == "object":
+        return {
+            prop: example201(sub, defs, name=prop)
+            for prop, sub in schema.get("properties", {}).items()
+            if prop != "customData"
+        }
+    if "enum" not in schema and kind == "array":
+        item = schema.get("items", {})
+        return [example201(item, defs, name=name), example201(item, defs)][
+            : schema.get("maxItems", 2)
+        ]
+    return example(schema, name=name)
+
+
+def minimal201(schema: dict[str, Any], definitions: dict[str, Any] | None = None) -> Any:
+    """`minimal` for a 2.0.1 schema."""
+    defs = schema.get("definitions", {}) if definitions is None else definitions
+    schema = resolved(schema, defs)
+    if "enum" not in schema and schema.get("type") == "object":
+        required = set(schema.get("required", ()))
+        return {
+            prop: minimal201(sub, defs)
+            for prop, sub in schema.get("properties", {}).items()
+            if prop in required
+        }
+    if "enum" not in schema and schema.get("type") == "array":
+        return [minimal201(schema.get("items", {}), defs)]
+    return example201(schema, defs)

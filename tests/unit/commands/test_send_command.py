@@ -18,6 +18,7 @@ from shared.commands import (
     RPC_MARGIN,
     CallError,
     NotConnected,
+    Refused,
     Result,
     TimedOut,
     send_command,
@@ -84,6 +85,40 @@ async def test_call_error() -> None:
     bus = FakeBus(lambda env: env.error("NotSupported", "no", {"a": 1}))
     outcome = await send(bus)
     assert outcome == CallError("NotSupported", "no", {"a": 1})
+
+
+async def test_a_chargepoint_callerror_is_its_answer_whatever_its_code() -> None:
+    """A charge point answering `NotConnected` or `RequestInvalid` did answer."""
+    for code in ("NotConnected", "Timeout", "RequestInvalid"):
+        outcome = await send(FakeBus(lambda env, c=code: env.error(c, "x", source="chargepoint")))
+        assert outcome == CallError(code, "x")
+
+
+@pytest.mark.parametrize("code", ["RequestInvalid", "UnsupportedForVersion", "GatewayError"])
+async def test_gateway_refusals(code: str) -> None:
+    bus = FakeBus(lambda env: env.error(code, "not sent", {"path": "p"}, source="gateway"))
+    outcome = await send(bus)
+    assert outcome == Refused(code, "not sent", {"path": "p"})
+    assert outcome.outcome == "refused"
+
+
+async def test_gateway_invalid_answer_is_a_gateway_call_error() -> None:
+    bus = FakeBus(lambda env: env.error("AnswerInvalid", "bad", {"payload": {}}, source="gateway"))
+    outcome = await send(bus)
+    assert outcome == CallError("AnswerInvalid", "bad", {"payload": {}}, source="gateway")
+
+
+async def test_version_travels_in_the_envelope() -> None:
+    bus = FakeBus(lambda env: env.result({}))
+    await send_command(
+        bus,
+        chargepoint_id="CP",
+        action="Reset",
+        payload={"type": "Immediate"},
+        timeout=1,
+        ocpp_version="ocpp2.0.1",
+    )
+    assert bus.calls[0][2].ocpp_version == "ocpp2.0.1"
 
 
 async def test_unroutable_is_not_connected() -> None:
@@ -155,6 +190,14 @@ def row(**values: object) -> dict[str, object]:
             {"code": "Timeout", "description": "late", "details": {}},
         ),
         (
+            row(
+                **log_values(Refused("RequestInvalid", "bad", {"path": "payload.type"})),
+                ocpp_version="ocpp2.0.1",
+            ),
+            None,
+            {"code": "RequestInvalid", "description": "bad", "details": {"path": "payload.type"}},
+        ),
+        (
             row(outcome="lost", error_code="Lost", error_description="gone"),
             None,
             {"code": "Lost", "description": "gone", "details": {}},
@@ -177,4 +220,5 @@ def test_completed_event_of_a_log_row(
         "response": response,
         "error": error,
         "seq": 4,
+        "ocpp_version": values.get("ocpp_version"),
     }

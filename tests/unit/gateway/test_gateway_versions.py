@@ -9,7 +9,8 @@ import pytest
 from services.gateway.errors import ErrorKey
 from services.gateway.validation import validate
 from services.gateway.versions import VERSIONS
-from services.gateway.versions.base import ActionRejected, Direction, Handling, format_datetime
+from services.gateway.versions.base import ActionRejected, Direction, Handling
+from shared.ocpp import format_datetime
 
 V16 = VERSIONS["ocpp1.6"]
 V201 = VERSIONS["ocpp2.0.1"]

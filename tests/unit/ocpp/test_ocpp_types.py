@@ -70,7 +70,7 @@ def test_date_times_of_any_precision_and_offset_are_utc(text: str, expected: dat
     ],
 )
 def test_malformed_or_offsetless_date_times_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="date-time|day is out of range"):
+    with pytest.raises(ValueError, match=r"date-time|day is out of range"):
         parse_datetime(text)
 
 

@@ -16,6 +16,7 @@ from services.registry.handlers.gateway_events import (
 )
 from shared.bus.topology import GATEWAY_CONNECTED
 from shared.envelope import Envelope, Kind
+from shared.messages import GatewayConnection
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(seconds=5)
@@ -96,7 +97,8 @@ def test_connection_of_reads_the_gateway_payload() -> None:
             "connected_at": "2026-03-01T12:00:00+00:00",
         },
     )
-    assert connection_of(env, default_time=None) == Connection(
+    req = GatewayConnection.model_validate(env.payload)
+    assert connection_of(env, req, default_time=None) == Connection(
         connection_id="f" * 32, connected_at=T0, node="node-1", ip="10.0.0.1", port=50001
     )
     bare = Envelope(
@@ -104,8 +106,9 @@ def test_connection_of_reads_the_gateway_payload() -> None:
         action=GATEWAY_CONNECTED,
         chargepoint_id="CP-1",
         node_id="node-x",
-        payload={"remote_port": True, "connection_id": ""},
+        payload={"connection_id": ""},
     )
-    assert connection_of(bare, default_time=LATER) == Connection(
+    req = GatewayConnection.model_validate(bare.payload)
+    assert connection_of(bare, req, default_time=LATER) == Connection(
         connection_id=None, connected_at=LATER, node="node-x", ip=None, port=None
     )

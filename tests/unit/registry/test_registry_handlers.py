@@ -12,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.handlers import gateway_events
 from services.registry.handlers.v16 import data_transfer, status_notification
-from services.registry.queries import chargepoint_table, clip_row, ocpp_datetime
+from services.registry.queries import chargepoint_table, clip_row
+from services.registry.routes import ROUTER
 from shared.dispatch import HandlerContext, Payload, UnitOfWork
 from shared.envelope import Envelope, Kind
+from shared.messages import GatewayFrameLog
+from shared.ocpp import format_datetime
 from shared.settings import Settings
+from tests.factories import handle
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -50,8 +54,10 @@ def call(action: str, payload: dict[str, Any]) -> Envelope:
 
 @pytest.fixture
 def vendor() -> Iterator[str]:
-    async def acme(ctx: HandlerContext, env: Envelope) -> Payload:
-        return {"status": "Accepted", "data": env.payload.get("data", "").upper()}
+    async def acme(
+        ctx: HandlerContext, env: Envelope, req: data_transfer.DataTransferRequest
+    ) -> Payload:
+        return {"status": "Accepted", "data": str(req.data or "").upper()}
 
     data_transfer.register_vendor("com.acme", acme)
     yield "com.acme"
@@ -60,7 +66,7 @@ def vendor() -> Iterator[str]:
 
 async def test_data_transfer_of_unknown_vendor() -> None:
     ctx = context()
-    answer = await data_transfer.handle(ctx, call("DataTransfer", {"vendorId": "x", "data": "d"}))
+    answer = await handle(ROUTER, ctx, call("DataTransfer", {"vendorId": "x", "data": "d"}))
     assert answer == {"status": "UnknownVendorId"}
     [row] = rows(ctx, "data_transfer")
     assert row["vendor_id"] == "x"
@@ -72,14 +78,21 @@ async def test_data_transfer_of_unknown_vendor() -> None:
 async def test_data_transfer_to_registered_vendor(vendor: str) -> None:
     ctx = context()
     env = call("DataTransfer", {"vendorId": vendor, "messageId": "m", "data": "hi"})
-    assert await data_transfer.handle(ctx, env) == {"status": "Accepted", "data": "HI"}
+    assert await handle(ROUTER, ctx, env) == {"status": "Accepted", "data": "HI"}
     assert rows(ctx, "data_transfer")[0]["data_message_id"] == "m"
 
 
 async def test_data_transfer_keeps_non_string_data_serialised() -> None:
+    """2.0.1 data is anyType (1.6: a string, refused otherwise)."""
     ctx = context()
-    await data_transfer.handle(ctx, call("DataTransfer", {"vendorId": "x", "data": {"a": 1}}))
+    env = call("DataTransfer", {"vendorId": "x", "data": {"a": 1}})
+    env = env.model_copy(update={"ocpp_version": "ocpp2.0.1"})
+    await handle(ROUTER, ctx, env)
     assert rows(ctx, "data_transfer")[0]["data"] == '{"a":1}'
+
+
+def key_of(env: Envelope) -> str:
+    return gateway_events.frame_log_key(env, GatewayFrameLog.model_validate(env.payload))
 
 
 def frame_log_event(**payload: Any) -> Envelope:
@@ -108,7 +121,7 @@ async def test_frame_log_of_refused_call_writes_call_and_callerror() -> None:
         error_description="bad",
         answer=answer,
     )
-    await gateway_events.frame_log(ctx, env)
+    await handle(ROUTER, ctx, env)
     call_row, error_row = rows(ctx, "ocpp_message")
     assert call_row["message_type"] == 2
     assert call_row["payload"] == {"x": 1}
@@ -117,7 +130,7 @@ async def test_frame_log_of_refused_call_writes_call_and_callerror() -> None:
     assert error_row["direction"] == "out"
     assert error_row["error_code"] == "PropertyConstraintViolation"
     assert error_row["payload"] == {"f": "x"}
-    assert call_row["message_id"] == error_row["message_id"] == gateway_events.frame_log_key(env)
+    assert call_row["message_id"] == error_row["message_id"] == key_of(env)
     assert len(call_row["message_id"]) == 64
 
 
@@ -132,7 +145,7 @@ async def test_frame_log_of_garbage_keeps_the_raw_text() -> None:
         error_description="not JSON",
         answer=orjson.dumps([4, "", "FormationViolation", "not JSON", {}]).decode(),
     )
-    await gateway_events.frame_log(ctx, env)
+    await handle(ROUTER, ctx, env)
     in_row, out_row = rows(ctx, "ocpp_message")
     assert in_row["payload"] == {"frame": "not json", "truncated": False}
     assert in_row["message_type"] == 2
@@ -150,7 +163,7 @@ async def test_frame_log_of_a_dropped_result_has_no_answer_row() -> None:
         error_description="short",
         answer=None,
     )
-    await gateway_events.frame_log(ctx, env)
+    await handle(ROUTER, ctx, env)
     [row] = rows(ctx, "ocpp_message")
     assert row["message_type"] == 3
 
@@ -158,9 +171,9 @@ async def test_frame_log_of_a_dropped_result_has_no_answer_row() -> None:
 def test_frame_log_key_is_stable_across_a_redelivery() -> None:
     env = frame_log_event(direction="in", frame="x")
     again = Envelope.from_bytes(env.to_bytes())
-    assert gateway_events.frame_log_key(env) == gateway_events.frame_log_key(again)
+    assert key_of(env) == key_of(again)
     other = frame_log_event(direction="in", frame="y")
-    assert gateway_events.frame_log_key(env) != gateway_events.frame_log_key(other)
+    assert key_of(env) != key_of(other)
 
 
 def test_clip_row_cuts_strings_to_column_length() -> None:
@@ -171,8 +184,8 @@ def test_clip_row_cuts_strings_to_column_length() -> None:
     assert row == {"chargepoint_model": "M" * 20, "firmware_version": "1.0", "websocket_port": 1234}
 
 
-def test_ocpp_datetime() -> None:
-    assert ocpp_datetime(NOW) == "2024-05-01T12:00:00.000Z"
+def test_format_datetime_is_the_ocpp_form() -> None:
+    assert format_datetime(NOW) == "2024-05-01T12:00:00.000Z"
 
 
 @pytest.mark.parametrize(

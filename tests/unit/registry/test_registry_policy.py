@@ -10,11 +10,10 @@ from services.registry.policy import (
     MAX_CLOCK_AHEAD,
     boot_answer,
     clip,
-    initial_registration_status,
     is_latest,
-    parse_timestamp,
     report_time,
 )
+from shared.chargepoints import initial_registration_status
 from shared.settings import UnknownChargePointPolicy
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -60,28 +59,6 @@ def test_decommissioned_chargepoint_is_rejected(status: str) -> None:
 
 def test_unknown_registration_value_is_never_accepted() -> None:
     assert boot_answer("Whatever", decommissioned=False) == "Pending"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2024-05-01T12:00:00Z", T0),
-        ("2024-05-01T12:00:00.1Z", T0 + timedelta(milliseconds=100)),
-        ("2024-05-01T12:00:00.123456789Z", T0 + timedelta(microseconds=123456)),
-        ("2024-05-01T14:00:00+02:00", T0),
-        ("2024-05-01T12:00:00", T0),  # no offset: OCPP timestamps are UTC
-        ("not a date", None),
-        ("", None),
-        (None, None),
-        (12, None),
-    ],
-)
-def test_parse_timestamp(text: object, expected: datetime | None) -> None:
-    parsed = parse_timestamp(text)
-    assert parsed == expected
-    if parsed is not None:
-        assert parsed.tzinfo is not None
-        assert parsed.utcoffset() == timedelta(0)
 
 
 def test_report_time_prefers_the_chargepoint_timestamp() -> None:

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
-from services.registry.handlers.v201.boot_notification import reported_columns
-from services.registry.handlers.v201.notify_report import config_key, configuration_rows
+from typing import Any
+
+from services.registry.handlers.v201 import notify_report
+from services.registry.handlers.v201.boot_notification import reported_columns as columns_of
+from shared.ocpp.v201.boot_notification_request import BootNotificationRequest
+from shared.ocpp.v201.common import ReportDataType
+
+
+def reported_columns(payload: dict[str, Any]) -> dict[str, Any]:
+    return columns_of(BootNotificationRequest.model_validate(payload))
+
+
+def config_key(report: dict[str, Any]) -> str:
+    return notify_report.config_key(ReportDataType.model_validate(report))
+
+
+def configuration_rows(chargepoint_id: str, data: list[Any]) -> list[dict[str, Any]]:
+    reports = [ReportDataType.model_validate(r) for r in data]
+    return notify_report.configuration_rows(chargepoint_id, reports)
 
 
 def test_boot_fields_map_onto_the_1_6_columns() -> None:
@@ -25,17 +42,21 @@ def test_boot_fields_map_onto_the_1_6_columns() -> None:
         "iccid": "I",
         "imsi": "X",
     }
-    minimal = reported_columns({"reason": "PowerUp", "chargingStation": {"model": "M"}})
+    minimal = reported_columns(
+        {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}}
+    )
     assert minimal["chargepoint_model"] == "M" and minimal["iccid"] is None
 
 
 def test_config_key() -> None:
-    assert config_key({"component": {"name": "C"}, "variable": {"name": "V"}}) == "C.V"
+    one = {"component": {"name": "C"}, "variable": {"name": "V"}, "variableAttribute": [{}]}
+    assert config_key(one) == "C.V"
     assert (
         config_key(
             {
                 "component": {"name": "C", "instance": "a", "evse": {"id": 1}},
                 "variable": {"name": "V", "instance": "b"},
+                "variableAttribute": [{}],
             }
         )
         == "C:a@1.V:b"
@@ -49,7 +70,7 @@ def test_configuration_rows_keep_actual_values_only() -> None:
             "variable": {"name": "V"},
             "variableAttribute": [
                 {"type": "Target", "value": "t"},
-                {"value": 5, "mutability": "ReadOnly"},
+                {"value": "5", "mutability": "ReadOnly"},
             ],
         },
         {

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.transactions.meter import (
-    Sample,
-    iter_samples,
-    latest_energy_wh,
-    parse_numeric,
-    parse_sampled_value,
-    parse_timestamp,
-)
+from services.transactions import meter
+from services.transactions.meter import Sample, latest_energy_wh, parse_numeric
+from shared.ocpp import parse_datetime
+from shared.ocpp.v16.meter_values_request import MeterValue, SampledValue
 
 TS = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def parse_sampled_value(payload: dict[str, Any], timestamp: datetime) -> Sample:
+    """A SampledValue as received (camelCase JSON), parsed as the dispatcher does first."""
+    return meter.parse_sampled_value(SampledValue.model_validate(payload), timestamp)
+
+
+def iter_samples(meter_values: list[dict[str, Any]] | None) -> list[Sample]:
+    """`meter.iter_samples` of a meterValue array as received."""
+    models = [MeterValue.model_validate(v) for v in meter_values or ()]
+    return list(meter.iter_samples(models))
 
 
 def test_defaults_when_only_value_is_sent() -> None:
@@ -108,22 +116,6 @@ def test_parse_numeric_accepts_signs_and_spaces() -> None:
     assert parse_numeric(" -1.50 ") == Decimal("-1.50")
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("2025-03-01T12:00:00Z", TS),
-        ("2025-03-01T12:00:00.1Z", TS.replace(microsecond=100000)),
-        ("2025-03-01T12:00:00.123456789Z", TS.replace(microsecond=123456)),
-        ("2025-03-01T14:00:00+02:00", TS),
-        ("2025-03-01T12:00:00", TS),
-    ],
-)
-def test_parse_timestamp(raw: str, expected: datetime) -> None:
-    parsed = parse_timestamp(raw)
-    assert parsed == expected
-    assert parsed.utcoffset() is not None
-
-
 def test_iter_samples_flattens_in_order_and_latest_energy_wins_by_timestamp() -> None:
     meter_value = [
         {
@@ -134,7 +126,7 @@ def test_iter_samples_flattens_in_order_and_latest_energy_wins_by_timestamp() ->
     ]
     samples = list(iter_samples(meter_value))
     assert [s.value for s in samples] == ["2.5", "7", "1000"]
-    assert latest_energy_wh(samples) == (parse_timestamp("2025-03-01T12:05:00Z"), Decimal(2500))
+    assert latest_energy_wh(samples) == (parse_datetime("2025-03-01T12:05:00Z"), Decimal(2500))
     assert latest_energy_wh(samples[1:2]) is None
     assert list(iter_samples(None)) == []
 

@@ -1,13 +1,14 @@
-"""StartTransaction creates an unknown charge point exactly as the registry would."""
+"""An unknown charge point is created the same way by every service (shared/chargepoints.py)."""
 
 from __future__ import annotations
 
-from services.registry.policy import initial_registration_status
-from services.transactions.handlers.v16.start_transaction import INITIAL_REGISTRATION_STATUS
+from shared.chargepoints import ACCEPTED, PENDING, REJECTED, initial_registration_status
 from shared.settings import UnknownChargePointPolicy
 
 
-def test_same_registration_status_as_the_registry_for_every_policy() -> None:
-    assert set(INITIAL_REGISTRATION_STATUS) == set(UnknownChargePointPolicy)
-    for policy in UnknownChargePointPolicy:
-        assert INITIAL_REGISTRATION_STATUS[policy] == initial_registration_status(policy)
+def test_every_policy_has_its_registration_status() -> None:
+    assert [initial_registration_status(p) for p in UnknownChargePointPolicy] == [
+        PENDING,
+        ACCEPTED,
+        REJECTED,
+    ]

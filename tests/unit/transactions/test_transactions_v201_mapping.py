@@ -8,19 +8,34 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from services.transactions.handlers.v201 import transaction_event
 from services.transactions.handlers.v201.transaction_event import (
     MAX_MISSING,
+    TxEvent,
     _changes,
-    parse_event,
     seq_no_changes,
     seq_no_seen,
 )
 from services.transactions.idtags import id_token_info
-from services.transactions.meter import iter_samples_201, parse_sampled_value_201
+from services.transactions.meter import Sample, iter_samples_201
+from services.transactions.meter import parse_sampled_value_201 as parse_model_201
+from shared.ocpp.v201.common import MeterValueType, SampledValueType
+from shared.ocpp.v201.transaction_event_request import TransactionEventRequest
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 T1 = datetime(2025, 1, 1, 0, 5, tzinfo=UTC)
+
+
+def parse_sampled_value_201(payload: dict[str, Any], timestamp: datetime) -> Sample:
+    """A SampledValue as received (camelCase JSON), parsed as the dispatcher does first."""
+    return parse_model_201(SampledValueType.model_validate(payload), timestamp)
+
+
+def parse_event(payload: dict[str, Any]) -> TxEvent:
+    """A TransactionEventRequest as received, parsed as the dispatcher does first."""
+    return transaction_event.parse_event(TransactionEventRequest.model_validate(payload))
 
 
 def test_sampled_value_defaults() -> None:
@@ -51,8 +66,14 @@ def test_iter_samples_201_keeps_order_and_timestamps() -> None:
     samples = list(
         iter_samples_201(
             [
-                {"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": 1}, {"value": 2}]},
-                {"timestamp": "2025-01-01T00:05:00.5+00:00", "sampledValue": [{"value": 3}]},
+                MeterValueType.model_validate(v)
+                for v in (
+                    {
+                        "timestamp": "2025-01-01T00:00:00Z",
+                        "sampledValue": [{"value": 1}, {"value": 2}],
+                    },
+                    {"timestamp": "2025-01-01T00:05:00.5+00:00", "sampledValue": [{"value": 3}]},
+                )
             ]
         )
     )
@@ -115,9 +136,9 @@ def test_parse_event_no_authorization_and_reasons() -> None:
     assert ev.id_token is None and ev.evse_id is None
     info = {"transactionId": "abc", "stoppedReason": "EVDisconnected"}
     assert parse_event(event(transactionInfo=info)).stopped_reason == "EVDisconnected"
-    odd = {"transactionId": "abc", "stoppedReason": "VendorThing"}
-    assert parse_event(event(transactionInfo=odd)).stopped_reason == "Other"
-    with pytest.raises(KeyError):
+    with pytest.raises(ValidationError):  # the gateway refuses it: the dispatcher too
+        parse_event(event(transactionInfo={"transactionId": "abc", "stoppedReason": "Vendor"}))
+    with pytest.raises(ValidationError):
         parse_event({"eventType": "Started"})
 
 
@@ -141,6 +162,7 @@ def row(**kw: Any) -> Any:
         "closed_by": None,
         "seq_no_max": 0,
         "missing_seq_nos": [],
+        "remote_start_id": None,
     }
     return SimpleNamespace(**{**base, **kw})
 
@@ -254,3 +276,20 @@ def test_ended_after_a_csms_close_is_a_correction() -> None:
         "Stale",
     )
     assert values["estimated_closed_by"] == "csms"
+
+
+def test_remote_start_id_is_read_and_stored_once() -> None:
+    payload = {
+        "eventType": "Started",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "triggerReason": "RemoteStart",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "t-1", "remoteStartId": 31},
+    }
+    ev = parse_event(payload)
+    assert ev.remote_start_id == 31
+    assert changes(row(), ev, None)["remote_start_id"] == 31
+    assert "remote_start_id" not in changes(row(remote_start_id=30), ev, None)
+    without = parse_event({**payload, "transactionInfo": {"transactionId": "t-1"}})
+    assert without.remote_start_id is None
+    assert "remote_start_id" not in changes(row(), without, None)

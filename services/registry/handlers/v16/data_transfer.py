@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from services.registry.data_transfer import (
     VENDOR_HANDLERS,
+    DataTransferRequest,
     VendorHandler,
     handle,
     register_vendor,
     unregister_vendor,
 )
 
-__all__ = ["VENDOR_HANDLERS", "VendorHandler", "handle", "register_vendor", "unregister_vendor"]
+__all__ = [
+    "VENDOR_HANDLERS",
+    "DataTransferRequest",
+    "VendorHandler",
+    "handle",
+    "register_vendor",
+    "unregister_vendor",
+]

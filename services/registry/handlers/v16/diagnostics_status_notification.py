@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from services.registry.queries import latest_status_handler
-from shared.db import enums
-
-handle = latest_status_handler(
-    "diagnostics_status", enums.DIAGNOSTICS_STATUSES, "chargepoint.diagnostics_status"
+from services.registry.latest_status import DIAGNOSTICS, record_latest_status
+from shared.dispatch import HandlerContext
+from shared.envelope import Envelope
+from shared.ocpp.v16.diagnostics_status_notification_request import (
+    DiagnosticsStatusNotificationRequest,
 )
+
+
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: DiagnosticsStatusNotificationRequest
+) -> None:
+    """Keep the reported status as the latest; the gateway answered {}."""
+    await record_latest_status(ctx, DIAGNOSTICS, req.status.value)

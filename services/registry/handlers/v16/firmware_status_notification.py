@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from services.registry.queries import latest_status_handler
-from shared.db import enums
+from services.registry.latest_status import FIRMWARE, record_latest_status
+from shared.dispatch import HandlerContext
+from shared.envelope import Envelope
+from shared.ocpp.v16.firmware_status_notification_request import FirmwareStatusNotificationRequest
 
-handle = latest_status_handler(
-    "firmware_status", enums.FIRMWARE_STATUSES, "chargepoint.firmware_status"
-)
+
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: FirmwareStatusNotificationRequest
+) -> None:
+    """Keep the reported status as the latest; the gateway answered {}."""
+    await record_latest_status(ctx, FIRMWARE, req.status.value)

@@ -1,15 +1,16 @@
 """LogStatusNotification (1.6 security whitepaper): the latest log upload status.
 
 It is the security extension's successor of DiagnosticsStatusNotification, so it is kept in
-the same column (whose value set includes UploadLogStatusEnumType); the message log keeps
-the history with the requestId.
-"""
+the same column; the message log keeps the history with the requestId."""
 
 from __future__ import annotations
 
-from services.registry.queries import latest_status_handler
-from shared.db import enums
+from services.registry.latest_status import DIAGNOSTICS, record_latest_status
+from shared.dispatch import HandlerContext
+from shared.envelope import Envelope
+from shared.ocpp.v16.log_status_notification_request import LogStatusNotificationRequest
 
-handle = latest_status_handler(
-    "diagnostics_status", enums.DIAGNOSTICS_STATUSES, "chargepoint.diagnostics_status"
-)
+
+async def handle(ctx: HandlerContext, env: Envelope, req: LogStatusNotificationRequest) -> None:
+    """Keep the reported status as the latest; the gateway answered {}."""
+    await record_latest_status(ctx, DIAGNOSTICS, req.status.value, req.request_id)

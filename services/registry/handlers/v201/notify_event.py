@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from services.registry.queries import chargepoint_id_of
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp.v201.notify_event_request import NotifyEventRequest
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def handle(ctx: HandlerContext, env: Envelope, req: NotifyEventRequest) -> None:
     """Nothing beyond the message log (written by the dispatcher); the gateway answered {}."""
-    chargepoint_id_of(env)
-    return None

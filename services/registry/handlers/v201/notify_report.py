@@ -10,42 +10,45 @@ characteristics stay in the message log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.registry.queries import chargepoint_id_of, ensure_chargepoint
+from services.registry.queries import create_chargepoint_if_unknown
 from shared.db.models import ChargePointConfiguration
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp.v201.common import AttributeEnumType, MutabilityEnumType, ReportDataType
+from shared.ocpp.v201.notify_report_request import NotifyReportRequest
 
 log = logging.getLogger(__name__)
 
 CONFIGURATION: Table = ChargePointConfiguration.__table__  # type: ignore[assignment]
 KEY_LENGTH = 50
-ACTUAL = "Actual"
 
 
-def config_key(report: Payload) -> str:
+def config_key(report: ReportDataType) -> str:
     """`Component[:instance][@evse[/connector]].Variable[:instance]` of one reportData."""
-    component = report.get("component") or {}
-    variable = report.get("variable") or {}
-    key = str(component.get("name", ""))
-    if component.get("instance"):
-        key += f":{component['instance']}"
-    evse = component.get("evse")
-    if isinstance(evse, dict) and "id" in evse:
-        key += f"@{evse['id']}"
-        if "connectorId" in evse:
-            key += f"/{evse['connectorId']}"
-    key += f".{variable.get('name', '')}"
-    if variable.get("instance"):
-        key += f":{variable['instance']}"
+    component, variable = report.component, report.variable
+    key = component.name
+    if component.instance:
+        key += f":{component.instance}"
+    evse = component.evse
+    if evse is not None:
+        key += f"@{evse.id}"
+        if evse.connector_id is not None:
+            key += f"/{evse.connector_id}"
+    key += f".{variable.name}"
+    if variable.instance:
+        key += f":{variable.instance}"
     return key
 
 
-def configuration_rows(chargepoint_id: str, report_data: Any) -> list[dict[str, Any]]:
+def configuration_rows(
+    chargepoint_id: str, report_data: Sequence[ReportDataType] | None
+) -> list[dict[str, Any]]:
     """The `chargepoint_configuration` rows of a report's Actual values (one per key)."""
     rows: dict[str, dict[str, Any]] = {}
     for report in report_data or ():
@@ -53,26 +56,24 @@ def configuration_rows(chargepoint_id: str, report_data: Any) -> list[dict[str, 
         if len(key) > KEY_LENGTH:
             log.warning("NotifyReport key %r longer than %d: not stored", key, KEY_LENGTH)
             continue
-        for attribute in report.get("variableAttribute") or ():
-            if attribute.get("type", ACTUAL) != ACTUAL:
+        for attribute in report.variable_attribute:
+            if (attribute.type or AttributeEnumType.actual) is not AttributeEnumType.actual:
                 continue
-            value = attribute.get("value")
             rows[key] = {
                 "chargepoint_id": chargepoint_id,
                 "key": key,
-                "value": None if value is None else str(value),
-                "readonly": attribute.get("mutability") == "ReadOnly",
+                "value": attribute.value,
+                "readonly": attribute.mutability is MutabilityEnumType.read_only,
             }
     return list(rows.values())
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def handle(ctx: HandlerContext, env: Envelope, req: NotifyReportRequest) -> None:
     """Upsert the reported Actual values; the gateway answered {}."""
-    chargepoint_id = chargepoint_id_of(env)
-    rows = configuration_rows(chargepoint_id, env.payload.get("reportData"))
+    rows = configuration_rows(ctx.chargepoint_id, req.report_data)
     if not rows:
-        return None
-    await ensure_chargepoint(ctx, chargepoint_id)
+        return
+    await create_chargepoint_if_unknown(ctx, ctx.chargepoint_id)
     for row in rows:
         row["updated_at"] = ctx.now
     stmt = pg_insert(CONFIGURATION).values(rows)
@@ -86,4 +87,3 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
             },
         )
     )
-    return None

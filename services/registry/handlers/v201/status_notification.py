@@ -7,33 +7,21 @@ code: `NoError` is stored. evseId 0 is the station itself, as connectorId 0 in 1
 
 from __future__ import annotations
 
-from services.registry.policy import parse_timestamp
 from services.registry.status import record_status
-from shared.bus.errors import Reject
-from shared.db import enums
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp.v201.status_notification_request import StatusNotificationRequest
 
 NO_ERROR = "NoError"
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def handle(ctx: HandlerContext, env: Envelope, req: StatusNotificationRequest) -> None:
     """Apply the report if it is the latest, and always store it."""
-    payload = env.payload
-    evse_id = payload.get("evseId")
-    status = payload.get("connectorStatus")
-    if (
-        not isinstance(evse_id, int)
-        or not isinstance(status, str)
-        or status not in enums.CONNECTOR_STATUSES
-    ):
-        raise Reject(f"StatusNotification the gateway should have refused: {payload!r}")
     await record_status(
         ctx,
         env,
-        connector_id=evse_id,
-        status=status,
+        connector_id=req.evse_id,
+        status=req.connector_status.value,
         error_code=NO_ERROR,
-        reported=parse_timestamp(payload.get("timestamp")),
+        reported=req.timestamp,
     )
-    return None

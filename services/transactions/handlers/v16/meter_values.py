@@ -1,51 +1,41 @@
 """OCPP 1.6 MeterValues (§4.7): every sampled value stored; the hot path of the service.
 
 No ORM objects and no per-message round trip: rows go to the batch's unit of work (one
-executemany per table per batch) and the transaction's wh_meter_last to one aggregated UPDATE
-per batch (`wh_last`).
+executemany per table per batch) and the transaction's wh_meter_last to the batch's
+`WhLastUpdate` step (one aggregated UPDATE per batch, wh_last.py).
 """
 
 from __future__ import annotations
 
-from services.transactions import wh_last
 from services.transactions.meter import iter_samples, latest_energy_wh
-from services.transactions.tables import (
-    emit_meter_values,
-    message_key,
-    payload_errors,
-    queue_meter_values,
-)
-from shared.dispatch import HandlerContext, Payload
+from services.transactions.tables import message_key, queue_meter_values
+from services.transactions.wh_last import WhLastUpdate
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.events.projection import emit_meter_values
+from shared.ocpp.v16.meter_values_request import MeterValuesRequest
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) -> None:
     """Queue the sampled values; the gateway already answered MeterValues.conf ({})."""
-    chargepoint_id = env.chargepoint_id or ""
-    p = env.payload
-    with payload_errors(env.action):
-        connector_id = int(p["connectorId"])
-        raw_transaction = p.get("transactionId")
-        transaction_id = int(raw_transaction) if raw_transaction is not None else None
-        samples = list(iter_samples(p["meterValue"]))
-    key = message_key(chargepoint_id, env.correlation_id, env.unique_id)
+    chargepoint_id = ctx.chargepoint_id
+    samples = list(iter_samples(req.meter_value))
     queue_meter_values(
         ctx,
         samples,
-        message_id=key,
+        message_id=message_key(chargepoint_id, env.correlation_id, env.unique_id),
         chargepoint_id=chargepoint_id,
-        connectorid=connector_id,
-        transaction_id=transaction_id,
+        connectorid=req.connector_id,
+        transaction_id=req.transaction_id,
     )
     latest = latest_energy_wh(samples)
-    if transaction_id is not None and latest is not None:
-        wh_last.schedule(ctx.session, chargepoint_id, transaction_id, *latest)
+    if req.transaction_id is not None and latest is not None:
+        ctx.uow.step(WhLastUpdate).add(chargepoint_id, req.transaction_id, *latest)
     emit_meter_values(
         ctx,
         chargepoint_id,
-        connector_id=connector_id,
-        transaction_id=transaction_id,
+        transaction_id=req.transaction_id,
+        connector_id=req.connector_id,
         samples=len(samples),
         latest=latest,
     )
-    return None

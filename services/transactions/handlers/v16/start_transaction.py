@@ -4,8 +4,9 @@ A new transaction closes the connector's previous open one (Superseded, closing.
 answered other than Accepted is recorded `Rejected` (its `authorization_status` says why).
 
 A charge point with no `chargepoint` row must not lose its transaction to the foreign key:
-`chargepoints.ensure_chargepoint` inserts the minimal row first (the one write of the
-transactions service to the registry's table, services/transactions/README.md).
+`create_chargepoint_if_unknown` (shared/chargepoints.py) inserts the minimal row first (the
+one write of the transactions service to the registry's table,
+services/transactions/README.md).
 """
 
 from __future__ import annotations
@@ -19,36 +20,36 @@ from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.transactions import idtags
-from services.transactions.chargepoints import INITIAL_REGISTRATION_STATUS, ensure_chargepoint
 from services.transactions.closing import supersede
-from services.transactions.meter import parse_timestamp
 from services.transactions.reservations import consume_reservation
-from services.transactions.tables import TRANSACTION, message_key, payload_errors
+from services.transactions.tables import TRANSACTION, message_key
+from shared.chargepoints import create_chargepoint_if_unknown
+from shared.db.enums import TX_ACTIVE, TX_REJECTED
 from shared.db.models import Connector
-from shared.dispatch import HandlerContext, Payload
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.event_names import TRANSACTION_STARTED
+from shared.ocpp import format_datetime
+from shared.ocpp.v16.common import IdTagInfo
+from shared.ocpp.v16.start_transaction_request import StartTransactionRequest
+from shared.ocpp.v16.start_transaction_response import StartTransactionResponse
 from shared.txevents import wh_number
 
 log = logging.getLogger(__name__)
-
-__all__ = ["INITIAL_REGISTRATION_STATUS", "ensure_chargepoint", "handle"]
 
 # The natural key of a StartTransaction (uq_transaction_start): a charge point that repeats it
 # after a lost answer sends the same content, and must get the same transactionId.
 START_KEY = ("chargepoint_id", "connectorid", "start_transaction_timestamp", "id_tag")
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: StartTransactionRequest
+) -> StartTransactionResponse:
     """Insert the transaction once (idempotent), answer its id and the tag's IdTagInfo."""
-    chargepoint_id = env.chargepoint_id or ""
-    p = env.payload
-    with payload_errors(env.action):
-        connector_id = int(p["connectorId"])
-        id_tag = str(p["idTag"])
-        meter_start = Decimal(int(p["meterStart"]))
-        started_at = parse_timestamp(p["timestamp"])
-        raw_reservation = p.get("reservationId")
-        reservation_id = int(raw_reservation) if raw_reservation is not None else None
+    chargepoint_id = ctx.chargepoint_id
+    connector_id, id_tag = req.connector_id, req.id_tag
+    meter_start = Decimal(req.meter_start)
+    started_at, reservation_id = req.timestamp, req.reservation_id
     t = TRANSACTION.c
     connector_uuid = (
         select(Connector.uuid)
@@ -65,10 +66,10 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         "wh_meter_last_at": started_at,
         "start_transaction_timestamp": started_at,
         "reservation_id": reservation_id,
-        "status": idtags.ACTIVE,
+        "status": TX_ACTIVE,
         "start_message_id": message_key(chargepoint_id, env.correlation_id, env.unique_id),
     }
-    await ensure_chargepoint(ctx, chargepoint_id)
+    await create_chargepoint_if_unknown(ctx, chargepoint_id)
     inserted = await ctx.session.execute(
         pg_insert(TRANSACTION)
         .values(values)
@@ -107,7 +108,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             row.authorization_status,
         )
     ctx.emit(
-        "transaction.started",
+        TRANSACTION_STARTED,
         {
             "transaction_id": transaction_id,
             "connector_id": connector_id,
@@ -115,13 +116,15 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
             "id_tag_status": info["status"],
             "status": status,
             "meter_start": wh_number(meter_start),
-            "timestamp": idtags.format_datetime(started_at),
+            "timestamp": format_datetime(started_at),
             "reservation_id": reservation_id,
             "repeated": not new,
         },
         chargepoint_id,
     )
-    return {"transactionId": transaction_id, "idTagInfo": info}
+    return StartTransactionResponse(
+        transaction_id=transaction_id, id_tag_info=IdTagInfo.model_validate(info)
+    )
 
 
 async def _first_start(
@@ -149,7 +152,7 @@ async def _first_start(
             .values(
                 authorization_status=info["status"],
                 status=case(
-                    (t.status == idtags.ACTIVE, idtags.REJECTED if rejected else idtags.ACTIVE),
+                    (t.status == TX_ACTIVE, TX_REJECTED if rejected else TX_ACTIVE),
                     else_=t.status,
                 ),
             )

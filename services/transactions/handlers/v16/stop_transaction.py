@@ -18,16 +18,14 @@ from sqlalchemy import Row, select, update
 
 from services.transactions import idtags
 from services.transactions.closing import correction, is_estimate, previous_of
-from services.transactions.meter import iter_samples, parse_timestamp
-from services.transactions.tables import (
-    TRANSACTION,
-    message_key,
-    payload_errors,
-    queue_meter_values,
-)
-from shared.db.enums import OCPP_STOP_REASONS
-from shared.dispatch import HandlerContext, Payload
+from services.transactions.meter import iter_samples
+from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
+from shared.db.enums import TX_ACTIVE, TX_COMPLETED, TX_REJECTED
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.ocpp.v16.common import IdTagInfo
+from shared.ocpp.v16.stop_transaction_request import StopTransactionRequest
+from shared.ocpp.v16.stop_transaction_response import StopTransactionResponse
 from shared.txevents import TRANSACTION_STOPPED, Outcome, stopped_payload, wh_number
 
 log = logging.getLogger(__name__)
@@ -48,25 +46,20 @@ class Stop:
     key: str
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: StopTransactionRequest
+) -> StopTransactionResponse:
     """Complete the transaction once; an unknown or already stopped one is answered the same.
 
     A transaction the CSMS (or an operator) closed without a stop gets this stop as a
     correction: its meter stop, time and reason replace the estimate, which is kept.
     """
-    chargepoint_id = env.chargepoint_id or ""
-    p = env.payload
-    with payload_errors(env.action):
-        transaction_id = int(p["transactionId"])
-        meter_stop = Decimal(int(p["meterStop"]))
-        stopped_at = parse_timestamp(p["timestamp"])
-        raw_tag = p.get("idTag")
-        id_tag = str(raw_tag) if raw_tag is not None else None
-        reason = p.get("reason") or DEFAULT_REASON
-        samples = list(iter_samples(p.get("transactionData")))
-    if reason not in OCPP_STOP_REASONS:
-        log.warning("StopTransaction reason %r is not an OCPP reason; stored as Other", reason)
-        reason = Reason.other.value
+    chargepoint_id = ctx.chargepoint_id
+    transaction_id, id_tag = req.transaction_id, req.id_tag
+    meter_stop = Decimal(req.meter_stop)
+    stopped_at = req.timestamp
+    reason = req.reason.value if req.reason is not None else DEFAULT_REASON
+    samples = list(iter_samples(req.transaction_data))
     stop = Stop(
         transaction_id=transaction_id,
         meter_stop=meter_stop,
@@ -113,14 +106,12 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         connectorid=row.connectorid if row is not None else None,
         transaction_id=transaction_id,
     )
-    answer: dict[str, Any] = {}
+    info: dict[str, Any] | None = None
     if id_tag is not None:
         # StopTransaction.conf carries idTagInfo only when the request had an idTag (§4.10:
         # the CSMS "MAY send information about the idTag used to stop the transaction"). It
         # describes the tag, never the tag's other transactions: no ConcurrentTx here.
-        answer["idTagInfo"] = await idtags.authorize(
-            ctx.session, id_tag, now=ctx.now, concurrency=False
-        )
+        info = await idtags.authorize(ctx.session, id_tag, now=ctx.now, concurrency=False)
     ctx.emit(
         TRANSACTION_STOPPED,
         stopped_payload(
@@ -137,7 +128,9 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         ),
         chargepoint_id,
     )
-    return answer
+    return StopTransactionResponse(
+        id_tag_info=IdTagInfo.model_validate(info) if info is not None else None
+    )
 
 
 async def _apply(
@@ -163,9 +156,9 @@ async def _apply(
     }
     outcome: Outcome
     previous = None
-    if row.status == idtags.ACTIVE:
-        values, outcome = {**stopped, "status": idtags.COMPLETED}, "stopped"
-    elif row.status == idtags.REJECTED and row.stop_message_id is None:
+    if row.status == TX_ACTIVE:
+        values, outcome = {**stopped, "status": TX_COMPLETED}, "stopped"
+    elif row.status == TX_REJECTED and row.stop_message_id is None:
         values, outcome = stopped, "stopped"
     elif is_estimate(row):
         values, outcome = {**stopped, **correction(row, now=ctx.now)}, "corrected"

@@ -11,48 +11,40 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.transactions import wh_last
-from services.transactions.idtags import ACTIVE
 from services.transactions.meter import iter_samples_201, latest_energy_wh
-from services.transactions.tables import (
-    TRANSACTION,
-    emit_meter_values,
-    message_key,
-    payload_errors,
-    queue_meter_values,
-)
-from shared.dispatch import HandlerContext, Payload
+from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
+from services.transactions.wh_last import WhLastUpdate
+from shared.db.enums import TX_ACTIVE
+from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.events.projection import emit_meter_values
+from shared.ocpp.v201.meter_values_request import MeterValuesRequest
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload | None:
+async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) -> None:
     """Queue the sampled values; the gateway already answered MeterValuesResponse ({})."""
-    chargepoint_id = env.chargepoint_id or ""
-    with payload_errors(env.action, env.ocpp_version or ""):
-        evse_id = int(env.payload["evseId"])
-        samples = list(iter_samples_201(env.payload["meterValue"]))
-    key = message_key(chargepoint_id, env.correlation_id, env.unique_id)
-    transaction_id = await open_transaction(ctx, chargepoint_id, evse_id)
+    chargepoint_id = ctx.chargepoint_id
+    samples = list(iter_samples_201(req.meter_value))
+    transaction_id = await open_transaction(ctx, chargepoint_id, req.evse_id)
     queue_meter_values(
         ctx,
         samples,
-        message_id=key,
+        message_id=message_key(chargepoint_id, env.correlation_id, env.unique_id),
         chargepoint_id=chargepoint_id,
-        connectorid=evse_id,
+        connectorid=req.evse_id,
         transaction_id=transaction_id,
     )
     latest = latest_energy_wh(samples)
     if transaction_id is not None and latest is not None:
-        wh_last.schedule(ctx.session, chargepoint_id, transaction_id, *latest)
+        ctx.uow.step(WhLastUpdate).add(chargepoint_id, transaction_id, *latest)
     emit_meter_values(
         ctx,
         chargepoint_id,
-        connector_id=evse_id,
         transaction_id=transaction_id,
+        connector_id=req.evse_id,
         samples=len(samples),
         latest=latest,
     )
-    return None
 
 
 async def open_transaction(ctx: HandlerContext, chargepoint_id: str, evse_id: int) -> int | None:
@@ -66,7 +58,7 @@ async def open_transaction(ctx: HandlerContext, chargepoint_id: str, evse_id: in
             .where(
                 t.chargepoint_id == chargepoint_id,
                 t.connectorid == evse_id,
-                t.status == ACTIVE,
+                t.status == TX_ACTIVE,
             )
             .order_by(t.start_transaction_timestamp.desc(), t.transaction_id.desc())
             .limit(1)

@@ -19,36 +19,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ocpp.v201.enums import (
-    AuthorizationStatusEnumType,
-    ReasonEnumType,
-    TransactionEventEnumType,
-)
+from ocpp.v201.enums import AuthorizationStatusEnumType
 from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.transactions import idtags
-from services.transactions.chargepoints import ensure_chargepoint
 from services.transactions.closing import correction, is_estimate, previous_of, supersede
-from services.transactions.idtags import COMPLETED
-from services.transactions.meter import (
-    Reading,
-    Sample,
-    iter_samples_201,
-    latest_energy_wh,
-    parse_timestamp,
-)
+from services.transactions.meter import Reading, Sample, iter_samples_201, latest_energy_wh
 from services.transactions.reservations import consume_reservation
-from services.transactions.tables import (
-    TRANSACTION,
-    message_key,
-    payload_errors,
-    queue_meter_values,
-)
-from shared.db.enums import OCPP_STOP_REASONS
+from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
+from shared.chargepoints import create_chargepoint_if_unknown
+from shared.db.enums import TX_ACTIVE, TX_COMPLETED, TX_REJECTED
 from shared.db.models import Connector
 from shared.dispatch import HandlerContext, OcppError, Payload
 from shared.envelope import Envelope
+from shared.event_names import TRANSACTION_STARTED
+from shared.events.projection import emit_meter_values
+from shared.ocpp import OCPP201, VIOLATION_CODES, Violation, format_datetime
+from shared.ocpp.v201.common import (
+    IdTokenEnumType,
+    ReasonEnumType,
+    TransactionEventEnumType,
+)
+from shared.ocpp.v201.transaction_event_request import TransactionEventRequest
+from shared.ocpp.v201.transaction_event_response import TransactionEventResponse
 from shared.txevents import TRANSACTION_STOPPED, Outcome, stopped_payload, wh_number
 
 log = logging.getLogger(__name__)
@@ -81,49 +75,51 @@ class TxEvent:
     stopped_reason: str
     reservation_id: int | None
     samples: list[Sample]
+    # transactionInfo.remoteStartId: the RequestStartTransaction that started it (F01/F02).
+    remote_start_id: int | None = None
 
 
-def parse_event(payload: Payload) -> TxEvent:
-    """A TransactionEventRequest as a `TxEvent` (KeyError/ValueError/TypeError if unreadable).
+def parse_event(req: TransactionEventRequest) -> TxEvent:
+    """What the handler needs of a TransactionEventRequest.
 
-    An idToken of type NoAuthorization (or empty) is no token. A stoppedReason outside the
-    OCPP sets (the column's CHECK) becomes Other, as in 1.6.
+    An idToken of type NoAuthorization (or empty) is no token; no stoppedReason is Local.
     """
-    info = payload["transactionInfo"]
-    token = payload.get("idToken") or {}
-    id_token = token.get("idToken") or None
-    if token.get("type") == "NoAuthorization":
+    token = req.id_token
+    id_token = token.id_token if token is not None else None
+    if token is not None and token.type is IdTokenEnumType.no_authorization:
         id_token = None
-    evse = payload.get("evse")
-    reason = info.get("stoppedReason") or DEFAULT_REASON
-    if reason not in OCPP_STOP_REASONS:
-        log.warning("stoppedReason %r is not an OCPP reason; stored as Other", reason)
-        reason = ReasonEnumType.other.value
-    raw_reservation = payload.get("reservationId")
-    seq_no = int(payload["seqNo"])
-    if seq_no < 0:
-        raise ValueError(f"seqNo {seq_no} is negative")
+    reason = req.transaction_info.stopped_reason
     return TxEvent(
-        event_type=str(payload["eventType"]),
-        timestamp=parse_timestamp(payload["timestamp"]),
-        remote_id=str(info["transactionId"]),
-        seq_no=seq_no,
-        evse_id=int(evse["id"]) if evse else None,
-        id_token=str(id_token) if id_token is not None else None,
-        stopped_reason=reason,
-        reservation_id=int(raw_reservation) if raw_reservation is not None else None,
-        samples=list(iter_samples_201(payload.get("meterValue"))),
+        event_type=req.event_type.value,
+        timestamp=req.timestamp,
+        remote_id=req.transaction_info.transaction_id,
+        seq_no=req.seq_no,
+        evse_id=req.evse.id if req.evse is not None else None,
+        id_token=id_token or None,
+        stopped_reason=reason.value if reason is not None else DEFAULT_REASON,
+        reservation_id=req.reservation_id,
+        samples=list(iter_samples_201(req.meter_value)),
+        remote_start_id=req.transaction_info.remote_start_id,
     )
 
 
-async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
+async def handle(
+    ctx: HandlerContext, env: Envelope, req: TransactionEventRequest
+) -> TransactionEventResponse:
     """Record the event; answer {} or {idTokenInfo} when the event carries an idToken."""
-    chargepoint_id = env.chargepoint_id or ""
-    with payload_errors(env.action, env.ocpp_version or ""):
-        ev = parse_event(env.payload)
+    chargepoint_id = ctx.chargepoint_id
+    if req.seq_no < 0:
+        # The schema leaves seqNo unbounded; a negative one cannot be ordered. Refused
+        # before anything is written.
+        raise OcppError(
+            VIOLATION_CODES[OCPP201][Violation.PROPERTY],
+            f"payload.seqNo: {req.seq_no} is negative",
+            {"path": "payload.seqNo", "rule": "minimum"},
+        )
+    ev = parse_event(req)
     key = message_key(chargepoint_id, env.correlation_id, env.unique_id)
     reading = latest_energy_wh(ev.samples)
-    await ensure_chargepoint(ctx, chargepoint_id)
+    await create_chargepoint_if_unknown(ctx, chargepoint_id)
     new = await _insert(ctx, chargepoint_id, ev, reading, key)
     row = (
         await ctx.session.execute(
@@ -168,7 +164,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     if new or "connectorid" in values:
         superseded = await supersede(ctx, chargepoint_id, connector_id, transaction_id)
         if transaction_id in superseded:
-            current["status"] = COMPLETED
+            current["status"] = TX_COMPLETED
     decided = None
     first_token = new or row.id_tag == NO_TOKEN
     if not duplicate and ev.id_token is not None and ev.event_type != ENDED and first_token:
@@ -177,7 +173,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
         await consume_reservation(
             ctx, chargepoint_id, ev.reservation_id, transaction_id, env.action
         )
-    repeated_end = ev.event_type == ENDED and row.status == COMPLETED and not is_estimate(row)
+    repeated_end = ev.event_type == ENDED and row.status == TX_COMPLETED and not is_estimate(row)
     if not duplicate and not repeated_end:
         # A repeated Ended's meter values are stored already (by the first one).
         queue_meter_values(
@@ -191,7 +187,7 @@ async def handle(ctx: HandlerContext, env: Envelope) -> Payload:
     answer = await _answer(ctx, row, ev, decided=decided)
     info = answer.get("idTokenInfo")
     _emit(ctx, chargepoint_id, ev, row, current, new=new, status=info and info["status"])
-    return answer
+    return TransactionEventResponse.model_validate(answer)
 
 
 def seq_no_seen(row: Row[Any] | Any, seq_no: int) -> bool:
@@ -253,7 +249,8 @@ async def _insert(
             wh_meter_last_at=reading[0] if reading is not None else None,
             start_transaction_timestamp=ev.timestamp,
             reservation_id=ev.reservation_id,
-            status=idtags.ACTIVE,
+            remote_start_id=ev.remote_start_id,
+            status=TX_ACTIVE,
             remote_transaction_id=ev.remote_id,
             start_message_id=key,
             seq_no_max=ev.seq_no,
@@ -284,6 +281,8 @@ def _changes(
     values: dict[str, Any] = {} if new else seq_no_changes(row, ev.seq_no)
     if row.id_tag == NO_TOKEN and ev.id_token:
         values["id_tag"] = ev.id_token
+    if ev.remote_start_id is not None and row.remote_start_id is None:
+        values["remote_start_id"] = ev.remote_start_id
     if row.connectorid == UNKNOWN_EVSE and ev.evse_id:
         values["connectorid"] = ev.evse_id
         values["connector_uuid"] = _connector_uuid(row.chargepoint_id, ev.evse_id)
@@ -292,12 +291,12 @@ def _changes(
             values["start_transaction_timestamp"] = ev.timestamp
         if ev.event_type == STARTED and reading is not None:
             values["wh_meter_start"] = reading[1]
-    if row.status == COMPLETED:
+    if row.status == TX_COMPLETED:
         if ev.event_type == ENDED and is_estimate(row):
             values.update(_ended(row, ev, reading, key), **correction(row, now=now))
         return values
     last_at = row.wh_meter_last_at
-    active = row.status == idtags.ACTIVE
+    active = row.status == TX_ACTIVE
     running = row.stop_transaction_timestamp is None  # Active, or Rejected not stopped yet
     if running and not new and reading is not None and (last_at is None or reading[0] > last_at):
         values["wh_meter_last"], values["wh_meter_last_at"] = reading[1], reading[0]
@@ -307,7 +306,7 @@ def _changes(
     if ev.event_type == ENDED and row.stop_message_id is None:
         values.update(_ended(row, ev, reading, key, last=values.get("wh_meter_last")))
         if active:
-            values["status"] = COMPLETED
+            values["status"] = TX_COMPLETED
     return values
 
 
@@ -343,8 +342,8 @@ async def _authorize_start(
     )
     values: dict[str, Any] = {"authorization_status": info["status"]}
     if info["status"] != AuthorizationStatusEnumType.accepted.value:
-        if current["status"] == idtags.ACTIVE:
-            values["status"] = idtags.REJECTED
+        if current["status"] == TX_ACTIVE:
+            values["status"] = TX_REJECTED
         log.info(
             "TransactionEvent %s: idToken answered %s: recorded Rejected",
             current["remote_transaction_id"],
@@ -383,7 +382,8 @@ def _emit(
     new: bool,
     status: str | None,
 ) -> None:
-    """transaction.started / meter_values.received / transaction.stopped, as 1.6 emits them."""
+    """transaction.started / transaction.stopped, as 1.6 emits them; the public events of
+    the meter values."""
     common = {
         "transaction_id": row.transaction_id,
         "remote_transaction_id": ev.remote_id,
@@ -391,39 +391,37 @@ def _emit(
     }
     if new or ev.event_type == STARTED:
         ctx.emit(
-            "transaction.started",
+            TRANSACTION_STARTED,
             {
                 **common,
                 "id_tag": current["id_tag"],
                 "id_tag_status": status,
                 "status": current["status"],
                 "meter_start": wh_number(current["wh_meter_start"]),
-                "timestamp": idtags.format_datetime(current["start_transaction_timestamp"]),
+                "timestamp": format_datetime(current["start_transaction_timestamp"]),
                 "reservation_id": current["reservation_id"],
                 "repeated": not new,
             },
             chargepoint_id,
         )
-    latest = latest_energy_wh(ev.samples)
     if ev.samples:
-        ctx.emit(
-            "meter_values.received",
-            {
-                **common,
-                "samples": len(ev.samples),
-                "energy_wh": wh_number(latest[1]) if latest is not None else None,
-                "timestamp": latest[0].isoformat() if latest is not None else None,
-            },
+        emit_meter_values(
+            ctx,
             chargepoint_id,
+            transaction_id=row.transaction_id,
+            connector_id=current["connectorid"],
+            samples=len(ev.samples),
+            latest=latest_energy_wh(ev.samples),
+            remote_transaction_id=ev.remote_id,
         )
     if ev.event_type == ENDED:
         outcome: Outcome
         previous = None
         if new:
             outcome = "unknown"
-        elif row.status == COMPLETED and is_estimate(row):
+        elif row.status == TX_COMPLETED and is_estimate(row):
             outcome, previous = "corrected", previous_of(row)
-        elif row.status == COMPLETED or row.stop_message_id is not None:
+        elif row.status == TX_COMPLETED or row.stop_message_id is not None:
             outcome = "repeated"
         else:
             outcome = "stopped"

@@ -1,0 +1,68 @@
+"""ReservationStatusUpdate (OCPP 2.0.1 H01, H04): the station ends a reservation itself.
+
+The station reports a reservation that expired (`Expired`) or that it removed (`Removed`,
+e.g. its EVSE was made Inoperative): the station's Active reservation with that id becomes
+`Expired` / `Cancelled`, and the public event `reservation.expired` / `reservation.cancelled`
+is written with the change. A reservation already Used, Cancelled or Expired keeps its state
+(a late report changes nothing), and a report for a reservation not recorded (yet: the
+ReserveNow's effect is applied from the command log on another queue) is logged. The
+gateway answered `{}` once the message was queued.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from sqlalchemy import update
+
+from services.transactions.tables import RESERVATION
+from shared.dispatch import HandlerContext
+from shared.envelope import Envelope
+from shared.events.projection import emit_public
+from shared.ocpp.v201.common import ReservationUpdateStatusEnumType
+from shared.ocpp.v201.reservation_status_update_request import ReservationStatusUpdateRequest
+
+log = logging.getLogger(__name__)
+
+STATUS: Final = {
+    ReservationUpdateStatusEnumType.expired: "Expired",
+    ReservationUpdateStatusEnumType.removed: "Cancelled",
+}
+EVENT: Final = {
+    ReservationUpdateStatusEnumType.expired: "reservation.expired",
+    ReservationUpdateStatusEnumType.removed: "reservation.cancelled",
+}
+
+
+async def handle(ctx: HandlerContext, env: Envelope, req: ReservationStatusUpdateRequest) -> None:
+    """The station's Active reservation becomes Expired or Cancelled."""
+    chargepoint_id = ctx.chargepoint_id
+    r = RESERVATION.c
+    result = await ctx.session.execute(
+        update(RESERVATION)
+        .where(
+            r.chargepoint_id == chargepoint_id,
+            r.reservation_id == req.reservation_id,
+            r.status == "Active",
+        )
+        .values(status=STATUS[req.reservation_update_status], updated_at=ctx.now)
+        .returning(r.connectorid, r.id_tag)
+    )
+    row = result.first()
+    if row is not None:
+        data = {
+            "reservation_id": req.reservation_id,
+            "connector_id": row.connectorid,
+            "id_tag": row.id_tag,
+        }
+        emit_public(
+            ctx, EVENT[req.reservation_update_status], data, chargepoint_id, id_tag=row.id_tag
+        )
+    else:
+        log.info(
+            "ReservationStatusUpdate %s for reservation %s of %s: no Active reservation",
+            req.reservation_update_status.value,
+            req.reservation_id,
+            chargepoint_id,
+        )

@@ -7,11 +7,14 @@ per process. Phase 2 (idle): I charge points connect and boot, then idle; printe
 resident memory per connection. Phase 3 (boot storm): S charge points open their websocket and
 send BootNotification all at the same moment (what a site does after a power cut); printed: how
 many were accepted, how many got a CALLERROR (InternalError: a service did not answer within
-CSMS_UPSTREAM_CALL_TIMEOUT), p50/p99 latency and seconds until the last answer. A slow or failed
-answer is a figure here, not a failure (the test suite asserts outcomes, not speed).
-Phase 4 (events, bench/events.py): the sessions again with the event throttles off while W
+CSMS_UPSTREAM_CALL_TIMEOUT), p50/p99 latency and seconds until the last answer. Phase 4
+(auth flood, bench/auth_flood.py): clients hammer one charge point id with wrong passwords
+while a legitimate station keeps connecting; printed: how the attempts were answered (401 /
+429 back-off), gateway and registry CPU, the legitimate station's connect+boot latency.
+Phase 5 (events, bench/events.py): the sessions again with the event throttles off while W
 webhook endpoints and S stream clients take every event; printed: events/s delivered to each
-side and CPU per process.
+side and CPU per process. A slow or failed answer is a figure here, not a failure (the test
+suite asserts outcomes, not speed).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from bench.auth_flood import provision as provision_flood
+from bench.auth_flood import run_auth_flood
 from bench.chargepoint import Latencies, SimChargePoint, new_latencies
 from bench.events import print_events, run_events
 from bench.stack import Stack, free_port, stack_env
@@ -192,6 +197,7 @@ async def main(args: argparse.Namespace) -> None:
     env = stack_env(DB_URL, AMQP_URL, port, health)
     env["CSMS_LOG_LEVEL"] = "WARNING"
     env["CSMS_WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "true"
+    env["CSMS_AUTH_FAILURES_BEFORE_BACKOFF"] = str(args.flood_free_failures)
     logs = Path(args.log_dir)
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
     stack = Stack(env=env, log_dir=logs, gateway_port=port, health_ports=health)
@@ -244,6 +250,31 @@ async def main(args: argparse.Namespace) -> None:
                 f"boot p50 {pct(boots, 0.5):.1f} ms, p99 {pct(boots, 0.99):.1f} ms; "
                 f"all answered after {wall:.2f} s"
             )
+        if args.flood:
+            await provision_flood(DB_URL)
+            watched = {n: [stack.procs[n].pid] for n in ("gateway", "registry")}
+            cpu_before = {n: group_cpu(p) for n, p in watched.items()}
+            flood = await run_auth_flood(stack.ws_url, args.flood, args.flood_seconds)
+            used = {n: group_cpu(p) - cpu_before[n] for n, p in watched.items()}
+            tries = sum(flood.answers.values())
+            print(
+                f"\nPhase 4: auth flood, {args.flood} clients x {args.flood_seconds:.0f} s of "
+                f"wrong passwords for one charge point id"
+            )
+            print(
+                f"attempts {tries} ({tries / args.flood_seconds:.0f}/s), answers "
+                + ", ".join(f"{code}: {n}" for code, n in sorted(flood.answers.items()))
+            )
+            print(
+                "CPU s during the flood: "
+                + ", ".join(f"{n} {secs:.2f}" for n, secs in used.items())
+            )
+            print(
+                f"legitimate station connect+boot: {len(flood.legit)} ok, "
+                f"{flood.legit_failures} failed; p50 {pct(flood.legit, 0.5):.1f} ms, "
+                f"p99 {pct(flood.legit, 0.99):.1f} ms, max {pct(flood.legit, 1.0):.1f} ms"
+                + (f"; first failure: {flood.legit_errors[0]}" if flood.legit_errors else "")
+            )
         if args.webhooks or args.streams:
             figures = await run_events(
                 stack,
@@ -265,7 +296,15 @@ if __name__ == "__main__":
     parser.add_argument("--meter-values", type=int, default=50)
     parser.add_argument("--idle", type=int, default=10000)
     parser.add_argument("--storm", type=int, default=200, help="boot storm size (0: skip)")
-    parser.add_argument("--webhooks", type=int, default=10, help="phase 4 endpoints (0: skip)")
-    parser.add_argument("--streams", type=int, default=100, help="phase 4 SSE clients")
+    parser.add_argument("--flood", type=int, default=20, help="auth flood clients (0: skip)")
+    parser.add_argument("--flood-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--flood-free-failures",
+        type=int,
+        default=5,
+        help="CSMS_AUTH_FAILURES_BEFORE_BACKOFF of the gateway (1000: back-off out of the way)",
+    )
+    parser.add_argument("--webhooks", type=int, default=10, help="phase 5 endpoints (0: skip)")
+    parser.add_argument("--streams", type=int, default=100, help="phase 5 SSE clients")
     parser.add_argument("--log-dir", default="/tmp/csms-bench-logs")
     asyncio.run(main(parser.parse_args()))

@@ -1,4 +1,4 @@
-"""Phase 4 of `make bench`: public events under the MeterValues load.
+"""Phase 5 of `make bench`: public events under the MeterValues load.
 
 W webhook endpoints (in-process receivers answering 200) subscribe to every event type,
 meter_values included, and S clients read the SSE stream, while the sessions of phase 1 run
@@ -161,7 +161,7 @@ async def run_events(
 def print_events(figures: dict[str, Any], webhooks: int, streams: int) -> None:
     """The phase's lines."""
     written = figures["written"]
-    print(f"\nPhase 4: events to {webhooks} webhooks and {streams} streams under MeterValues")
+    print(f"\nPhase 5: events to {webhooks} webhooks and {streams} streams under MeterValues")
     print(
         f"{figures['calls']} calls in {figures['load']:.2f} s; {written} events written "
         "(throttles off)"

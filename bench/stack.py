@@ -60,6 +60,11 @@ class Stack:
         return f"ws://127.0.0.1:{self.gateway_port}/ocpp"
 
     @property
+    def wss_url(self) -> str:
+        """The gateway's wss:// base URL (with `CSMS_GATEWAY_TLS_*` in the environment)."""
+        return f"wss://127.0.0.1:{self.env['CSMS_GATEWAY_TLS_PORT']}/ocpp"
+
+    @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.env['CSMS_API_PORT']}"
 
@@ -75,11 +80,10 @@ class Stack:
         """Start another gateway process (its own node id and port); returns its port."""
         port = free_port()
         self.extra_ports[name] = port
-        await self.start(
-            name,
-            service="gateway",
-            env={"CSMS_GATEWAY_PORT": str(port), "CSMS_GATEWAY_NODE_ID": name},
-        )
+        env = {"CSMS_GATEWAY_PORT": str(port), "CSMS_GATEWAY_NODE_ID": name}
+        if self.env.get("CSMS_GATEWAY_TLS_CERT"):  # its own wss:// port too
+            env["CSMS_GATEWAY_TLS_PORT"] = str(free_port())
+        await self.start(name, service="gateway", env=env)
         return port
 
     async def start(

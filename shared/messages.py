@@ -42,6 +42,9 @@ class GatewayAuthenticate(Message):
     presented: StrictBool
     """It presented HTTP Basic credentials (the password never leaves the gateway)."""
     remote_ip: StrictStr | None = None
+    security_profile: Annotated[StrictInt, Field(ge=0, le=3)] | None = None
+    """The profile the connection presents (3 verified client certificate, 2 TLS +
+    credentials, 1 credentials, 0 nothing); absent from gateways from before profiles."""
 
 
 class GatewayConnection(Message):
@@ -54,6 +57,11 @@ class GatewayConnection(Message):
     connection_id: StrictStr | None = None
     connected_at: AwareDatetime | None = None
     """When the socket opened (absent from gateways older than migration 0002)."""
+    security_profile: StrictInt | None = None
+    """`gateway.connected`: the profile the connection presented (applies a pending upgrade)."""
+    new_password: StrictStr | None = None
+    """`gateway.connected`: the SHA-256 of the pending password hash the charge point
+    authenticated with (completes a password rotation)."""
 
 
 class GatewayFrameLog(Message):

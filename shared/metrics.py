@@ -108,6 +108,12 @@ READY = Gauge(
     "process_ready",
     "1 while this process's /readyz answers 200 (as of its last check), else 0.",
 )
+AUTH_REFUSALS = Counter(
+    "auth_refusals_total",
+    "Authentication attempts refused, by where (gateway: charge point websockets, api: "
+    "/auth/token) and reason (password, backoff, certificate, profile, forged_header, ...).",
+    ["where", "reason"],
+)
 HTTP_REQUESTS = Counter(
     "http_requests_total",
     "REST API requests, by method, route template and status code.",
@@ -172,6 +178,11 @@ def connection_closed(code: int | None) -> None:
     label = "1006" if code is None else str(code) if code in CLOSE_CODES else "other"
     CONNECTIONS_CLOSED.labels(code=label).inc()
     CONNECTED_CHARGEPOINTS.dec()
+
+
+def count_auth_refusal(where: str, reason: str) -> None:
+    """One refused authentication attempt (`reason` from a fixed set of the caller's)."""
+    AUTH_REFUSALS.labels(where, reason).inc()
 
 
 def set_queue_state(queue: str, messages: int, consumers: int) -> None:

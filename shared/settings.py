@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import socket
 from enum import StrEnum
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ADMIN_PASSWORD = "admin-change-me"  # development default, refused elsewhere
 DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
+MIN_JWT_SECRET_BYTES = 32
+"""HS256 keys shorter than the hash (RFC 7518 3.2) are refused outside development and test."""
+REDACTED = "<redacted>"
+SECRET_FIELDS = frozenset({"admin_password", "jwt_secret"})
+URL_FIELDS = frozenset({"database_url", "amqp_url"})
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
+
+
+def redact_url(url: str) -> str:
+    """A URL with the password of its userinfo replaced (`amqp://guest:<redacted>@host/`)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", url)
 
 
 class Environment(StrEnum):
@@ -50,6 +63,20 @@ class Settings(BaseSettings):
     gateway_host: str = "0.0.0.0"  # a server listens on all interfaces
     gateway_port: int = Field(default=9000, ge=1, le=65535)
     gateway_node_id: str = Field(default_factory=_default_node_id, min_length=1, max_length=200)
+    # TLS terminated by the gateway (security profiles 2 and 3; services/gateway/tls.py).
+    gateway_tls_cert: str | None = None
+    gateway_tls_key: str | None = None
+    gateway_tls_ca: str | None = None
+    gateway_tls_port: int = Field(default=9443, ge=0, le=65535)
+    gateway_tls_reload_interval: float = Field(default=10.0, gt=0, le=86400)
+    # Proxies whose forwarded client certificate headers are believed (comma-separated CIDRs).
+    gateway_trusted_proxies: str = ""
+    # Profile 3: the subject O a client certificate must carry (unset: CN only).
+    gateway_client_cert_organization: str | None = None
+    # Brute-force back-off (shared/backoff.py): failures of one identity from one address
+    # before it waits, and the longest wait.
+    auth_failures_before_backoff: int = Field(default=5, ge=1, le=1000)
+    auth_backoff_max_seconds: float = Field(default=60.0, ge=1, le=3600)
     api_host: str = "0.0.0.0"
     api_port: int = Field(default=8000, ge=1, le=65535)
     registry_health_port: int = Field(default=9101, ge=0, le=65535)
@@ -112,6 +139,34 @@ class Settings(BaseSettings):
         """`CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS=` (set but empty) means unlimited too."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator(
+        "gateway_tls_cert",
+        "gateway_tls_key",
+        "gateway_tls_ca",
+        "gateway_client_cert_organization",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("gateway_trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for item in value.replace(";", ",").split(","):
+            if item.strip():
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP address or CIDR: {item.strip()[:60]!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.gateway_tls_cert is None) != (self.gateway_tls_key is None):
+            raise ValueError("CSMS_GATEWAY_TLS_CERT and CSMS_GATEWAY_TLS_KEY go together")
+        return self
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env is Environment.PRODUCTION:
@@ -121,7 +176,38 @@ class Settings(BaseSettings):
             ):
                 if value.get_secret_value() == default:
                     raise ValueError(f"{name} still holds its development default")
+        if (
+            self.env not in (Environment.DEVELOPMENT, Environment.TEST)
+            and len(self.jwt_secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES
+        ):
+            raise ValueError(
+                f"CSMS_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in {self.env.value}"
+            )
         return self
+
+    @property
+    def gateway_tls(self) -> bool:
+        """Whether the gateway terminates TLS itself (a second, wss:// listener)."""
+        return self.gateway_tls_cert is not None
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting, secrets and URL passwords replaced: safe to log or print."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if name in SECRET_FIELDS:
+                out[name] = REDACTED
+            elif name in URL_FIELDS and isinstance(value, str):
+                out[name] = redact_url(value)
+            else:
+                out[name] = value
+        return out
+
+    def __repr_args__(self) -> Any:  # repr() / str(): never the URL passwords
+        for name, value in super().__repr_args__():
+            if name in URL_FIELDS and isinstance(value, str):
+                yield name, redact_url(value)
+            else:
+                yield name, value
 
 
 class SettingsError(SystemExit):
@@ -134,8 +220,20 @@ def format_validation_error(exc: ValidationError) -> str:
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"])
         name = f"CSMS_{field.upper()}" if field else "settings"
-        lines.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+        lines.append(f"{name}: {err['msg']}{_shown_input(field, err.get('input'))}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _shown_input(field: str, value: object) -> str:
+    """The rejected value, when it can be shown: never a secret, a URL's password, nor the
+    whole environment (a model-level error's input is every setting)."""
+    if not field or field in SECRET_FIELDS:
+        return ""
+    if field in URL_FIELDS and isinstance(value, str):
+        return f" (got {redact_url(value)!r})"
+    if isinstance(value, dict | list):
+        return ""
+    return f" (got {value!r})"
 
 
 def load_settings() -> Settings:

@@ -7,5 +7,33 @@ figures of `make bench`). Tests about a timeout make the other party silent and 
 timeout under test a short value of its own.
 """
 
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
 PATIENCE = 60.0
 """Seconds a test waits for a condition, an answer or a process before it fails."""
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = PATIENCE) -> None:
+    """Poll `condition` until it holds; AssertionError after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+async def wait_for_async(
+    probe: Callable[[], Awaitable[object]], expected: object, timeout: float = PATIENCE
+) -> None:
+    """Poll the coroutine `probe()` until it returns `expected`; AssertionError after
+    `timeout` seconds, naming the last value seen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (last := await probe()) != expected:
+        if loop.time() > deadline:
+            raise AssertionError(f"expected {expected!r} within {timeout}s, last {last!r}")
+        await asyncio.sleep(0.05)

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.api.apikeys.router import router as apikeys_router
 from services.api.auth.router import router as auth_router
 from services.api.bootstrap import ensure_admin
+from services.api.chargepoints.rotation import router as password_rotation_router
 from services.api.chargepoints.router import router as chargepoints_router
 from services.api.chargingprofiles.router import composite_router, decisions_router
 from services.api.chargingprofiles.router import router as chargingprofiles_router
@@ -32,6 +33,7 @@ from services.api.idtags.router import router as idtags_router
 from services.api.locations.router import router as locations_router
 from services.api.ocppmessages.router import router as ocppmessages_router
 from services.api.reservations.router import router as reservations_router
+from services.api.securityevents.router import router as security_events_router
 from services.api.statusnotifications.router import router as statusnotifications_router
 from services.api.transactions.router import router as transactions_router
 from services.api.users.router import router as users_router
@@ -200,6 +202,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.login_backoff = None  # failed logins start afresh (auth/router.py)
         own = app.state.engine is None
         if own:
             app.state.engine = create_engine(
@@ -261,6 +264,8 @@ def create_app(
         decisions_router,
         statusnotifications_router,
         heartbeats_router,
+        security_events_router,
+        password_rotation_router,
         commandlog_router,
         ocppmessages_router,
         commands_router,

@@ -105,6 +105,16 @@ class UnsupportedMediaType(ApiError):
     code = "unsupported_media_type"
 
 
+class TooManyRequests(ApiError):
+    """Too many failed attempts: wait `retry_after` seconds."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 class Unprocessable(ApiError):
     """Well-formed but semantically invalid input, tied to one field."""
 
@@ -140,6 +150,7 @@ _DESCRIPTIONS = {
     413: "Upload too large",
     415: "Unsupported media type",
     422: "Validation error; `details[].field` names the offending field",
+    429: "Too many failed attempts; try again after `Retry-After` seconds",
 }
 
 

@@ -34,6 +34,21 @@ Reconnect storms: successful verifications are remembered per process (`Verified
 key), so a charge point that reconnects with the same password costs one RPC and no argon2.
 A password changed through the API changes the hash the registry answers, which misses the
 cache. The clear password is never logged nor kept.
+
+Security profiles 2 and 3 (docs/security.md): the server tells `admit` how the socket came
+(`Transport`: over TLS, with a client certificate already verified for this charge point id
+by `certs.py`), and the request carries the profile the connection presents
+(`security_profile`: 3 verified certificate, 2 TLS + Basic credentials, 1 Basic credentials,
+0 nothing). The registry refuses a connection below the station's profile
+(`{"allowed": false, "refusal": "profile"}` -> 403; missing credentials -> 401); a profile 3
+connection needs no password.
+
+Brute force (`shared/backoff.py`): wrong passwords and user-ids of one charge point id from one
+address make that pair wait (1 s, 2 s, ... up to `CSMS_AUTH_BACKOFF_MAX_SECONDS`) after
+`CSMS_AUTH_FAILURES_BEFORE_BACKOFF` failures; meanwhile its attempts get 429 + Retry-After at
+once, before any RPC or argon2. And one pair has at most one credentials check under way: a
+concurrent attempt of the same pair gets 429 + `Retry-After: 1` at once (a burst of guesses
+would otherwise all pass the back-off before the first failure is counted).
 """
 
 from __future__ import annotations
@@ -56,6 +71,7 @@ from websockets.datastructures import Headers
 
 from services.gateway.connection import BusPort
 from shared import metrics
+from shared.backoff import Backoff
 from shared.bus.errors import BusError, RpcTimeout, Unroutable
 from shared.bus.topology import GATEWAY_AUTHENTICATE, UPSTREAM
 from shared.envelope import Envelope, Kind
@@ -80,16 +96,47 @@ class AuthOutcome(Enum):
     ALLOWED = "allowed"  # go on with the handshake
     MALFORMED = "malformed"  # 400
     REFUSED = "refused"  # 401 + WWW-Authenticate
+    FORBIDDEN = "forbidden"  # 403: below the station's security profile, bad certificate
+    THROTTLED = "throttled"  # 429 + Retry-After: too many failures (back-off)
     UNAVAILABLE = "unavailable"  # 503: the registry did not answer
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """How the socket reached the gateway (`server.py` works it out before `admit`)."""
+
+    remote_ip: str
+    tls: bool = False
+    certified: bool = False
+    """A client certificate verified for the charge point id of the URL (certs.py)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Admission:
     """The outcome of an upgrade request and, when allowed, the registration status the
-    registry answered (None: an id it does not know, or a reply without one)."""
+    registry answered (None: an id it does not know, or a reply without one), the security
+    profile the connection presented, and for THROTTLED the seconds to wait."""
 
     outcome: AuthOutcome
     registration: str | None = None
+    security_profile: int = 0
+    retry_after: int | None = None
+    new_password: str | None = None
+    """`password_fingerprint` of the pending (rotated) password hash the connection presented."""
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """Names a stored password hash in `gateway.connected` without carrying it (SHA-256 hex)."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()
+
+
+def presented_profile(transport: Transport, credentials: bool) -> int:
+    """The OCPP security profile a connection presents (0 when it presents nothing)."""
+    if transport.certified:
+        return 3
+    if credentials:
+        return 2 if transport.tls else 1
+    return 0
 
 
 class MalformedAuthorization(ValueError):
@@ -202,6 +249,7 @@ class RegistryAuthenticator:
         verify: PasswordVerifier = verify_password,
         verified: VerifiedPasswords | None = None,
         max_verifications: int = MAX_VERIFICATIONS,
+        backoff: Backoff | None = None,
     ) -> None:
         self._bus = bus
         self._node_id = node_id
@@ -209,20 +257,66 @@ class RegistryAuthenticator:
         self._verify = verify
         self._verified = VerifiedPasswords() if verified is None else verified
         self._verifications = asyncio.Semaphore(max_verifications)
+        self.backoff = Backoff() if backoff is None else backoff
+        # (charge point id, address) pairs with a password check under way: one at a time.
+        self._checking: set[tuple[str, str]] = set()
 
     async def __call__(self, chargepoint_id: str, headers: Headers, remote_ip: str) -> AuthOutcome:
         """Decide on one upgrade request (one RPC, unless the header settles it)."""
         return (await self.admit(chargepoint_id, headers, remote_ip)).outcome
 
-    async def admit(self, chargepoint_id: str, headers: Headers, remote_ip: str) -> Admission:
+    def _failed(self, key: tuple[str, str], reason: str) -> None:
+        metrics.count_auth_refusal("gateway", reason)
+        delay = self.backoff.failure(key)
+        if delay:
+            log.warning(
+                "charge point id %s from %s: too many failures, waits %.0fs", key[0], key[1], delay
+            )
+
+    async def admit(
+        self,
+        chargepoint_id: str,
+        headers: Headers,
+        remote_ip: str,
+        transport: Transport | None = None,
+    ) -> Admission:
         """The decision on one upgrade request, with the registration status when allowed."""
+        transport = Transport(remote_ip) if transport is None else transport
+        key = (chargepoint_id, transport.remote_ip)
+        wait = self.backoff.retry_after(key)
+        if wait is not None:
+            metrics.count_auth_refusal("gateway", "backoff")
+            return Admission(AuthOutcome.THROTTLED, retry_after=wait)
+        if key in self._checking and "authorization" in headers:
+            # A station never opens two sockets at once: concurrent guesses wait their turn
+            # (without this a burst passes the back-off check before any failure is counted).
+            metrics.count_auth_refusal("gateway", "backoff")
+            return Admission(AuthOutcome.THROTTLED, retry_after=1)
+        if "authorization" not in headers:
+            return await self._admit(chargepoint_id, headers, remote_ip, transport, key)
+        self._checking.add(key)
+        try:
+            return await self._admit(chargepoint_id, headers, remote_ip, transport, key)
+        finally:
+            self._checking.discard(key)
+
+    async def _admit(
+        self,
+        chargepoint_id: str,
+        headers: Headers,
+        remote_ip: str,
+        transport: Transport,
+        key: tuple[str, str],
+    ) -> Admission:
         try:
             credentials = parse_basic_authorization(headers)
         except UnsupportedScheme as exc:
             log.warning("connection from %s refused: %s", remote_ip, exc)
+            metrics.count_auth_refusal("gateway", "scheme")
             return Admission(AuthOutcome.REFUSED)
         except MalformedAuthorization as exc:
             log.warning("connection from %s refused: %s", remote_ip, exc)
+            metrics.count_auth_refusal("gateway", "malformed")
             return Admission(AuthOutcome.MALFORMED)
         if credentials is not None and credentials.username != chargepoint_id:
             log.warning(
@@ -230,26 +324,46 @@ class RegistryAuthenticator:
                 remote_ip,
                 credentials.username[:64],
             )
+            self._failed(key, "user_id")
             return Admission(AuthOutcome.REFUSED)
-        reply = await self._ask_registry(chargepoint_id, credentials is not None, remote_ip)
+        profile = presented_profile(transport, credentials is not None)
+        reply = await self._ask_registry(
+            chargepoint_id, credentials is not None, transport.remote_ip, profile
+        )
         if reply is None:
             return Admission(AuthOutcome.UNAVAILABLE)
         registration = reply.get("registration_status")
         status = registration if isinstance(registration, str) else None
         allowed = reply.get("allowed")
         if allowed is True:
-            return Admission(AuthOutcome.ALLOWED, status)
+            return Admission(AuthOutcome.ALLOWED, status, profile)
         if allowed is False:
             log.warning(
                 "connection from %s refused by the registry: %s", remote_ip, reply.get("reason")
             )
+            if reply.get("refusal") == "profile":
+                metrics.count_auth_refusal("gateway", "profile")
+                return Admission(AuthOutcome.FORBIDDEN)
+            metrics.count_auth_refusal("gateway", "registry")
             return Admission(AuthOutcome.REFUSED)
         password_hash = reply.get("password_hash")
         if allowed is None and isinstance(password_hash, str) and credentials is not None:
+            pending = reply.get("pending_password_hash")
             outcome = await self._check_password(
-                chargepoint_id, credentials.password, password_hash, remote_ip
+                chargepoint_id,
+                credentials.password,
+                password_hash,
+                remote_ip,
+                pending if isinstance(pending, str) else None,
             )
-            return Admission(outcome, status if outcome is AuthOutcome.ALLOWED else None)
+            if isinstance(outcome, str):  # the rotated password
+                self.backoff.success(key)
+                return Admission(AuthOutcome.ALLOWED, status, profile, new_password=outcome)
+            if outcome is AuthOutcome.ALLOWED:
+                self.backoff.success(key)
+                return Admission(outcome, status, profile)
+            self._failed(key, "password")
+            return Admission(outcome)
         # Never the whole reply: it may hold a password hash.
         log.error(
             "registry answered the authentication without a decision (allowed=%r, reason=%r, "
@@ -262,7 +376,7 @@ class RegistryAuthenticator:
         return Admission(AuthOutcome.UNAVAILABLE)
 
     async def _ask_registry(
-        self, chargepoint_id: str, presented: bool, remote_ip: str
+        self, chargepoint_id: str, presented: bool, remote_ip: str, profile: int = 0
     ) -> dict[str, object] | None:
         """The registry's reply payload; None when there is none to act on (-> 503)."""
         request = Envelope(
@@ -275,6 +389,7 @@ class RegistryAuthenticator:
                 "chargepoint_id": chargepoint_id,
                 "presented": presented,
                 "remote_ip": remote_ip,
+                "security_profile": profile,
             },
         )
         try:
@@ -302,17 +417,32 @@ class RegistryAuthenticator:
         payload: dict[str, object] = reply.payload
         return payload
 
-    async def _check_password(
-        self, chargepoint_id: str, password: str, password_hash: str, remote_ip: str
-    ) -> AuthOutcome:
-        """Verify the presented password against the registry's hash (cached when right)."""
+    async def _matches(self, chargepoint_id: str, password: str, password_hash: str) -> bool:
+        """Whether the password matches the hash (argon2 in a worker; cached when right)."""
         if self._verified.holds(chargepoint_id, password_hash, password):
-            return AuthOutcome.ALLOWED
+            return True
         async with self._verifications:
             ok = await asyncio.to_thread(self._verify, password, password_hash)
         if ok:
             self._verified.add(chargepoint_id, password_hash, password)
+        return ok
+
+    async def _check_password(
+        self,
+        chargepoint_id: str,
+        password: str,
+        password_hash: str,
+        remote_ip: str,
+        pending_hash: str | None = None,
+    ) -> AuthOutcome | str:
+        """Verify the presented password against the registry's hash, then (a rotation under
+        way) against the pending one: ALLOWED, REFUSED, or the fingerprint of the pending hash
+        when the new password was presented (`gateway.connected` carries it: the registry then
+        makes the new password the only one)."""
+        if await self._matches(chargepoint_id, password, password_hash):
             return AuthOutcome.ALLOWED
+        if pending_hash is not None and await self._matches(chargepoint_id, password, pending_hash):
+            return password_fingerprint(pending_hash)
         log.warning(
             "connection of %s from %s refused: wrong password",
             chargepoint_id,

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 
 from services.gateway.auth import RegistryAuthenticator
 from services.gateway.downstream import Downstream
 from services.gateway.server import GatewayServer
 from shared import metrics
+from shared.backoff import Backoff
 from shared.bus.bus import Bus
 from shared.logging import configure_logging
 from shared.queuewatch import ALL_QUEUES, GATEWAY_RPC_QUEUES, QueueWatch
@@ -69,11 +71,25 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> in
     # Security profile 1: every upgrade is checked by the registry (profile 0 for charge
     # points without a password is the registry's decision, not a switch here).
     authenticator = RegistryAuthenticator(
-        bus, node_id=settings.gateway_node_id, timeout=settings.upstream_call_timeout
+        bus,
+        node_id=settings.gateway_node_id,
+        timeout=settings.upstream_call_timeout,
+        backoff=Backoff(
+            free_failures=settings.auth_failures_before_backoff,
+            max_delay=settings.auth_backoff_max_seconds,
+        ),
     )
-    server = GatewayServer(
-        settings, bus=bus, downstream=downstream, ready=ready, authenticate=authenticator.admit
-    )
+    try:  # TLS files are read here: a missing or broken one stops the gateway at start
+        server = GatewayServer(
+            settings, bus=bus, downstream=downstream, ready=ready, authenticate=authenticator.admit
+        )
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        log.error(
+            "cannot load the TLS files (CSMS_GATEWAY_TLS_CERT, CSMS_GATEWAY_TLS_KEY, "
+            "CSMS_GATEWAY_TLS_CA): %s",
+            exc,
+        )
+        return 1
     status = 0
     try:
         if await _connect(bus, stopping):

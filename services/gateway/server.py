@@ -19,6 +19,13 @@
   registry cannot be asked. `csms gateway` always installs it; without the hook
   (tests) every charge point is let in, as Accepted. With it, the registration status the
   registry answers goes to the connection (nothing but BootNotification until Accepted).
+- TLS (security profiles 2 and 3): with `CSMS_GATEWAY_TLS_CERT` / `_KEY` the same process also
+  listens for `wss://` on `CSMS_GATEWAY_TLS_PORT` (tls.py: TLS 1.2+, the OCPP suites, files
+  reloaded when they change). A client certificate (direct, or forwarded by a trusted proxy:
+  forwarded.py) must be the charge point's (certs.py: CA, validity, CN = id) or the upgrade is
+  refused with 403; a forwarded-certificate header from anyone but a trusted proxy: 403.
+  What the socket presents (`Transport`) goes to the authenticator, which derives the
+  security profile the registry compares with the station's.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from http import HTTPStatus
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
+from cryptography import x509
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHeader
@@ -38,9 +46,19 @@ from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from services.gateway.auth import CHALLENGE, Admission, AuthOutcome
+from services.gateway.auth import CHALLENGE, Admission, AuthOutcome, Transport
+from services.gateway.certs import CertificateRefused, ClientCertificateVerifier
 from services.gateway.connection import BusPort, ChargePointConnection, ConnectionSettings, Peer
 from services.gateway.downstream import Downstream
+from services.gateway.forwarded import (
+    forwarded_certificate,
+    forwarded_for,
+    forwarded_tls,
+    has_forwarded_certificate,
+    is_trusted,
+    parse_networks,
+)
+from services.gateway.tls import TLSFiles, TLSReloader
 from services.gateway.versions import VERSIONS
 from services.gateway.versions.base import ACCEPTED
 from shared import metrics
@@ -61,9 +79,9 @@ AUTH_MARGIN: Final = 5.0
 """... and at least this much beyond the registry's authentication deadline, so that a
 registry that does not answer gets the charge point a 503, not a dropped connection."""
 
-Authenticator = Callable[[str, Headers, str], Awaitable[Admission]]
-"""Security profile 1 hook: (charge point id, request headers, remote IP) -> admission
-(`RegistryAuthenticator.admit`)."""
+Authenticator = Callable[[str, Headers, str, Transport], Awaitable[Admission]]
+"""Security profile hook: (charge point id, request headers, remote IP, transport) ->
+admission (`RegistryAuthenticator.admit`)."""
 ReadinessCheck = Callable[[], bool]
 
 
@@ -127,6 +145,7 @@ _AUTH_RESPONSES: Final = {
         b"unauthorized\n",
         (("WWW-Authenticate", CHALLENGE),),
     ),
+    AuthOutcome.FORBIDDEN: (HTTPStatus.FORBIDDEN, b"forbidden\n", ()),
     AuthOutcome.UNAVAILABLE: (
         HTTPStatus.SERVICE_UNAVAILABLE,
         b"central system unavailable, try again later\n",
@@ -161,8 +180,25 @@ class GatewayServer:
             send_queue_size=settings.ws_send_queue_size,
         )
         self._server: Server | None = None
+        self._tls_server: Server | None = None
+        self.tls: TLSReloader | None = None
+        if settings.gateway_tls_cert is not None and settings.gateway_tls_key is not None:
+            self.tls = TLSReloader(
+                TLSFiles(
+                    settings.gateway_tls_cert, settings.gateway_tls_key, settings.gateway_tls_ca
+                ),
+                settings.gateway_tls_reload_interval,
+            )
+        self.certificates: ClientCertificateVerifier | None = (
+            ClientCertificateVerifier(
+                settings.gateway_tls_ca, settings.gateway_client_cert_organization
+            )
+            if settings.gateway_tls_ca is not None
+            else None
+        )
+        self.trusted_proxies = parse_networks(settings.gateway_trusted_proxies)
         # What the registry said of each upgrade it allowed, until the socket is served.
-        self._registrations: weakref.WeakKeyDictionary[ServerConnection, str | None] = (
+        self._registrations: weakref.WeakKeyDictionary[ServerConnection, Admission] = (
             weakref.WeakKeyDictionary()
         )
         for version in VERSIONS.values():  # bounded action labels on /metrics
@@ -176,13 +212,36 @@ class GatewayServer:
         port: int = next(iter(self._server.sockets)).getsockname()[1]
         return port
 
-    async def start(self, host: str | None = None, port: int | None = None) -> None:
-        """Listen."""
+    @property
+    def tls_port(self) -> int:
+        """The wss:// port listened on (with TLS configured)."""
+        if self._tls_server is None:
+            raise RuntimeError("no TLS listener")
+        port: int = next(iter(self._tls_server.sockets)).getsockname()[1]
+        return port
+
+    async def start(
+        self, host: str | None = None, port: int | None = None, tls_port: int | None = None
+    ) -> None:
+        """Listen: ws:// on the gateway port and, with TLS configured, wss:// on the TLS one."""
         s = self.settings
-        self._server = await serve(
+        listen = s.gateway_host if host is None else host
+        self._server = await self._serve(listen, s.gateway_port if port is None else port)
+        log.info("gateway listening on %s:%s (ws)", listen, self.port)
+        if self.tls is not None:
+            self._tls_server = await self._serve(
+                listen, s.gateway_tls_port if tls_port is None else tls_port, self.tls
+            )
+            self.tls.start()
+            log.info("gateway listening on %s:%s (wss)", listen, self.tls_port)
+
+    async def _serve(self, host: str, port: int, tls: TLSReloader | None = None) -> Server:
+        s = self.settings
+        return await serve(
             self._handle,
-            s.gateway_host if host is None else host,
-            s.gateway_port if port is None else port,
+            host,
+            port,
+            ssl=tls.context if tls is not None else None,
             process_request=self._process_request,
             select_subprotocol=lambda _conn, offered: select_subprotocol(offered),
             max_size=s.ws_max_frame_size,
@@ -193,14 +252,16 @@ class GatewayServer:
             server_header=None,
             open_timeout=max(OPEN_TIMEOUT, s.upstream_call_timeout + AUTH_MARGIN),
         )
-        log.info("gateway listening on %s:%s", host or s.gateway_host, self.port)
 
     async def close(self) -> None:
         """Stop accepting, close every socket with 1001 (going away), wait for them."""
-        if self._server is None:
-            return
-        self._server.close(close_connections=True)
-        await self._server.wait_closed()
+        if self.tls is not None:
+            await self.tls.stop()
+        servers = [srv for srv in (self._server, self._tls_server) if srv is not None]
+        for srv in servers:
+            srv.close(close_connections=True)
+        for srv in servers:
+            await srv.wait_closed()
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
@@ -214,15 +275,79 @@ class GatewayServer:
         refusal = self._check_subprotocols(request.headers)
         if refusal is not None:
             return refusal
+        chargepoint_id_var.set(cp_id)
+        transport = self._transport(connection, request.headers, cp_id)
+        if isinstance(transport, Response):
+            return transport
         if self.authenticate is None:
             return None
-        chargepoint_id_var.set(cp_id)
-        admission = await self.authenticate(cp_id, request.headers, _address(connection)[0])
+        admission = await self.authenticate(cp_id, request.headers, transport.remote_ip, transport)
         if admission.outcome is AuthOutcome.ALLOWED:
-            self._registrations[connection] = admission.registration
+            self._registrations[connection] = admission
             return None
+        if admission.outcome is AuthOutcome.THROTTLED:
+            return _plain(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                b"too many failed attempts, try again later\n",
+                extra=(("Retry-After", str(admission.retry_after or 1)),),
+            )
         status, body, extra = _AUTH_RESPONSES[admission.outcome]
         return _plain(status, body, extra=extra)
+
+    def _transport(
+        self, connection: ServerConnection, headers: Headers, cp_id: str
+    ) -> Transport | Response:
+        """How the socket came (TLS, a verified client certificate), or the refusal (403)."""
+        remote_ip = _address(connection)[0]
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        tls = ssl_object is not None
+        leaf: x509.Certificate | None = None
+        intermediates: tuple[x509.Certificate, ...] = ()
+        if is_trusted(remote_ip, self.trusted_proxies):
+            remote_ip = forwarded_for(headers, remote_ip)
+            tls = tls or forwarded_tls(headers)
+            try:
+                forwarded = forwarded_certificate(headers)
+            except CertificateRefused as exc:
+                return self._refuse_certificate(cp_id, remote_ip, str(exc))
+            if forwarded is not None:
+                tls = True
+                leaf, intermediates = forwarded.leaf, tuple(forwarded.intermediates)
+        elif has_forwarded_certificate(headers):
+            log.warning(
+                "connection from %s refused: forwarded client certificate header from an "
+                "address not in CSMS_GATEWAY_TRUSTED_PROXIES",
+                remote_ip,
+            )
+            metrics.count_auth_refusal("gateway", "forged_header")
+            return _plain(HTTPStatus.FORBIDDEN, b"forbidden\n")
+        chain_verified = False
+        if leaf is None and ssl_object is not None:
+            der = ssl_object.getpeercert(binary_form=True)
+            if der:
+                leaf, chain_verified = x509.load_der_x509_certificate(der), True
+        if leaf is None:
+            return Transport(remote_ip, tls=tls)
+        if self.certificates is None:
+            return self._refuse_certificate(cp_id, remote_ip, "no CSMS_GATEWAY_TLS_CA configured")
+        try:
+            self.certificates.verify(
+                leaf, cp_id, intermediates=intermediates, chain_verified=chain_verified
+            )
+        except CertificateRefused as exc:
+            return self._refuse_certificate(cp_id, remote_ip, str(exc))
+        return Transport(remote_ip, tls=True, certified=True)
+
+    def _refuse_certificate(self, cp_id: str, remote_ip: str, reason: str) -> Response:
+        log.warning(
+            "connection of %s from %s refused: client certificate: %s",
+            cp_id,
+            remote_ip,
+            reason,
+            extra={"remote_ip": remote_ip, "reason": reason},
+        )
+        metrics.count_auth_refusal("gateway", "certificate")
+        return _plain(HTTPStatus.FORBIDDEN, b"client certificate refused\n")
 
     def _check_subprotocols(self, headers: Headers) -> Response | None:
         """HTTP 400 unless the handshake offers a version we speak, or none and a default
@@ -261,7 +386,12 @@ class GatewayServer:
         if version is None:  # not reached: the handshake was refused
             await ws.close(UNSUPPORTED_SUBPROTOCOL_CODE, "no supported OCPP subprotocol offered")
             return
-        registration = self._registrations.pop(ws, ACCEPTED if self.authenticate is None else None)
+        admission = self._registrations.pop(ws, None)
+        if admission is None:  # no authenticator: every charge point is Accepted
+            admission = Admission(
+                AuthOutcome.ALLOWED, ACCEPTED if self.authenticate is None else None
+            )
+        registration = admission.registration
         host, port = _address(ws)
         # The handshake's headers are not needed any more; an idle socket should not keep
         # ~4 KB of them for its lifetime. (websockets reads `request is None` as "handshake
@@ -287,7 +417,7 @@ class GatewayServer:
         metrics.connection_opened(version.name)
         log.info("connected from %s:%s with %s", host, port, version.name)
         try:
-            await self._announce(GATEWAY_CONNECTED, conn)
+            await self._announce(GATEWAY_CONNECTED, conn, admission)
             await conn.run()
         finally:
             metrics.connection_closed(ws.close_code)
@@ -295,7 +425,9 @@ class GatewayServer:
             await asyncio.shield(self._announce(GATEWAY_DISCONNECTED, conn))
             log.info("disconnected (code %s)", ws.close_code)
 
-    async def _announce(self, action: str, conn: ChargePointConnection) -> None:
+    async def _announce(
+        self, action: str, conn: ChargePointConnection, admission: Admission | None = None
+    ) -> None:
         """Publish `gateway.connected` / `gateway.disconnected` (confirmed; failures logged).
 
         `connection_id` and `connected_at` let the registry ignore the disconnect of a socket
@@ -315,12 +447,24 @@ class GatewayServer:
                 "connection_id": conn.connection_id,
                 "connected_at": conn.connected_at.isoformat(),
                 "timestamp": utcnow().isoformat(),
+                **_admission_facts(admission),
             },
         )
         try:
             await self.bus.publish(UPSTREAM, action, envelope)
         except BusError as exc:
             log.warning("could not publish %s: %r", action, exc)
+
+
+def _admission_facts(admission: Admission | None) -> dict[str, object]:
+    """What `gateway.connected` says of the authentication: the security profile presented
+    and, when it was the new password of a rotation, that password's hash fingerprint."""
+    if admission is None:
+        return {}
+    facts: dict[str, object] = {"security_profile": admission.security_profile}
+    if admission.new_password is not None:
+        facts["new_password"] = admission.new_password
+    return facts
 
 
 def _address(ws: ServerConnection) -> tuple[str, int]:

@@ -57,20 +57,39 @@ def clip(value: object, length: int | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ConnectDecision:
-    """The answer to `gateway.authenticate`: may the socket open, and why (for the logs)."""
+    """The answer to `gateway.authenticate`: may the socket open, and why (for the logs).
+
+    `refusal`: "credentials" (the gateway answers 401 + challenge) or "profile" (403: the
+    connection cannot reach the station's security profile with what it presented).
+    """
 
     allowed: bool
     reason: str
+    refusal: str | None = None
 
 
 UNKNOWN_ALLOWED = ConnectDecision(True, "unknown charge point (the boot answer applies the policy)")
 NO_PASSWORD_SET = ConnectDecision(True, "no password set (security profile 0)")
-DECOMMISSIONED = ConnectDecision(False, "decommissioned")
-PASSWORD_REQUIRED = ConnectDecision(False, "password required")
+CERTIFIED = ConnectDecision(True, "client certificate verified (security profile 3)")
+DECOMMISSIONED = ConnectDecision(False, "decommissioned", "credentials")
+PASSWORD_REQUIRED = ConnectDecision(False, "password required", "credentials")
+
+
+def required_profile(security_profile: int, has_password: bool) -> int:
+    """The profile a connection must present: the stored one, and at least 1 with a password
+    (a password set through the API is required from then on, as before profiles were
+    stored)."""
+    return max(security_profile, 1 if has_password else 0)
 
 
 def connect_decision(
-    *, known: bool, decommissioned: bool, has_password: bool, presented: bool
+    *,
+    known: bool,
+    decommissioned: bool,
+    has_password: bool,
+    presented: bool,
+    security_profile: int = 0,
+    presented_profile: int | None = None,
 ) -> ConnectDecision | None:
     """Whether a charge point may open its websocket; None: verify the presented password
     (the registry answers the stored hash and the gateway verifies, see handlers/connect_auth).
@@ -78,9 +97,13 @@ def connect_decision(
     - An id nobody provisioned is let in, with or without credentials (there is nothing to
       check them against): its BootNotification answers as CSMS_UNKNOWN_CHARGEPOINTS says.
     - A decommissioned charge point is refused, whatever it presents.
-    - A charge point without a password (profile 0: development, closed networks) is let in;
-      credentials it presents are ignored. Operators enable profile 1 by setting a password.
-    - One with a password must present it: no credentials -> refused; otherwise verify.
+    - `presented_profile` is what the connection presents (the gateway's word: 3 a client
+      certificate it verified for this id, 2 TLS + Basic credentials, 1 Basic credentials,
+      0 nothing; an older gateway sends none: 1 with credentials, else 0). Below the required
+      profile (`required_profile`) the connection is refused: 401 "password required" when
+      only the credentials are missing, else 403.
+    - Profile 3 needs no password. A presented password is verified when the charge point has
+      one; without one (profile 0) the credentials are ignored.
     - `registration_status` plays no part: a Rejected charge point connects and is answered
       Rejected at boot (it then retries after the interval instead of reconnecting in a loop).
     """
@@ -88,8 +111,20 @@ def connect_decision(
         return UNKNOWN_ALLOWED
     if decommissioned:
         return DECOMMISSIONED
+    offered = (1 if presented else 0) if presented_profile is None else presented_profile
+    required = required_profile(security_profile, has_password)
+    if offered < required:
+        if not presented and required <= 2 and offered < 3:
+            return PASSWORD_REQUIRED
+        return ConnectDecision(
+            False,
+            f"security profile {required} required, the connection presents {offered}",
+            "profile",
+        )
+    if offered == 3:
+        return CERTIFIED
     if not has_password:
         return NO_PASSWORD_SET
-    if not presented:
+    if not presented:  # not reached: a password requires profile 1
         return PASSWORD_REQUIRED
     return None

@@ -28,6 +28,9 @@ def _union(*enums: Iterable[Enum]) -> tuple[str, ...]:
 
 # -- versions ---------------------------------------------------------------------------------
 OCPP_VERSIONS: tuple[str, ...] = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+# OCPP security profiles (1.6 security whitepaper, 2.0.1 A00); 0: none (not in the specs).
+SECURITY_PROFILES: tuple[int, ...] = (0, 1, 2, 3)
+SECURITY_EVENT_SOURCES: tuple[str, ...] = ("chargepoint", "csms")
 
 # -- charge point -----------------------------------------------------------------------------
 REGISTRATION_STATUSES: tuple[str, ...] = _union(

@@ -176,6 +176,11 @@ class SecurityEventData(EventData):
     type: str | None = Field(None, description="The security event's type (whitepaper / A04).")
     timestamp: str | None = None
     tech_info: str | None = None
+    source: str = Field(
+        "chargepoint",
+        description="chargepoint (its SecurityEventNotification) or csms (the CSMS observed "
+        "it: a refused connection, a security profile upgrade).",
+    )
 
 
 class WebhookDisabledData(EventData):
@@ -365,8 +370,13 @@ CATALOGUE: Final[dict[str, EventType]] = {
         _t(
             "security.event",
             SecurityEventData,
-            "SecurityEventNotification from a charge point.",
-            {"type": "InvalidCentralSystemCertificate", "timestamp": "2026-11-30T10:00:00Z"},
+            "A security event: a charge point's SecurityEventNotification, or one the CSMS "
+            "observed about a charge point (e.g. FailedToAuthenticateAtCsms).",
+            {
+                "type": "InvalidCentralSystemCertificate",
+                "timestamp": "2026-11-30T10:00:00Z",
+                "source": "chargepoint",
+            },
         ),
         _t(
             "webhook.disabled",

@@ -195,7 +195,12 @@ def _device_status(name: str) -> Projector:
 
 
 def _security(cp: str | None, p: dict[str, Any]) -> list[PublicEvent]:
-    data = {"type": p.get("type"), "timestamp": p.get("timestamp"), "tech_info": p.get("techInfo")}
+    data = {
+        "type": p.get("type"),
+        "timestamp": p.get("timestamp"),
+        "tech_info": p.get("techInfo"),
+        "source": p.get("source") or "chargepoint",
+    }
     return [PublicEvent("security.event", data, cp)]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack, free_port, stack_env
 from services.api.security import hash_password
+from tests.fixtures.pki import Issued, make_ca, make_leaf
 from tests.patience import PATIENCE
 
 E2E_VHOST_SUFFIX = "_e2e"
@@ -26,15 +29,44 @@ def e2e_amqp_url() -> str:
     return f"{prefix}/{vhost or 'csms_test'}{E2E_VHOST_SUFFIX}"
 
 
+@dataclass(frozen=True)
+class StackPki:
+    """The test CA of the e2e stack: its gateway's server certificate, charge point ones."""
+
+    directory: Path
+    ca: Issued
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "ca.pem"
+
+
+@pytest.fixture(scope="package")
+def stack_pki(tmp_path_factory: pytest.TempPathFactory) -> StackPki:
+    directory = tmp_path_factory.mktemp("pki")
+    ca = make_ca()
+    (directory / "ca.pem").write_bytes(ca.cert_pem)
+    make_leaf(ca, "gateway", server=True).write(directory, "server")
+    return StackPki(directory, ca)
+
+
 @pytest.fixture(scope="package")
 async def stack(
-    db_url: str, e2e_amqp_url: str, tmp_path_factory: pytest.TempPathFactory
+    db_url: str, e2e_amqp_url: str, tmp_path_factory: pytest.TempPathFactory, stack_pki: StackPki
 ) -> AsyncIterator[Stack]:
-    """Every service running as a process, for the e2e package (stopped after it)."""
+    """Every service running as a process, for the e2e package (stopped after it); the gateway
+    serves wss:// too (`CSMS_GATEWAY_TLS_PORT`), with client certificates of `stack_pki`."""
     health = {name: free_port() for name in ("registry", "transactions", "charging")}
     port = free_port()
+    env = stack_env(db_url, e2e_amqp_url, port, health)
+    env.update(
+        CSMS_GATEWAY_TLS_CERT=str(stack_pki.directory / "server.pem"),
+        CSMS_GATEWAY_TLS_KEY=str(stack_pki.directory / "server.key"),
+        CSMS_GATEWAY_TLS_CA=str(stack_pki.ca_file),
+        CSMS_GATEWAY_TLS_PORT=str(free_port()),
+    )
     s = Stack(
-        env=stack_env(db_url, e2e_amqp_url, port, health),
+        env=env,
         log_dir=tmp_path_factory.mktemp("stack-logs"),
         gateway_port=port,
         health_ports=health,

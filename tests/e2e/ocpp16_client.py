@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from ssl import SSLContext
 from typing import Any
 
 import websockets
@@ -80,15 +81,18 @@ async def connected(
     cp_id: str,
     cls: type[Client] = Client,
     headers: dict[str, str] | None = None,
+    ssl: SSLContext | None = None,
 ) -> AsyncIterator[Any]:
     """A connected charge point whose message loop runs while the block runs.
 
-    `headers`: extra headers of the upgrade request (`Authorization: Basic ...`).
+    `headers`: extra headers of the upgrade request (`Authorization: Basic ...`); `ssl`: the
+    TLS context of a `wss://` URL (trusted CA, client certificate).
     """
     async with websockets.connect(
         f"{ws_url}/{cp_id}",
         subprotocols=["ocpp1.6"],  # type: ignore[list-item]
         additional_headers=headers,
+        ssl=ssl,
     ) as ws:
         client = cls(cp_id, ws)
         task = asyncio.create_task(client.start())

@@ -187,3 +187,65 @@ def test_cli_refuses_production_defaults_without_traceback(tmp_path: Path) -> No
     assert result.returncode != 0
     assert "CSMS_ADMIN_PASSWORD" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_short_jwt_secret_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSMS_ENV", "production")
+    monkeypatch.setenv("CSMS_ADMIN_PASSWORD", "a-real-password")
+    monkeypatch.setenv("CSMS_JWT_SECRET", "x" * 31)
+    with pytest.raises(SettingsError, match="CSMS_JWT_SECRET must be at least 32 bytes") as info:
+        load_settings()
+    assert "x" * 31 not in str(info.value)
+    monkeypatch.setenv("CSMS_JWT_SECRET", "x" * 32)
+    assert load_settings().env is Environment.PRODUCTION
+
+
+def test_invalid_settings_never_echo_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A model-level error (here: production defaults) and a field error together; the message
+    # names the variables but shows neither the URLs' passwords nor the secrets.
+    monkeypatch.setenv("CSMS_ENV", "production")
+    monkeypatch.setenv("CSMS_DATABASE_URL", "postgresql+asyncpg://csms:db-s3cret@db/csms")
+    monkeypatch.setenv("CSMS_AMQP_URL", "amqp://csms:mq-s3cret@mq/")
+    monkeypatch.setenv("CSMS_JWT_SECRET", "jwt-s3cret")
+    monkeypatch.setenv("CSMS_ADMIN_PASSWORD", "admin-s3cret")
+    monkeypatch.setenv("CSMS_DATABASE_POOL_SIZE", "many")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "CSMS_DATABASE_POOL_SIZE" in message
+    for secret in ("db-s3cret", "mq-s3cret", "jwt-s3cret", "admin-s3cret"):
+        assert secret not in message
+
+
+def test_redacted_dump_and_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSMS_DATABASE_URL", "postgresql+asyncpg://csms:db-s3cret@db/csms")
+    monkeypatch.setenv("CSMS_AMQP_URL", "amqp://csms:mq-s3cret@mq/")
+    monkeypatch.setenv("CSMS_JWT_SECRET", "jwt-s3cret-jwt-s3cret-jwt-s3cret-jwt")
+    s = load_settings()
+    dumped = s.redacted()
+    assert dumped["database_url"] == "postgresql+asyncpg://csms:<redacted>@db/csms"
+    assert dumped["amqp_url"] == "amqp://csms:<redacted>@mq/"
+    assert dumped["jwt_secret"] == dumped["admin_password"] == "<redacted>"
+    for text in (repr(s), str(s), str(dumped)):
+        for secret in ("db-s3cret", "mq-s3cret", "jwt-s3cret"):
+            assert secret not in text
+
+
+def test_tls_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("x")
+    key.write_text("x")
+    monkeypatch.setenv("CSMS_GATEWAY_TLS_CERT", str(cert))
+    with pytest.raises(SettingsError, match="go together"):
+        load_settings()
+    # Files are not looked at here: only the gateway's container may have them mounted (the
+    # gateway refuses to start without them, services/gateway/main.py).
+    monkeypatch.setenv("CSMS_GATEWAY_TLS_KEY", str(tmp_path / "missing.pem"))
+    assert load_settings().gateway_tls_key == str(tmp_path / "missing.pem")
+    monkeypatch.setenv("CSMS_GATEWAY_TLS_KEY", str(key))
+    monkeypatch.setenv("CSMS_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,::1")
+    s = load_settings()
+    assert s.gateway_tls and s.gateway_tls_port == 9443
+    monkeypatch.setenv("CSMS_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8,nonsense")
+    with pytest.raises(SettingsError, match="CSMS_GATEWAY_TRUSTED_PROXIES"):
+        load_settings()

@@ -18,6 +18,18 @@ ChargePointIdentity = Annotated[
 ]
 # OCPP 2.0.1 BasicAuthPassword / 1.6 security whitepaper AuthorizationKey: 16 to 40 characters.
 OcppPassword = Annotated[SafeStr, Field(min_length=16, max_length=40)]
+SecurityProfile = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=3,
+        description=(
+            "OCPP security profile a connection must present: 0 none, 1 HTTP Basic, "
+            "2 TLS + HTTP Basic, 3 TLS + client certificate (docs/security.md). 1 and 2 need "
+            "a password."
+        ),
+    ),
+]
 
 
 class ChargePointCreate(ApiModel):
@@ -29,14 +41,26 @@ class ChargePointCreate(ApiModel):
         default=None, description="HTTP Basic password (security profile 1/2); stored hashed."
     )
     registration_status: RegistrationStatus = "Accepted"
+    security_profile: SecurityProfile | None = Field(
+        default=None, description="Default: 1 with a password, else 0."
+    )
 
 
 class ChargePointUpdate(ApiModel):
-    """Change provisioning: location, registration status, password (null removes it)."""
+    """Change provisioning: location, registration status, password, security profile.
+
+    A higher `security_profile` than the stored one is kept as `pending_security_profile`
+    until the charge point connects with it (then it is stored); a lower one is refused (409):
+    profiles are never downgraded (provision the charge point anew to start over). A password
+    given to a profile 0 charge point makes it profile 1 at once (it must present the password
+    from its next connection); removing the password (null) of a profile 1 or 2 charge point
+    is refused (409).
+    """
 
     location_id: UUID | None = None
     registration_status: RegistrationStatus | None = None
     password: OcppPassword | None = None
+    security_profile: SecurityProfile | None = None
 
 
 class ConnectorRead(ReadModel):
@@ -75,6 +99,12 @@ class ChargePointRead(ReadModel):
     firmware_status: str | None = None
     diagnostics_status: str | None = None
     has_password: bool = False
+    security_profile: int = 0
+    pending_security_profile: int | None = Field(
+        default=None,
+        description="A higher profile set through the API, stored once the charge point "
+        "connects with it.",
+    )
     decommissioned_at: UtcDateTime | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime

@@ -98,8 +98,18 @@ async def _commit(session: AsyncSession, message: str) -> None:
         raise Conflict(message) from None
 
 
+def _needs_password(profile: int | None) -> bool:
+    """Profiles 1 and 2 authenticate with HTTP Basic: a password must be set."""
+    return profile in (1, 2)
+
+
 async def provision(*, session: AsyncSession, data: ChargePointCreate) -> ChargePoint:
     """Provision a charge point; a decommissioned one with that id is re-provisioned."""
+    profile = data.security_profile
+    if profile is None:
+        profile = 1 if data.password is not None else 0
+    if _needs_password(profile) and data.password is None:
+        raise Unprocessable("password", f"security profile {profile} needs a password")
     await _check_location(session, data.location_id)
     existing = await session.get(ChargePoint, data.chargepoint_id)
     if existing is not None and existing.decommissioned_at is None:
@@ -111,6 +121,8 @@ async def provision(*, session: AsyncSession, data: ChargePointCreate) -> Charge
         existing.location_uuid = data.location_id
         existing.registration_status = data.registration_status
         existing.password_hash = password_hash
+        existing.security_profile = profile
+        existing.pending_security_profile = None
     else:
         session.add(
             ChargePoint(
@@ -118,6 +130,7 @@ async def provision(*, session: AsyncSession, data: ChargePointCreate) -> Charge
                 location_uuid=data.location_id,
                 registration_status=data.registration_status,
                 password_hash=password_hash,
+                security_profile=profile,
                 connected=False,
             )
         )
@@ -142,6 +155,7 @@ async def update(
         and data.registration_status != "Rejected"
     ):
         raise Conflict("charge point is decommissioned; provision it again with POST")
+    pending = _pending_profile(chargepoint, data, changes)
     # Checked; nothing changed yet: argon2 with no connection held, then the changes.
     new_hash = await _hash(session, data.password) if "password" in changes else None
     if "location_id" in changes:
@@ -151,6 +165,11 @@ async def update(
         chargepoint.registration_status = data.registration_status
     if "password" in changes:
         chargepoint.password_hash = new_hash
+        if new_hash is not None and chargepoint.security_profile == 0:
+            chargepoint.security_profile = 1  # required from the next connection, as before
+            if pending == 1:
+                pending = None
+    chargepoint.pending_security_profile = pending
     if data.registration_status is not None:
         # The row first, the event last: the event_sequence lock is always taken last.
         try:
@@ -166,6 +185,32 @@ async def update(
     return await get_chargepoint(
         session=session, chargepoint_id=chargepoint_id, with_connectors=True
     )
+
+
+def _pending_profile(
+    chargepoint: ChargePoint, data: ChargePointUpdate, changes: dict[str, object]
+) -> int | None:
+    """The pending profile after the update (refusing downgrades and password-less 1/2)."""
+    pending = chargepoint.pending_security_profile
+    if "security_profile" in changes and data.security_profile is not None:
+        if data.security_profile < chargepoint.security_profile:
+            raise Conflict(
+                f"security profile {chargepoint.security_profile} is never lowered "
+                f"(to {data.security_profile}); provision the charge point anew to start over"
+            )
+        # The stored profile itself: nothing pending any more.
+        pending = (
+            None if data.security_profile == chargepoint.security_profile else data.security_profile
+        )
+    has_password = (
+        data.password is not None
+        if "password" in changes
+        else chargepoint.password_hash is not None
+    )
+    for profile in (chargepoint.security_profile, pending):
+        if _needs_password(profile) and not has_password:
+            raise Conflict(f"security profile {profile} needs a password")
+    return pending
 
 
 async def decommission(*, session: AsyncSession, chargepoint_id: str) -> None:

@@ -38,6 +38,7 @@ from shared.commands import (
 from shared.db.models import ChargePoint, CommandLog, IdTag, Transaction
 from shared.ocpp.v201.request_start_transaction_request import RequestStartTransactionRequest
 from shared.ocpp.v201.request_stop_transaction_request import RequestStopTransactionRequest
+from shared.secrets import redact_command
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ async def send(
         session=session,
         chargepoint_id=chargepoint_id,
         action=action,
-        request=payload,
+        request=redact_command(action, payload),  # never a charge point's password
         requested_by=principal.label,
         timeout=timeout,
         ocpp_version=ocpp_version,

@@ -7,9 +7,10 @@ import zoneinfo
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from services.api.common import ApiModel, ReadModel, SafeStr, UtcDateTime
+from services.api.users.password_policy import MIN_LENGTH, check_password, password_problem
 
 Role = Literal["admin", "operator", "driver"]
 # ASCII addresses only: stored lowercase, and Python's and Postgres's lower() agree on ASCII.
@@ -18,7 +19,27 @@ Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=EMAIL_PATTERN),
 ]
-Password = Annotated[SafeStr, Field(min_length=8, max_length=1024)]
+Password = Annotated[
+    SafeStr,
+    Field(
+        min_length=MIN_LENGTH,
+        max_length=1024,
+        description=f"At least {MIN_LENGTH} characters, not a common password, not the email.",
+    ),
+    AfterValidator(check_password),
+]
+
+
+class _PasswordNotEmail(ApiModel):
+    """Refuses a password that contains the email address (or its local part)."""
+
+    @model_validator(mode="after")
+    def _not_the_email(self) -> _PasswordNotEmail:
+        password = getattr(self, "password", None)
+        email = getattr(self, "email", None)
+        if password and email and password_problem(password, email):
+            raise ValueError("password must not contain the email address")
+        return self
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +62,7 @@ TimeZoneName = Annotated[
 ]
 
 
-class UserCreate(ApiModel):
+class UserCreate(_PasswordNotEmail):
     """A new user (admins only)."""
 
     email: Email
@@ -50,7 +71,7 @@ class UserCreate(ApiModel):
     is_active: bool = True
 
 
-class UserUpdate(ApiModel):
+class UserUpdate(_PasswordNotEmail):
     """Changes to a user (admins only); omitted fields stay as they are."""
 
     email: Email | None = None
@@ -59,7 +80,7 @@ class UserUpdate(ApiModel):
     is_active: bool | None = None
 
 
-class MeUpdate(ApiModel):
+class MeUpdate(_PasswordNotEmail):
     """Changes to one's own account; `current_password` confirms them."""
 
     current_password: Annotated[SafeStr, Field(min_length=1, max_length=1024)]

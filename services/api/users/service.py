@@ -23,6 +23,7 @@ from services.api.errors import (
     UnsupportedMediaType,
 )
 from services.api.pagination import PageParams, paginate
+from services.api.users.password_policy import password_problem
 from services.api.users.schemas import MeUpdate, UserCreate, UserUpdate
 from shared.db.models import Profile, User
 
@@ -136,6 +137,7 @@ async def update_user(
     new_email = data.email is not None and data.email != user.email
     if new_email and await _email_taken(session, data.email or "", other_than=user.id):
         raise Conflict(f"a user with email {data.email} exists")
+    _check_not_email(data.password, data.email or user.email)
     # Checked; nothing changed yet: argon2 with no connection held, then the changes.
     new_hash = None if data.password is None else await _hash(session, data.password)
     if new_email and data.email is not None:
@@ -168,6 +170,12 @@ async def delete_user(
     await _commit(session, "the user is still referenced")
 
 
+def _check_not_email(password: str | None, email: str) -> None:
+    """The password policy's email rule against the email the user will have."""
+    if password is not None and password_problem(password, email) is not None:
+        raise Unprocessable("password", "must not contain the email address")
+
+
 async def update_me(*, session: AsyncSession, user: User, data: MeUpdate) -> User:
     """Change one's own email or password, confirmed by the current password."""
     await security.end_read_transaction(session)
@@ -176,6 +184,7 @@ async def update_me(*, session: AsyncSession, user: User, data: MeUpdate) -> Use
     new_email = data.email is not None and data.email != user.email
     if new_email and await _email_taken(session, data.email or "", other_than=user.id):
         raise Conflict(f"a user with email {data.email} exists")
+    _check_not_email(data.password, data.email or user.email)
     new_hash = None if data.password is None else await _hash(session, data.password)
     if new_email and data.email is not None:
         user.email = data.email

@@ -19,6 +19,14 @@ charge point row keeps the connection it knows (`connection_id`, `connected_node
 - rows with no `connected_at` (connected before migration 0002) fall back to the old rule:
   a disconnect applies if its `(remote_ip, remote_port)` is the stored address.
 
+Security profile upgrades: a connect carries the profile the connection presented
+(`security_profile`, the gateway's word); when it reaches the `pending_security_profile` set
+through the API, that becomes the stored `security_profile` (from then on nothing lower is let
+in) and a `ReconfigurationOfSecurityParameters` security event is recorded. Profiles only go
+up, so the order of connects does not matter here. Password rotation likewise: a connect whose
+`new_password` names the pending password hash (its SHA-256) makes it the password; the old
+one is refused from then on.
+
 The payloads are parsed by the dispatcher (shared/messages.py: `GatewayConnection`,
 `GatewayFrameLog`); one that does not fit is dead-lettered before these handlers run.
 """
@@ -37,6 +45,7 @@ from sqlalchemy import Table, select, update
 
 from services.registry.policy import clip
 from services.registry.queries import chargepoint_table, clip_row, create_chargepoint_if_unknown
+from services.registry.security_events import record_security_event
 from shared.db import enums
 from shared.db.models import OcppMessage
 from shared.dispatch import HandlerContext, Payload
@@ -181,6 +190,8 @@ async def connected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) 
     conn = connection_of(env, req, default_time=env.created_at)
     await create_chargepoint_if_unknown(ctx, chargepoint_id)
     stored = await _stored(ctx, chargepoint_id)
+    await _apply_pending_profile(ctx, chargepoint_id, req.security_profile, conn)
+    await _apply_new_password(ctx, chargepoint_id, req.new_password)
     if stored is None or not connect_applies(stored, conn):
         log.info(
             "ignoring connect of connection %s (opened %s): the charge point holds %s (opened %s)",
@@ -200,6 +211,65 @@ async def connected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) 
         .values(values)
     )
     ctx.emit(CHARGEPOINT_CONNECTED, _event_payload(env, req, conn), chargepoint_id)
+
+
+async def _apply_pending_profile(
+    ctx: HandlerContext, chargepoint_id: str, presented: int | None, conn: Connection
+) -> None:
+    """Store the pending security profile once a connection presented it (or more)."""
+    if presented is None:  # a gateway from before profiles
+        return
+    c = chargepoint_table.c
+    upgraded = (
+        await ctx.session.execute(
+            update(chargepoint_table)
+            .where(
+                c.chargepoint_id == chargepoint_id,
+                c.pending_security_profile.is_not(None),
+                c.pending_security_profile <= presented,
+            )
+            .values(security_profile=c.pending_security_profile, pending_security_profile=None)
+            .returning(c.security_profile)
+        )
+    ).scalar_one_or_none()
+    if upgraded is not None:
+        log.info("security profile of %s is now %s", chargepoint_id, upgraded)
+        await record_security_event(
+            ctx,
+            chargepoint_id,
+            "ReconfigurationOfSecurityParameters",
+            f"security profile {upgraded}: the charge point connected with profile {presented}",
+            remote_ip=conn.ip,
+        )
+
+
+async def _apply_new_password(
+    ctx: HandlerContext, chargepoint_id: str, presented: str | None
+) -> None:
+    """A rotated password: once the station connected with it (`new_password`: the SHA-256
+    of the pending hash the gateway verified), it is the only one; the old one is refused."""
+    if presented is None:
+        return
+    c = chargepoint_table.c
+    pending = (
+        await ctx.session.execute(
+            select(c.pending_password_hash).where(c.chargepoint_id == chargepoint_id)
+        )
+    ).scalar_one_or_none()
+    if pending is None or hashlib.sha256(pending.encode("utf-8")).hexdigest() != presented:
+        return  # rotated again since, or applied already
+    await ctx.session.execute(
+        update(chargepoint_table)
+        .where(c.chargepoint_id == chargepoint_id)
+        .values(password_hash=pending, pending_password_hash=None)
+    )
+    log.info("password of %s rotated: the charge point connected with the new one", chargepoint_id)
+    await record_security_event(
+        ctx,
+        chargepoint_id,
+        "ReconfigurationOfSecurityParameters",
+        "password rotated: the charge point connected with the new password",
+    )
 
 
 async def disconnected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) -> None:

@@ -25,6 +25,7 @@ from shared.db.models.log import (
     DataTransfer,
     OcppMessage,
 )
+from shared.db.models.security import SecurityEvent
 from shared.db.models.transactions import MeterValue, Reservation, Transaction
 from shared.db.models.users import ApiKey, IdTag, Profile, User
 
@@ -52,6 +53,7 @@ __all__ = [
     "OcppMessage",
     "Profile",
     "Reservation",
+    "SecurityEvent",
     "StatusNotification",
     "Transaction",
     "User",

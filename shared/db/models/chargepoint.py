@@ -13,6 +13,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -38,6 +39,8 @@ class ChargePoint(TimestampMixin, Base):
         enum_check("registration_status", enums.REGISTRATION_STATUSES),
         enum_check("firmware_status", enums.FIRMWARE_STATUSES),
         enum_check("diagnostics_status", enums.DIAGNOSTICS_STATUSES),
+        enum_check("security_profile", enums.SECURITY_PROFILES),
+        enum_check("pending_security_profile", enums.SECURITY_PROFILES),
     )
 
     chargepoint_id: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -78,6 +81,14 @@ class ChargePoint(TimestampMixin, Base):
         String(20), default="Pending", server_default="Pending", index=True
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Password rotation (docs/security.md): the hash of a new password the charge point
+    # accepted; both are verified until it connects with the new one, which then replaces it.
+    pending_password_hash: Mapped[str | None] = mapped_column(String(255))
+    # OCPP security profile (0-3) a connection must present (docs/security.md); a higher one
+    # set through the API waits in `pending_security_profile` until the station connects
+    # with it (never downgraded).
+    security_profile: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    pending_security_profile: Mapped[int | None] = mapped_column(SmallInteger)
     local_list_version: Mapped[int | None] = mapped_column(Integer)
     decommissioned_at: Mapped[datetime | None]
 

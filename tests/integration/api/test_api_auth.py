@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.bootstrap import ensure_admin
 from services.api.security import create_access_token
+from shared.backoff import Backoff
 from shared.db.models import User
 from shared.settings import Settings
 
@@ -205,3 +207,24 @@ async def test_api_key_not_found_and_bad_id(client: httpx.AsyncClient, admin: Ac
     assert_error(await client.delete(f"/api/v1/api-keys/{missing}", headers=admin.headers), 404)
     r = await client.get("/api/v1/api-keys/not-a-uuid", headers=admin.headers)
     assert_error(r, 422, field="key_id")
+
+
+async def test_repeated_wrong_passwords_back_off(
+    app: FastAPI, client: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    free = api_settings.auth_failures_before_backoff
+    # A clock that stands still: the wait cannot run out while the test looks (no timing).
+    app.state.login_backoff = Backoff(free_failures=free, clock=lambda: 1000.0)
+    for _ in range(free):
+        r = await client.post(TOKEN_URL, data={"username": ADMIN_EMAIL, "password": "nope"})
+        assert_error(r, 401, "unauthorized")
+    # One more failure and the account waits, from this address: 429 + Retry-After, even with
+    # the right password (nothing is checked meanwhile).
+    r = await client.post(TOKEN_URL, data={"username": ADMIN_EMAIL, "password": "nope"})
+    assert_error(r, 401, "unauthorized")
+    r = await client.post(TOKEN_URL, data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert_error(r, 429, "too_many_requests")
+    assert int(r.headers["Retry-After"]) >= 1
+    # Another account from the same address is not affected.
+    r = await client.post(TOKEN_URL, data={"username": "someone@csms.test", "password": "x"})
+    assert_error(r, 401, "unauthorized")

@@ -48,8 +48,10 @@ async def test_provision_read_accept_decommission(
         "/api/v1/chargepoints/CP-0001", json={"registration_status": "Pending"}, headers=h
     )
     assert r.status_code == 200 and r.json()["registration_status"] == "Pending"
+    # With a password it is profile 1, never lowered: the password stays.
+    assert r.json()["security_profile"] == 1
     r = await client.patch("/api/v1/chargepoints/CP-0001", json={"password": None}, headers=h)
-    assert r.json()["has_password"] is False
+    assert_error(r, 409, "conflict")
     # duplicate
     r = await client.post(
         "/api/v1/chargepoints",
@@ -225,3 +227,50 @@ async def test_drivers_cannot_provision(
     )
     assert_error(r, 403)
     assert_error(await client.delete(f"/api/v1/chargepoints/{cp.chargepoint_id}", headers=h), 403)
+
+
+async def test_security_profile_goes_up_only_after_the_station_reconnects(
+    client: httpx.AsyncClient,
+    operator: Actor,
+    factory: Factory,
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    loc = await factory.location()
+    h = operator.headers
+    body = {"chargepoint_id": "CP-SP", "location_id": str(loc.uuid)}
+    # Profiles 1 and 2 authenticate with a password: none given -> refused.
+    r = await client.post("/api/v1/chargepoints", json=body | {"security_profile": 2}, headers=h)
+    assert_error(r, 422, "validation_error")
+    r = await client.post(
+        "/api/v1/chargepoints",
+        json=body | {"security_profile": 1, "password": PASSWORD},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["security_profile"], r.json()["pending_security_profile"]) == (1, None)
+    # Raised: pending until the station connects with it (the registry stores it then).
+    r = await client.patch("/api/v1/chargepoints/CP-SP", json={"security_profile": 3}, headers=h)
+    assert r.status_code == 200, r.text
+    assert (r.json()["security_profile"], r.json()["pending_security_profile"]) == (1, 3)
+    # Never lowered; the password a profile needs is not removed.
+    r = await client.patch("/api/v1/chargepoints/CP-SP", json={"security_profile": 0}, headers=h)
+    assert_error(r, 409, "conflict")
+    r = await client.patch("/api/v1/chargepoints/CP-SP", json={"password": None}, headers=h)
+    assert_error(r, 409, "conflict")
+    # A password given to a profile 0 station: profile 1 at once (required from now on).
+    r = await client.post(
+        "/api/v1/chargepoints",
+        json={"chargepoint_id": "CP-SP0", "location_id": str(loc.uuid)},
+        headers=h,
+    )
+    assert r.json()["security_profile"] == 0 and r.json()["has_password"] is False
+    r = await client.patch("/api/v1/chargepoints/CP-SP0", json={"password": PASSWORD}, headers=h)
+    assert (r.json()["security_profile"], r.json()["pending_security_profile"]) == (1, None)
+    # Back to the stored profile: nothing pending any more.
+    r = await client.patch("/api/v1/chargepoints/CP-SP", json={"security_profile": 1}, headers=h)
+    assert (r.json()["security_profile"], r.json()["pending_security_profile"]) == (1, None)
+    async with db_sessionmaker() as session:
+        row = await session.get(ChargePoint, "CP-SP")
+        assert row is not None and (row.security_profile, row.pending_security_profile) == (1, None)
+    r = await client.patch("/api/v1/chargepoints/CP-SP", json={"security_profile": 7}, headers=h)
+    assert_error(r, 422, "validation_error")

@@ -7,6 +7,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from tests.factories import Sql
+
 from .conftest import Actor
 from .factories import T0, Factory
 from .helpers import assert_error
@@ -20,6 +22,7 @@ OPERATOR_ONLY = [
     "/api/v1/command-log/00000000-0000-0000-0000-000000000000",
     "/api/v1/ocpp-messages",
     "/api/v1/ocpp-messages/1",
+    "/api/v1/security-events",
 ]
 
 
@@ -185,3 +188,42 @@ async def test_ocpp_messages(client: httpx.AsyncClient, operator: Actor, factory
         422,
         field="message_type",
     )
+
+
+async def test_security_events(
+    client: httpx.AsyncClient, operator: Actor, factory: Factory, sql: Sql
+) -> None:
+    cp = await factory.chargepoint()
+    other = await factory.chargepoint()
+    rows = [
+        (cp.chargepoint_id, "chargepoint", "TamperDetectionActivated", 0),
+        (cp.chargepoint_id, "csms", "FailedToAuthenticateAtCsms", 5),
+        (other.chargepoint_id, "csms", "FailedToAuthenticateAtCsms", 10),
+    ]
+    for cp_id, source, kind, minutes in rows:
+        await sql(
+            "insert into security_event (chargepoint_id, source, type, occurred_at) "
+            "values (:cp, :source, :type, :at)",
+            cp=cp_id,
+            source=source,
+            type=kind,
+            at=T0 + timedelta(minutes=minutes),
+        )
+    h = operator.headers
+    r = await client.get(f"/api/v1/security-events?chargepoint_id={cp.chargepoint_id}", headers=h)
+    assert r.status_code == 200, r.text
+    assert [(e["source"], e["type"]) for e in r.json()["items"]] == [
+        ("csms", "FailedToAuthenticateAtCsms"),
+        ("chargepoint", "TamperDetectionActivated"),
+    ]
+    r = await client.get("/api/v1/security-events?source=csms", headers=h)
+    assert [e["chargepoint_id"] for e in r.json()["items"]] == [
+        other.chargepoint_id,
+        cp.chargepoint_id,
+    ]
+    r = await client.get(
+        "/api/v1/security-events?type=TamperDetectionActivated&after=2024-05-01T08:00:00Z",
+        headers=h,
+    )
+    assert [e["occurred_at"] for e in r.json()["items"]] == ["2024-05-01T08:00:00+00:00"]
+    assert_error(await client.get("/api/v1/security-events?source=x", headers=h), 422)

@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.api.app import API_PREFIX, create_app
+from services.api.chargepoints.rotation import PASSWORD_BYTES
 from services.api.commands.router import COMMAND_ID_HEADER
 from services.charging import command_effects as charging_effects
 from shared.bus import Bus
 from shared.commands import COMMAND_COMPLETED
 from shared.dispatch import Dispatcher, Router
 from shared.envelope import Envelope
+from shared.passwords import hash_password, verify_password
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
 
@@ -429,3 +431,169 @@ async def test_set_charging_profile_shows_in_charging_profiles(
     assert [
         (i["chargepoint_id"], i["connectorid"], i["status"]) for i in detail["installations"]
     ] == [(cp, 1, "Installed")]
+
+
+async def test_authorization_key_is_not_logged(
+    client: httpx.AsyncClient, login: Login, gateway: FakeGateway, sql: Sql, cp: str
+) -> None:
+    await add_chargepoint(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
+    headers, _ = await login("operator")
+    secret = "NewAuthorizationKey-0123"
+    response = await client.post(
+        url(cp, "change-configuration"),
+        json={"key": "AuthorizationKey", "value": secret},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    # The charge point gets the key; the command log never holds it.
+    assert gateway.received[-1].envelope.payload["value"] == secret
+    row = await command_log(sql, response.headers[COMMAND_ID_HEADER])
+    assert row["request"] == {"key": "AuthorizationKey", "value": "<redacted>"}
+
+
+# --- password rotation (services/api/chargepoints/rotation.py) ----------------------------------
+
+OLD_HASH = hash_password("the-old-password-0123")
+
+
+def rotation_url(cp: str) -> str:
+    return f"/api/v1/chargepoints/{cp}/password-rotation"
+
+
+async def provision_with_password(sql: Sql, cp: str, version: str = "ocpp1.6") -> None:
+    await add_chargepoint(sql, cp)
+    await sql(
+        "update chargepoint set password_hash = :h, security_profile = 1, ocpp_version = :v "
+        "where chargepoint_id = :cp",
+        h=OLD_HASH,
+        v=version,
+        cp=cp,
+    )
+
+
+async def password_hashes(sql: Sql, cp: str) -> dict[str, Any]:
+    [row] = await sql(
+        "select password_hash, pending_password_hash from chargepoint where chargepoint_id = :cp",
+        cp=cp,
+    )
+    return row
+
+
+async def test_accepted_key_is_stored_pending(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    await provision_with_password(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Accepted"}))
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["action"], body["status"], body["pending"]) == (
+        "ChangeConfiguration",
+        "Accepted",
+        True,
+    )
+    sent = gateway.received[-1].envelope.payload
+    assert sent["key"] == "AuthorizationKey" and len(sent["value"]) == 2 * PASSWORD_BYTES
+    password = sent["value"]
+    assert password not in r.text
+    row = await password_hashes(sql, cp)
+    assert row["password_hash"] == OLD_HASH  # the old one stays until the station reconnects
+    assert isinstance(row["pending_password_hash"], str)
+    assert verify_password(password, row["pending_password_hash"])
+    [log] = await sql(
+        "select request from command_log where id = :id", id=r.headers[COMMAND_ID_HEADER]
+    )
+    assert log["request"] == {"key": "AuthorizationKey", "value": "<redacted>"}
+
+
+async def test_ocpp201_uses_set_variables(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    await provision_with_password(sql, cp, "ocpp2.0.1")
+    await gateway.hold(
+        cp,
+        lambda env: env.result(
+            {
+                "setVariableResult": [
+                    {
+                        "attributeStatus": "Accepted",
+                        "component": {"name": "SecurityCtrlr"},
+                        "variable": {"name": "BasicAuthPassword"},
+                    }
+                ]
+            }
+        ),
+    )
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["action"], r.json()["pending"]) == ("SetVariables", True)
+    [data] = gateway.received[-1].envelope.payload["setVariableData"]
+    assert data["variable"] == {"name": "BasicAuthPassword"}
+    assert verify_password(
+        data["attributeValue"], (await password_hashes(sql, cp))["pending_password_hash"]
+    )
+
+
+async def test_rejected_or_no_password_stores_nothing(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    await provision_with_password(sql, cp)
+    await gateway.hold(cp, lambda env: env.result({"status": "Rejected"}))
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["pending"]) == ("Rejected", False)
+    assert await password_hashes(sql, cp) == {
+        "password_hash": OLD_HASH,
+        "pending_password_hash": None,
+    }
+    await sql("update chargepoint set password_hash = null where chargepoint_id = :cp", cp=cp)
+    assert (await client.post(rotation_url(cp), headers=headers)).status_code == 409
+    driver, _ = await login("driver")
+    assert (await client.post(rotation_url(cp), headers=driver)).status_code == 403
+
+
+async def test_gateway_refusal_stores_nothing(
+    client: httpx.AsyncClient,
+    login: Login,
+    gateway: FakeGateway,
+    sql: Sql,
+    cp: str,
+) -> None:
+    # The charge point reconnected with 1.6 after the API read 2.0.1: the gateway does not
+    # send the SetVariables, the API says so (409, as for commands) and keeps the old password.
+    await provision_with_password(sql, cp, "ocpp2.0.1")
+    await gateway.hold(
+        cp,
+        lambda env: env.error(
+            "UnsupportedForVersion", "speaks 1.6", {"ocpp_version": "ocpp1.6"}, source="gateway"
+        ),
+    )
+    headers, _ = await login("operator")
+    r = await client.post(rotation_url(cp), headers=headers)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "unsupported_for_version"
+    assert await password_hashes(sql, cp) == {
+        "password_hash": OLD_HASH,
+        "pending_password_hash": None,
+    }
+    [log] = await sql(
+        "select outcome, ocpp_version from command_log where id = :id",
+        id=r.headers[COMMAND_ID_HEADER],
+    )
+    assert (log["outcome"], log["ocpp_version"]) == ("refused", "ocpp2.0.1")

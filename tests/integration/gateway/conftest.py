@@ -106,6 +106,10 @@ class Gateway:
     def url(self, chargepoint_id: str) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp/{chargepoint_id}"
 
+    def wss_url(self, chargepoint_id: str) -> str:
+        """The charge point's URL on the TLS listener (TLS configured)."""
+        return f"wss://127.0.0.1:{self.server.tls_port}/ocpp/{chargepoint_id}"
+
 
 GatewayFactory = Callable[..., Any]
 
@@ -157,7 +161,7 @@ async def gateway_factory(
             if authenticate
             else None,
         )
-        await server.start("127.0.0.1", 0)
+        await server.start("127.0.0.1", 0, 0)
         gateway = Gateway(server, downstream, bus, node_id)
         started.append(gateway)
         return gateway

@@ -20,8 +20,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from services.gateway.auth import basic_authorization
+from services.gateway.auth import RegistryAuthenticator, basic_authorization
 from services.registry.routes import ROUTER
+from shared.backoff import Backoff
 from shared.bus import GATEWAY_AUTHENTICATE, UPSTREAM, Delivery
 from shared.bus.consumer import Outcome
 from shared.dispatch import Dispatcher
@@ -101,7 +102,12 @@ async def test_right_password_opens_the_socket(
     assert await boot(gateway.url(cp_id), cp_id, headers(cp_id, PASSWORD)) == "Accepted"
     [request] = registry.of(cp_id, GATEWAY_AUTHENTICATE)  # one RPC per connection
     # The password stays in the gateway: the registry only learns that one was presented.
-    assert request.payload == {"chargepoint_id": cp_id, "presented": True, "remote_ip": "127.0.0.1"}
+    assert request.payload == {
+        "chargepoint_id": cp_id,
+        "presented": True,
+        "remote_ip": "127.0.0.1",
+        "security_profile": 1,
+    }
     assert PASSWORD.encode() not in request.to_bytes()
 
 
@@ -261,3 +267,24 @@ async def test_with_the_real_registry(
         assert ws.subprotocol == "ocpp1.6"
     async with connect(open_, subprotocols=OCPP16) as ws:
         assert ws.subprotocol == "ocpp1.6"
+
+
+async def test_wrong_passwords_back_off_for_that_id_and_address(
+    gateway: Gateway, registry: FakeService, prefix: str
+) -> None:
+    authenticator = getattr(gateway.server.authenticate, "__self__", None)
+    assert isinstance(authenticator, RegistryAuthenticator)
+    # A clock that stands still: the wait cannot run out while the test looks (no timing).
+    authenticator.backoff = Backoff(free_failures=3, clock=lambda: 1000.0)
+    cp_id, other = f"{prefix}cp", f"{prefix}other"
+    for _ in range(4):
+        refused = await status_of(gateway.url(cp_id), headers(cp_id, "wrong-password-0000"))
+        assert refused.response.status_code == 401
+    asked = len(registry.of(cp_id, GATEWAY_AUTHENTICATE))
+    # Now it waits: even the right password gets 429 + Retry-After, without asking anyone.
+    throttled = await status_of(gateway.url(cp_id), headers(cp_id, PASSWORD))
+    assert throttled.response.status_code == 429
+    assert int(throttled.response.headers["Retry-After"]) >= 1
+    assert len(registry.of(cp_id, GATEWAY_AUTHENTICATE)) == asked == 4
+    # Another charge point from the same address is not held up.
+    assert await boot(gateway.url(other), other, headers(other, PASSWORD)) == "Accepted"

@@ -440,3 +440,21 @@ async def test_report_before_boot_creates_the_chargepoint_as_the_policy_says(
         [call(cp, "BootNotification", {"chargePointVendor": "A", "chargePointModel": "B"})]
     )
     assert isinstance(reply, Envelope) and reply.payload["status"] == "Accepted"
+
+
+async def test_security_event_notification_is_stored_once(run: Run, sql: Sql, cp: str) -> None:
+    notification = call(
+        cp,
+        "SecurityEventNotification",
+        {"type": "InvalidFirmwareSignature", "timestamp": ts(0), "techInfo": "bad sig"},
+    )
+    await run([notification])
+    await run([notification])  # redelivered: same correlation id, no second row
+    rows = await sql(
+        "select source, type, tech_info, occurred_at from security_event "
+        "where chargepoint_id = :cp",
+        cp=cp,
+    )
+    assert [(r["source"], r["type"], r["tech_info"]) for r in rows] == [
+        ("chargepoint", "InvalidFirmwareSignature", "bad sig")
+    ]

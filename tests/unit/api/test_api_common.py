@@ -66,11 +66,11 @@ def test_request_models_forbid_unknown_fields_and_strip() -> None:
 
 
 def test_user_email_is_lowercased_and_checked() -> None:
-    assert UserCreate(email="A@B.Example", password="12345678").email == "a@b.example"
+    assert UserCreate(email="A@B.Example", password="vivid-otter-lamp-42").email == "a@b.example"
     with pytest.raises(ValidationError):
-        UserCreate(email="no-at-sign", password="12345678")
+        UserCreate(email="no-at-sign", password="vivid-otter-lamp-42")
     with pytest.raises(ValidationError):
-        UserCreate(email="ü@b.example", password="12345678")
+        UserCreate(email="ü@b.example", password="vivid-otter-lamp-42")
 
 
 def test_timezone_must_be_iana() -> None:

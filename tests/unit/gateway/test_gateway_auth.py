@@ -24,6 +24,7 @@ from services.gateway.auth import (
     basic_authorization,
     parse_basic_authorization,
     parse_basic_credentials,
+    password_fingerprint,
 )
 from shared.bus.errors import PublishFailed, RpcTimeout, Unroutable
 from shared.bus.topology import GATEWAY_AUTHENTICATE, UPSTREAM
@@ -166,7 +167,12 @@ async def test_asks_the_registry_once_without_the_password() -> None:
     assert (exchange, key, timeout) == (UPSTREAM, GATEWAY_AUTHENTICATE, 3.0)
     assert env.action == GATEWAY_AUTHENTICATE and env.chargepoint_id == "CP-1"
     assert env.node_id == "node-1"
-    assert env.payload == {"chargepoint_id": "CP-1", "presented": True, "remote_ip": "10.0.0.7"}
+    assert env.payload == {
+        "chargepoint_id": "CP-1",
+        "presented": True,
+        "remote_ip": "10.0.0.7",
+        "security_profile": 1,
+    }
     assert PASSWORD.encode() not in env.to_bytes()  # nothing secret on the broker
 
 
@@ -398,7 +404,7 @@ async def test_admit_after_a_verified_password_hands_on_the_registration_status(
     )
     auth = authenticator(bus, CountingVerifier())
     assert await auth.admit("CP-1", with_auth("CP-1", PASSWORD), "ip") == Admission(
-        AuthOutcome.ALLOWED, "Pending"
+        AuthOutcome.ALLOWED, "Pending", security_profile=1
     )
     # A refusal carries no status; a reply without one (an older registry) is "unknown".
     assert await auth.admit("CP-1", with_auth("CP-1", "wrong-password-x"), "ip") == Admission(
@@ -406,3 +412,55 @@ async def test_admit_after_a_verified_password_hands_on_the_registration_status(
     )
     bus.reply = answer(True)
     assert await auth.admit("CP-1", Headers(), "ip") == Admission(AuthOutcome.ALLOWED, None)
+
+
+async def test_rotation_accepts_the_old_and_the_new_password() -> None:
+    new_hash = "argon2-new-hash"
+    bus = FakeBus(
+        reply=lambda env: env.result(
+            {
+                "allowed": None,
+                "reason": "verify",
+                "password_hash": HASH,
+                "pending_password_hash": new_hash,
+                "registration_status": "Accepted",
+            }
+        )
+    )
+
+    def verify(password: str, password_hash: str) -> bool:
+        return (password, password_hash) in {(PASSWORD, HASH), ("new-password-0123", new_hash)}
+
+    auth = authenticator(bus, verify)
+    old = await auth.admit("CP-1", with_auth("CP-1", PASSWORD), "ip")
+    assert (old.outcome, old.new_password) == (AuthOutcome.ALLOWED, None)
+    new = await auth.admit("CP-1", with_auth("CP-1", "new-password-0123"), "ip")
+    # The new one is named by the fingerprint of its hash (the registry then promotes it).
+    assert (new.outcome, new.new_password) == (AuthOutcome.ALLOWED, password_fingerprint(new_hash))
+    assert new_hash not in (new.new_password or "")
+    wrong = await auth.admit("CP-1", with_auth("CP-1", "neither-of-them-00"), "ip")
+    assert wrong.outcome is AuthOutcome.REFUSED
+
+
+async def test_one_credentials_check_at_a_time_per_id_and_address() -> None:
+    release = asyncio.Event()
+
+    class SlowBus(FakeBus):
+        async def rpc(self, *args: Any, **kwargs: Any) -> Envelope:
+            await release.wait()
+            return await super().rpc(*args, **kwargs)
+
+    auth = authenticator(SlowBus(reply=verify_with(HASH)), CountingVerifier())
+    first = asyncio.create_task(auth.admit("CP-1", with_auth("CP-1", PASSWORD), "10.0.0.1"))
+    await asyncio.sleep(0)
+    # A concurrent guess of the same pair: 429 at once; another address is not held up.
+    second = await auth.admit("CP-1", with_auth("CP-1", "guess-0000000000"), "10.0.0.1")
+    assert (second.outcome, second.retry_after) == (AuthOutcome.THROTTLED, 1)
+    other = asyncio.create_task(auth.admit("CP-1", with_auth("CP-1", PASSWORD), "10.0.0.2"))
+    release.set()
+    assert (await first).outcome is AuthOutcome.ALLOWED
+    assert (await other).outcome is AuthOutcome.ALLOWED
+    # Done: the pair may try again.
+    assert (await auth.admit("CP-1", with_auth("CP-1", PASSWORD), "10.0.0.1")).outcome is (
+        AuthOutcome.ALLOWED
+    )

@@ -6,7 +6,7 @@
 - webhook_endpoint, webhook_delivery: subscriptions and their delivery log.
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0008
 Create Date: 2026-11-30 03:00:00.000000
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from shared.db.models.events import Xid8
 
 revision: str = "0009"
-down_revision: str | None = "0010"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

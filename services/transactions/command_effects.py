@@ -29,9 +29,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.transactions.reservations import end_reservation
 from services.transactions.tables import RESERVATION
 from shared.command_outbox import Effect, effect_routes
 from shared.db.models import ChargePoint, Connector
@@ -169,24 +170,9 @@ async def cancel_reservation(
 
 async def cancel(ctx: HandlerContext, chargepoint_id: str, reservation_id: int) -> None:
     """The Active reservation `reservation_id` of this charge point becomes Cancelled."""
-    cancelled = await ctx.session.execute(
-        update(RESERVATION)
-        .where(
-            RESERVATION.c.reservation_id == reservation_id,
-            RESERVATION.c.status == "Active",
-            RESERVATION.c.chargepoint_id == chargepoint_id,
-        )
-        .values(status="Cancelled")
-        .returning(RESERVATION.c.connectorid, RESERVATION.c.id_tag)
+    await end_reservation(
+        ctx, chargepoint_id, reservation_id, status="Cancelled", event_type="reservation.cancelled"
     )
-    row = cancelled.first()
-    if row is not None:
-        data = {
-            "reservation_id": reservation_id,
-            "connector_id": row.connectorid,
-            "id_tag": row.id_tag,
-        }
-        emit_public(ctx, "reservation.cancelled", data, chargepoint_id, id_tag=row.id_tag)
 
 
 EFFECTS: dict[str, Effect] = {

@@ -14,12 +14,9 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from sqlalchemy import update
-
-from services.transactions.tables import RESERVATION
+from services.transactions.reservations import end_reservation
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
-from shared.events.projection import emit_public
 from shared.ocpp.v201.common import ReservationUpdateStatusEnumType
 from shared.ocpp.v201.reservation_status_update_request import ReservationStatusUpdateRequest
 
@@ -37,32 +34,18 @@ EVENT: Final = {
 
 async def handle(ctx: HandlerContext, env: Envelope, req: ReservationStatusUpdateRequest) -> None:
     """The station's Active reservation becomes Expired or Cancelled."""
-    chargepoint_id = ctx.chargepoint_id
-    r = RESERVATION.c
-    result = await ctx.session.execute(
-        update(RESERVATION)
-        .where(
-            r.chargepoint_id == chargepoint_id,
-            r.reservation_id == req.reservation_id,
-            r.status == "Active",
-        )
-        .values(status=STATUS[req.reservation_update_status], updated_at=ctx.now)
-        .returning(r.connectorid, r.id_tag)
+    status = req.reservation_update_status
+    ended = await end_reservation(
+        ctx,
+        ctx.chargepoint_id,
+        req.reservation_id,
+        status=STATUS[status],
+        event_type=EVENT[status],
     )
-    row = result.first()
-    if row is not None:
-        data = {
-            "reservation_id": req.reservation_id,
-            "connector_id": row.connectorid,
-            "id_tag": row.id_tag,
-        }
-        emit_public(
-            ctx, EVENT[req.reservation_update_status], data, chargepoint_id, id_tag=row.id_tag
-        )
-    else:
+    if not ended:
         log.info(
             "ReservationStatusUpdate %s for reservation %s of %s: no Active reservation",
-            req.reservation_update_status.value,
+            status.value,
             req.reservation_id,
-            chargepoint_id,
+            ctx.chargepoint_id,
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
+from pydantic import BaseModel
 from sqlalchemy import String, Table
 
 from services.transactions.meter import Sample
 from shared.db.models import MeterValue, Reservation, Transaction
 from shared.dispatch import HandlerContext
+from shared.envelope import canonical_payload, message_key_from_canonical
 
 TRANSACTION = cast(Table, Transaction.__table__)
 METER_VALUE = cast(Table, MeterValue.__table__)
@@ -67,6 +69,23 @@ def message_key(chargepoint_id: str, correlation_id: str | None, unique_id: str 
     if correlation_id:
         return correlation_id
     return f"{chargepoint_id}/{unique_id}"[:64]
+
+
+def reading_key(chargepoint_id: str, action: str, request: BaseModel) -> str:
+    """The idempotency key of the readings a MeterValues CALL carries: what it says, not the
+    frame it came in (32 hex characters, `message_key` with no unique id).
+
+    A charge point retries a MeterValues answered with a CALLERROR as a *new* CALL: a new
+    unique id, the same payload (OCPP 1.6 §4.7, TransactionMessageAttempts). The gateway
+    answers InternalError when the broker's confirm of its publish is lost (a broker restart
+    or crash), although the broker may have queued the message; keyed by the frame, the
+    retry's readings were stored a second time (`make chaos`, docs/chaos.md). Keyed by
+    (charge point, action, parsed request) the retry, a resend with the same unique id and a
+    redelivered envelope all write nothing twice. Two payloads alike field for field carry the
+    same readings (same timestamps, same values): nothing distinct is merged.
+    """
+    payload = request.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return message_key_from_canonical(chargepoint_id, "", action, canonical_payload(payload))
 
 
 def queue_meter_values(

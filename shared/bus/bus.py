@@ -66,6 +66,10 @@ class Bus:
         self._queues: dict[str, AbstractRobustQueue] = {}
         self._limits: dict[str, int] = {}
         self._consumers: list[tuple[Consumer, AbstractRobustChannel]] = []
+        self._heal_lock = asyncio.Lock()
+        self._watchdog: asyncio.Task[None] | None = None
+        self.heal_interval = 1.0
+        """Seconds between checks that every channel of an open connection is open (`heal`)."""
 
     @property
     def delivery_limit(self) -> int:
@@ -126,10 +130,16 @@ class Bus:
         conn.reconnect_callbacks.add(self._on_reconnect)
         self._connection, self._channel, self._reply_channel = conn, channel, reply_channel
         self._events_channel = events_channel
+        self._watchdog = asyncio.create_task(self._watch_channels(), name=f"bus-{self.name}-heal")
         log.info("bus %s connected", self.name)
 
     async def close(self, timeout: float = 30.0) -> None:
         """Stop consumers (in-flight batches finish and ack), fail pending RPCs, disconnect."""
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
         consumers, self._consumers = self._consumers, []
         await asyncio.gather(*(consumer.stop(timeout) for consumer, _ in consumers))
         for _, channel in consumers:
@@ -146,6 +156,49 @@ class Bus:
         if conn is not None and not conn.is_closed:
             await conn.close()
         log.info("bus %s closed", self.name)
+
+    def _open_channels(self) -> list[AbstractRobustChannel]:
+        channels = [self._channel, self._reply_channel, self._events_channel]
+        channels.extend(channel for _, channel in self._consumers)
+        return [channel for channel in channels if channel is not None]
+
+    async def heal(self) -> int:
+        """Reopen every channel that closed while its connection stayed up; how many.
+
+        aio_pika restores a robust channel when the *connection* comes back, not when the
+        channel alone closes with a cancelled RPC ("Closing channel because RPC call
+        Channel.Close cancelled", seen in `make chaos` under load): such a channel stayed
+        closed for good, and the gateway failed every publish and RPC while looking alive.
+        A channel reopened here re-declares its queues and restores its consumers (the reply
+        queue included), as after a reconnect.
+        """
+        if not self.is_connected:
+            return 0  # the robust connection restores every channel when it reconnects
+        reopened = 0
+        async with self._heal_lock:
+            for channel in self._open_channels():
+                if not channel.is_closed or not self.is_connected:
+                    continue
+                try:
+                    async with asyncio.timeout(self.publish_timeout):
+                        await channel.reopen()
+                except (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError) as exc:
+                    log.warning("bus %s: reopening a closed channel failed: %r", self.name, exc)
+                    continue
+                reopened += 1
+                self.metrics.channels_reopened += 1
+                log.warning(
+                    "bus %s: a channel closed under an open connection; reopened", self.name
+                )
+        return reopened
+
+    async def _watch_channels(self) -> None:
+        while True:
+            await asyncio.sleep(self.heal_interval)
+            try:
+                await self.heal()
+            except Exception:  # a watchdog that dies heals nothing: log and keep watching
+                log.exception("bus %s: channel check failed", self.name)
 
     def _on_reconnect(self, *_: object) -> None:
         self.metrics.reconnects += 1
@@ -204,18 +257,32 @@ class Bus:
         mandatory: bool,
         expect_unroutable: bool = False,
     ) -> None:
-        """basic.publish on the confirm channel; wait for the confirm (see `publish`)."""
+        """basic.publish on the confirm channel; wait for the confirm (see `publish`).
+
+        The publish runs shielded: a timeout, or the caller being cancelled (a charge point
+        that hung up), stops the wait, never the channel's own RPC half-way. A channel RPC
+        cancelled mid-flight closes the channel, and aio_pika does not reopen it (`heal`).
+        """
         channel = self.channel
+        if channel.is_closed:
+            await self.heal()
+
+        async def basic_publish() -> None:
+            underlay = await channel.get_underlay_channel()
+            await underlay.basic_publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                properties=properties,
+                mandatory=mandatory,
+            )
+
+        publishing = asyncio.ensure_future(basic_publish())
+        # Nobody may wait for it any more (timeout, cancelled caller): retrieve its outcome.
+        publishing.add_done_callback(_forget)
         try:
             async with asyncio.timeout(self.publish_timeout):
-                underlay = await channel.get_underlay_channel()
-                await underlay.basic_publish(
-                    body,
-                    exchange=exchange,
-                    routing_key=routing_key,
-                    properties=properties,
-                    mandatory=mandatory,
-                )
+                await asyncio.shield(publishing)
         except PublishError:
             if not expect_unroutable:
                 self.metrics.unroutable += 1
@@ -455,3 +522,9 @@ class Bus:
             return self._queues[name]
         except KeyError:
             raise ValueError(f"queue {name!r} was not declared by this bus") from None
+
+
+def _forget(task: asyncio.Future[None]) -> None:
+    """Retrieve the outcome of a publish nobody awaits any more (no 'never retrieved')."""
+    if not task.cancelled():
+        task.exception()

@@ -114,6 +114,7 @@ class BusMetrics:
     dead_lettered: int = 0
     handler_errors: int = 0
     handler_retries: int = 0
+    channels_reopened: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counters by name."""

@@ -4,7 +4,8 @@ A charge point that lost an answer reconnects and resends the same frame (same u
 same payload). The gateway keys the envelope on what the charge point sent
 (`shared.envelope.message_key`), so every service writes it once, whatever the connection or
 gateway process it came through. A charger that restarted its unique-id counter sends new
-content under an old id: that is another message, stored as such.
+content under an old id: that is another message, stored as such. Meter values are keyed by
+their content (`services.transactions.tables.reading_key`), the rest by the message key.
 
 How a test knows the resend was consumed: RPC actions are answered after the service
 committed; fire-and-forget ones are followed by a sentinel (the same action, another unique
@@ -26,7 +27,9 @@ import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack
+from services.transactions.tables import reading_key
 from shared.envelope import message_key
+from shared.ocpp import parse_request
 from tests.e2e.test_ocpp16_session import eventually, rows
 
 pytestmark = [pytest.mark.e2e]
@@ -240,10 +243,18 @@ async def settle(engine: AsyncEngine, url: str, cp_id: str, case: Case, unique_i
     )
 
 
+def row_key(cp_id: str, unique_id: str, case: Case, payload: dict[str, Any]) -> str:
+    """The key of the rows a CALL writes: the message key, except meter values (keyed by
+    content, so a retry as a new CALL after a CALLERROR stores nothing twice)."""
+    if case.action == "MeterValues":
+        return reading_key(cp_id, case.action, parse_request(case.version, case.action, payload))
+    return message_key(cp_id, unique_id, case.action, payload)
+
+
 async def assert_stored_once(engine: AsyncEngine, cp_id: str, case: Case, unique_id: str) -> None:
     assert await calls_logged(engine, cp_id, unique_id) == 1
     if case.rows_sql is not None:
-        key = message_key(cp_id, unique_id, case.action, case.payload)
+        key = row_key(cp_id, unique_id, case, case.payload)
         [row] = await rows(engine, f"select count(*) as n from {case.rows_sql}", k=key, cp=cp_id)
         assert row["n"] == case.rows, case.rows_sql
 
@@ -321,7 +332,7 @@ async def assert_rows(
     engine: AsyncEngine, cp_id: str, case: Case, unique_id: str, payload: dict[str, Any]
 ) -> int:
     assert case.rows_sql is not None
-    key = message_key(cp_id, unique_id, case.action, payload)
+    key = row_key(cp_id, unique_id, case, payload)
     [row] = await rows(engine, f"select count(*) as n from {case.rows_sql}", k=key, cp=cp_id)
     return int(row["n"])
 

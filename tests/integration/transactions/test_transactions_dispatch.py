@@ -303,6 +303,32 @@ async def test_redelivered_envelopes_write_nothing_twice(
     assert row == {"status": "Completed", "reason_stopped": "Local", "wh_meter_last": 2000}
 
 
+async def test_meter_values_retried_as_a_new_call_are_stored_once(
+    chargepoint: str, sql: Sql, run: Run
+) -> None:
+    # The gateway answered the first MeterValues InternalError (the broker's confirm was lost
+    # in a restart) although the broker had queued it; the charge point retries it as a new
+    # CALL: new unique id, so a new correlation id, same payload (OCPP 1.6 §4.7). `make chaos`
+    # found the readings stored twice.
+    await add_tag(sql, "TAG-1")
+    tx = await start(run)
+    payload = meter_payload(tx, 1500, T0 + timedelta(minutes=1))
+    first, retry = call("MeterValues", payload), call("MeterValues", dict(payload))
+    assert (first.unique_id, first.correlation_id) != (retry.unique_id, retry.correlation_id)
+    await run([first])
+    await run([retry])
+    await run([call("MeterValues", meter_payload(tx, 1600, T0 + timedelta(minutes=2)))])
+    rows = await sql(
+        "select value from meter_value where measurand = :m order by value",
+        m="Energy.Active.Import.Register",
+    )
+    assert rows == [{"value": "1500"}, {"value": "1600"}]
+    assert await sql("select count(*) as n from meter_value") == [{"n": 4}]
+    # Both frames are in the message log: it records what came over the wire.
+    logged = await sql("select count(*) as n from ocpp_message where action = 'MeterValues'")
+    assert logged == [{"n": 6}]
+
+
 async def test_repeated_stop_with_a_new_frame_keeps_the_first(
     chargepoint: str, sql: Sql, run: Run
 ) -> None:

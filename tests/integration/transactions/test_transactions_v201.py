@@ -254,6 +254,21 @@ async def test_updated_first_then_started_and_late_token(
     assert (row["wh_meter_start"], row["wh_meter_last"]) == (300, 300)
 
 
+async def test_meter_values_retried_as_a_new_call_are_stored_once(
+    chargepoint: str, sql: Sql, run: Run
+) -> None:
+    # A MeterValuesRequest answered with a CALLERROR (lost broker confirm) but queued anyway,
+    # then sent again as a new CALL with the same payload: its readings are stored once.
+    payload = {
+        "evseId": 1,
+        "meterValue": [{"timestamp": iso(T0), "sampledValue": [{"value": 47.06}]}],
+    }
+    await run([call("MeterValues", payload)])
+    await run([call("MeterValues", dict(payload))])
+    rows = await sql("select value from meter_value where chargepoint_id = :cp", cp=CP)
+    assert rows == [{"value": "47.06"}]
+
+
 async def test_meter_values_without_transaction(chargepoint: str, sql: Sql, run: Run) -> None:
     payload = {
         "evseId": 2,

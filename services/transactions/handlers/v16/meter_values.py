@@ -8,7 +8,7 @@ executemany per table per batch) and the transaction's wh_meter_last to the batc
 from __future__ import annotations
 
 from services.transactions.meter import iter_samples, latest_energy_wh
-from services.transactions.tables import message_key, queue_meter_values
+from services.transactions.tables import queue_meter_values, reading_key
 from services.transactions.wh_last import WhLastUpdate
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
@@ -23,7 +23,8 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
     queue_meter_values(
         ctx,
         samples,
-        message_id=message_key(chargepoint_id, env.correlation_id, env.unique_id),
+        # Keyed by content: a retry as a new CALL stores nothing twice (tables.reading_key).
+        message_id=reading_key(chargepoint_id, env.action, req),
         chargepoint_id=chargepoint_id,
         connectorid=req.connector_id,
         transaction_id=req.transaction_id,

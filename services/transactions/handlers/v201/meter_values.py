@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from services.transactions.meter import iter_samples_201, latest_energy_wh
-from services.transactions.tables import TRANSACTION, message_key, queue_meter_values
+from services.transactions.tables import TRANSACTION, queue_meter_values, reading_key
 from services.transactions.wh_last import WhLastUpdate
 from shared.db.enums import TX_ACTIVE
 from shared.dispatch import HandlerContext
@@ -29,7 +29,8 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
     queue_meter_values(
         ctx,
         samples,
-        message_id=message_key(chargepoint_id, env.correlation_id, env.unique_id),
+        # Keyed by content: a retry as a new CALL stores nothing twice (tables.reading_key).
+        message_id=reading_key(chargepoint_id, env.action, req),
         chargepoint_id=chargepoint_id,
         connectorid=req.evse_id,
         transaction_id=transaction_id,

@@ -85,7 +85,8 @@ async def test_an_accepted_charge_point_may_reconnect_without_booting(
     statuses[cp_id] = "Accepted"
     async with connect(gateway.url(cp_id), subprotocols=OCPP16) as ws:
         await accepted(ws, "s1", "StatusNotification", STATUS16)
-    assert len(registry.of(cp_id, "StatusNotification")) == 1
+    # The answer does not wait for the fake registry's consumer: wait for the delivery.
+    await eventually(lambda: len(registry.of(cp_id, "StatusNotification")) == 1)
 
 
 @pytest.mark.parametrize("status", [None, "Pending", "Rejected"])

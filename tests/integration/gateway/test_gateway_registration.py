@@ -107,6 +107,7 @@ async def test_nothing_but_boot_goes_through_until_accepted(
         await accepted(ws, "b1", "BootNotification", BOOT16)  # answered Accepted
         await accepted(ws, "s2", "StatusNotification", STATUS16)
     # Nothing refused was published; the refusals are in the message log.
+    await eventually(lambda: len(registry.of(cp_id, "StatusNotification")) > 0)
     assert [e.unique_id for e in registry.of(cp_id, "StatusNotification")] == ["s2"]
     assert registry.of(cp_id, "Heartbeat") == registry.of(cp_id, "StartTransaction") == []
     await eventually(lambda: len(registry.of(cp_id, GATEWAY_FRAME_LOG)) == 4)

@@ -16,6 +16,9 @@ Phases (sizes are arguments; 0 skips a phase):
   connecting and booting; errors `flood HTTP401` / `flood HTTP429` count how the attempts were
   answered (argon2-checked / back-off), the latencies are the legitimate station's
   connect+boot;
+- events (--webhooks, --streams, bench/events.py): S stations send M MeterValues each with the
+  event throttles off while W webhook endpoints and S stream clients take every event;
+  printed: events/s delivered to each side and CPU per process;
 - REFERENCE: the closed-loop MeterValues load against bench/reference.py (websocket ->
   confirmed publish -> batch consumer -> executemany), the least that work costs here.
 
@@ -47,6 +50,7 @@ from bench.accounting import CpuMeter, cpu_delta, listener_pids, postgres_backen
 from bench.auth_flood import auth_flood
 from bench.auth_flood import provision as provision_flood
 from bench.chargepoint import SimChargePoint
+from bench.events import print_events, run_events
 from bench.reference import TABLE as REFERENCE_TABLE
 from bench.report import PhaseResult, format_errors, format_phase, format_summary
 from bench.stack import Stack, free_port, stack_env
@@ -236,10 +240,11 @@ async def main(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     print(f"command: python -m bench {' '.join(sys.argv[1:])}", flush=True)
     await prepare_database(max(args.stations, 1))
-    health = {name: free_port() for name in ("registry", "transactions", "charging")}
+    health = {name: free_port() for name in ("registry", "transactions", "charging", "webhooks")}
     port = free_port()
     env = stack_env(DB_URL, AMQP_URL, port, health)
     env["CSMS_LOG_LEVEL"] = "WARNING"
+    env["CSMS_WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "true"
     env["CSMS_AUTH_FAILURES_BEFORE_BACKOFF"] = str(args.flood_free_failures)
     logs = Path(args.log_dir)
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
@@ -330,6 +335,16 @@ async def main(args: argparse.Namespace) -> None:
                     functools.partial(auth_flood, url, args.flood, args.flood_seconds),
                 )
             )
+        if (args.webhooks or args.streams) and args.stations and args.meter_values:
+            figures = await run_events(
+                stack,
+                DB_URL,
+                chargepoints=args.stations,
+                meter_values=args.meter_values,
+                webhooks=args.webhooks,
+                streams=args.streams,
+            )
+            print_events(figures, args.webhooks, args.streams)
         if args.reference and args.stations and args.meter_values:
             reference = await run_reference(args, logs)
     finally:
@@ -366,6 +381,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=5,
         help="CSMS_AUTH_FAILURES_BEFORE_BACKOFF of the gateway (1000: back-off out of the way)",
     )
+    parser.add_argument("--webhooks", type=int, default=10, help="events: endpoints (0: skip)")
+    parser.add_argument("--streams", type=int, default=100, help="events: SSE clients (0: skip)")
     parser.add_argument(
         "--no-reference", dest="reference", action="store_false", help="skip the REFERENCE row"
     )

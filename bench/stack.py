@@ -164,6 +164,7 @@ def stack_env(
         CSMS_REGISTRY_HEALTH_PORT=str(health["registry"]),
         CSMS_TRANSACTIONS_HEALTH_PORT=str(health["transactions"]),
         CSMS_CHARGING_HEALTH_PORT=str(health["charging"]),
+        CSMS_WEBHOOKS_HEALTH_PORT=str(health.get("webhooks", 0)),
         CSMS_LOG_LEVEL="INFO",
         CSMS_LOG_FORMAT="json",
         # Generous: on a busy machine a service may take seconds to answer; a slow answer must

@@ -17,6 +17,7 @@ DESCRIPTIONS = {
     "registry": "run the registry: charge points, boot, heartbeats, status, firmware status",
     "transactions": "run the transactions service: authorize, transactions, meter values",
     "charging": "run the charging service: charging profiles, site load balancing",
+    "webhooks": "run the webhooks service: relays public events, delivers them to webhooks",
     "api": "run the REST API for apps and operators",
 }
 

@@ -40,9 +40,11 @@ from shared.commands import (
     GATEWAY_TIMEOUT,
 )
 from shared.db.models import CommandEffectCursor, CommandLog, CommandSequence
+from shared.db.sequences import take_seqs
 from shared.db.session import is_transient_db_error
 from shared.dispatch import HandlerContext, Route
 from shared.envelope import Envelope, Kind
+from shared.events.outbox import PublicEvent, stage
 from shared.messages import CommandNudge
 from shared.ocpp import OCPP16, OCPP201, OcppModel, ResponseInvalid, parse_payload
 
@@ -116,13 +118,7 @@ class ConfirmedPublisher(Protocol):
 
 async def next_seq(session: AsyncSession, chargepoint_id: str) -> int:
     """The charge point's next `seq`; its `command_sequence` row stays locked until commit."""
-    stmt = pg_insert(SEQUENCE).values(chargepoint_id=chargepoint_id, last_seq=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["chargepoint_id"],
-        set_={"last_seq": SEQUENCE.c.last_seq + 1, "updated_at": func.now()},
-    )
-    seq: int = (await session.execute(stmt.returning(SEQUENCE.c.last_seq))).scalar_one()
-    return seq
+    return (await take_seqs(session, SEQUENCE, {chargepoint_id: 1}))[chargepoint_id]
 
 
 async def complete(
@@ -152,7 +148,15 @@ async def complete(
             .returning(*COMMAND_LOG.c)
         )
     ).one()
+    await stage(session, [command_completed_public(dict(row._mapping))])
     return completed_event(dict(row._mapping))
+
+
+def command_completed_public(row: Mapping[str, Any]) -> PublicEvent:
+    """The public `command.completed` event of a completed command log row."""
+    payload = completed_payload_of(row)
+    data = {k: payload[k] for k in ("correlation_id", "action", "outcome", "response", "error")}
+    return PublicEvent("command.completed", data, row["chargepoint_id"])
 
 
 def completed_payload_of(row: Mapping[str, Any]) -> dict[str, Any]:

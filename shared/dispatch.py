@@ -47,6 +47,7 @@ from shared.bus.errors import Reject, Retry
 from shared.bus.topology import UPSTREAM, upstream_key
 from shared.db.session import is_transient_db_error
 from shared.envelope import Envelope, Kind, event, utcnow
+from shared.events.staging import stage_public_events
 from shared.logging import chargepoint_id_var, correlation_id_var, unique_id_var
 from shared.metrics import HANDLER_SECONDS
 from shared.ocpp import (
@@ -351,6 +352,7 @@ class Dispatcher:
                         replies.append(step)
                 # 4. bulk rows, then the batch steps; commit on leaving the block.
                 await uow.flush(session)
+                events = await stage_public_events(session, events, self.settings)
         except Exception as exc:
             # The database down or busy is no fault of these messages: the consumer holds
             # the batch and runs it again, instead of spending their delivery limit.

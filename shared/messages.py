@@ -13,7 +13,8 @@ point, so a misfit is a bug of the publisher, never something to answer.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -110,3 +111,25 @@ class CommandNudge(Message):
     """
 
     chargepoint_id: StrictStr | None = None
+
+
+# ------------------------------------------------------------------ event outbox -> webhooks
+
+
+class PublicEventMessage(Message):
+    """`public.v1.<type>` (the event outbox's relay): one public event, as third parties get
+    it (shared/events/catalogue.Envelope). The fields the webhooks intake matches endpoints
+    on are typed; the rest (`version`, `occurred_at`, `data`) is kept as it came, so
+    `body()` is the event verbatim."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    id: UUID
+    type: StrictStr
+    chargepoint_id: StrictStr | None = None
+    location_id: StrictStr | None = None
+    seq: StrictInt = 0
+
+    def body(self) -> dict[str, Any]:
+        """The public event, as JSON (what the endpoints are sent)."""
+        return self.model_dump(mode="json")

@@ -75,6 +75,21 @@ OCPP_CALL_SECONDS = Histogram(
     ["version", "action", "direction"],
     buckets=_CALL_BUCKETS,
 )
+EVENTS_RELAYED = Counter(
+    "events_relayed_total",
+    "Public events published from the event outbox to csms.events, by type.",
+    ["type"],
+)
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome (delivered, failed, dead, refused).",
+    ["outcome"],
+)
+WEBHOOK_DELIVERY_SECONDS = Histogram(
+    "webhook_delivery_seconds",
+    "Time from sending a webhook delivery to its answer (or failure).",
+    buckets=_CALL_BUCKETS,
+)
 QUEUE_MESSAGES = Gauge(
     "bus_queue_messages",
     "Messages ready in a broker queue (passive declare by this process, every few seconds).",

@@ -29,6 +29,7 @@ from shared.bus.topology import (
     DEAD_LETTER,
     REGISTRY_QUEUE,
     TRANSACTIONS_QUEUE,
+    WEBHOOKS_QUEUE,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ SERVICE_QUEUES: Final[dict[str, tuple[str, ...]]] = {
     "registry": (rpc_queue(REGISTRY_QUEUE), REGISTRY_QUEUE),
     "transactions": (rpc_queue(TRANSACTIONS_QUEUE), TRANSACTIONS_QUEUE),
     "charging": (rpc_queue(CHARGING_QUEUE), CHARGING_QUEUE),
+    "webhooks": (WEBHOOKS_QUEUE,),
 }
 """The queues each consumer service declares and consumes."""
 GATEWAY_RPC_QUEUES: Final = (rpc_queue(REGISTRY_QUEUE), rpc_queue(TRANSACTIONS_QUEUE))

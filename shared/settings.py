@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     registry_health_port: int = Field(default=9101, ge=0, le=65535)
     transactions_health_port: int = Field(default=9102, ge=0, le=65535)
     charging_health_port: int = Field(default=9103, ge=0, le=65535)
+    webhooks_health_port: int = Field(default=9104, ge=0, le=65535)
 
     heartbeat_interval: int = Field(default=300, ge=1, le=86400)
     upstream_call_timeout: float = Field(default=10.0, gt=0, le=300)
@@ -104,6 +105,23 @@ class Settings(BaseSettings):
 
     consumer_prefetch: int = Field(default=200, ge=1, le=10000)
     consumer_max_redeliveries: int = Field(default=5, ge=1, le=1000)
+
+    # Public events (docs/events.md): throttles, the outbox relay, retention, the stream.
+    events_update_interval: float = Field(default=60.0, ge=0, le=86400)
+    events_meter_values_interval: float = Field(default=60.0, ge=0, le=86400)
+    events_relay_interval: float = Field(default=0.25, gt=0, le=60)
+    events_retention_hours: float = Field(default=72.0, gt=0, le=24 * 365)
+    events_stream_heartbeat: float = Field(default=15.0, gt=0, le=3600)
+    events_stream_buffer: int = Field(default=1000, ge=1, le=1_000_000)
+    events_stream_poll_interval: float = Field(default=0.5, gt=0, le=60)
+    # Webhooks (docs/events.md): delivery timeout, retries, auto-disable, SSRF guard.
+    webhooks_timeout: float = Field(default=10.0, gt=0, le=300)
+    webhooks_retry_base: float = Field(default=10.0, gt=0, le=3600)
+    webhooks_retry_max_delay: float = Field(default=3600.0, gt=0, le=86400)
+    webhooks_retry_window_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    webhooks_disable_after: int = Field(default=50, ge=1, le=100_000)
+    webhooks_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
+    webhooks_allow_private_targets: bool = False
 
     admin_email: str = "admin@example.com"
     admin_password: SecretStr = SecretStr(DEV_ADMIN_PASSWORD)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-SERVICES: tuple[str, ...] = ("registry", "transactions", "charging", "gateway", "api")
+SERVICES: tuple[str, ...] = ("registry", "transactions", "charging", "webhooks", "gateway", "api")
 
 _COLOURS = ("36", "33", "35", "32", "34", "31", "96", "93")
 _LINE_LIMIT = 1024 * 1024

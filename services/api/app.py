@@ -27,6 +27,7 @@ from services.api.commandlog.router import router as commandlog_router
 from services.api.commands.router import install_openapi as install_command_bodies
 from services.api.commands.router import router as commands_router
 from services.api.errors import error_json, install_error_handlers
+from services.api.events.router import router as events_router
 from services.api.heartbeats.router import router as heartbeats_router
 from services.api.idtags.router import router as idtags_router
 from services.api.locations.router import router as locations_router
@@ -36,6 +37,7 @@ from services.api.securityevents.router import router as security_events_router
 from services.api.statusnotifications.router import router as statusnotifications_router
 from services.api.transactions.router import router as transactions_router
 from services.api.users.router import router as users_router
+from services.api.webhooks.router import router as webhooks_router
 from shared import metrics
 from shared.bus import Bus
 from shared.db.session import create_engine, create_sessionmaker
@@ -214,6 +216,10 @@ def create_app(
             await ensure_admin(app.state.sessionmaker, settings)
             yield
         finally:
+            hub = getattr(app.state, "event_hub", None)
+            if hub is not None:
+                await hub.stop()
+                app.state.event_hub = None
             if connecting is not None:
                 connecting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -263,6 +269,8 @@ def create_app(
         commandlog_router,
         ocppmessages_router,
         commands_router,
+        webhooks_router,
+        events_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -53,6 +53,7 @@ from shared.db.models import (
     Location,
 )
 from shared.db.models import Transaction as TransactionRow
+from shared.events.outbox import PublicEvent, stage
 
 log = logging.getLogger(__name__)
 
@@ -425,4 +426,26 @@ async def record(session: AsyncSession, plan: Plan, sent: Sent) -> Decision:
         entries.append(_entry(a, outcome_label(outcome), values["status"]))
     row.sent = entries
     await session.flush()
+    await stage(session, limit_events(plan, sent))
     return Decision(plan.location_uuid, plan.allocations, entries, True)
+
+
+def limit_events(plan: Plan, sent: Sent) -> list[PublicEvent]:
+    """`charging.limit_changed` of every limit a charge point accepted in this decision."""
+    return [
+        PublicEvent(
+            "charging.limit_changed",
+            {
+                "location_id": str(plan.location_uuid),
+                "transaction_id": a.transaction_id,
+                "connector_id": a.connector_id,
+                "limit": float(a.limit),
+                "unit": plan.unit,
+                "paused": a.paused,
+                "decision_id": plan.decision_id,
+            },
+            a.chargepoint_id,
+        )
+        for a in plan.down + plan.up
+        if (outcome := sent.outcomes.get(a.transaction_id)) is not None and accepted(outcome)
+    ]

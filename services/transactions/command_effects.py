@@ -29,13 +29,15 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.transactions.reservations import end_reservation
 from services.transactions.tables import RESERVATION
 from shared.command_outbox import Effect, effect_routes
 from shared.db.models import ChargePoint, Connector
 from shared.dispatch import HandlerContext, Route
+from shared.events.projection import emit_public
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ async def record_reservation(
         "status": "Active" if expiry > ctx.now else "Expired",
     }
     stmt = pg_insert(RESERVATION).values(values)
-    await ctx.session.execute(
+    stored = await ctx.session.execute(
         stmt.on_conflict_do_update(
             index_elements=["chargepoint_id", "reservation_id"],
             set_={
@@ -138,8 +140,22 @@ async def record_reservation(
                 "updated_at": func.now(),
             },
             where=RESERVATION.c.status == "Active",
-        )
+        ).returning(RESERVATION.c.reservation_id)
     )
+    if stored.first() is not None:
+        emit_public(
+            ctx,
+            "reservation.created",
+            {
+                "reservation_id": reservation_id,
+                "connector_id": connector_id,
+                "id_tag": id_tag[:ID_TAG_LENGTH],
+                "expiry_date": expiry.isoformat().replace("+00:00", "Z"),
+                "status": values["status"],
+            },
+            chargepoint_id,
+            id_tag=id_tag[:ID_TAG_LENGTH],
+        )
 
 
 async def cancel_reservation(
@@ -154,14 +170,8 @@ async def cancel_reservation(
 
 async def cancel(ctx: HandlerContext, chargepoint_id: str, reservation_id: int) -> None:
     """The Active reservation `reservation_id` of this charge point becomes Cancelled."""
-    await ctx.session.execute(
-        update(RESERVATION)
-        .where(
-            RESERVATION.c.reservation_id == reservation_id,
-            RESERVATION.c.status == "Active",
-            RESERVATION.c.chargepoint_id == chargepoint_id,
-        )
-        .values(status="Cancelled")
+    await end_reservation(
+        ctx, chargepoint_id, reservation_id, status="Cancelled", event_type="reservation.cancelled"
     )
 
 

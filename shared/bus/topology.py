@@ -21,6 +21,7 @@ DEAD_LETTER: Final = "csms.dead-letter"
 REGISTRY_QUEUE: Final = "csms.registry"
 TRANSACTIONS_QUEUE: Final = "csms.transactions"
 CHARGING_QUEUE: Final = "csms.charging"
+WEBHOOKS_QUEUE: Final = "csms.webhooks"
 
 GATEWAY_CONNECTED: Final = "gateway.connected"
 GATEWAY_DISCONNECTED: Final = "gateway.disconnected"

@@ -143,7 +143,7 @@ def test_migrate_failure_status_is_the_exit_status(calls: list[tuple[str, object
 def test_run_supervises_all_services_in_order(calls: list[tuple[str, object]]) -> None:
     cli.main(["run"])
     assert calls == [("run", SERVICES)]
-    assert SERVICES == ("registry", "transactions", "charging", "gateway", "api")
+    assert SERVICES == ("registry", "transactions", "charging", "webhooks", "gateway", "api")
 
 
 def test_run_a_subset_keeps_start_order(calls: list[tuple[str, object]]) -> None:

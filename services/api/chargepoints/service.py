@@ -15,6 +15,8 @@ from services.api.chargepoints.schemas import ChargePointCreate, ChargePointUpda
 from services.api.errors import Conflict, NotFound, Unprocessable
 from services.api.pagination import PageParams, paginate
 from shared.db.models import ChargePoint, Connector, Location
+from shared.events.outbox import stage
+from shared.events.projection import registration_changed
 
 SORT_FIELDS = ("chargepoint_id", "last_heartbeat", "created_at", "registration_status")
 _COLUMNS = {
@@ -158,6 +160,7 @@ async def update(
     new_hash = await _hash(session, data.password) if "password" in changes else None
     if "location_id" in changes:
         chargepoint.location_uuid = data.location_id
+    previous = chargepoint.registration_status
     if data.registration_status is not None:
         chargepoint.registration_status = data.registration_status
     if "password" in changes:
@@ -167,6 +170,16 @@ async def update(
             if pending == 1:
                 pending = None
     chargepoint.pending_security_profile = pending
+    if data.registration_status is not None:
+        # The row first, the event last: the event_sequence lock is always taken last.
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            raise Conflict("the change conflicts with stored data") from None
+        await stage(
+            session, registration_changed(chargepoint_id, previous, data.registration_status)
+        )
     await _commit(session, "the change conflicts with stored data")
     session.expunge_all()
     return await get_chargepoint(
@@ -205,7 +218,10 @@ async def decommission(*, session: AsyncSession, chargepoint_id: str) -> None:
     chargepoint = await get_chargepoint(session=session, chargepoint_id=chargepoint_id)
     if chargepoint.decommissioned_at is None:
         chargepoint.decommissioned_at = datetime.now(UTC)
+    previous = chargepoint.registration_status
     chargepoint.registration_status = "Rejected"
+    await session.flush()
+    await stage(session, registration_changed(chargepoint_id, previous, "Rejected"))
     await session.commit()
 
 

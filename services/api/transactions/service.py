@@ -26,6 +26,7 @@ from shared.commands import CommandBus
 from shared.db.enums import TX_ACTIVE, TX_COMPLETED
 from shared.db.models import IdTag, MeterValue, Transaction
 from shared.envelope import event
+from shared.events.staging import stage_public_events
 from shared.ocpp import OCPP16, OCPP201
 from shared.txevents import TRANSACTION_STOPPED, stopped_payload
 
@@ -185,6 +186,20 @@ async def close_transaction(
     tx.close_note = data.reason
     tx.wh_meter_stop = meter_stop
     tx.stop_transaction_timestamp = stopped_at
+    payload = stopped_payload(
+        transaction_id=tx.transaction_id,
+        remote_transaction_id=tx.remote_transaction_id,
+        connector_id=tx.connectorid,
+        meter_start=tx.wh_meter_start,
+        meter_stop=tx.wh_meter_stop,
+        reason=tx.reason_stopped,
+        timestamp=tx.stop_transaction_timestamp,
+        outcome="closed",
+        closed_by="operator",
+    )
+    stopped = event(TRANSACTION_STOPPED, payload, tx.chargepoint_id)
+    await session.flush()
+    await stage_public_events(session, [stopped], settings=None)
     await session.commit()
     await session.refresh(tx)
     log.warning(
@@ -195,21 +210,8 @@ async def close_transaction(
         extra={"transaction_id": transaction_id},
     )
     if bus is not None:
-        payload = stopped_payload(
-            transaction_id=tx.transaction_id,
-            remote_transaction_id=tx.remote_transaction_id,
-            connector_id=tx.connectorid,
-            meter_start=tx.wh_meter_start,
-            meter_stop=tx.wh_meter_stop,
-            reason=tx.reason_stopped,
-            timestamp=tx.stop_transaction_timestamp,
-            outcome="closed",
-            closed_by="operator",
-        )
         try:
-            await bus.publish(
-                EVENTS, TRANSACTION_STOPPED, event(TRANSACTION_STOPPED, payload, tx.chargepoint_id)
-            )
+            await bus.publish(EVENTS, TRANSACTION_STOPPED, stopped)
         except Exception as exc:  # noqa: BLE001 - the close is committed
             log.error("transaction.stopped of %s not published: %r", transaction_id, exc)
     return tx

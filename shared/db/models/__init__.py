@@ -10,6 +10,13 @@ from shared.db.models.chargepoint import (
     StatusNotification,
 )
 from shared.db.models.charging import ChargingProfile, ChargingProfileInstallation
+from shared.db.models.events import (
+    EventOutbox,
+    EventSequence,
+    EventThrottle,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from shared.db.models.location import Location
 from shared.db.models.log import (
     CommandEffectCursor,
@@ -36,6 +43,9 @@ __all__ = [
     "CommandSequence",
     "Connector",
     "DataTransfer",
+    "EventOutbox",
+    "EventSequence",
+    "EventThrottle",
     "Heartbeat",
     "IdTag",
     "Location",
@@ -47,4 +57,6 @@ __all__ = [
     "StatusNotification",
     "Transaction",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -38,6 +38,10 @@ from tests.patience import PATIENCE
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Actor, make_settings
 from .factories import Factory
 
+ENDLESS = frozenset({"/api/v1/events/stream"})
+"""Operations whose 200 answer never ends (Server-Sent Events): an in-process call would wait
+forever. tests/integration/events/test_stream.py reads them over a real server."""
+
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 SEED = int(os.environ.get("FUZZ_SEED", "20250917"))
 EXPLORATORY = os.environ.get("FUZZ_EXPLORATORY") == "1"
@@ -136,6 +140,8 @@ def test_api_conforms_to_its_openapi(
         assert isinstance(result, Ok), result
         operation = result.ok()
         operations += 1
+        if operation.path in ENDLESS:
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
                 _fuzz_operation(operation, mode, admin_headers)

@@ -237,6 +237,15 @@ async def test_recording_is_keyed_by_the_decision(
         t=tid,
     )
     assert rows == [{"installed_limit": Decimal(32), "status": "Installed"}]
+    # One charging.limit_changed for the accepted limit; the repeated record adds none.
+    events = await sql(
+        "select type, data from event_outbox where chargepoint_id = :cp and type like 'charging.%'",
+        cp=cp,
+    )
+    assert [(e["type"], e["data"]["transaction_id"], e["data"]["limit"]) for e in events] == [
+        ("charging.limit_changed", tid, 32.0)
+    ]
+    assert events[0]["data"]["location_id"] == LOCATION
 
 
 @pytest.mark.parametrize("lease", [60.0, 0.0])

@@ -85,7 +85,8 @@ async def test_an_accepted_charge_point_may_reconnect_without_booting(
     statuses[cp_id] = "Accepted"
     async with connect(gateway.url(cp_id), subprotocols=OCPP16) as ws:
         await accepted(ws, "s1", "StatusNotification", STATUS16)
-    assert len(registry.of(cp_id, "StatusNotification")) == 1
+    # The answer does not wait for the fake registry's consumer: wait for the delivery.
+    await eventually(lambda: len(registry.of(cp_id, "StatusNotification")) == 1)
 
 
 @pytest.mark.parametrize("status", [None, "Pending", "Rejected"])
@@ -106,6 +107,7 @@ async def test_nothing_but_boot_goes_through_until_accepted(
         await accepted(ws, "b1", "BootNotification", BOOT16)  # answered Accepted
         await accepted(ws, "s2", "StatusNotification", STATUS16)
     # Nothing refused was published; the refusals are in the message log.
+    await eventually(lambda: len(registry.of(cp_id, "StatusNotification")) > 0)
     assert [e.unique_id for e in registry.of(cp_id, "StatusNotification")] == ["s2"]
     assert registry.of(cp_id, "Heartbeat") == registry.of(cp_id, "StartTransaction") == []
     await eventually(lambda: len(registry.of(cp_id, GATEWAY_FRAME_LOG)) == 4)

@@ -288,6 +288,13 @@ async def test_connection_below_the_profile_is_refused(
     [event] = publisher.named("chargepoint.security_event")
     assert event.payload["type"] == "FailedToAuthenticateAtCsms"
     assert event.payload["source"] == "csms"
+    # ... and the public security.event, written to the event outbox with the row.
+    [public] = await sql(
+        "select data from event_outbox where chargepoint_id = :cp and type = 'security.event'",
+        cp=cp,
+    )
+    assert public["data"]["type"] == "FailedToAuthenticateAtCsms"
+    assert public["data"]["source"] == "csms"
 
 
 @pytest.mark.parametrize("profile", [-1, 4, "3", True])

@@ -1,4 +1,5 @@
-"""ReservationStatusUpdate (OCPP 2.0.1 H04) through the transactions service's routes."""
+"""ReservationStatusUpdate (OCPP 2.0.1 H04) through the transactions service's routes: the
+reservation rows and their public events."""
 
 from __future__ import annotations
 
@@ -82,4 +83,13 @@ async def test_station_expires_or_removes_its_reservations(
         (1, "Expired"),
         (2, "Cancelled"),
         (3, "Used"),
+    ]
+    # The public events, written with the change: one per reservation that did end.
+    events = await sql(
+        "SELECT type, data, id_tag FROM event_outbox WHERE chargepoint_id = :cp ORDER BY seq",
+        cp=cp,
+    )
+    assert [(e["type"], e["data"], e["id_tag"]) for e in events] == [
+        ("reservation.expired", {"reservation_id": 1, "connector_id": 1, "id_tag": "T"}, "T"),
+        ("reservation.cancelled", {"reservation_id": 2, "connector_id": 1, "id_tag": "T"}, "T"),
     ]

@@ -31,7 +31,7 @@ ENV_EXAMPLE = DEPLOY / ".env.example"
 K8S = DEPLOY / "k8s"
 PRODUCTION_SECRETS_EXAMPLE = K8S / "overlays" / "production" / "secrets.env.example"
 
-SERVICES = ("gateway", "registry", "transactions", "charging", "api")
+SERVICES = ("gateway", "registry", "transactions", "charging", "webhooks", "api")
 CONSUMERS = ("registry", "transactions", "charging")
 REQUIRED_SECRETS = (
     "POSTGRES_PASSWORD",
@@ -56,6 +56,7 @@ HEALTH_PORTS = {
     "registry": _default("registry_health_port"),
     "transactions": _default("transactions_health_port"),
     "charging": _default("charging_health_port"),
+    "webhooks": _default("webhooks_health_port"),
     "api": _default("api_port"),
 }
 

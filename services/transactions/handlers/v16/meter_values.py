@@ -12,6 +12,7 @@ from services.transactions.tables import queue_meter_values, reading_key
 from services.transactions.wh_last import WhLastUpdate
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.events.projection import emit_meter_values
 from shared.ocpp.v16.meter_values_request import MeterValuesRequest
 
 
@@ -31,3 +32,11 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
     latest = latest_energy_wh(samples)
     if req.transaction_id is not None and latest is not None:
         ctx.uow.step(WhLastUpdate).add(chargepoint_id, req.transaction_id, *latest)
+    emit_meter_values(
+        ctx,
+        chargepoint_id,
+        transaction_id=req.transaction_id,
+        connector_id=req.connector_id,
+        samples=len(samples),
+        latest=latest,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.transactions import idtags
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.events.projection import refused_event
 from shared.ocpp.v201.authorize_request import AuthorizeRequest
 from shared.ocpp.v201.authorize_response import AuthorizeResponse
 from shared.ocpp.v201.common import IdTokenInfoType
@@ -12,7 +13,9 @@ from shared.ocpp.v201.common import IdTokenInfoType
 
 async def handle(ctx: HandlerContext, env: Envelope, req: AuthorizeRequest) -> AuthorizeResponse:
     """Answer AuthorizeResponse with the decision for idToken.idToken (type not considered)."""
-    info = await idtags.authorize(ctx.session, req.id_token.id_token, now=ctx.now)
+    token = req.id_token.id_token
+    info = await idtags.authorize(ctx.session, token, now=ctx.now)
+    refused_event(ctx, env, token, str(info["status"]))
     return AuthorizeResponse(
         id_token_info=IdTokenInfoType.model_validate(idtags.id_token_info(info))
     )

@@ -17,6 +17,7 @@ from services.transactions.wh_last import WhLastUpdate
 from shared.db.enums import TX_ACTIVE
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.events.projection import emit_meter_values
 from shared.ocpp.v201.meter_values_request import MeterValuesRequest
 
 
@@ -37,6 +38,14 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
     latest = latest_energy_wh(samples)
     if transaction_id is not None and latest is not None:
         ctx.uow.step(WhLastUpdate).add(chargepoint_id, transaction_id, *latest)
+    emit_meter_values(
+        ctx,
+        chargepoint_id,
+        transaction_id=transaction_id,
+        connector_id=req.evse_id,
+        samples=len(samples),
+        latest=latest,
+    )
 
 
 async def open_transaction(ctx: HandlerContext, chargepoint_id: str, evse_id: int) -> int | None:

@@ -2,7 +2,8 @@
 
 The station reports a reservation that expired (`Expired`) or that it removed (`Removed`,
 e.g. its EVSE was made Inoperative): the station's Active reservation with that id becomes
-`Expired` / `Cancelled`. A reservation already Used, Cancelled or Expired keeps its state
+`Expired` / `Cancelled`, and the public event `reservation.expired` / `reservation.cancelled`
+is written with the change. A reservation already Used, Cancelled or Expired keeps its state
 (a late report changes nothing), and a report for a reservation not recorded (yet: the
 ReserveNow's effect is applied from the command log on another queue) is logged. The
 gateway answered `{}` once the message was queued.
@@ -13,9 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from sqlalchemy import update
-
-from services.transactions.tables import RESERVATION
+from services.transactions.reservations import end_reservation
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
 from shared.ocpp.v201.common import ReservationUpdateStatusEnumType
@@ -27,26 +26,26 @@ STATUS: Final = {
     ReservationUpdateStatusEnumType.expired: "Expired",
     ReservationUpdateStatusEnumType.removed: "Cancelled",
 }
+EVENT: Final = {
+    ReservationUpdateStatusEnumType.expired: "reservation.expired",
+    ReservationUpdateStatusEnumType.removed: "reservation.cancelled",
+}
 
 
 async def handle(ctx: HandlerContext, env: Envelope, req: ReservationStatusUpdateRequest) -> None:
     """The station's Active reservation becomes Expired or Cancelled."""
-    chargepoint_id = ctx.chargepoint_id
-    r = RESERVATION.c
-    result = await ctx.session.execute(
-        update(RESERVATION)
-        .where(
-            r.chargepoint_id == chargepoint_id,
-            r.reservation_id == req.reservation_id,
-            r.status == "Active",
-        )
-        .values(status=STATUS[req.reservation_update_status], updated_at=ctx.now)
-        .returning(r.reservation_id)
+    status = req.reservation_update_status
+    ended = await end_reservation(
+        ctx,
+        ctx.chargepoint_id,
+        req.reservation_id,
+        status=STATUS[status],
+        event_type=EVENT[status],
     )
-    if result.first() is None:
+    if not ended:
         log.info(
             "ReservationStatusUpdate %s for reservation %s of %s: no Active reservation",
-            req.reservation_update_status.value,
+            status.value,
             req.reservation_id,
-            chargepoint_id,
+            ctx.chargepoint_id,
         )

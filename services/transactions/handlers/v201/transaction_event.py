@@ -34,6 +34,7 @@ from shared.db.models import Connector
 from shared.dispatch import HandlerContext, OcppError, Payload
 from shared.envelope import Envelope
 from shared.event_names import TRANSACTION_STARTED
+from shared.events.projection import emit_meter_values
 from shared.ocpp import OCPP201, VIOLATION_CODES, Violation, format_datetime
 from shared.ocpp.v201.common import (
     IdTokenEnumType,
@@ -381,7 +382,8 @@ def _emit(
     new: bool,
     status: str | None,
 ) -> None:
-    """transaction.started / transaction.stopped, as 1.6 emits them."""
+    """transaction.started / transaction.stopped, as 1.6 emits them; the public events of
+    the meter values."""
     common = {
         "transaction_id": row.transaction_id,
         "remote_transaction_id": ev.remote_id,
@@ -401,6 +403,16 @@ def _emit(
                 "repeated": not new,
             },
             chargepoint_id,
+        )
+    if ev.samples:
+        emit_meter_values(
+            ctx,
+            chargepoint_id,
+            transaction_id=row.transaction_id,
+            connector_id=current["connectorid"],
+            samples=len(ev.samples),
+            latest=latest_energy_wh(ev.samples),
+            remote_transaction_id=ev.remote_id,
         )
     if ev.event_type == ENDED:
         outcome: Outcome

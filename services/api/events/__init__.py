@@ -1,0 +1,1 @@
+"""`/events`: the AsyncAPI document of the public events and their SSE stream."""

@@ -1,0 +1,1 @@
+"""`/webhooks`: subscriptions of third-party URLs to public events (docs/events.md)."""

@@ -1,0 +1,1 @@
+"""The webhooks service: relays the event outbox, delivers public events to webhooks."""

@@ -1,0 +1,251 @@
+"""Webhooks end to end: the API subscribes a real HTTP receiver, the webhooks service relays
+committed events and delivers them signed, in order per charge point, with retries, the
+delivery log, redelivery, auto-disable and the SSRF guard."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.webhooks import signing
+from shared.events.outbox import PublicEvent, stage
+from tests.factories import Sql
+
+from .conftest import WebhooksFactory, eventually
+from .receiver import Received, Receiver
+
+pytestmark = pytest.mark.integration
+
+Actor = Any
+
+
+async def _subscribe(
+    client: httpx.AsyncClient, actor: Actor, url: str, **body: Any
+) -> dict[str, Any]:
+    r = await client.post("/api/v1/webhooks", json={"url": url, **body}, headers=actor.headers)
+    assert r.status_code == 201, r.text
+    created: dict[str, Any] = r.json()
+    return created
+
+
+async def _emit(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cp: str | None,
+    n: int,
+    type_: str = "security.event",
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await stage(session, [PublicEvent(type_, {"type": f"T{i}"}, cp) for i in range(n)])
+
+
+def _verified(secret: str, got: Received) -> bool:
+    return signing.verify(
+        secret,
+        got.headers[signing.TIMESTAMP_HEADER.lower()],
+        got.body,
+        got.headers[signing.SIGNATURE_HEADER.lower()],
+        now=int(time.time()),
+    )
+
+
+async def test_events_are_delivered_signed_and_in_order_per_chargepoint(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    recv, base = receiver
+    hook = await _subscribe(client, admin, f"{base}/hook", event_types=["security.*"])
+    assert hook["secret"].startswith("whsec_")
+    listed = (await client.get(f"/api/v1/webhooks/{hook['id']}", headers=admin.headers)).json()
+    assert "secret" not in listed
+    await webhooks()
+    cps = [f"CP-WH-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for _ in range(2):
+        for cp in cps:
+            await _emit(db_sessionmaker, cp, 3)
+    await _emit(db_sessionmaker, cps[0], 1, "connector.status_changed")  # not subscribed
+    await eventually(lambda: _count(recv, "/hook", 18))
+    got = recv.at("/hook")
+    for g in got:
+        assert _verified(hook["secret"], g)
+        assert g.headers[signing.EVENT_ID_HEADER.lower()] == g.event["id"]
+        assert g.event["type"] == "security.event"
+        forged = Received(g.path, g.headers, g.body + b" ")
+        assert not _verified(hook["secret"], forged)
+    for cp in cps:
+        seqs = [g.event["seq"] for g in got if g.event["chargepoint_id"] == cp]
+        assert seqs == list(range(1, 7))
+
+    async def recorded() -> dict[str, Any] | None:
+        r = await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=admin.headers)
+        body: dict[str, Any] = r.json()
+        done = all(d["status"] != "pending" for d in body["items"])
+        return body if done and body["total"] == 18 else None
+
+    log = await eventually(recorded)  # answered first, recorded a moment later
+    assert log["total"] == 18
+    assert {d["status"] for d in log["items"]} == {"delivered"}
+    assert all(d["last_status_code"] == 200 and d["attempts"] == 1 for d in log["items"])
+    assert all(d["last_latency_ms"] is not None for d in log["items"])
+
+
+async def _count(recv: Receiver, path: str, n: int) -> bool:
+    return len(recv.at(path)) >= n
+
+
+async def test_a_failed_delivery_is_retried_after_500_and_timeout(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    recv, base = receiver
+    release = asyncio.Event()
+    calls = 0
+
+    async def flaky(_: Received) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return 500
+        if calls == 2:
+            await release.wait()  # silent past the delivery timeout
+            return 200
+        return 204
+
+    recv.answers["/flaky"] = flaky
+    hook = await _subscribe(client, admin, f"{base}/flaky")
+    await webhooks(webhooks_timeout=0.5)
+    cp = f"CP-WH-{uuid.uuid4().hex[:8]}"
+    await _emit(db_sessionmaker, cp, 1)
+
+    async def delivered() -> dict[str, Any] | None:
+        r = await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=admin.headers)
+        items = r.json()["items"]
+        return items[0] if items and items[0]["status"] == "delivered" else None
+
+    done = await eventually(delivered)
+    release.set()
+    assert done["attempts"] == 3
+    assert done["last_status_code"] == 204
+    ids = {g.headers[signing.EVENT_ID_HEADER.lower()] for g in recv.at("/flaky")}
+    assert ids == {done["event_id"]}  # the same event id on every attempt
+
+
+async def test_a_slow_endpoint_does_not_hold_the_others(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    recv, base = receiver
+    release = asyncio.Event()
+
+    async def stuck(_: Received) -> int:
+        await release.wait()
+        return 200
+
+    recv.answers["/slow"] = stuck
+    await _subscribe(client, admin, f"{base}/slow")
+    await _subscribe(client, admin, f"{base}/fast")
+    await webhooks(webhooks_timeout=60.0)
+    cps = [f"CP-WH-{uuid.uuid4().hex[:8]}" for _ in range(6)]
+    for cp in cps:
+        await _emit(db_sessionmaker, cp, 2)
+    # Every event reaches the fast endpoint while the slow one holds all its slots.
+    await eventually(lambda: _count(recv, "/fast", 12))
+    assert len(recv.at("/slow")) <= 4  # CSMS_WEBHOOKS_ENDPOINT_CONCURRENCY, all stuck
+    release.set()
+    await eventually(lambda: _count(recv, "/slow", 12))
+
+
+async def test_redirects_are_not_followed_and_redelivery_sends_the_same_event(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    recv, base = receiver
+
+    async def redirect(_: Received) -> int:
+        return 302
+
+    recv.answers["/moved"] = redirect
+    hook = await _subscribe(client, admin, f"{base}/moved")
+    await webhooks(webhooks_retry_window_hours=0.0001)  # dead after the first failure (0.36 s)
+    await _emit(db_sessionmaker, f"CP-WH-{uuid.uuid4().hex[:8]}", 1)
+    url = f"/api/v1/webhooks/{hook['id']}/deliveries"
+
+    async def dead() -> dict[str, Any] | None:
+        items = (await client.get(url, headers=admin.headers)).json()["items"]
+        return items[0] if items and items[0]["status"] == "dead" else None
+
+    first = await eventually(dead)
+    assert first["last_status_code"] == 302 and "redirect" in first["last_error"]
+    assert recv.at("/redirected") == []
+    before = len(recv.at("/moved"))
+    recv.answers["/moved"] = lambda _: _status(200)
+    r = await client.post(f"{url}/{first['id']}/redeliver", headers=admin.headers)
+    assert r.status_code == 202, r.text
+
+    async def redelivered() -> dict[str, Any] | None:
+        items = (await client.get(url, headers=admin.headers)).json()["items"]
+        return items[0] if items and items[0]["status"] == "delivered" else None
+
+    again = await eventually(redelivered)
+    assert again["event_id"] == first["event_id"]
+    resent = recv.at("/moved")[before:]
+    assert {g.event["id"] for g in resent} == {first["event_id"]}
+
+
+async def _status(code: int) -> int:
+    return code
+
+
+async def test_an_endpoint_failing_in_a_row_is_disabled_with_an_event(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    sql: Sql,
+) -> None:
+    recv, base = receiver
+    recv.answers["/down"] = lambda _: _status(500)
+    hook = await _subscribe(client, admin, f"{base}/down")
+    watcher = await _subscribe(client, admin, f"{base}/admin", event_types=["webhook.disabled"])
+    await webhooks(webhooks_disable_after=3)
+    await _emit(db_sessionmaker, f"CP-WH-{uuid.uuid4().hex[:8]}", 1)
+
+    async def disabled() -> dict[str, Any] | None:
+        r = await client.get(f"/api/v1/webhooks/{hook['id']}", headers=admin.headers)
+        body: dict[str, Any] = r.json()
+        return body if not body["active"] else None
+
+    off = await eventually(disabled)
+    assert off["failure_streak"] >= 3 and "3 failed deliveries" in off["disabled_reason"]
+    await eventually(lambda: _count(recv, "/admin", 1))
+    note = recv.at("/admin")[0]
+    assert note.event["type"] == "webhook.disabled"
+    assert note.event["data"]["webhook_id"] == hook["id"]
+    assert _verified(watcher["secret"], note)
+    attempts = len(recv.at("/down"))
+    assert attempts == 3
+    # Re-enabled: the pending delivery goes out again, the streak starts over.
+    recv.answers["/down"] = lambda _: _status(200)
+    r = await client.patch(
+        f"/api/v1/webhooks/{hook['id']}", json={"active": True}, headers=admin.headers
+    )
+    assert r.status_code == 200 and r.json()["failure_streak"] == 0
+    await eventually(lambda: _count(recv, "/down", attempts + 1))

@@ -31,13 +31,16 @@ from bench.report import PhaseResult
 from bench.stack import Stack, free_port
 from shared.db.session import create_engine
 
-ADMIN = ("admin@example.com", "admin-change-me")
+ADMIN = ("bench@example.com", "bench-password")  # provisioned by bench.__main__
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU seconds of a process so far (0 once it has exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
@@ -121,7 +124,7 @@ async def run_events(
             ]
             await asyncio.sleep(2)  # the streams are open
             before = await outbox_count(db_url)
-            pids = {name: p.pid for name, p in stack.procs.items()}
+            pids = {name: p.pid for name, p in stack.procs.items() if p.returncode is None}
             cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
             result = PhaseResult("events load")
             pairs = await phases.sessions(stack.ws_url, "EVT-CP", chargepoints)

@@ -73,6 +73,11 @@ class Bus:
         self._watchdog: asyncio.Task[None] | None = None
         self.heal_interval = 1.0
         """Seconds between checks that every channel of an open connection is open (`heal`)."""
+        self.heal_grace = 15.0
+        """Seconds a channel must have been seen closed under a connected connection before
+        `heal` reopens it: aio_pika restores channels itself right after a reconnect, and
+        reopening one it is restoring breaks both (DuplicateConsumerTag, seen in chaos)."""
+        self._closed_since: dict[int, float] = {}
 
     @property
     def delivery_limit(self) -> int:
@@ -176,11 +181,21 @@ class Bus:
         queue included), as after a reconnect.
         """
         if not self.is_connected:
-            return 0  # the robust connection restores every channel when it reconnects
+            self._closed_since.clear()  # the robust connection restores them on reconnect
+            return 0
+        now = asyncio.get_running_loop().time()
         reopened = 0
         async with self._heal_lock:
-            for channel in self._open_channels():
-                if not channel.is_closed or not self.is_connected:
+            channels = self._open_channels()
+            seen = {id(channel) for channel in channels}
+            for key in [k for k in self._closed_since if k not in seen]:
+                del self._closed_since[key]
+            for channel in channels:
+                if not channel.is_closed:
+                    self._closed_since.pop(id(channel), None)
+                    continue
+                since = self._closed_since.setdefault(id(channel), now)
+                if now - since < self.heal_grace or not self.is_connected:
                     continue
                 try:
                     async with asyncio.timeout(self.publish_timeout):
@@ -188,10 +203,13 @@ class Bus:
                 except (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError) as exc:
                     log.warning("bus %s: reopening a closed channel failed: %r", self.name, exc)
                     continue
+                self._closed_since.pop(id(channel), None)
                 reopened += 1
                 self.metrics.channels_reopened += 1
                 log.warning(
-                    "bus %s: a channel closed under an open connection; reopened", self.name
+                    "bus %s: a channel closed for %.0fs under an open connection; reopened",
+                    self.name,
+                    now - since,
                 )
         return reopened
 
@@ -261,11 +279,10 @@ class Bus:
 
         The publish runs shielded: a timeout, or the caller being cancelled (a charge point
         that hung up), stops the wait, never the channel's own RPC half-way. A channel RPC
-        cancelled mid-flight closes the channel, and aio_pika does not reopen it (`heal`).
+        cancelled mid-flight closes the channel, and aio_pika does not reopen it (the watchdog's
+        `heal` does, after `heal_grace`).
         """
         channel = self.channel
-        if channel.is_closed:
-            await self.heal()
 
         async def basic_publish() -> None:
             underlay = await channel.get_underlay_channel()

@@ -55,10 +55,11 @@ async def publish_until_it_works(bus: Bus, key: str) -> None:
             await asyncio.sleep(0.2)
 
 
-async def test_a_confirm_channel_closed_for_good_is_reopened_by_the_next_publish(
+async def test_a_confirm_channel_closed_for_good_is_reopened_and_publishes_work_again(
     bus_factory: BusFactory, unique_name: NameFactory
 ) -> None:
     bus = await bus_factory()
+    bus.heal_interval, bus.heal_grace = 0.1, 0.3
     queue = unique_name("heal")
     key = f"gateway.Heal{uuid.uuid4().hex[:8]}"
     await bus.declare_service_queue(queue, [(UPSTREAM, key)])
@@ -70,11 +71,25 @@ async def test_a_confirm_channel_closed_for_good_is_reopened_by_the_next_publish
     assert bus.metrics.channels_reopened >= 1
 
 
+async def test_a_channel_closed_only_for_a_moment_is_left_to_aio_pika(
+    bus_factory: BusFactory,
+) -> None:
+    """Within the grace, heal leaves a closed channel alone (aio_pika may be restoring it)."""
+    bus = await bus_factory()
+    bus.heal_interval, bus.heal_grace = 3600.0, 3600.0
+    await close_for_good(bus.channel)
+    assert await bus.heal() == 0
+    assert bus.channel.is_closed
+    bus.heal_grace = 0.0
+    assert await bus.heal() == 1
+    assert not bus.channel.is_closed
+
+
 async def test_the_watchdog_reopens_the_reply_channel_without_any_publish(
     bus_factory: BusFactory,
 ) -> None:
     bus = await bus_factory()
-    bus.heal_interval = 0.1
+    bus.heal_interval, bus.heal_grace = 0.1, 0.3
     reply_channel = bus._reply_channel
     assert reply_channel is not None
     await close_for_good(reply_channel)

@@ -216,6 +216,33 @@ class Stack:
                     return False
         return True
 
+    def gateway_ready(self, index: int) -> bool:
+        """True when gateway replica `index` answers /readyz 200 (its RPC queues have consumers):
+        the proxy sends new connections to ready replicas only."""
+        code = (
+            "import urllib.request as u; "
+            "print(u.urlopen('http://127.0.0.1:9000/readyz', timeout=4).status)"
+        )
+        try:
+            out = self.compose("exec", "-T", "--index", str(index), "gateway", "python", "-c", code)
+        except CheckFailed:
+            return False
+        return out.strip().endswith("200")
+
+    async def wait_gateways_ready(self, gateways: int) -> None:
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        while time.monotonic() < deadline:
+            states = [
+                await asyncio.to_thread(self.gateway_ready, index)
+                for index in range(1, gateways + 1)
+            ]
+            if all(states):
+                # The proxy reuses a replica's readiness answer for READY_TTL (2 s).
+                await asyncio.sleep(3)
+                return
+            await asyncio.sleep(2)
+        raise CheckFailed(f"gateway replicas not all ready within {HEALTH_TIMEOUT:.0f}s")
+
     def gateway_metrics(self, index: int) -> str:
         code = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:9000/metrics').read().decode())"
         return self.compose("exec", "-T", "--index", str(index), "gateway", "python", "-c", code)
@@ -568,6 +595,8 @@ async def exercise(stack: Stack, runner: Runner) -> None:
             stack.compose, "up", "-d", "--scale", "gateway=2", "--no-recreate", timeout=600
         )
         await stack.wait_healthy(gateways=2)
+        # Healthy (/healthz) is not ready (/readyz: consumers seen); the proxy picks ready ones.
+        await stack.wait_gateways_ready(2)
         # The proxy spreads connections round-robin over the replicas: two charge points
         # connected at once land one on each.
         async with (

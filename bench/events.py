@@ -97,7 +97,6 @@ async def run_events(
 ) -> dict[str, Any]:
     """The phase; returns its figures."""
     await stack.start("webhooks")
-    await stack.start("api")
     # The transactions service again, with the throttles off: an event per MeterValues.
     await stack.stop("transactions")
     await stack.start(

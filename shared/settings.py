@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     # connector reported Available may hold an open transaction before it is closed Stale.
     default_max_active_transactions: int | None = Field(default=None, ge=1, le=1000)
     stale_transaction_grace: float = Field(default=120.0, ge=0, le=86400)
+    # Seconds between two sweeps that mark reservations past their expiry date Expired.
+    reservation_expiry_interval: float = Field(default=10.0, gt=0, le=3600)
 
     consumer_prefetch: int = Field(default=200, ge=1, le=10000)
     consumer_max_redeliveries: int = Field(default=5, ge=1, le=1000)

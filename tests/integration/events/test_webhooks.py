@@ -13,9 +13,16 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.transactions.reservation_expiry import expire_forever
+from services.transactions.routes import ROUTER
 from services.webhooks import signing
+from shared.bus.topology import upstream_key
+from shared.dispatch import Dispatcher
+from shared.envelope import Envelope, Kind
 from shared.events.outbox import PublicEvent, stage
-from tests.factories import Sql
+from shared.ocpp import OCPP201
+from shared.settings import Settings
+from tests.factories import FakeDelivery, RecordingPublisher, Sql
 
 from .conftest import WebhooksFactory, eventually
 from .receiver import Received, Receiver
@@ -249,3 +256,74 @@ async def test_an_endpoint_failing_in_a_row_is_disabled_with_an_event(
     )
     assert r.status_code == 200 and r.json()["failure_streak"] == 0
     await eventually(lambda: _count(recv, "/down", attempts + 1))
+
+
+async def test_an_expired_reservation_reaches_a_webhook_exactly_once(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    sql: Sql,
+) -> None:
+    recv, base = receiver
+    await _subscribe(client, admin, f"{base}/res", event_types=["reservation.*", "security.*"])
+    await webhooks()
+    cp = f"CP-WH-{uuid.uuid4().hex[:8]}"
+    await sql(
+        "INSERT INTO chargepoint (chargepoint_id, registration_status, ocpp_version)"
+        " VALUES (:cp, 'Accepted', 'ocpp2.0.1')",
+        cp=cp,
+    )
+    await sql(
+        "INSERT INTO reservation (chargepoint_id, connectorid, reservation_id, expiry_date,"
+        " id_tag, status) VALUES (:cp, 1, 4, now() + interval '0.3 second', 'TAG-R', 'Active')",
+        cp=cp,
+    )
+    # Two transactions processes' sweeps (replicas), then the station's own report.
+    settings = Settings(reservation_expiry_interval=0.05)
+    stopping = asyncio.Event()
+    sweeps = [
+        asyncio.create_task(expire_forever(db_sessionmaker, settings, stopping=stopping))
+        for _ in range(2)
+    ]
+    try:
+
+        async def expired() -> bool:
+            rows = await sql(
+                "SELECT status FROM reservation WHERE chargepoint_id = :cp AND reservation_id = 4",
+                cp=cp,
+            )
+            return bool(rows[0]["status"] == "Expired")
+
+        await eventually(expired)
+        report = Envelope(
+            kind=Kind.CALL,
+            action="ReservationStatusUpdate",
+            chargepoint_id=cp,
+            ocpp_version=OCPP201,
+            unique_id=uuid.uuid4().hex,
+            correlation_id=uuid.uuid4().hex,
+            payload={"reservationId": 4, "reservationUpdateStatus": "Expired"},
+        )
+        dispatcher = Dispatcher(
+            router=ROUTER,
+            sessionmaker=db_sessionmaker,
+            settings=settings,
+            publisher=RecordingPublisher(),
+        )
+        await dispatcher([FakeDelivery(report, upstream_key(OCPP201, "ReservationStatusUpdate"))])
+    finally:
+        stopping.set()
+        await asyncio.gather(*sweeps)
+    # A later event of the charge point: delivered in seq order, so once it is in, anything
+    # written before it is too.
+    await _emit(db_sessionmaker, cp, 1)
+
+    async def sentinel_in() -> list[dict[str, Any]] | None:
+        got = [g.event for g in recv.at("/res") if g.event["chargepoint_id"] == cp]
+        return got if any(e["type"] == "security.event" for e in got) else None
+
+    got = await eventually(sentinel_in)
+    assert [e["type"] for e in got] == ["reservation.expired", "security.event"]
+    assert got[0]["data"]["reservation_id"] == 4 and got[0]["data"]["source"] == "csms"

@@ -90,6 +90,14 @@ async def test_station_expires_or_removes_its_reservations(
         cp=cp,
     )
     assert [(e["type"], e["data"], e["id_tag"]) for e in events] == [
-        ("reservation.expired", {"reservation_id": 1, "connector_id": 1, "id_tag": "T"}, "T"),
-        ("reservation.cancelled", {"reservation_id": 2, "connector_id": 1, "id_tag": "T"}, "T"),
+        (
+            "reservation.expired",
+            {"reservation_id": 1, "connector_id": 1, "id_tag": "T", "source": "chargepoint"},
+            "T",
+        ),
+        (
+            "reservation.cancelled",
+            {"reservation_id": 2, "connector_id": 1, "id_tag": "T", "source": "chargepoint"},
+            "T",
+        ),
     ]

@@ -121,6 +121,7 @@ class Settings(BaseSettings):
     webhooks_retry_base: float = Field(default=10.0, gt=0, le=3600)
     webhooks_retry_max_delay: float = Field(default=3600.0, gt=0, le=86400)
     webhooks_retry_window_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    webhooks_dead_letter_retention_days: float = Field(default=30.0, gt=0, le=3650)
     webhooks_disable_after: int = Field(default=50, ge=1, le=100_000)
     webhooks_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
     webhooks_allow_private_targets: bool = False

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.transactions.reservation_expiry import expire_forever
 from services.transactions.routes import ROUTER
 from services.webhooks import signing
+from services.webhooks.delivery import Deliverer
 from shared.bus.topology import upstream_key
 from shared.dispatch import Dispatcher
 from shared.envelope import Envelope, Kind
@@ -24,7 +25,7 @@ from shared.ocpp import OCPP201
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
 
-from .conftest import WebhooksFactory, eventually
+from .conftest import WebhooksFactory, eventually, webhook_settings
 from .receiver import Received, Receiver
 
 pytestmark = pytest.mark.integration
@@ -203,8 +204,13 @@ async def test_redirects_are_not_followed_and_redelivery_sends_the_same_event(
     assert recv.at("/redirected") == []
     before = len(recv.at("/moved"))
     recv.answers["/moved"] = lambda _: _status(200)
+    letters = f"/api/v1/webhooks/{hook['id']}/dead-letters?replayed=false"
+    queued = (await client.get(letters, headers=admin.headers)).json()["items"]
+    assert [x["delivery_id"] for x in queued] == [first["id"]]
     r = await client.post(f"{url}/{first['id']}/redeliver", headers=admin.headers)
     assert r.status_code == 202, r.text
+    # Redelivered from the log: it leaves the dead-letter queue as a replay does.
+    assert (await client.get(letters, headers=admin.headers)).json()["total"] == 0
 
     async def redelivered() -> dict[str, Any] | None:
         items = (await client.get(url, headers=admin.headers)).json()["items"]
@@ -327,3 +333,149 @@ async def test_an_expired_reservation_reaches_a_webhook_exactly_once(
     got = await eventually(sentinel_in)
     assert [e["type"] for e in got] == ["reservation.expired", "security.event"]
     assert got[0]["data"]["reservation_id"] == 4 and got[0]["data"]["source"] == "csms"
+
+
+async def test_dead_deliveries_wait_in_the_dead_letter_queue_until_replayed(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    operator: Actor,
+    driver: Actor,
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    sql: Sql,
+) -> None:
+    recv, base = receiver
+    recv.answers["/dlq"] = lambda _: _status(500)
+    hook = await _subscribe(client, admin, f"{base}/dlq")
+    other = await _subscribe(client, admin, f"{base}/other", active=False)
+    await webhooks(webhooks_retry_window_hours=0.0001)  # dead after ~0.36 s of retries
+    cps = [f"CP-DLQ-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for cp in cps:
+        await _emit(db_sessionmaker, cp, 1)
+    url = f"/api/v1/webhooks/{hook['id']}/dead-letters"
+
+    async def waiting(n: int) -> list[dict[str, Any]] | None:
+        r = await client.get(url, params={"replayed": "false"}, headers=operator.headers)
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items if len(items) == n else None
+
+    letters = await eventually(lambda: waiting(3))
+    assert {x["chargepoint_id"] for x in letters} == set(cps)
+    for x in letters:
+        assert x["last_status_code"] == 500 and x["last_error"] == "HTTP 500"
+        assert x["attempts"] >= 1 and x["replayed_at"] is None and x["replay_count"] == 0
+        assert x["body"]["id"] == x["event_id"] and x["body"]["type"] == "security.event"
+    # The delivery log says dead too; the queue outlives it (a pruned log row is rewritten).
+    log = (
+        await client.get(
+            f"/api/v1/webhooks/{hook['id']}/deliveries",
+            params={"status": "dead"},
+            headers=admin.headers,
+        )
+    ).json()
+    assert log["total"] == 3
+    pruned = next(x for x in letters if x["chargepoint_id"] == cps[0])
+    await sql("DELETE FROM webhook_delivery WHERE id = :id", id=pruned["delivery_id"])
+
+    # Another endpoint's dead letter is not this one's; unknown ids are 404.
+    r = await client.post(
+        f"/api/v1/webhooks/{other['id']}/dead-letters/{letters[0]['id']}/replay",
+        headers=admin.headers,
+    )
+    assert r.status_code == 404
+    assert (await client.get(url, headers=driver.headers)).status_code == 403
+    assert (await client.post(f"{url}/replay", headers=driver.headers)).status_code == 403
+    empty = await client.get(f"/api/v1/webhooks/{other['id']}/dead-letters", headers=admin.headers)
+    assert empty.json()["total"] == 0
+
+    recv.answers["/dlq"] = lambda _: _status(200)
+    before = len(recv.at("/dlq"))
+    single = await client.post(f"{url}/{pruned['id']}/replay", headers=operator.headers)
+    assert single.status_code == 202, single.text
+    assert single.json()["replayed_at"] is not None and single.json()["replay_count"] == 1
+    bulk = await client.post(f"{url}/replay", headers=operator.headers)
+    assert bulk.status_code == 202, bulk.text
+    assert bulk.json() == {"replayed": 2}  # the waiting ones: not the one replayed above
+    await eventually(lambda: _count(recv, "/dlq", before + 3))
+    resent = recv.at("/dlq")[before:]
+    assert sorted(g.event["id"] for g in resent) == sorted(x["event_id"] for x in letters)
+    assert await waiting(0) == []
+
+    async def all_delivered() -> bool:
+        body = (
+            await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=admin.headers)
+        ).json()
+        return body["total"] == 3 and {d["status"] for d in body["items"]} == {"delivered"}
+
+    await eventually(all_delivered)
+    replayed = (await client.get(url, params={"replayed": "true"}, headers=admin.headers)).json()
+    assert replayed["total"] == 3
+    assert {x["replay_count"] for x in replayed["items"]} == {1}
+    # Nothing left to replay.
+    again = await client.post(f"{url}/replay", json={}, headers=admin.headers)
+    assert again.json() == {"replayed": 0}
+
+
+async def test_a_replayed_dead_letter_that_dies_again_waits_again(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    recv, base = receiver
+    recv.answers["/gone"] = lambda _: _status(503)
+    hook = await _subscribe(client, admin, f"{base}/gone")
+    await webhooks(webhooks_retry_window_hours=0.0001)
+    await _emit(db_sessionmaker, f"CP-DLQ-{uuid.uuid4().hex[:8]}", 1)
+    url = f"/api/v1/webhooks/{hook['id']}/dead-letters"
+
+    async def waiting() -> dict[str, Any] | None:
+        items = (await client.get(url, params={"replayed": "false"}, headers=admin.headers)).json()
+        return items["items"][0] if items["total"] == 1 else None
+
+    first = await eventually(waiting)
+    tries = len(recv.at("/gone"))
+    r = await client.post(f"{url}/replay", json={"ids": [first["id"]]}, headers=admin.headers)
+    assert r.json() == {"replayed": 1}
+    await eventually(lambda: _count(recv, "/gone", tries + 1))  # sent again, fails again
+
+    async def dead_again() -> dict[str, Any] | None:
+        found = await waiting()
+        return found if found is not None and found["dead_at"] > first["dead_at"] else None
+
+    second = await eventually(dead_again)
+    assert second["id"] == first["id"] and second["replay_count"] == 1
+    assert second["event_id"] == first["event_id"]
+
+
+async def test_prune_keeps_waiting_dead_letters_for_their_own_retention(
+    client: httpx.AsyncClient,
+    admin: Actor,
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    sql: Sql,
+) -> None:
+    hook = await _subscribe(client, admin, "http://127.0.0.1:9/never")
+    rows = {
+        "waiting_old": ("now() - interval '100 hours'", None),  # past the event retention only
+        "waiting_too_old": ("now() - interval '31 days'", None),
+        "replayed_old": ("now() - interval '100 hours'", "now() - interval '80 hours'"),
+        "replayed_new": ("now() - interval '100 hours'", "now() - interval '1 hour'"),
+    }
+    for name, (dead_at, replayed_at) in rows.items():
+        await sql(
+            "INSERT INTO webhook_dead_letter (endpoint_id, delivery_id, event_id, event_type,"
+            " lane, seq, body, attempts, last_error, dead_at, replayed_at) VALUES (:e,"
+            " gen_random_uuid(), gen_random_uuid(), 'security.event', '', 1, '{}', 3, :n,"
+            f" {dead_at}, {replayed_at or 'NULL'})",
+            e=hook["id"],
+            n=name,
+        )
+    deliverer = Deliverer(db_sessionmaker, webhook_settings("amqp://unused"))
+    await deliverer.prune()
+    left = await sql(
+        "SELECT last_error FROM webhook_dead_letter WHERE endpoint_id = :e", e=hook["id"]
+    )
+    assert sorted(r["last_error"] for r in left) == ["replayed_new", "waiting_old"]

@@ -1,5 +1,5 @@
 """Fixtures of the event tests: the API fixtures (tests/integration/api), a webhooks service
-in this process, a real HTTP receiver, and `eventually`."""
+in this process, a real HTTP receiver (waiting: tests/patience.eventually)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ from tests.integration.api.conftest import (  # noqa: F401 - fixtures
     operator,
     user_password_hash,
 )
-from tests.patience import PATIENCE
 
 from .receiver import Receiver, serve
 
@@ -48,16 +47,6 @@ def api_settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 WebhooksFactory = Callable[..., Awaitable[ServiceContext]]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy (its value), up to PATIENCE."""
-    async with asyncio.timeout(PATIENCE):
-        while True:
-            value = await check()
-            if value:
-                return value
-            await asyncio.sleep(0.05)
 
 
 def webhook_settings(amqp_url: str, **overrides: Any) -> Settings:

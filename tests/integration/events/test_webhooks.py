@@ -24,8 +24,9 @@ from shared.events.outbox import PublicEvent, stage
 from shared.ocpp import OCPP201
 from shared.settings import Settings
 from tests.factories import FakeDelivery, RecordingPublisher, Sql
+from tests.patience import eventually
 
-from .conftest import WebhooksFactory, eventually, webhook_settings
+from .conftest import WebhooksFactory, webhook_settings
 from .receiver import Received, Receiver
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.bus.topology import WEBHOOKS_QUEUE
 from shared.events.outbox import PublicEvent, stage
 from tests.factories import Sql
+from tests.patience import eventually
 
-from .conftest import eventually
 from .receiver import Received, Receiver
 
 pytestmark = pytest.mark.integration

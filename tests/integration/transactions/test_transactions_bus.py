@@ -22,7 +22,7 @@ from shared.service import ServiceContext
 from shared.settings import Settings
 from tests.factories import Sql
 from tests.fixtures.bus import BusFactory
-from tests.patience import PATIENCE, wait_for_async
+from tests.patience import PATIENCE, eventually
 
 from .helpers import call
 
@@ -143,5 +143,5 @@ async def test_a_meter_values_resent_through_the_broker_is_one_event(
     async def two() -> bool:
         return len(await events()) >= 2
 
-    await wait_for_async(two, True)
+    await eventually(two)
     assert [e["data"]["meter_wh"] for e in await events()] == [100, 150]

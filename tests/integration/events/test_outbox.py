@@ -101,15 +101,6 @@ async def test_a_rolled_back_batch_leaves_no_event(
 ) -> None:
     cp = new_cp()
 
-    async def refuse_after_emit(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
-        emit_public(
-            ctx,
-            "authorization.refused",
-            {"id_tag": "T", "status": "Invalid", "action": "Authorize"},
-            cp,
-        )
-        raise RuntimeError("the change fails")
-
     async def accept(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
         emit_public(
             ctx,
@@ -117,6 +108,10 @@ async def test_a_rolled_back_batch_leaves_no_event(
             {"id_tag": "T", "status": "Invalid", "action": "Authorize"},
             cp,
         )
+
+    async def refuse_after_emit(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
+        await accept(ctx, env, req)
+        raise RuntimeError("the change fails")
 
     router = Router(
         [

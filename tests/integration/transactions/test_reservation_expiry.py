@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.transactions.reservation_expiry import expire_due
 from services.transactions.routes import ROUTER
-from shared.bus.topology import upstream_key
 from shared.dispatch import Dispatcher
-from shared.envelope import Envelope, Kind
 from shared.ocpp import OCPP16, OCPP201, format_datetime
 from shared.settings import Settings
-from tests.factories import FakeDelivery, RecordingPublisher, Sql
+from tests.factories import FakeDelivery, RecordingPublisher, Sql, delivery
+
+from .helpers import call
 
 pytestmark = pytest.mark.integration
 
@@ -63,16 +63,7 @@ async def _events(sql: Sql, cp: str) -> list[tuple[str, dict[str, object]]]:
 
 
 def _call(cp: str, version: str, action: str, payload: dict[str, object]) -> FakeDelivery:
-    env = Envelope(
-        kind=Kind.CALL,
-        action=action,
-        chargepoint_id=cp,
-        ocpp_version=version,
-        unique_id=uuid.uuid4().hex,
-        correlation_id=uuid.uuid4().hex,
-        payload=payload,
-    )
-    return FakeDelivery(env, upstream_key(version, action))
+    return delivery(call(action, payload, chargepoint_id=cp, ocpp_version=version))
 
 
 def _dispatcher(sessionmaker: async_sessionmaker[AsyncSession]) -> Dispatcher:

@@ -4,7 +4,6 @@ authorization.refused, transaction.started / updated (throttled, energy so far) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,12 +11,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.transactions.command_effects import cancel_reservation, reserve_now
-from services.transactions.routes import ROUTER
 from shared.bus.topology import EVENTS
 from shared.dispatch import Dispatcher, HandlerContext, Route, Router
 from shared.envelope import Envelope, Kind
 from shared.events.outbox import THROTTLE_MEMORY
-from shared.messagelog import log_call_and_answer
 from shared.messages import Message
 from shared.settings import Settings
 from tests.factories import RecordingPublisher, Run, Sql, delivery
@@ -135,23 +132,11 @@ async def _meter_events(sql: Sql) -> list[tuple[str, Any]]:
 
 
 @pytest.fixture
-def unthrottled(
-    db_sessionmaker: async_sessionmaker[AsyncSession], publisher: RecordingPublisher
-) -> Run:
-    """The transactions routes with the throttles off: every stored reading is an event."""
+def unthrottled(dispatcher: Dispatcher, run: Run) -> Run:
+    """`run` with the throttles off: every stored reading is an event."""
     THROTTLE_MEMORY.last.clear()
-    dispatcher = Dispatcher(
-        router=ROUTER,
-        sessionmaker=db_sessionmaker,
-        settings=Settings(events_update_interval=0, events_meter_values_interval=0),
-        publisher=publisher,
-        log_writer=log_call_and_answer,
-    )
-
-    async def go(envelopes: Sequence[Envelope]) -> list[Any]:
-        return await dispatcher([delivery(e) for e in envelopes])
-
-    return go
+    dispatcher.settings = Settings(events_update_interval=0, events_meter_values_interval=0)
+    return run
 
 
 async def test_a_resent_meter_values_is_not_a_second_event(

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     # connector reported Available may hold an open transaction before it is closed Stale.
     default_max_active_transactions: int | None = Field(default=None, ge=1, le=1000)
     stale_transaction_grace: float = Field(default=120.0, ge=0, le=86400)
+    # Seconds between two sweeps that mark reservations past their expiry date Expired.
+    reservation_expiry_interval: float = Field(default=10.0, gt=0, le=3600)
 
     consumer_prefetch: int = Field(default=200, ge=1, le=10000)
     consumer_max_redeliveries: int = Field(default=5, ge=1, le=1000)
@@ -119,6 +121,7 @@ class Settings(BaseSettings):
     webhooks_retry_base: float = Field(default=10.0, gt=0, le=3600)
     webhooks_retry_max_delay: float = Field(default=3600.0, gt=0, le=86400)
     webhooks_retry_window_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    webhooks_dead_letter_retention_days: float = Field(default=30.0, gt=0, le=3650)
     webhooks_disable_after: int = Field(default=50, ge=1, le=100_000)
     webhooks_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
     webhooks_allow_private_targets: bool = False

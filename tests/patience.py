@@ -10,20 +10,38 @@ timeout under test a short value of its own.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 PATIENCE = 60.0
 """Seconds a test waits for a condition, an answer or a process before it fails."""
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    """Poll `condition` until it holds; AssertionError after `timeout` seconds."""
+async def eventually(
+    check: Callable[[], Any], timeout: float = PATIENCE, what: str = "condition"
+) -> Any:
+    """Poll `check` (a plain function, or one returning an awaitable: a coroutine function)
+    until it returns something truthy, and return that value; AssertionError after `timeout`
+    seconds, naming the last value seen. The one polling helper of the tests."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not condition():
+    while True:
+        value = check()
+        asynchronous = inspect.isawaitable(value)
+        if asynchronous:
+            value = await value
+        if value:
+            return value
         if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
+            raise AssertionError(f"{what} not met within {timeout}s (last: {value!r})")
+        # An awaited check is usually a query or a request: poll those less often.
+        await asyncio.sleep(0.05 if asynchronous else 0.02)
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = PATIENCE) -> None:
+    """Poll `condition` until it holds; AssertionError after `timeout` seconds."""
+    await eventually(condition, timeout)
 
 
 async def wait_for_async(

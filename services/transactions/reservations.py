@@ -1,6 +1,7 @@
 """The end of an Active reservation: used by a starting transaction (1.6 StartTransaction, 2.0.1
 TransactionEvent), cancelled (CancelReservation, 2.0.1 ReservationStatusUpdate Removed) or
-expired (2.0.1 ReservationStatusUpdate Expired), each with its public event."""
+expired (2.0.1 ReservationStatusUpdate Expired; the CSMS's own sweep of both versions is
+reservation_expiry.py), each with its public event."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ async def end_reservation(
     status: str,
     event_type: str,
     transaction_id: int | None = None,
+    source: str | None = None,
 ) -> bool:
     """The charge point's Active reservation `reservation_id` gets `status` (`Used`: by
-    `transaction_id`), with the public event `event_type` written in the same transaction.
-    False if it has no Active reservation with that id (one already ended keeps its state)."""
+    `transaction_id`), with the public event `event_type` written in the same transaction
+    (`source`: who ended it, when the station did it itself). False if it has no Active
+    reservation with that id (one already ended, e.g. expired by the CSMS's sweep
+    reservation_expiry.py, keeps its state and gets no second event)."""
     r = RESERVATION.c
     values: dict[str, object] = {"status": status, "updated_at": ctx.now}
     if transaction_id is not None:
@@ -52,6 +56,8 @@ async def end_reservation(
     }
     if transaction_id is not None:
         data["transaction_id"] = transaction_id
+    if source is not None:
+        data["source"] = source
     emit_public(ctx, event_type, data, chargepoint_id, id_tag=ended.id_tag)
     return True
 

@@ -9,7 +9,9 @@ and nobody else's. The result is written back:
 - 2xx: `delivered`; the endpoint's failure streak is reset;
 - anything else (other status, redirect, timeout, connection error, refused target): the next
   attempt after `retry_base * 2^(attempts-1)` (at most `retry_max_delay`), or `dead` once the
-  delivery is older than the retry window; the endpoint's streak grows, and at
+  delivery is older than the retry window, and then also put in the endpoint's dead-letter
+  queue (`webhook_dead_letter`, same transaction; listed and replayed through the API,
+  services/api/webhooks); the endpoint's streak grows, and at
   `CSMS_WEBHOOKS_DISABLE_AFTER` the endpoint is disabled with a `webhook.disabled` event.
 
 A process killed mid-delivery leaves a leased row: it is sent again when the lease ends
@@ -30,13 +32,14 @@ from typing import Any, Final
 import httpx
 import orjson
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from services.webhooks import signing
 from services.webhooks.ssrf import TargetRefused, check_target
-from shared.db.models import WebhookDelivery, WebhookEndpoint
+from shared.db.models import WebhookDeadLetter, WebhookDelivery, WebhookEndpoint
 from shared.envelope import utcnow
 from shared.events.outbox import PublicEvent, stage
 from shared.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_SECONDS
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 
 ENDPOINT: Table = WebhookEndpoint.__table__  # type: ignore[assignment]
 DELIVERY: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+DEAD_LETTER: Table = WebhookDeadLetter.__table__  # type: ignore[assignment]
 
 LEASE_MARGIN: Final = 5.0
 """A lease lasts twice the delivery timeout and this many seconds: a process that died
@@ -122,10 +126,20 @@ class Deliverer:
         await self.close()
 
     async def prune(self) -> int:
-        """Delete delivered and dead deliveries older than the event retention; how many."""
-        d = DELIVERY.c
+        """Delete delivered and dead deliveries older than the event retention, and dead
+        letters replayed that long ago or waiting longer than their own retention; how many."""
+        q = DEAD_LETTER.c
         keep = timedelta(hours=self.settings.events_retention_hours)
-        total = 0
+        waiting = timedelta(days=self.settings.webhooks_dead_letter_retention_days)
+        async with self.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                delete(DEAD_LETTER).where(
+                    (q.replayed_at < func.now() - keep)
+                    | (q.replayed_at.is_(None) & (q.dead_at < func.now() - waiting))
+                )
+            )
+        d = DELIVERY.c
+        total = int(getattr(result, "rowcount", 0) or 0)
         while True:
             async with self.sessionmaker() as session, session.begin():
                 old = (
@@ -164,6 +178,8 @@ class Deliverer:
                         d.endpoint_id,
                         d.event_id,
                         d.event_type,
+                        d.lane,
+                        d.seq,
                         d.body,
                         d.attempts,
                         d.next_attempt_at,
@@ -295,6 +311,7 @@ class Deliverer:
         now = utcnow()
         window = timedelta(hours=self.settings.webhooks_retry_window_hours)
         rows: list[dict[str, Any]] = []
+        dead: list[dict[str, Any]] = []
         streaks: dict[uuid.UUID, tuple[bool, int]] = {}
         for row, outcome in done:
             attempts = int(row.attempts) + 1
@@ -303,6 +320,7 @@ class Deliverer:
                 status, delivered_at = "delivered", now
             elif now - _aware(row.created_at) >= window:
                 status = "dead"
+                dead.append(dead_letter(row, outcome, attempts, now))
                 log.warning(
                     "webhook delivery %s dead after %d attempts: %s",
                     row.id,
@@ -345,6 +363,7 @@ class Deliverer:
                 params,
                 execution_options={"synchronize_session": False},
             )
+            await queue_dead_letters(session, dead)
             for endpoint_id in sorted(streaks):
                 reset, failures = streaks[endpoint_id]
                 await self.count_failures(session, endpoint_id, reset, failures, now)
@@ -402,6 +421,61 @@ class Deliverer:
             ],
         )
         log.warning("webhook %s (%s) disabled: %s", endpoint_id, found.url, reason)
+
+
+def dead_letter(row: Any, outcome: Outcome, attempts: int, now: datetime) -> dict[str, Any]:
+    """The dead-letter row of a delivery whose last attempt failed after its retry window."""
+    return {
+        "endpoint_id": row.endpoint_id,
+        "delivery_id": row.id,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "lane": row.lane,
+        "seq": row.seq,
+        "body": row.body,
+        "attempts": attempts,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error,
+        "dead_at": now,
+    }
+
+
+async def queue_dead_letters(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Put dead deliveries in their endpoints' dead-letter queues, in the transaction that
+    marks them dead; an event replayed before and dead again waits again (one row)."""
+    if not rows:
+        return
+    # An endpoint deleted meanwhile takes its deliveries with it (no row to queue); the
+    # others are held (FOR KEY SHARE) until the rows are in.
+    alive = set(
+        (
+            await session.execute(
+                select(ENDPOINT.c.id)
+                .where(ENDPOINT.c.id.in_({r["endpoint_id"] for r in rows}))
+                .order_by(ENDPOINT.c.id)
+                .with_for_update(key_share=True, read=True)
+            )
+        ).scalars()
+    )
+    rows = [r for r in rows if r["endpoint_id"] in alive]
+    if not rows:
+        return
+    stmt = pg_insert(DEAD_LETTER)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["endpoint_id", "event_id"],
+            set_={
+                "delivery_id": stmt.excluded.delivery_id,
+                "body": stmt.excluded.body,
+                "attempts": stmt.excluded.attempts,
+                "last_status_code": stmt.excluded.last_status_code,
+                "last_error": stmt.excluded.last_error,
+                "dead_at": stmt.excluded.dead_at,
+                "replayed_at": None,
+            },
+        ),
+        rows,
+    )
 
 
 def _aware(value: datetime) -> datetime:

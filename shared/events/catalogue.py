@@ -144,6 +144,11 @@ class ReservationData(EventData):
     id_tag: str | None = None
     expiry_date: str | None = None
     transaction_id: int | None = None
+    source: str | None = Field(
+        None,
+        description="reservation.expired / cancelled: csms (the expiry date was reached: the "
+        "CSMS's sweep) or chargepoint (a 2.0.1 ReservationStatusUpdate); absent otherwise.",
+    )
 
 
 class CommandCompletedData(EventData):
@@ -334,8 +339,16 @@ CATALOGUE: Final[dict[str, EventType]] = {
         _t(
             "reservation.expired",
             ReservationData,
-            "A 2.0.1 station reported that a reservation expired (ReservationStatusUpdate).",
-            {"reservation_id": 7, "connector_id": 1, "id_tag": "TAG1"},
+            "A reservation reached its expiry date (the CSMS marks it, 1.6 and 2.0.1: `source` "
+            "csms), or a 2.0.1 station reported it first (ReservationStatusUpdate: `source` "
+            "chargepoint); once per reservation.",
+            {
+                "reservation_id": 7,
+                "connector_id": 1,
+                "id_tag": "TAG1",
+                "expiry_date": "2026-11-30T12:00:00Z",
+                "source": "csms",
+            },
         ),
         _t(
             "command.completed",

@@ -12,7 +12,10 @@
 3. The stream (`GET /api/v1/events/stream`) reads the table itself (shared/events/store.py).
 
 Throttled types (transaction.updated, meter_values) keep their last write time per key in
-`event_throttle` (and in memory, to skip the look-up while the interval runs).
+`event_throttle` (and in memory, to skip the look-up while the interval runs). They report
+meter readings, which are stored idempotently (`meter_value` is unique on the readings'
+content key, services/transactions/tables.reading_key): a reading resent by its charge point
+is not stored again, and its event is not written again either (`PublicEvent.reading_key`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -72,6 +75,10 @@ class PublicEvent:
     """The id tag the event concerns (transactions, reservations): drivers see only theirs."""
     throttle_key: str | None = None
     """Set for throttled types: at most one event per key per the type's interval."""
+    reading_key: str | None = None
+    """Set for events about meter readings: the `meter_value.message_id` of the readings.
+    Written only if this transaction stored them (`_only_new_readings`): a resent
+    MeterValues or a retried TransactionEvent stores nothing and gets no second event."""
 
 
 def throttle_interval(event_type: str, settings: Settings) -> float:
@@ -100,14 +107,58 @@ class Throttle:
 
 THROTTLE_MEMORY: Final = Throttle()
 
+NEW_READINGS = text(
+    """
+    SELECT DISTINCT message_id FROM meter_value
+    WHERE message_id = ANY(CAST(:keys AS text[])) AND xmin = pg_current_xact_id()::xid
+    """
+)
+"""The reading keys whose rows this transaction inserted: a row's `xmin` is the id of the
+transaction that wrote it (meter_value rows are never updated, and the batch's rows are
+inserted outside any savepoint); one that was there already (ON CONFLICT DO NOTHING) has an
+older one. Read through the unique (message_id, seq) index."""
+
+
+def _due(ev: PublicEvent, settings: Settings | None, clock: float) -> bool:
+    """Whether the in-process throttle memory lets `ev` through (unthrottled ones: yes)."""
+    if settings is None or ev.throttle_key is None:
+        return True
+    key = f"{ev.type}:{ev.throttle_key}"
+    return THROTTLE_MEMORY.maybe_due(key, throttle_interval(ev.type, settings), clock)
+
+
+async def _only_new_readings(
+    session: AsyncSession, events: Sequence[PublicEvent], settings: Settings | None, clock: float
+) -> list[PublicEvent]:
+    """`events` without those about readings this transaction did not store (a resend, a
+    retry, a redelivery: stored before), and with one event per type and stored reading.
+    Called after the batch's rows are written; one look-up, only when such an event would
+    pass the throttle memory (the others are dropped by the throttle anyway)."""
+    keys = sorted({ev.reading_key for ev in events if ev.reading_key and _due(ev, settings, clock)})
+    if not keys:
+        return [ev for ev in events if ev.reading_key is None]
+    fresh = set((await session.execute(NEW_READINGS, {"keys": keys})).scalars())
+    seen: set[tuple[str, str]] = set()
+    out: list[PublicEvent] = []
+    for ev in events:
+        if ev.reading_key is not None:
+            if ev.reading_key not in fresh or (ev.type, ev.reading_key) in seen:
+                continue
+            seen.add((ev.type, ev.reading_key))
+        out.append(ev)
+    return out
+
 
 async def _pass_throttle(
-    session: AsyncSession, events: Sequence[PublicEvent], settings: Settings, now: datetime
+    session: AsyncSession,
+    events: Sequence[PublicEvent],
+    settings: Settings,
+    now: datetime,
+    clock: float,
 ) -> list[PublicEvent]:
     """The events to write: unthrottled ones, and per due throttle key its last event."""
     latest: dict[str, PublicEvent] = {}
     kept: list[PublicEvent | str] = []
-    clock = time.monotonic()
     for ev in events:
         if ev.throttle_key is None:
             kept.append(ev)
@@ -193,8 +244,11 @@ async def stage(
     if not events:
         return []
     at = now or utcnow()
+    clock = time.monotonic()
+    if any(ev.reading_key is not None for ev in events):
+        events = await _only_new_readings(session, events, settings, clock)
     if settings is not None:
-        events = await _pass_throttle(session, events, settings, at)
+        events = await _pass_throttle(session, events, settings, at, clock)
     if not events:
         return []
     events = await _enrich(session, events)

@@ -36,9 +36,15 @@ def public_envelope(
     *,
     id_tag: str | None = None,
     throttle_key: str | None = None,
+    reading_key: str | None = None,
 ) -> Envelope:
     """The internal carrier of a public event (see `emit_public`)."""
-    payload = {"data": data, "id_tag": id_tag, "throttle_key": throttle_key}
+    payload = {
+        "data": data,
+        "id_tag": id_tag,
+        "throttle_key": throttle_key,
+        "reading_key": reading_key,
+    }
     return event(PUBLIC_PREFIX + event_type, payload, chargepoint_id)
 
 
@@ -50,10 +56,17 @@ def emit_public(
     *,
     id_tag: str | None = None,
     throttle_key: str | None = None,
+    reading_key: str | None = None,
 ) -> None:
-    """Have the batch write public event `event_type` to the outbox with its change."""
+    """Have the batch write public event `event_type` to the outbox with its change
+    (`reading_key`: only if the batch stored those readings, PublicEvent.reading_key)."""
     carrier = public_envelope(
-        event_type, data, chargepoint_id, id_tag=id_tag, throttle_key=throttle_key
+        event_type,
+        data,
+        chargepoint_id,
+        id_tag=id_tag,
+        throttle_key=throttle_key,
+        reading_key=reading_key,
     )
     ctx.events.append(carrier)
 
@@ -66,12 +79,15 @@ def emit_meter_values(
     connector_id: int | None,
     samples: int,
     latest: tuple[datetime, Decimal] | None,
+    reading_key: str,
     remote_transaction_id: str | None = None,
 ) -> None:
     """The public events of one message's meter values (both throttled): `transaction.updated`
     (the energy so far) when the values belong to a transaction and hold a total register
     reading, and `meter_values` (opt-in). No internal event carries them: nothing but the
-    outbox reads meter values. `latest`: the newest total register reading (time, Wh)."""
+    outbox reads meter values. `latest`: the newest total register reading (time, Wh).
+    `reading_key`: the `meter_value.message_id` the values are stored under; the events are
+    written only if this batch stored them (a resent or retried message: no second event)."""
     meter_wh = wh_number(latest[1]) if latest is not None else None
     timestamp = format_datetime(latest[0]) if latest is not None else None
     if transaction_id is not None and meter_wh is not None:
@@ -83,7 +99,14 @@ def emit_meter_values(
             "timestamp": timestamp,
         }
         key = f"{chargepoint_id}:{transaction_id}"
-        emit_public(ctx, "transaction.updated", updated, chargepoint_id, throttle_key=key)
+        emit_public(
+            ctx,
+            "transaction.updated",
+            updated,
+            chargepoint_id,
+            throttle_key=key,
+            reading_key=reading_key,
+        )
     data = {
         "transaction_id": transaction_id,
         "connector_id": connector_id,
@@ -92,7 +115,9 @@ def emit_meter_values(
         "timestamp": timestamp,
     }
     key = f"{chargepoint_id}:{connector_id}"
-    emit_public(ctx, "meter_values", data, chargepoint_id, throttle_key=key)
+    emit_public(
+        ctx, "meter_values", data, chargepoint_id, throttle_key=key, reading_key=reading_key
+    )
 
 
 def refused_event(ctx: Emitter, env: Envelope, id_tag: str, status: str) -> None:
@@ -123,6 +148,7 @@ def split(events: Sequence[Envelope]) -> tuple[list[Envelope], list[PublicEvent]
                     chargepoint_id=env.chargepoint_id,
                     id_tag=env.payload.get("id_tag"),
                     throttle_key=env.payload.get("throttle_key"),
+                    reading_key=env.payload.get("reading_key"),
                 )
             )
             continue

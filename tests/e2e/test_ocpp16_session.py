@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack
 from tests.e2e.ocpp16_client import connected, now
-from tests.patience import PATIENCE
+from tests.patience import PATIENCE, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -39,16 +38,6 @@ async def eventually(
             return value
         await asyncio.sleep(0.05)
     raise AssertionError(f"{sql!r} = {value!r}, expected {expected!r}")
-
-
-async def poll(check: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    """Wait until `check()` holds (the deadline only detects a failure)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met")
-        await asyncio.sleep(0.02)
 
 
 async def add_tag(
@@ -231,7 +220,7 @@ async def test_killed_service_loses_and_doubles_nothing(
 
         sender = asyncio.create_task(stream())
         # Kill it mid-stream: once some values are through, however long that takes.
-        await poll(lambda: answered >= 30 or sender.done())
+        await wait_for(lambda: answered >= 30 or sender.done())
         await stack.kill("transactions")
         await sender
         await stack.start("transactions")

@@ -9,10 +9,13 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
 from services.api.deps import OperatorUser, SessionDep, SettingsDep
-from services.api.errors import error_responses
+from services.api.errors import NotFound, error_responses
 from services.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.api.webhooks import service
 from services.api.webhooks.schemas import (
+    DeadLetterRead,
+    DeadLetterReplay,
+    DeadLetterReplayed,
     DeliveryRead,
     WebhookCreate,
     WebhookCreated,
@@ -129,3 +132,70 @@ async def redeliver(
         session=session, webhook_id=webhook_id, delivery_id=delivery_id
     )
     return DeliveryRead.model_validate(delivery)
+
+
+@router.get(
+    "/{webhook_id}/dead-letters",
+    response_model=Page[DeadLetterRead],
+    responses=error_responses(401, 403, 404, 422),
+)
+async def list_dead_letters(
+    _: OperatorUser,
+    session: SessionDep,
+    webhook_id: uuid.UUID,
+    replayed: Annotated[
+        bool | None,
+        Query(description="false: the queue (still waiting); true: replayed; omitted: both."),
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> Page[DeadLetterRead]:
+    """The endpoint's dead-letter queue, newest first: deliveries given up after their retry
+    window (CSMS_WEBHOOKS_RETRY_WINDOW_HOURS), kept until replayed."""
+    rows, total = await service.dead_letters(
+        session=session, webhook_id=webhook_id, replayed=replayed, limit=limit, offset=offset
+    )
+    return Page[DeadLetterRead](
+        items=[DeadLetterRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post(
+    "/{webhook_id}/dead-letters/replay",
+    response_model=DeadLetterReplayed,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def replay_dead_letters(
+    _: OperatorUser,
+    session: SessionDep,
+    webhook_id: uuid.UUID,
+    body: DeadLetterReplay | None = None,
+) -> DeadLetterReplayed:
+    """Replay dead letters in bulk (the given ids, or every waiting one): each is delivered
+    again with the same event id, in order per charge point, with a new retry window."""
+    ids = body.ids if body is not None else None
+    replayed = await service.replay(session=session, webhook_id=webhook_id, ids=ids)
+    return DeadLetterReplayed(replayed=len(replayed))
+
+
+@router.post(
+    "/{webhook_id}/dead-letters/{dead_letter_id}/replay",
+    response_model=DeadLetterRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def replay_dead_letter(
+    _: OperatorUser, session: SessionDep, webhook_id: uuid.UUID, dead_letter_id: uuid.UUID
+) -> DeadLetterRead:
+    """Replay one dead letter (a replayed one again too): delivered again, same event id."""
+    replayed = await service.replay(session=session, webhook_id=webhook_id, ids=[dead_letter_id])
+    if not replayed:
+        raise NotFound("dead letter", dead_letter_id)
+    letter = await service.get_dead_letter(
+        session=session, webhook_id=webhook_id, dead_letter_id=dead_letter_id
+    )
+    return DeadLetterRead.model_validate(letter)

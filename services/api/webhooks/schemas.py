@@ -120,3 +120,45 @@ class DeliveryRead(ReadModel):
     @classmethod
     def _lane(cls, value: Any) -> Any:
         return value or None
+
+
+class DeadLetterRead(ReadModel):
+    """A delivery that stayed undelivered through its retry window, waiting for a replay."""
+
+    id: UUID
+    endpoint_id: UUID
+    delivery_id: UUID = Field(description="The delivery log row that died (pruned later).")
+    event_id: UUID
+    event_type: str
+    chargepoint_id: str | None = Field(validation_alias="lane")
+    seq: int
+    attempts: int = Field(description="Attempts made before it was given up.")
+    last_status_code: int | None
+    last_error: str | None
+    dead_at: UtcDateTime
+    replayed_at: UtcDateTime | None = Field(
+        description="When it was last replayed (null: waiting in the queue)."
+    )
+    replay_count: int
+    body: dict[str, Any] = Field(description="The event.")
+
+    @field_validator("chargepoint_id", mode="before")
+    @classmethod
+    def _lane(cls, value: Any) -> Any:
+        return value or None
+
+
+class DeadLetterReplay(ApiModel):
+    """Which dead letters to replay: the given ones, or every one still waiting."""
+
+    ids: Annotated[list[UUID], Field(max_length=1000)] | None = Field(
+        None,
+        description="Dead letters of this endpoint to replay (replayed ones too); omitted: "
+        "every waiting one.",
+    )
+
+
+class DeadLetterReplayed(ReadModel):
+    """How many dead letters went back to the delivery queue."""
+
+    replayed: int

@@ -1,4 +1,5 @@
-"""Webhook endpoints: create (secret once), list, change, delete; deliveries, redelivery."""
+"""Webhook endpoints: create (secret once), list, change, delete; deliveries, redelivery;
+the dead-letter queue and its replay."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.errors import NotFound, Unprocessable
 from services.api.webhooks.schemas import WebhookCreate, WebhookUpdate
 from services.webhooks.signing import new_secret
 from services.webhooks.ssrf import TargetRefused, check_target
-from shared.db.models import WebhookDelivery, WebhookEndpoint
+from shared.db.models import WebhookDeadLetter, WebhookDelivery, WebhookEndpoint
 from shared.settings import Settings
 
 
@@ -133,17 +135,105 @@ async def redeliver(
     """Send a delivery again (pending now, whatever its state); the same event id."""
     await get(session=session, webhook_id=webhook_id)
     d = WebhookDelivery
-    found = await session.scalar(
+    event_id = await session.scalar(
         update(d)
         .where(d.id == delivery_id, d.endpoint_id == webhook_id)
         .values(
             status="pending", next_attempt_at=func.now(), lease_until=None, created_at=func.now()
         )
-        .returning(d.id)
+        .returning(d.event_id)
     )
-    if found is None:
+    if event_id is None:
         raise NotFound("delivery", delivery_id)
+    q = WebhookDeadLetter
+    await session.execute(  # a dead one leaves the dead-letter queue
+        update(q)
+        .where(q.endpoint_id == webhook_id, q.event_id == event_id, q.replayed_at.is_(None))
+        .values(replayed_at=func.now(), replay_count=q.replay_count + 1)
+    )
     await session.commit()
     delivery = await session.get(WebhookDelivery, delivery_id, populate_existing=True)
     assert delivery is not None
     return delivery
+
+
+async def dead_letters(
+    *,
+    session: AsyncSession,
+    webhook_id: uuid.UUID,
+    replayed: bool | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[WebhookDeadLetter], int]:
+    """An endpoint's dead letters, newest first (`replayed` False: those still waiting)."""
+    await get(session=session, webhook_id=webhook_id)
+    q = WebhookDeadLetter
+    where = [q.endpoint_id == webhook_id]
+    if replayed is not None:
+        where.append(q.replayed_at.is_not(None) if replayed else q.replayed_at.is_(None))
+    total = int(await session.scalar(select(func.count()).select_from(q).where(*where)) or 0)
+    rows = (
+        await session.scalars(
+            select(q)
+            .where(*where)
+            .order_by(q.dead_at.desc(), q.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    return list(rows), total
+
+
+async def replay(
+    *, session: AsyncSession, webhook_id: uuid.UUID, ids: list[uuid.UUID] | None
+) -> list[uuid.UUID]:
+    """Put dead letters back in the delivery queue (the given ones, or every waiting one):
+    their delivery is pending again now, with the same event id and a new retry window (a
+    delivery log row pruned since is written again); the ids of those replayed."""
+    await get(session=session, webhook_id=webhook_id)
+    q = WebhookDeadLetter
+    where = [q.endpoint_id == webhook_id]
+    where.append(q.replayed_at.is_(None) if ids is None else q.id.in_(ids))
+    marked = list(
+        (
+            await session.execute(
+                update(q)
+                .where(*where)
+                .values(replayed_at=func.now(), replay_count=q.replay_count + 1)
+                .returning(q.id)
+            )
+        ).scalars()
+    )
+    if not marked:
+        return []
+    d = WebhookDelivery
+    columns = ["endpoint_id", "event_id", "event_type", "lane", "seq", "body", "attempts"]
+    source = select(
+        q.endpoint_id, q.event_id, q.event_type, q.lane, q.seq, q.body, q.attempts
+    ).where(q.id.in_(marked))
+    stmt = pg_insert(d).from_select(columns, source)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["endpoint_id", "event_id"],
+            set_={
+                "status": "pending",
+                "next_attempt_at": func.now(),
+                "lease_until": None,
+                "created_at": func.now(),
+            },
+            # One in flight or waiting for its retry is left alone (it is being sent).
+            where=d.status != "pending",
+        )
+    )
+    await session.commit()
+    return marked
+
+
+async def get_dead_letter(
+    *, session: AsyncSession, webhook_id: uuid.UUID, dead_letter_id: uuid.UUID
+) -> WebhookDeadLetter:
+    """One dead letter of the endpoint; 404 when unknown."""
+    found = await session.get(WebhookDeadLetter, dead_letter_id, populate_existing=True)
+    if found is None or found.endpoint_id != webhook_id:
+        raise NotFound("dead letter", dead_letter_id)
+    return found

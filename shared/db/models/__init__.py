@@ -14,6 +14,7 @@ from shared.db.models.events import (
     EventOutbox,
     EventSequence,
     EventThrottle,
+    WebhookDeadLetter,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "StatusNotification",
     "Transaction",
     "User",
+    "WebhookDeadLetter",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -161,3 +161,36 @@ class WebhookDelivery(Base):
     last_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class WebhookDeadLetter(Base):
+    """A delivery that stayed undelivered through its whole retry window: the endpoint's
+    dead-letter queue, kept apart from the delivery log (which is pruned after the event
+    retention) until an operator replays it or CSMS_WEBHOOKS_DEAD_LETTER_RETENTION_DAYS pass.
+
+    One row per endpoint and event: a replayed event that dies again is queued again.
+    """
+
+    __tablename__ = "webhook_dead_letter"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index(None, "endpoint_id", "dead_at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(
+        primary_key=True, default=uuid4, server_default=func.gen_random_uuid()
+    )
+    endpoint_id: Mapped[UUID] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="CASCADE"))
+    delivery_id: Mapped[UUID]
+    """The delivery log row that died (may be pruned since)."""
+    event_id: Mapped[UUID]
+    event_type: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str] = mapped_column(String(255))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    replayed_at: Mapped[datetime | None]
+    replay_count: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
@@ -179,6 +180,12 @@ class Reservation(TimestampMixin, Base):
         # OCPP reservation ids are chosen by whoever sends ReserveNow: unique per charge
         # point only (two charge points may hold reservation 1 each).
         UniqueConstraint("chargepoint_id", "reservation_id"),
+        # The expiry sweep (services/transactions/reservation_expiry.py): Active ones by date.
+        Index(
+            "ix_reservation_active_expiry",
+            "expiry_date",
+            postgresql_where=text("status = 'Active'"),
+        ),
     )
 
     uuid: Mapped[UUID] = mapped_column(

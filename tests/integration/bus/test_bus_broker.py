@@ -32,19 +32,9 @@ from shared.bus import (
 )
 from shared.envelope import Envelope, Kind, event
 from tests.fixtures.bus import BusFactory, NameFactory, kill_connection
-from tests.patience import PATIENCE
+from tests.patience import PATIENCE, eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(check: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    """Wait until `check()` holds, or fail (the deadline only detects a failure)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail("condition not met")
-        await asyncio.sleep(0.02)
 
 
 def call(action: str = "Heartbeat", **payload: object) -> Envelope:

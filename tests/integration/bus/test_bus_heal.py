@@ -17,8 +17,7 @@ import pytest
 from shared.bus import UPSTREAM, Bus, PublishFailed
 from shared.envelope import Envelope, Kind
 from tests.fixtures.bus import BusFactory, NameFactory
-from tests.integration.bus.test_bus_broker import eventually
-from tests.patience import PATIENCE
+from tests.patience import PATIENCE, eventually
 
 pytestmark = pytest.mark.integration
 

@@ -1,26 +1,32 @@
 """Fixtures of the event tests: the API fixtures (tests/integration/api), a webhooks service
-in this process, a real HTTP receiver, and `eventually`."""
+in this process, a real HTTP receiver, and `hooks`: all of them as one harness for the
+webhook tests (waiting: tests/patience.eventually)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aio_pika
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.webhooks.main import setup
 from shared.bus import Bus
 from shared.bus.topology import WEBHOOKS_QUEUE
+from shared.events.outbox import PublicEvent, stage
 from shared.health import HealthServer
 from shared.service import ServiceContext
 from shared.settings import Settings
 from tests.integration.api.conftest import (  # noqa: F401 - fixtures
+    Actor,
     admin,
     app,
     built_app,
@@ -30,9 +36,8 @@ from tests.integration.api.conftest import (  # noqa: F401 - fixtures
     operator,
     user_password_hash,
 )
-from tests.patience import PATIENCE
 
-from .receiver import Receiver, serve
+from .receiver import Received, Receiver, serve
 
 
 @pytest.fixture
@@ -48,16 +53,6 @@ def api_settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 WebhooksFactory = Callable[..., Awaitable[ServiceContext]]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy (its value), up to PATIENCE."""
-    async with asyncio.timeout(PATIENCE):
-        while True:
-            value = await check()
-            if value:
-                return value
-            await asyncio.sleep(0.05)
 
 
 def webhook_settings(amqp_url: str, **overrides: Any) -> Settings:
@@ -103,6 +98,11 @@ async def webhooks(
     for ctx, bus in started:
         await ctx.shutdown()
         await bus.close(timeout=5)
+    await drop_webhooks_queue(amqp_url)
+
+
+async def drop_webhooks_queue(amqp_url: str) -> None:
+    """Delete `csms.webhooks` (a test's webhooks service leaves it to the next one)."""
     conn = await aio_pika.connect(amqp_url)
     try:
         channel = await conn.channel()
@@ -118,3 +118,104 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     recv = Receiver()
     async with serve(recv.app()) as url:
         yield recv, url
+
+
+def new_cp(prefix: str = "CP-WH") -> str:
+    """A charge point id of its own (tests share the database)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def emit(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cp: str | None,
+    n: int = 1,
+    type_: str = "security.event",
+    first: int = 0,
+) -> None:
+    """Commit `n` public events of `cp` (data `{"type": "T<i>"}` from `first`)."""
+    async with sessionmaker() as session, session.begin():
+        await stage(session, [PublicEvent(type_, {"type": f"T{first + i}"}, cp) for i in range(n)])
+
+
+def status(code: int) -> Callable[[Received], Awaitable[int]]:
+    """A receiver answer: always `code`."""
+
+    async def answer(_: Received) -> int:
+        return code
+
+    return answer
+
+
+@dataclass
+class Hooks:
+    """A webhook test's world: the API as an admin, a real receiver at `base`, the webhooks
+    service (`start`), the event outbox (`emit`)."""
+
+    client: httpx.AsyncClient
+    admin: Actor
+    recv: Receiver
+    base: str
+    sessionmaker: async_sessionmaker[AsyncSession]
+    start: WebhooksFactory
+
+    async def subscribe(self, path: str, **body: Any) -> dict[str, Any]:
+        """A new endpoint for the receiver's `path` (the 201 answer, with its secret)."""
+        r = await self.client.post(
+            "/api/v1/webhooks",
+            json={"url": f"{self.base}{path}", **body},
+            headers=self.admin.headers,
+        )
+        assert r.status_code == 201, r.text
+        created: dict[str, Any] = r.json()
+        return created
+
+    async def emit(self, cp: str | None, n: int = 1, type_: str = "security.event") -> None:
+        await emit(self.sessionmaker, cp, n, type_)
+
+    def answer(self, path: str, code: int) -> None:
+        """The receiver answers `code` at `path` from now on."""
+        self.recv.answers[path] = status(code)
+
+    def at(self, path: str) -> list[Received]:
+        return self.recv.at(path)
+
+    async def received(self, path: str, n: int) -> list[Received]:
+        """What `path` got, once it is at least `n` requests (empty before: for eventually)."""
+        got = self.recv.at(path)
+        return got if len(got) >= n else []
+
+    async def get(self, url: str, actor: Actor | None = None, **params: Any) -> Any:
+        r = await self.client.get(url, params=params, headers=(actor or self.admin).headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def deliveries(self, hook: dict[str, Any], **params: Any) -> dict[str, Any]:
+        """The endpoint's delivery log page."""
+        page: dict[str, Any] = await self.get(f"/api/v1/webhooks/{hook['id']}/deliveries", **params)
+        return page
+
+    async def newest_delivery(self, hook: dict[str, Any], status: str) -> dict[str, Any] | None:
+        """The endpoint's newest delivery if it is in `status` (for eventually)."""
+        items = (await self.deliveries(hook))["items"]
+        return items[0] if items and items[0]["status"] == status else None
+
+    async def dead_letters(
+        self, hook: dict[str, Any], actor: Actor | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """The endpoint's dead-letter page."""
+        url = f"/api/v1/webhooks/{hook['id']}/dead-letters"
+        page: dict[str, Any] = await self.get(url, actor, **params)
+        return page
+
+
+@pytest.fixture
+def hooks(
+    client: httpx.AsyncClient,  # noqa: F811 - the fixture
+    admin: Actor,  # noqa: F811 - the fixture
+    webhooks: WebhooksFactory,
+    receiver: tuple[Receiver, str],
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> Hooks:
+    """The webhook tests' harness (the webhooks service is started by the test: `start`)."""
+    recv, base = receiver
+    return Hooks(client, admin, recv, base, db_sessionmaker, webhooks)

@@ -24,7 +24,7 @@ from shared.messages import NoFields
 from shared.settings import Settings
 from tests.factories import RecordingPublisher, Sql, delivery
 from tests.integration.registry.helpers import call, new_cp
-from tests.patience import PATIENCE
+from tests.patience import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -101,15 +101,6 @@ async def test_a_rolled_back_batch_leaves_no_event(
 ) -> None:
     cp = new_cp()
 
-    async def refuse_after_emit(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
-        emit_public(
-            ctx,
-            "authorization.refused",
-            {"id_tag": "T", "status": "Invalid", "action": "Authorize"},
-            cp,
-        )
-        raise RuntimeError("the change fails")
-
     async def accept(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
         emit_public(
             ctx,
@@ -117,6 +108,10 @@ async def test_a_rolled_back_batch_leaves_no_event(
             {"id_tag": "T", "status": "Invalid", "action": "Authorize"},
             cp,
         )
+
+    async def refuse_after_emit(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
+        await accept(ctx, env, req)
+        raise RuntimeError("the change fails")
 
     router = Router(
         [
@@ -204,9 +199,12 @@ async def test_the_relay_publishes_committed_events_once_in_order(
     relay = OutboxRelay(db_sessionmaker, bus)
     while await relay.relay_once():
         pass
-    async with asyncio.timeout(PATIENCE):
-        while len(mine := [e for e in got if e.chargepoint_id == cp]) < 5:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+
+    def all_five() -> list[Envelope]:
+        mine = [e for e in got if e.chargepoint_id == cp]
+        return mine if len(mine) >= 5 else []
+
+    mine = await eventually(all_five)
     assert [e.payload["seq"] for e in mine] == [1, 2, 3, 4, 5]
     for e in mine:
         PublicEnvelope.model_validate(e.payload)

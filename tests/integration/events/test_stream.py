@@ -19,9 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.api.events.hub import StreamFilter, StreamHub
 from shared.db.models import IdTag
 from shared.events.outbox import PublicEvent, stage
-from tests.patience import PATIENCE
+from tests.patience import PATIENCE, eventually
 
-from .conftest import eventually
 from .receiver import serve
 
 pytestmark = pytest.mark.integration

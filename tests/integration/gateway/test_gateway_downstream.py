@@ -18,7 +18,7 @@ from websockets.typing import Subprotocol
 from shared.bus import DOWNSTREAM, Bus, Unroutable
 from shared.envelope import Envelope, Kind
 from tests.integration.gateway.conftest import SHORT_TIMEOUT, FakeService, Gateway
-from tests.patience import PATIENCE
+from tests.patience import PATIENCE, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +33,6 @@ async def send(
     bus: Bus, cp_id: str, action: str, timeout: float = PATIENCE, **payload: Any
 ) -> Envelope:
     return await bus.rpc(DOWNSTREAM, cp_id, command(cp_id, action, **payload), timeout=timeout)
-
-
-async def eventually(check: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    """Wait until `check()` holds (the deadline only detects a failure)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail("condition not met")
-        await asyncio.sleep(0.02)
 
 
 class ResettableChargePoint(ChargePoint):  # type: ignore[misc]

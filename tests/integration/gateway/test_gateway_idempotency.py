@@ -14,8 +14,8 @@ from websockets.typing import Subprotocol
 
 from shared.envelope import message_key
 from tests.integration.gateway.conftest import FakeService, Gateway
-from tests.integration.gateway.test_gateway_upstream import eventually, exchange
-from tests.patience import PATIENCE
+from tests.integration.gateway.test_gateway_upstream import exchange
+from tests.patience import PATIENCE, eventually
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ from websockets.typing import Subprotocol
 
 from shared.bus import GATEWAY_FRAME_LOG
 from tests.integration.gateway.conftest import FakeService, Gateway
-from tests.integration.gateway.test_gateway_upstream import eventually, exchange
-from tests.patience import PATIENCE
+from tests.integration.gateway.test_gateway_upstream import exchange
+from tests.patience import PATIENCE, eventually
 
 pytestmark = pytest.mark.integration
 

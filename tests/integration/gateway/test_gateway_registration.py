@@ -19,8 +19,8 @@ from shared.bus import DOWNSTREAM, GATEWAY_AUTHENTICATE, GATEWAY_FRAME_LOG, Bus
 from shared.envelope import Envelope, Kind
 from tests.integration.gateway.conftest import FakeService, Gateway, GatewayFactory
 from tests.integration.gateway.test_gateway_downstream import attached
-from tests.integration.gateway.test_gateway_upstream import eventually, exchange
-from tests.patience import PATIENCE
+from tests.integration.gateway.test_gateway_upstream import exchange
+from tests.patience import PATIENCE, eventually
 
 pytestmark = pytest.mark.integration
 

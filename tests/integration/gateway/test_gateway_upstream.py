@@ -15,21 +15,11 @@ from websockets.typing import Subprotocol
 
 from shared.bus import GATEWAY_CONNECTED, GATEWAY_DISCONNECTED, GATEWAY_FRAME_LOG
 from tests.integration.gateway.conftest import SHORT_TIMEOUT, FakeService, Gateway
-from tests.patience import PATIENCE
+from tests.patience import PATIENCE, eventually
 
 pytestmark = pytest.mark.integration
 
 OCPP16 = [Subprotocol("ocpp1.6")]
-
-
-async def eventually(check: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    """Wait until `check()` holds (the deadline only detects a failure)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail("condition not met")
-        await asyncio.sleep(0.02)
 
 
 async def exchange(ws: ClientConnection, frame: Any) -> list[Any]:

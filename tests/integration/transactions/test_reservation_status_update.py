@@ -10,16 +10,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.transactions.routes import ROUTER
-from shared.bus.topology import upstream_key
 from shared.dispatch import Dispatcher
 from shared.envelope import Envelope, Kind
 from shared.ocpp import OCPP201
 from shared.settings import Settings
-from tests.factories import FakeDelivery, RecordingPublisher, Sql
+from tests.factories import FakeDelivery, RecordingPublisher, Sql, delivery
+
+from .helpers import call
 
 pytestmark = pytest.mark.integration
-
-KEY = upstream_key(OCPP201, "ReservationStatusUpdate")
 
 
 async def test_station_expires_or_removes_its_reservations(
@@ -48,16 +47,10 @@ async def test_station_expires_or_removes_its_reservations(
     )
 
     def update(rid: int, status: str) -> FakeDelivery:
-        env = Envelope(
-            kind=Kind.CALL,
-            action="ReservationStatusUpdate",
-            chargepoint_id=cp,
-            ocpp_version=OCPP201,
-            unique_id=uuid.uuid4().hex,
-            correlation_id=uuid.uuid4().hex,
-            payload={"reservationId": rid, "reservationUpdateStatus": status},
+        payload = {"reservationId": rid, "reservationUpdateStatus": status}
+        return delivery(
+            call("ReservationStatusUpdate", payload, chargepoint_id=cp, ocpp_version=OCPP201)
         )
-        return FakeDelivery(env, KEY)
 
     outcomes = await dispatcher(
         [
@@ -90,6 +83,14 @@ async def test_station_expires_or_removes_its_reservations(
         cp=cp,
     )
     assert [(e["type"], e["data"], e["id_tag"]) for e in events] == [
-        ("reservation.expired", {"reservation_id": 1, "connector_id": 1, "id_tag": "T"}, "T"),
-        ("reservation.cancelled", {"reservation_id": 2, "connector_id": 1, "id_tag": "T"}, "T"),
+        (
+            "reservation.expired",
+            {"reservation_id": 1, "connector_id": 1, "id_tag": "T", "source": "chargepoint"},
+            "T",
+        ),
+        (
+            "reservation.cancelled",
+            {"reservation_id": 2, "connector_id": 1, "id_tag": "T", "source": "chargepoint"},
+            "T",
+        ),
     ]

@@ -21,6 +21,9 @@ from tests.factories import RecordingPublisher, Run, Sql, delivery
 
 from .helpers import CP, call
 from .test_transactions_dispatch import T0, add_tag, iso, meter_payload, result, start
+from .test_transactions_v201 import T0 as T1
+from .test_transactions_v201 import call as call201
+from .test_transactions_v201 import energy, tx_event
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +120,75 @@ async def test_reservations_report_created_used_and_cancelled(
     ]
     used = (await _events(sql))[-2]["data"]
     assert used["transaction_id"] == tx and used["id_tag"] == "TAG-1"
+
+
+METER_EVENTS = ("transaction.updated", "meter_values")
+
+
+async def _meter_events(sql: Sql) -> list[tuple[str, Any]]:
+    return [
+        (e["type"], e["data"]["meter_wh"]) for e in await _events(sql) if e["type"] in METER_EVENTS
+    ]
+
+
+@pytest.fixture
+def unthrottled(dispatcher: Dispatcher, run: Run) -> Run:
+    """`run` with the throttles off: every stored reading is an event."""
+    THROTTLE_MEMORY.last.clear()
+    dispatcher.settings = Settings(events_update_interval=0, events_meter_values_interval=0)
+    return run
+
+
+async def test_a_resent_meter_values_is_not_a_second_event(
+    chargepoint: str, sql: Sql, unthrottled: Run
+) -> None:
+    run = unthrottled
+    await add_tag(sql, "TAG-1")
+    tx = await start(run, meter=1000)
+    first = call("MeterValues", meter_payload(tx, 1500, T0 + timedelta(minutes=1)))
+    await run([first])
+
+    def resend() -> Envelope:  # a new CALL (new unique id), the same readings
+        return call("MeterValues", meter_payload(tx, 1500, T0 + timedelta(minutes=1)))
+
+    await run([first])  # the same envelope redelivered
+    await run([resend()])
+    await run([resend(), resend()])
+    second = call("MeterValues", meter_payload(tx, 1800, T0 + timedelta(minutes=2)))
+    await run([second, resend()])  # a new reading and a resend in one batch
+    await run([resend(), call("MeterValues", meter_payload(tx, 2100, T0 + timedelta(minutes=3)))])
+    assert await _meter_events(sql) == [
+        ("transaction.updated", 1500),
+        ("meter_values", 1500),
+        ("transaction.updated", 1800),
+        ("meter_values", 1800),
+        ("transaction.updated", 2100),
+        ("meter_values", 2100),
+    ]
+    stored = await sql("select count(*) as n from meter_value where transaction_id = :tx", tx=tx)
+    assert stored[0]["n"] == 6  # 3 readings x 2 sampled values: nothing stored twice
+
+
+async def test_a_retried_transaction_event_is_not_a_second_meter_event(
+    chargepoint: str, sql: Sql, unthrottled: Run
+) -> None:
+    run = unthrottled
+    await add_tag(sql, "TAG-1")
+    started = tx_event("Started", "tx-rs-1", T1, token="TAG-1", meter=[energy(1000, T1)])
+    updated = tx_event(
+        "Updated", "tx-rs-1", T1 + timedelta(minutes=1), seq=1, meter=[energy(1400, T1)]
+    )
+    await run([call201("TransactionEvent", started)])
+    await run([call201("TransactionEvent", updated)])
+    await run([call201("TransactionEvent", updated)])  # seqNo 1 again: a retry by the station
+    meter = {"evseId": 1, "meterValue": [energy(1600, T1 + timedelta(minutes=2))]}
+    await run([call201("MeterValues", meter)])
+    await run([call201("MeterValues", meter)])  # resent as a new CALL
+    assert await _meter_events(sql) == [
+        ("transaction.updated", 1000),
+        ("meter_values", 1000),
+        ("transaction.updated", 1400),
+        ("meter_values", 1400),
+        ("transaction.updated", 1600),
+        ("meter_values", 1600),
+    ]

@@ -20,11 +20,12 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
     """Queue the sampled values; the gateway already answered MeterValues.conf ({})."""
     chargepoint_id = ctx.chargepoint_id
     samples = list(iter_samples(req.meter_value))
+    key = reading_key(chargepoint_id, env.action, req)
     queue_meter_values(
         ctx,
         samples,
         # Keyed by content: a retry as a new CALL stores nothing twice (tables.reading_key).
-        message_id=reading_key(chargepoint_id, env.action, req),
+        message_id=key,
         chargepoint_id=chargepoint_id,
         connectorid=req.connector_id,
         transaction_id=req.transaction_id,
@@ -39,4 +40,5 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
         connector_id=req.connector_id,
         samples=len(samples),
         latest=latest,
+        reading_key=key,  # a resend stores nothing, so gets no second event
     )

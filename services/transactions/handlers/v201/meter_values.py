@@ -26,11 +26,12 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
     chargepoint_id = ctx.chargepoint_id
     samples = list(iter_samples_201(req.meter_value))
     transaction_id = await open_transaction(ctx, chargepoint_id, req.evse_id)
+    key = reading_key(chargepoint_id, env.action, req)
     queue_meter_values(
         ctx,
         samples,
         # Keyed by content: a retry as a new CALL stores nothing twice (tables.reading_key).
-        message_id=reading_key(chargepoint_id, env.action, req),
+        message_id=key,
         chargepoint_id=chargepoint_id,
         connectorid=req.evse_id,
         transaction_id=transaction_id,
@@ -45,6 +46,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
         connector_id=req.evse_id,
         samples=len(samples),
         latest=latest,
+        reading_key=key,  # a resend stores nothing, so gets no second event
     )
 
 

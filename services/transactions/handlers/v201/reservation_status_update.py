@@ -4,9 +4,10 @@ The station reports a reservation that expired (`Expired`) or that it removed (`
 e.g. its EVSE was made Inoperative): the station's Active reservation with that id becomes
 `Expired` / `Cancelled`, and the public event `reservation.expired` / `reservation.cancelled`
 is written with the change. A reservation already Used, Cancelled or Expired keeps its state
-(a late report changes nothing), and a report for a reservation not recorded (yet: the
-ReserveNow's effect is applied from the command log on another queue) is logged. The
-gateway answered `{}` once the message was queued.
+(a late report changes nothing: a reservation the CSMS's expiry sweep ended first gets no
+second `reservation.expired`, reservation_expiry.py), and a report for a reservation not
+recorded (yet: the ReserveNow's effect is applied from the command log on another queue) is
+logged. The gateway answered `{}` once the message was queued.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: ReservationStatusUpdat
         req.reservation_id,
         status=STATUS[status],
         event_type=EVENT[status],
+        source="chargepoint",
     )
     if not ended:
         log.info(

@@ -186,7 +186,7 @@ async def handle(
         )
     answer = await _answer(ctx, row, ev, decided=decided)
     info = answer.get("idTokenInfo")
-    _emit(ctx, chargepoint_id, ev, row, current, new=new, status=info and info["status"])
+    _emit(ctx, chargepoint_id, ev, row, current, new=new, status=info and info["status"], key=key)
     return TransactionEventResponse.model_validate(answer)
 
 
@@ -381,9 +381,10 @@ def _emit(
     *,
     new: bool,
     status: str | None,
+    key: str,
 ) -> None:
     """transaction.started / transaction.stopped, as 1.6 emits them; the public events of
-    the meter values."""
+    the meter values (stored under `key`: a retried event, which stores none, gets none)."""
     common = {
         "transaction_id": row.transaction_id,
         "remote_transaction_id": ev.remote_id,
@@ -412,6 +413,7 @@ def _emit(
             connector_id=current["connectorid"],
             samples=len(ev.samples),
             latest=latest_energy_wh(ev.samples),
+            reading_key=key,
             remote_transaction_id=ev.remote_id,
         )
     if ev.event_type == ENDED:

@@ -69,7 +69,11 @@ class SignedChain:
 @runtime_checkable
 class CertificateSigner(Protocol):
     """Signs a checked CSR of a charge point; raises `SigningFailed` when it cannot, or
-    `CsrRefused` when its own policy refuses the CSR."""
+    `CsrRefused` when its own policy refuses the CSR. `certificate_types`: the 2.0.1
+    CertificateSigningUseEnumType values it signs (a SignCertificate of another type is
+    Rejected at once)."""
+
+    certificate_types: frozenset[str]
 
     async def sign(
         self,
@@ -148,7 +152,10 @@ def load_ca(cert_file: str | Path, key_file: str | Path) -> tuple[list[x509.Cert
 
 class BuiltinSigner:
     """Signs with a CA certificate and key from files, read when first needed and again
-    when the files change; certificates valid `validity` from now (never past the CA's)."""
+    when the files change; certificates valid `validity` from now (never past the CA's).
+    Charging station certificates only: a V2G certificate belongs to the V2G PKI."""
+
+    certificate_types: frozenset[str] = frozenset({CHARGING_STATION_CERTIFICATE})
 
     def __init__(self, cert_file: str, key_file: str, *, validity: timedelta) -> None:
         self.cert_file = cert_file
@@ -229,7 +236,7 @@ class BuiltinSigner:
         certificate_type: str,
     ) -> SignedChain:
         """Charging station certificates only: a V2G certificate needs the V2G PKI's CA."""
-        if certificate_type != CHARGING_STATION_CERTIFICATE:
+        if certificate_type not in self.certificate_types:
             raise CsrRefused(f"the built-in CA does not sign a {certificate_type}")
         return self.issue(csr)
 

@@ -50,7 +50,7 @@ UNLOCKED: Final = frozenset(
         *(
             upstream_key(version, action)
             for version in (OCPP16, OCPP201)
-            for action in ("DataTransfer", "SecurityEventNotification")
+            for action in ("DataTransfer", "SecurityEventNotification", "SignCertificate")
         ),
         upstream_key(OCPP201, "NotifyEvent"),
         *(upstream_key(OCPP201, action) for action in NOTIFICATIONS_201),

@@ -19,6 +19,7 @@ from services.registry.handlers.v16 import (
     heartbeat,
     log_status_notification,
     security_event_notification,
+    sign_certificate,
     signed_firmware_status_notification,
     status_notification,
 )
@@ -48,6 +49,7 @@ from shared.ocpp.v16.log_status_notification_request import (
 from shared.ocpp.v16.security_event_notification_request import (
     SecurityEventNotificationRequest as SecurityEvent16,
 )
+from shared.ocpp.v16.sign_certificate_request import SignCertificateRequest as SignCertificate16
 from shared.ocpp.v16.signed_firmware_status_notification_request import (
     SignedFirmwareStatusNotificationRequest as SignedFirmware16,
 )
@@ -66,6 +68,9 @@ from shared.ocpp.v201.notify_report_request import NotifyReportRequest as Notify
 from shared.ocpp.v201.security_event_notification_request import (
     SecurityEventNotificationRequest as SecurityEvent201,
 )
+from shared.ocpp.v201.sign_certificate_request import (
+    SignCertificateRequest as SignCertificate201,
+)
 from shared.ocpp.v201.status_notification_request import StatusNotificationRequest as Status201
 
 V16, V201 = OCPP16, OCPP201
@@ -74,6 +79,9 @@ ROUTES: list[Route[Any]] = [
     # RPC: the answer needs state.
     ocpp_route(V16, "BootNotification", boot_notification.handle, Boot16, rpc=True),
     ocpp_route(V16, "DataTransfer", data_transfer.handle, DataTransfer16, rpc=True),
+    # Certificates the CSMS issues (certificates.py): the answer says whether one follows.
+    ocpp_route(V16, "SignCertificate", sign_certificate.handle, SignCertificate16, rpc=True),
+    ocpp_route(V201, "SignCertificate", v201.sign_certificate.handle, SignCertificate201, rpc=True),
     # Security profile 1: the gateway asks before it accepts a websocket (not an OCPP frame).
     Route(
         UPSTREAM,

@@ -117,6 +117,8 @@ def test_load_signer_by_settings(tmp_path: Path) -> None:
 class ExternalSigner:
     """What an external CA's client looks like to the CSMS."""
 
+    certificate_types = frozenset({ca.CHARGING_STATION_CERTIFICATE, ca.V2G_CERTIFICATE})
+
     async def sign(
         self, csr: x509.CertificateSigningRequest, *, chargepoint_id: str, certificate_type: str
     ) -> ca.SignedChain:

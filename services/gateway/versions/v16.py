@@ -43,6 +43,7 @@ UPSTREAM = {
     "StartTransaction": RPC,
     "StopTransaction": RPC,
     "DataTransfer": RPC,
+    "SignCertificate": RPC,
     # The answer is fixed: sent once the broker confirmed the message.
     "Heartbeat": HEARTBEAT,
     "StatusNotification": NOTIFICATION,

@@ -33,6 +33,7 @@ UPSTREAM = {
     "Authorize": RPC,
     "TransactionEvent": RPC,
     "DataTransfer": RPC,
+    "SignCertificate": RPC,
     "Heartbeat": HEARTBEAT,
     "StatusNotification": NOTIFICATION,
     "MeterValues": NOTIFICATION,

@@ -10,6 +10,7 @@ from services.registry.handlers.v201 import (
     notify_event,
     notify_report,
     security_event_notification,
+    sign_certificate,
     status_notification,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "notify_event",
     "notify_report",
     "security_event_notification",
+    "sign_certificate",
     "status_notification",
 ]

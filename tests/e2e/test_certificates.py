@@ -1,11 +1,13 @@
 """Certificates end to end (issue 13 B): SignCertificate -> CertificateSigned with the built-in
 CA (the stack's test CA, `CSMS_CA_CERT`/`_KEY`), for 2.0.1 and 1.6 stations played by the
 `ocpp` library over the real gateway; refusals as security events; the renewal trigger;
-InstallCertificate / GetInstalledCertificateIds / DeleteCertificate and their stored effects."""
+InstallCertificate / GetInstalledCertificateIds / DeleteCertificate and their stored effects;
+GetCertificateStatus against an OCSP responder run in the test; Get15118EVCertificate."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from ocpp.routing import on
 from ocpp.v16 import call as call16
@@ -33,7 +36,9 @@ from tests.e2e import ocpp16_client
 from tests.e2e.conftest import StackPki
 from tests.e2e.test_ocpp16_commands import command
 from tests.e2e.test_ocpp16_session import eventually, poll, rows
-from tests.fixtures.pki import client_context, make_ca, make_csr, tampered_csr
+from tests.fixtures.ocsp import running_responder
+from tests.fixtures.pki import client_context, make_ca, make_csr, make_leaf, tampered_csr
+from tests.patience import wait_for_async
 
 pytestmark = [pytest.mark.e2e]
 
@@ -402,3 +407,75 @@ async def test_201_install_get_ids_and_delete_keep_the_installed_certificates(
             cp=cp_id,
         )
         assert cp.installed == []
+
+
+async def test_201_certificate_status_is_asked_of_the_stations_ocsp_responder(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    cp_id = "CP201-CERT-5"
+    ca = make_ca("OCSP Test CA")
+    leaf = make_leaf(ca, "secc.example.com")
+    data = hash_data(leaf.cert, ca.cert.public_key())
+    ocsp_data = {
+        "hash_algorithm": data["hashAlgorithm"],
+        "issuer_name_hash": data["issuerNameHash"],
+        "issuer_key_hash": data["issuerKeyHash"],
+        "serial_number": data["serialNumber"],
+    }
+    async with running_responder(ca) as responder, connected201(stack.ws_url, cp_id) as cp:
+        responder.revoke(leaf.cert)
+        await cp.boot()
+        answer = await cp.send(
+            call201.GetCertificateStatus(
+                ocsp_request_data={**ocsp_data, "responder_url": responder.url}
+            )
+        )
+        assert answer.status == "Accepted"
+        response = ocsp.load_der_ocsp_response(base64.b64decode(answer.ocsp_result))
+        assert response.serial_number == leaf.cert.serial_number
+        assert response.certificate_status is ocsp.OCSPCertStatus.REVOKED
+        assert responder.asked == [leaf.cert.serial_number]
+        # A certificate the responder does not know: its answer is unsuccessful -> Failed.
+        other = make_leaf(ca, "other.example.com")
+        other_data = hash_data(other.cert, ca.cert.public_key())
+        failed = await cp.send(
+            call201.GetCertificateStatus(
+                ocsp_request_data={
+                    **ocsp_data,
+                    "serial_number": other_data["serialNumber"],
+                    "responder_url": responder.url,
+                }
+            )
+        )
+        assert failed.status == "Failed"
+        v2g = await cp.send(
+            call201.Get15118EVCertificate(
+                iso15118_schema_version="urn:iso:15118:2:2013:MsgDef",
+                action="Install",
+                exi_request="AAAA",
+            )
+        )
+        assert v2g.status == "Failed"
+        assert v2g.status_info["reason_code"] == "NoV2GBackend"
+
+
+async def test_the_gateways_certificate_refusals_are_stored_as_security_events(
+    stack: Stack, stack_pki: StackPki, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    cp_id = "CP201-CERT-6"
+    other = make_leaf(stack_pki.ca, "CP201-SOMEONE-ELSE")
+    ssl = client_context(stack_pki.ca_file, other.write(tmp_path, "other"))
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with connected201(stack.wss_url, cp_id, ssl=ssl):
+            pass
+    assert refused.value.response.status_code == 403
+
+    async def stored() -> list[tuple[str, str, str]]:
+        got = await api.get("/api/v1/security-events", params={"chargepoint_id": cp_id})
+        return [(e["type"], e["source"], e["remote_ip"]) for e in got.json()["items"]]
+
+    await wait_for_async(stored, [("InvalidChargingStationCertificate", "csms", "127.0.0.1")])
+    [event] = (await api.get("/api/v1/security-events", params={"chargepoint_id": cp_id})).json()[
+        "items"
+    ]
+    assert "CP201-SOMEONE-ELSE" in event["tech_info"]

@@ -34,6 +34,8 @@ UPSTREAM = {
     "TransactionEvent": RPC,
     "DataTransfer": RPC,
     "SignCertificate": RPC,
+    "GetCertificateStatus": RPC,
+    "Get15118EVCertificate": RPC,
     "Heartbeat": HEARTBEAT,
     "StatusNotification": NOTIFICATION,
     "MeterValues": NOTIFICATION,

@@ -161,13 +161,15 @@ class Station16(ocpp16_client.Client):
 
 
 @asynccontextmanager
-async def connected201(url: str, cp_id: str, ssl: Any = None) -> AsyncIterator[Station201]:
+async def connected201(
+    url: str, cp_id: str, ssl: Any = None, cls: type[Station201] = Station201
+) -> AsyncIterator[Station201]:
     async with websockets.connect(
         f"{url}/{cp_id}",
         subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
         ssl=ssl,
     ) as ws:
-        station = Station201(cp_id, ws)
+        station = cls(cp_id, ws)
         task = asyncio.create_task(station.start())
         try:
             yield station

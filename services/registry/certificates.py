@@ -20,7 +20,8 @@ OCPP 1.6 security whitepaper (SignCertificate.req / CertificateSigned.req) and 2
 
 A `certificate.requested` event lost (it is published without confirms, like every domain
 event) leaves the row `requested`: the station, getting no CertificateSigned, repeats its
-SignCertificate (2.0.1 A02.FR.17 / the whitepaper's retry), which is a new row.
+SignCertificate (2.0.1 CertSigningWaitMinimum /
+CertSigningRepeatTimes), which is a new row.
 """
 
 from __future__ import annotations

@@ -481,3 +481,111 @@ async def test_the_gateways_certificate_refusals_are_stored_as_security_events(
         "items"
     ]
     assert "CP201-SOMEONE-ELSE" in event["tech_info"]
+
+
+class Installer16(Station16):
+    """A 1.6 charge point that keeps installed certificates (whitepaper M03-M05 messages)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.installed: dict[str, tuple[str, x509.Certificate]] = {}
+
+    @on(Action16.install_certificate)
+    async def on_install(self, certificate_type: str, certificate: str, **_: Any) -> Any:
+        cert = x509.load_pem_x509_certificate(certificate.encode())
+        self.installed[format(cert.serial_number, "x")] = (certificate_type, cert)
+        return result16.InstallCertificate(status="Accepted")
+
+    @on(Action16.get_installed_certificate_ids)
+    async def on_get_ids(self, certificate_type: str, **_: Any) -> Any:
+        found = [
+            hash_data(cert, cert.public_key())
+            for kind, cert in self.installed.values()
+            if kind == certificate_type
+        ]
+        if not found:
+            return result16.GetInstalledCertificateIds(status="NotFound")
+        return result16.GetInstalledCertificateIds(
+            status="Accepted",
+            certificate_hash_data=[
+                {
+                    "hash_algorithm": d["hashAlgorithm"],
+                    "issuer_name_hash": d["issuerNameHash"],
+                    "issuer_key_hash": d["issuerKeyHash"],
+                    "serial_number": d["serialNumber"],
+                }
+                for d in found
+            ],
+        )
+
+    @on(Action16.delete_certificate)
+    async def on_delete(self, certificate_hash_data: dict[str, Any], **_: Any) -> Any:
+        gone = self.installed.pop(certificate_hash_data["serial_number"], None)
+        return result16.DeleteCertificate(status="Accepted" if gone else "NotFound")
+
+
+async def test_16_install_get_ids_and_delete_keep_the_installed_certificates(
+    stack: Stack, api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    cp_id = "CP16-CERT-2"
+    roots = [make_ca("Central System Root A"), make_ca("Central System Root B")]
+    data = [hash_data(r.cert, r.cert.public_key()) for r in roots]
+    async with ocpp16_client.connected(stack.ws_url, cp_id, cls=Installer16) as cp:
+        await cp.boot()
+        for root in roots:
+            sent = await command(
+                api,
+                cp_id,
+                "install-certificate",
+                {
+                    "certificate_type": "CentralSystemRootCertificate",
+                    "certificate": root.cert_pem.decode(),
+                },
+            )
+            assert sent.status_code == 200, sent.text
+        await eventually(
+            db_engine,
+            "select count(*) from installed_certificate where chargepoint_id = :cp "
+            "and source = 'install' and certificate is not null",
+            2,
+            cp=cp_id,
+        )
+        # The station loses one behind our back; GetInstalledCertificateIds tells.
+        del cp.installed[data[0]["serialNumber"]]
+        ids = await command(
+            api,
+            cp_id,
+            "get-installed-certificate-ids",
+            {"certificate_type": "CentralSystemRootCertificate"},
+        )
+        assert ids.status_code == 200, ids.text
+        assert [d["serial_number"] for d in ids.json()["certificate_hash_data"]] == [
+            data[1]["serialNumber"]
+        ]
+        await eventually(
+            db_engine,
+            "select string_agg(serial_number || ':' || source, ',') from installed_certificate "
+            "where chargepoint_id = :cp",
+            f"{data[1]['serialNumber']}:report",
+            cp=cp_id,
+        )
+        deleted = await command(
+            api,
+            cp_id,
+            "delete-certificate",
+            {
+                "certificate_hash_data": {
+                    "hash_algorithm": "SHA256",
+                    "issuer_name_hash": data[1]["issuerNameHash"].upper(),  # hex, any case
+                    "issuer_key_hash": data[1]["issuerKeyHash"],
+                    "serial_number": data[1]["serialNumber"],
+                }
+            },
+        )
+        assert deleted.json() == {"status": "Accepted"}
+        await eventually(
+            db_engine,
+            "select count(*) from installed_certificate where chargepoint_id = :cp",
+            0,
+            cp=cp_id,
+        )

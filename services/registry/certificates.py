@@ -19,13 +19,16 @@ OCPP 1.6 security whitepaper (SignCertificate.req / CertificateSigned.req) and 2
    `failed` (no answer, not connected; signing failed).
 
 A `certificate.requested` event lost (it is published without confirms, like every domain
-event) leaves the row `requested`: the station, getting no CertificateSigned, repeats its
-SignCertificate (2.0.1 CertSigningWaitMinimum /
-CertSigningRepeatTimes), which is a new row.
+event) leaves the row `requested`: the delivery's sweep (every `SWEEP_INTERVAL`) takes rows
+still `requested` `SWEEP_AFTER` after they were written, and marks `failed` those older than
+`GIVE_UP_AFTER` (the station has long since repeated its SignCertificate, 2.0.1
+CertSigningWaitMinimum / CertSigningRepeatTimes, which is a new row).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -35,6 +38,7 @@ from typing import Any, Final
 from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.policy import clip
@@ -66,6 +70,10 @@ DELIVERY_QUEUE: Final = "csms.registry.certificates"
 INVALID_CSR: Final = "InvalidCsr"
 """The CSMS's security event type for a refused SignCertificate."""
 REQUESTED_BY: Final = "csms:certificates"
+SWEEP_INTERVAL: Final = 30.0
+SWEEP_AFTER: Final = timedelta(seconds=30)
+GIVE_UP_AFTER: Final = timedelta(hours=1)
+SWEEP_BATCH: Final = 100
 """`command_log.requested_by` of the CertificateSigned commands the CSMS sends itself."""
 
 
@@ -151,6 +159,49 @@ class CertificateDelivery:
         """Declare `csms.registry.certificates` (bound to `certificate.requested`), consume."""
         await self.bus.declare_service_queue(DELIVERY_QUEUE, [(EVENTS, CERTIFICATE_REQUESTED)])
         await self.bus.consume(DELIVERY_QUEUE, self.handle, max_batch=1)
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Deliver the rows a lost event left `requested`; give up on very old ones. The
+        number of rows taken up."""
+        moment = now or _now()
+        async with self.sessionmaker() as session:
+            await session.execute(
+                update(IssuedCertificate)
+                .where(
+                    IssuedCertificate.status == "requested",
+                    IssuedCertificate.created_at < moment - GIVE_UP_AFTER,
+                )
+                .values(
+                    status="failed", error="never signed (the request was lost)", updated_at=moment
+                )
+            )
+            due = (
+                await session.scalars(
+                    select(IssuedCertificate.id)
+                    .where(
+                        IssuedCertificate.status == "requested",
+                        IssuedCertificate.created_at < moment - SWEEP_AFTER,
+                    )
+                    .order_by(IssuedCertificate.created_at)
+                    .limit(SWEEP_BATCH)
+                )
+            ).all()
+            await session.commit()
+        for row_id in due:
+            await self.deliver(row_id)
+        return len(due)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Sweep every `SWEEP_INTERVAL` until `stopping` is set."""
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), SWEEP_INTERVAL)
+            if stopping.is_set():
+                return
+            try:
+                await self.sweep()
+            except (SQLAlchemyError, BusError, OSError) as exc:
+                log.warning("certificate sweep failed: %r", exc)
 
     async def handle(self, deliveries: list[Delivery]) -> Sequence[None]:
         """Each event: one certificate signed and delivered."""

@@ -18,13 +18,16 @@ async def setup(ctx: ServiceContext) -> None:
     certificate delivery."""
     await consume_router(ctx, REGISTRY_QUEUE, ROUTER, log_writer=log_call_and_answer)
     # Accepted CSRs: signed and sent with CertificateSigned (certificates.py).
-    await CertificateDelivery(ctx.sessionmaker, ctx.bus, ctx.settings).start()
+    delivery = CertificateDelivery(ctx.sessionmaker, ctx.bus, ctx.settings)
+    await delivery.start()
     sweeper = CommandSweeper(ctx.sessionmaker, ctx.bus)
     task = asyncio.create_task(sweeper.run(ctx.stopping), name="command-sweeper")
+    certificate_sweep = asyncio.create_task(delivery.run(ctx.stopping), name="certificate-sweeper")
 
     async def stop_sweeper() -> None:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        certificate_sweep.cancel()
+        await asyncio.gather(task, certificate_sweep, return_exceptions=True)
 
     ctx.on_shutdown(stop_sweeper)
 

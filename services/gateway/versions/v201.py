@@ -55,13 +55,8 @@ UPSTREAM = {
     "ClearedChargingLimit": NOTIFICATION,
 }
 
-DOWNSTREAM = frozenset(COMMANDS_V201) | {
-    # Security (the API does not send these yet)
-    "CertificateSigned",
-    "DeleteCertificate",
-    "GetInstalledCertificateIds",
-    "InstallCertificate",
-}
+# CertificateSigned is sent by the registry itself, after a SignCertificate it accepted.
+DOWNSTREAM = frozenset(COMMANDS_V201) | {"CertificateSigned"}
 
 # MessageTriggerEnumType values that name another message than themselves.
 SIGN_CERTIFICATE = frozenset({"SignCertificate"})

@@ -70,11 +70,12 @@ DELIVERY_QUEUE: Final = "csms.registry.certificates"
 INVALID_CSR: Final = "InvalidCsr"
 """The CSMS's security event type for a refused SignCertificate."""
 REQUESTED_BY: Final = "csms:certificates"
+"""`command_log.requested_by` of the CertificateSigned commands the CSMS sends itself."""
 SWEEP_INTERVAL: Final = 30.0
+"""Seconds between two sweeps of rows a lost `certificate.requested` left `requested`."""
 SWEEP_AFTER: Final = timedelta(seconds=30)
 GIVE_UP_AFTER: Final = timedelta(hours=1)
 SWEEP_BATCH: Final = 100
-"""`command_log.requested_by` of the CertificateSigned commands the CSMS sends itself."""
 
 
 _SIGNERS: dict[tuple[str | None, ...], CertificateSigner | None] = {}

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from cryptography import x509
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -71,6 +71,9 @@ INVALID_CSR: Final = "InvalidCsr"
 """The CSMS's security event type for a refused SignCertificate."""
 REQUESTED_BY: Final = "csms:certificates"
 """`command_log.requested_by` of the CertificateSigned commands the CSMS sends itself."""
+MAX_REQUESTS_PER_HOUR: Final = 10
+"""Accepted CSRs of one charge point per hour; beyond, Rejected (a station that loops, or one
+used to make the CA sign without end)."""
 SWEEP_INTERVAL: Final = 30.0
 """Seconds between two sweeps of rows a lost `certificate.requested` left `requested`."""
 SWEEP_AFTER: Final = timedelta(seconds=30)
@@ -105,6 +108,21 @@ def refusal_reason(
     return None
 
 
+async def _too_many(ctx: HandlerContext, message_id: str | None) -> str | None:
+    """The refusal of one CSR too many this hour (a redelivered request is not counted)."""
+    table = IssuedCertificate
+    recent = select(func.count()).where(
+        table.chargepoint_id == ctx.chargepoint_id,
+        table.created_at > ctx.now - timedelta(hours=1),
+    )
+    if message_id is not None:
+        recent = recent.where(table.message_id.is_distinct_from(message_id))
+    count = await ctx.session.scalar(recent)
+    if count is not None and count >= MAX_REQUESTS_PER_HOUR:
+        return f"{count} certificates requested in the last hour (at most {MAX_REQUESTS_PER_HOUR})"
+    return None
+
+
 async def accept_csr(
     ctx: HandlerContext, env: Envelope, csr: str, certificate_type: str | None
 ) -> str | None:
@@ -112,6 +130,8 @@ async def accept_csr(
     refusal as a security event and return its reason."""
     kind = certificate_type or CHARGING_STATION_CERTIFICATE
     reason = refusal_reason(ctx.settings, ctx.chargepoint_id, csr, kind)
+    if reason is None:
+        reason = await _too_many(ctx, clip(env.correlation_id, 64))
     if reason is not None:
         log.warning("SignCertificate of %s rejected: %s", ctx.chargepoint_id, reason)
         await record_security_event(

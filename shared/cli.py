@@ -27,6 +27,7 @@ TOOLS = {
     "prune": "delete history older than a retention period",
     "dlq": "list, show, replay or purge dead letters",
     "proxy": "TCP proxy in front of gateway replicas (docker compose --scale gateway=N)",
+    "ca": "create the built-in CA that signs charge point certificates (development)",
 }
 
 
@@ -93,6 +94,7 @@ def _tool_main(name: str) -> Callable[[list[str]], int]:
         "prune": "shared.db.prune",
         "dlq": "shared.dlq",
         "proxy": "services.proxy.main",
+        "ca": "shared.ca",
     }[name]
     return cast(Callable[[list[str]], int], importlib.import_module(module).main)
 

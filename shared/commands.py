@@ -96,8 +96,16 @@ COMMANDS_V16: Final[tuple[str, ...]] = (
     "TriggerMessage",
     "UnlockConnector",
     "UpdateFirmware",
+    # Security whitepaper (CertificateSigned is sent by the CSMS itself: certificates.py)
+    "DeleteCertificate",
+    "ExtendedTriggerMessage",
+    "GetInstalledCertificateIds",
+    "GetLog",
+    "InstallCertificate",
+    "SignedUpdateFirmware",
 )
-"""Every OCPP 1.6 core/profile message the central system initiates."""
+"""Every OCPP 1.6 core/profile message the central system initiates, and the security
+whitepaper's (but CertificateSigned, which answers a SignCertificate)."""
 
 COMMANDS_V201: Final[tuple[str, ...]] = (
     "CancelReservation",
@@ -136,10 +144,13 @@ COMMANDS_V201: Final[tuple[str, ...]] = (
     "UnlockConnector",
     "UnpublishFirmware",
     "UpdateFirmware",
+    # Certificates (A, M): CertificateSigned is sent by the CSMS itself (certificates.py)
+    "DeleteCertificate",
+    "GetInstalledCertificateIds",
+    "InstallCertificate",
 )
-"""Every OCPP 2.0.1 message the CSMS initiates, but the certificate ones (ISO 15118 and
-security: CertificateSigned, DeleteCertificate, GetInstalledCertificateIds,
-InstallCertificate, belong to the security work)."""
+"""Every OCPP 2.0.1 message the CSMS initiates, but CertificateSigned (it answers a
+SignCertificate: services/registry/certificates.py)."""
 
 COMMANDS_BY_VERSION: Final[dict[str, tuple[str, ...]]] = {
     OCPP16: COMMANDS_V16,
@@ -163,6 +174,10 @@ EQUIVALENTS: Final[dict[str, dict[str, str]]] = {
     OCPP201: {
         **{a: a for a in COMMANDS_V16 if a in COMMANDS_V201},
         **dict(_RENAMED),
+        # 1.6 security whitepaper messages whose job 2.0.1's own message does (one way only:
+        # 1.6 keeps TriggerMessage and UpdateFirmware too).
+        "ExtendedTriggerMessage": "TriggerMessage",
+        "SignedUpdateFirmware": "UpdateFirmware",
     },
 }
 """Version -> (a command of the other version -> this version's command for the same job)."""

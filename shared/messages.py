@@ -47,6 +47,16 @@ class GatewayAuthenticate(Message):
     credentials, 1 credentials, 0 nothing); absent from gateways from before profiles."""
 
 
+class GatewaySecurityEvent(Message):
+    """`gateway.security_event`: a refusal the gateway decided itself (a client certificate:
+    services/gateway/security_events.py), stored as a CSMS security event."""
+
+    type: Annotated[StrictStr, Field(max_length=50)]
+    tech_info: StrictStr | None = None
+    remote_ip: Annotated[StrictStr, Field(max_length=45)] | None = None
+    occurred_at: AwareDatetime
+
+
 class GatewayConnection(Message):
     """`gateway.connected` / `gateway.disconnected`: the socket, as the gateway names it."""
 

@@ -114,6 +114,10 @@ AUTH_REFUSALS = Counter(
     "/auth/token) and reason (password, backoff, certificate, profile, forged_header, ...).",
     ["where", "reason"],
 )
+SECURITY_EVENTS_DROPPED = Counter(
+    "security_events_dropped_total",
+    "Gateway certificate refusals not published as security events (too many under way).",
+)
 HTTP_REQUESTS = Counter(
     "http_requests_total",
     "REST API requests, by method, route template and status code.",
@@ -183,6 +187,11 @@ def connection_closed(code: int | None) -> None:
 def count_auth_refusal(where: str, reason: str) -> None:
     """One refused authentication attempt (`reason` from a fixed set of the caller's)."""
     AUTH_REFUSALS.labels(where, reason).inc()
+
+
+def count_security_event_dropped() -> None:
+    """A certificate refusal the gateway only logged (its publishes were saturated)."""
+    SECURITY_EVENTS_DROPPED.inc()
 
 
 def set_queue_state(queue: str, messages: int, consumers: int) -> None:

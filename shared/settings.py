@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     gateway_trusted_proxies: str = ""
     # Profile 3: the subject O a client certificate must carry (unset: CN only).
     gateway_client_cert_organization: str | None = None
+    # Certificates the CSMS issues (shared/ca.py, docs/security.md): the built-in CA's
+    # certificate and key files, how long what it signs is valid, or another signer's factory.
+    ca_cert: str | None = None
+    ca_key: str | None = None
+    ca_validity_days: int = Field(default=365, ge=1, le=3650)
+    ca_signer: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    # GetCertificateStatus (2.0.1 M06): the OCSP request's timeout; Get15118EVCertificate and
+    # GetCertificateStatus providers (`package.module:factory`, unset: the built-in one).
+    ocsp_timeout: float = Field(default=5.0, gt=0, le=60)
+    certificate_provider: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
     # Brute-force back-off (shared/backoff.py): failures of one identity from one address
     # before it waits, and the longest wait.
     auth_failures_before_backoff: int = Field(default=5, ge=1, le=1000)
@@ -147,6 +157,10 @@ class Settings(BaseSettings):
         "gateway_tls_key",
         "gateway_tls_ca",
         "gateway_client_cert_organization",
+        "ca_cert",
+        "ca_key",
+        "ca_signer",
+        "certificate_provider",
         mode="before",
     )
     @classmethod
@@ -168,6 +182,8 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.gateway_tls_cert is None) != (self.gateway_tls_key is None):
             raise ValueError("CSMS_GATEWAY_TLS_CERT and CSMS_GATEWAY_TLS_KEY go together")
+        if (self.ca_cert is None) != (self.ca_key is None):
+            raise ValueError("CSMS_CA_CERT and CSMS_CA_KEY go together")
         return self
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.api.apikeys.router import router as apikeys_router
 from services.api.auth.router import router as auth_router
 from services.api.bootstrap import ensure_admin
+from services.api.certificates.router import router as certificates_router
 from services.api.chargepoints.rotation import router as password_rotation_router
 from services.api.chargepoints.router import router as chargepoints_router
 from services.api.chargingprofiles.router import composite_router, decisions_router
@@ -266,6 +267,7 @@ def create_app(
         heartbeats_router,
         security_events_router,
         password_rotation_router,
+        certificates_router,
         commandlog_router,
         ocppmessages_router,
         commands_router,

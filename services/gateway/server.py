@@ -58,6 +58,7 @@ from services.gateway.forwarded import (
     is_trusted,
     parse_networks,
 )
+from services.gateway.security_events import SecurityEventReporter
 from services.gateway.tls import TLSFiles, TLSReloader
 from services.gateway.versions import VERSIONS
 from services.gateway.versions.base import ACCEPTED
@@ -197,6 +198,8 @@ class GatewayServer:
             else None
         )
         self.trusted_proxies = parse_networks(settings.gateway_trusted_proxies)
+        # Certificate refusals, published for the registry's security_event table.
+        self.security_events = SecurityEventReporter(bus, settings.gateway_node_id)
         # What the registry said of each upgrade it allowed, until the socket is served.
         self._registrations: weakref.WeakKeyDictionary[ServerConnection, Admission] = (
             weakref.WeakKeyDictionary()
@@ -262,6 +265,7 @@ class GatewayServer:
             srv.close(close_connections=True)
         for srv in servers:
             await srv.wait_closed()
+        await self.security_events.drain()
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
@@ -347,6 +351,7 @@ class GatewayServer:
             extra={"remote_ip": remote_ip, "reason": reason},
         )
         metrics.count_auth_refusal("gateway", "certificate")
+        self.security_events.report(cp_id, remote_ip, reason)
         return _plain(HTTPStatus.FORBIDDEN, b"client certificate refused\n")
 
     def _check_subprotocols(self, headers: Headers) -> Response | None:

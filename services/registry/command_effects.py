@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.registry import certificate_effects
 from shared.command_outbox import Effect, effect_routes
 from shared.db.models import ChargePoint, ChargePointConfiguration, Connector
 from shared.dispatch import HandlerContext, Route
@@ -195,6 +196,7 @@ EFFECTS: dict[str, Effect] = {
     "GetConfiguration": get_configuration,
     "SendLocalList": send_local_list,
     "GetLocalListVersion": get_local_list_version,
+    **certificate_effects.EFFECTS_16,
 }
 """Action -> effect of its CALLRESULT (other outcomes change nothing)."""
 

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from sqlalchemy import delete, func
 
+from services.registry import certificate_effects
 from services.registry.command_effects import (
     CONFIG_KEY_LENGTH,
     CONFIGURATION,
@@ -199,5 +200,6 @@ EFFECTS: dict[str, Effect] = {
     "GetLocalListVersion": typed_effect(
         GetLocalListVersionRequest, GetLocalListVersionResponse, get_local_list_version
     ),
+    **certificate_effects.EFFECTS_201,
 }
 """2.0.1 action -> effect of its CALLRESULT."""

@@ -30,7 +30,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.handlers.v201.notifications import ACTIONS as NOTIFICATIONS_201
-from shared.bus.topology import GATEWAY_AUTHENTICATE, GATEWAY_FRAME_LOG, upstream_key
+from shared.bus.topology import (
+    GATEWAY_AUTHENTICATE,
+    GATEWAY_FRAME_LOG,
+    GATEWAY_SECURITY_EVENT,
+    upstream_key,
+)
 from shared.commands import COMMAND_COMPLETED, COMMAND_EFFECTS_DUE
 from shared.db.models import ChargePoint, Connector
 from shared.dispatch import DeliveryLike
@@ -47,12 +52,15 @@ UNLOCKED: Final = frozenset(
     {
         GATEWAY_FRAME_LOG,
         GATEWAY_AUTHENTICATE,
+        GATEWAY_SECURITY_EVENT,
         *(
             upstream_key(version, action)
             for version in (OCPP16, OCPP201)
-            for action in ("DataTransfer", "SecurityEventNotification")
+            for action in ("DataTransfer", "SecurityEventNotification", "SignCertificate")
         ),
         upstream_key(OCPP201, "NotifyEvent"),
+        upstream_key(OCPP201, "GetCertificateStatus"),
+        upstream_key(OCPP201, "Get15118EVCertificate"),
         *(upstream_key(OCPP201, action) for action in NOTIFICATIONS_201),
     }
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services.registry.certificates import CertificateDelivery
 from services.registry.routes import ROUTER
 from shared.bus.topology import REGISTRY_QUEUE
 from shared.command_outbox import CommandSweeper
@@ -13,14 +14,20 @@ from shared.service import ServiceContext, consume_router, run_consumer_service
 
 async def setup(ctx: ServiceContext) -> None:
     """Declare the service's queues with the route table's bindings and consume them; run
-    the command sweeper (abandoned pending commands, lagging command effects)."""
+    the command sweeper (abandoned pending commands, lagging command effects) and the
+    certificate delivery."""
     await consume_router(ctx, REGISTRY_QUEUE, ROUTER, log_writer=log_call_and_answer)
+    # Accepted CSRs: signed and sent with CertificateSigned (certificates.py).
+    delivery = CertificateDelivery(ctx.sessionmaker, ctx.bus, ctx.settings)
+    await delivery.start()
     sweeper = CommandSweeper(ctx.sessionmaker, ctx.bus)
     task = asyncio.create_task(sweeper.run(ctx.stopping), name="command-sweeper")
+    certificate_sweep = asyncio.create_task(delivery.run(ctx.stopping), name="certificate-sweeper")
 
     async def stop_sweeper() -> None:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        certificate_sweep.cancel()
+        await asyncio.gather(task, certificate_sweep, return_exceptions=True)
 
     ctx.on_shutdown(stop_sweeper)
 

@@ -7,6 +7,7 @@ checks the model is its action's), shared/messages.py for the gateway's own mess
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from services.registry import command_effects
@@ -19,6 +20,7 @@ from services.registry.handlers.v16 import (
     heartbeat,
     log_status_notification,
     security_event_notification,
+    sign_certificate,
     signed_firmware_status_notification,
     status_notification,
 )
@@ -28,10 +30,16 @@ from shared.bus.topology import (
     GATEWAY_CONNECTED,
     GATEWAY_DISCONNECTED,
     GATEWAY_FRAME_LOG,
+    GATEWAY_SECURITY_EVENT,
     UPSTREAM,
 )
 from shared.dispatch import Route, Router, ocpp_route
-from shared.messages import GatewayAuthenticate, GatewayConnection, GatewayFrameLog
+from shared.messages import (
+    GatewayAuthenticate,
+    GatewayConnection,
+    GatewayFrameLog,
+    GatewaySecurityEvent,
+)
 from shared.ocpp import OCPP16, OCPP201
 from shared.ocpp.v16.boot_notification_request import BootNotificationRequest as Boot16
 from shared.ocpp.v16.data_transfer_request import DataTransferRequest as DataTransfer16
@@ -48,6 +56,7 @@ from shared.ocpp.v16.log_status_notification_request import (
 from shared.ocpp.v16.security_event_notification_request import (
     SecurityEventNotificationRequest as SecurityEvent16,
 )
+from shared.ocpp.v16.sign_certificate_request import SignCertificateRequest as SignCertificate16
 from shared.ocpp.v16.signed_firmware_status_notification_request import (
     SignedFirmwareStatusNotificationRequest as SignedFirmware16,
 )
@@ -56,6 +65,12 @@ from shared.ocpp.v201.boot_notification_request import BootNotificationRequest a
 from shared.ocpp.v201.data_transfer_request import DataTransferRequest as DataTransfer201
 from shared.ocpp.v201.firmware_status_notification_request import (
     FirmwareStatusNotificationRequest as Firmware201,
+)
+from shared.ocpp.v201.get15118_ev_certificate_request import (
+    Get15118EVCertificateRequest as Get15118EVCertificate201,
+)
+from shared.ocpp.v201.get_certificate_status_request import (
+    GetCertificateStatusRequest as GetCertificateStatus201,
 )
 from shared.ocpp.v201.heartbeat_request import HeartbeatRequest as Heartbeat201
 from shared.ocpp.v201.log_status_notification_request import (
@@ -66,14 +81,43 @@ from shared.ocpp.v201.notify_report_request import NotifyReportRequest as Notify
 from shared.ocpp.v201.security_event_notification_request import (
     SecurityEventNotificationRequest as SecurityEvent201,
 )
+from shared.ocpp.v201.sign_certificate_request import (
+    SignCertificateRequest as SignCertificate201,
+)
 from shared.ocpp.v201.status_notification_request import StatusNotificationRequest as Status201
 
 V16, V201 = OCPP16, OCPP201
+CERTIFICATE_STATUS = "certificate-status"
 
 ROUTES: list[Route[Any]] = [
     # RPC: the answer needs state.
     ocpp_route(V16, "BootNotification", boot_notification.handle, Boot16, rpc=True),
     ocpp_route(V16, "DataTransfer", data_transfer.handle, DataTransfer16, rpc=True),
+    # Certificates the CSMS issues (certificates.py): the answer says whether one follows.
+    ocpp_route(V16, "SignCertificate", sign_certificate.handle, SignCertificate16, rpc=True),
+    ocpp_route(V201, "SignCertificate", v201.sign_certificate.handle, SignCertificate201, rpc=True),
+    # Answered by a provider that may wait on another system (an OCSP responder): on a queue
+    # of their own (csms.registry.certificate-status), one at a time, no row locks.
+    replace(
+        ocpp_route(
+            V201,
+            "GetCertificateStatus",
+            v201.get_certificate_status.handle,
+            GetCertificateStatus201,
+            rpc=True,
+        ),
+        own_queue=CERTIFICATE_STATUS,
+    ),
+    replace(
+        ocpp_route(
+            V201,
+            "Get15118EVCertificate",
+            v201.get_15118_ev_certificate.handle,
+            Get15118EVCertificate201,
+            rpc=True,
+        ),
+        own_queue=CERTIFICATE_STATUS,
+    ),
     # Security profile 1: the gateway asks before it accepts a websocket (not an OCPP frame).
     Route(
         UPSTREAM,
@@ -139,6 +183,15 @@ ROUTES: list[Route[Any]] = [
         GATEWAY_DISCONNECTED,
         gateway_events.disconnected,
         GatewayConnection,
+        log_message=False,
+    ),
+    # Certificate refusals the gateway decided (services/gateway/security_events.py); any id,
+    # known or not: no charge point row is needed nor locked.
+    Route(
+        UPSTREAM,
+        GATEWAY_SECURITY_EVENT,
+        gateway_events.security_event,
+        GatewaySecurityEvent,
         log_message=False,
     ),
     Route(

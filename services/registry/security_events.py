@@ -8,6 +8,8 @@ source `csms`.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -34,6 +36,7 @@ async def record_security_event(
     tech_info: str | None,
     *,
     remote_ip: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> None:
     """A security event the CSMS observed about a charge point (refused connection, profile
     upgrade): a `security_event` row (source `csms`) and the same domain event a
@@ -45,14 +48,14 @@ async def record_security_event(
             type=event_type[:50],
             tech_info=tech_info,
             remote_ip=remote_ip,
-            occurred_at=ctx.now,
+            occurred_at=occurred_at or ctx.now,
         )
     )
     ctx.emit(
         SECURITY_EVENT,
         {
             "type": event_type,
-            "timestamp": format_datetime(ctx.now),
+            "timestamp": format_datetime(occurred_at or ctx.now),
             "techInfo": tech_info,
             "source": "csms",
         },

@@ -27,6 +27,8 @@ GATEWAY_CONNECTED: Final = "gateway.connected"
 GATEWAY_DISCONNECTED: Final = "gateway.disconnected"
 GATEWAY_FRAME_LOG: Final = "gateway.frame_log"
 GATEWAY_AUTHENTICATE: Final = "gateway.authenticate"
+GATEWAY_SECURITY_EVENT: Final = "gateway.security_event"
+"""A refusal the gateway decided itself (a client certificate), for the registry to store."""
 """RPC, gateway -> registry: may this charge point open a socket (security profile 1)?"""
 
 VERSION_PREFIXES: Final[dict[str, str]] = {

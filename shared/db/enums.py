@@ -31,6 +31,17 @@ OCPP_VERSIONS: tuple[str, ...] = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 # OCPP security profiles (1.6 security whitepaper, 2.0.1 A00); 0: none (not in the specs).
 SECURITY_PROFILES: tuple[int, ...] = (0, 1, 2, 3)
 SECURITY_EVENT_SOURCES: tuple[str, ...] = ("chargepoint", "csms")
+# Certificates the CSMS signs for charge points (services/registry/certificates.py):
+# requested (CSR accepted) -> signed (CertificateSigned on its way) -> installed / rejected
+# (the station's answer); failed: not signed, or CertificateSigned got no answer.
+ISSUED_CERTIFICATE_STATUSES: tuple[str, ...] = (
+    "requested",
+    "signed",
+    "installed",
+    "rejected",
+    "failed",
+)
+INSTALLED_CERTIFICATE_SOURCES: tuple[str, ...] = ("install", "report")
 
 # -- charge point -----------------------------------------------------------------------------
 REGISTRATION_STATUSES: tuple[str, ...] = _union(

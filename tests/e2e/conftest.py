@@ -45,7 +45,7 @@ class StackPki:
 def stack_pki(tmp_path_factory: pytest.TempPathFactory) -> StackPki:
     directory = tmp_path_factory.mktemp("pki")
     ca = make_ca()
-    (directory / "ca.pem").write_bytes(ca.cert_pem)
+    ca.write(directory, "ca")  # ca.pem; ca.key for the built-in CA (CSMS_CA_KEY)
     make_leaf(ca, "gateway", server=True).write(directory, "server")
     return StackPki(directory, ca)
 
@@ -55,7 +55,8 @@ async def stack(
     db_url: str, e2e_amqp_url: str, tmp_path_factory: pytest.TempPathFactory, stack_pki: StackPki
 ) -> AsyncIterator[Stack]:
     """Every service running as a process, for the e2e package (stopped after it); the gateway
-    serves wss:// too (`CSMS_GATEWAY_TLS_PORT`), with client certificates of `stack_pki`."""
+    serves wss:// too (`CSMS_GATEWAY_TLS_PORT`), with client certificates of `stack_pki`,
+    whose CA is also the built-in CA that signs charge point certificates."""
     health = {name: free_port() for name in ("registry", "transactions", "charging")}
     port = free_port()
     env = stack_env(db_url, e2e_amqp_url, port, health)
@@ -64,6 +65,9 @@ async def stack(
         CSMS_GATEWAY_TLS_KEY=str(stack_pki.directory / "server.key"),
         CSMS_GATEWAY_TLS_CA=str(stack_pki.ca_file),
         CSMS_GATEWAY_TLS_PORT=str(free_port()),
+        # The built-in CA signs charge point certificates (SignCertificate) with the same CA.
+        CSMS_CA_CERT=str(stack_pki.ca_file),
+        CSMS_CA_KEY=str(stack_pki.directory / "ca.key"),
     )
     s = Stack(
         env=env,

@@ -14,7 +14,7 @@ from shared import cli, supervisor
 from shared.settings import get_settings
 from shared.supervisor import SERVICES
 
-SUBCOMMANDS = [*SERVICES, "migrate", "prune", "dlq", "proxy", "run", "version"]
+SUBCOMMANDS = [*SERVICES, "migrate", "prune", "dlq", "proxy", "ca", "run", "version"]
 
 
 @pytest.fixture(autouse=True)

@@ -263,20 +263,18 @@ def _build(names: set[str]) -> dict[str, CommandSpec]:
     requests = _Builder(CommandModel, bounded_ints=True, names=names)
     responses = _Builder(CommandResponseModel, bounded_ints=False, names=names)
     built = {
-        action: requests.model(
+        action: requests.top(
             f"{action}Request",
             load_schema(action),
-            f"{action}Request",
             f"The OCPP 1.6 {action}.req payload, keys in snake_case.",
         )
         for action in COMMANDS_V16
     }
     specs: dict[str, CommandSpec] = {}
     for action in COMMANDS_V16:
-        response = responses.model(
+        response = responses.top(
             f"{action}Response",
             load_schema(action, response=True),
-            f"{action}Response",
             f"The charge point's {action}.conf payload, keys in snake_case.",
         )
         specs[action] = CommandSpec(action, kebab(action), built[action], response)

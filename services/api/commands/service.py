@@ -24,15 +24,11 @@ from services.api.deps import Principal
 from services.api.errors import Forbidden, NotFound
 from shared.bus.errors import BusError
 from shared.command_outbox import complete, publish_nudge
+from shared.command_outbox import log_values as log_values  # moved to shared; re-exported
 from shared.commands import (
     RPC_MARGIN,
-    CallError,
     CommandBus,
     CommandOutcome,
-    NotConnected,
-    Refused,
-    Result,
-    TimedOut,
     send_command,
 )
 from shared.db.models import ChargePoint, CommandLog, IdTag, Transaction
@@ -176,22 +172,6 @@ async def create_log(
     session.add(row)
     await session.commit()
     return row.id
-
-
-def log_values(outcome: CommandOutcome) -> dict[str, Any]:
-    """The command log columns of an outcome."""
-    values: dict[str, Any] = {"outcome": outcome.outcome, "completed_at": datetime.now(UTC)}
-    if isinstance(outcome, Result):
-        values["response"] = outcome.payload
-    elif isinstance(outcome, CallError | Refused):
-        values.update(
-            response=outcome.details or None,
-            error_code=outcome.code[:50],
-            error_description=outcome.description,
-        )
-    elif isinstance(outcome, NotConnected | TimedOut):
-        values["error_description"] = outcome.reason
-    return values
 
 
 async def finish_log(

@@ -43,6 +43,7 @@ UPSTREAM = {
     "StartTransaction": RPC,
     "StopTransaction": RPC,
     "DataTransfer": RPC,
+    "SignCertificate": RPC,
     # The answer is fixed: sent once the broker confirmed the message.
     "Heartbeat": HEARTBEAT,
     "StatusNotification": NOTIFICATION,
@@ -54,16 +55,9 @@ UPSTREAM = {
     "SignedFirmwareStatusNotification": NOTIFICATION,
 }
 
-DOWNSTREAM = frozenset(COMMANDS_V16) | {
-    # Security whitepaper
-    "CertificateSigned",
-    "DeleteCertificate",
-    "ExtendedTriggerMessage",
-    "GetInstalledCertificateIds",
-    "GetLog",
-    "InstallCertificate",
-    "SignedUpdateFirmware",
-}
+# Security whitepaper: CertificateSigned is sent by the registry itself, after a
+# SignCertificate it accepted; the others are commands of the API (COMMANDS_V16).
+DOWNSTREAM = frozenset(COMMANDS_V16) | {"CertificateSigned"}
 
 
 def connector_id_at_least(minimum: int) -> Callable[[dict[str, Any]], None]:

@@ -33,6 +33,9 @@ UPSTREAM = {
     "Authorize": RPC,
     "TransactionEvent": RPC,
     "DataTransfer": RPC,
+    "SignCertificate": RPC,
+    "GetCertificateStatus": RPC,
+    "Get15118EVCertificate": RPC,
     "Heartbeat": HEARTBEAT,
     "StatusNotification": NOTIFICATION,
     "MeterValues": NOTIFICATION,
@@ -52,13 +55,8 @@ UPSTREAM = {
     "ClearedChargingLimit": NOTIFICATION,
 }
 
-DOWNSTREAM = frozenset(COMMANDS_V201) | {
-    # Security (the API does not send these yet)
-    "CertificateSigned",
-    "DeleteCertificate",
-    "GetInstalledCertificateIds",
-    "InstallCertificate",
-}
+# CertificateSigned is sent by the registry itself, after a SignCertificate it accepted.
+DOWNSTREAM = frozenset(COMMANDS_V201) | {"CertificateSigned"}
 
 # MessageTriggerEnumType values that name another message than themselves.
 SIGN_CERTIFICATE = frozenset({"SignCertificate"})

@@ -52,7 +52,7 @@ from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope
 from shared.event_names import CHARGEPOINT_CONNECTED, CHARGEPOINT_DISCONNECTED
 from shared.messagelog import CALL, CALLERROR
-from shared.messages import GatewayConnection, GatewayFrameLog
+from shared.messages import GatewayConnection, GatewayFrameLog, GatewaySecurityEvent
 
 log = logging.getLogger(__name__)
 
@@ -382,3 +382,15 @@ async def frame_log(ctx: HandlerContext, env: Envelope, req: GatewayFrameLog) ->
             ),
         )
     return None
+
+
+async def security_event(ctx: HandlerContext, env: Envelope, req: GatewaySecurityEvent) -> None:
+    """A refusal the gateway decided itself (a client certificate): a CSMS security event."""
+    await record_security_event(
+        ctx,
+        ctx.chargepoint_id,
+        req.type,
+        req.tech_info,
+        remote_ip=req.remote_ip,
+        occurred_at=req.occurred_at,
+    )

@@ -26,7 +26,7 @@ from shared.db.models.log import (
     DataTransfer,
     OcppMessage,
 )
-from shared.db.models.security import SecurityEvent
+from shared.db.models.security import InstalledCertificate, IssuedCertificate, SecurityEvent
 from shared.db.models.transactions import MeterValue, Reservation, Transaction
 from shared.db.models.users import ApiKey, IdTag, Profile, User
 
@@ -49,6 +49,8 @@ __all__ = [
     "EventThrottle",
     "Heartbeat",
     "IdTag",
+    "InstalledCertificate",
+    "IssuedCertificate",
     "Location",
     "MeterValue",
     "OcppMessage",

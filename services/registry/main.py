@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services.registry import base_report
 from services.registry.routes import ROUTER
 from shared.bus.topology import REGISTRY_QUEUE
 from shared.command_outbox import CommandSweeper
@@ -12,9 +13,12 @@ from shared.service import ServiceContext, consume_router, run_consumer_service
 
 
 async def setup(ctx: ServiceContext) -> None:
-    """Declare the service's queues with the route table's bindings and consume them; run
-    the command sweeper (abandoned pending commands, lagging command effects)."""
+    """Declare the service's queues with the route table's bindings and consume them (and
+    the first-boot base report's); run the command sweeper (abandoned pending commands,
+    lagging command effects)."""
     await consume_router(ctx, REGISTRY_QUEUE, ROUTER, log_writer=log_call_and_answer)
+    # The first-boot GetBaseReport of 2.0.1 stations (csms.registry.base-report).
+    await consume_router(ctx, REGISTRY_QUEUE, base_report.build_router(ctx.bus, ctx.sessionmaker))
     sweeper = CommandSweeper(ctx.sessionmaker, ctx.bus)
     task = asyncio.create_task(sweeper.run(ctx.stopping), name="command-sweeper")
 

@@ -18,6 +18,7 @@ import websockets
 from ocpp.routing import on
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack
@@ -374,3 +375,62 @@ async def test_monitors_and_display_messages(
         assert [(m["id"], m["content"], m["language"]) for m in messages["items"]] == [
             (1, "Welcome", "en")
         ]
+
+
+async def test_pending_station_is_configured_then_accepted(
+    stack: Stack, api: httpx.AsyncClient, db_engine: AsyncEngine, clean_db: None
+) -> None:
+    """B02: an operator keeps a new station Pending, reads its device model (GetBaseReport:
+    its NotifyReport parts go through while Pending, B02.FR.09) and configures it
+    (SetVariables), then accepts it; its first Accepted boot brings the registry's own
+    FullInventory request, numbered after the operator's."""
+    cp_id = "CP201-DM-PENDING"
+    async with db_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "insert into chargepoint (chargepoint_id, registration_status)"
+                " values (:cp, 'Pending')"
+            ),
+            {"cp": cp_id},
+        )
+    async with device_station(stack.ws_url, cp_id) as cp:
+        assert (await cp.boot()).status == "Pending"
+        assert (
+            await ok(
+                api, cp_id, "get-base-report", {"request_id": 5, "report_base": "FullInventory"}
+            )
+        )["status"] == "Accepted"
+        report = await complete_report(api, cp_id, "NotifyReport")
+        assert (report["request_id"], report["parts"]) == (5, 3)
+        assert (await get(api, f"{cp_id}/variables"))["total"] == 7
+        result = await ok(
+            api,
+            cp_id,
+            "set-variables",
+            {
+                "set_variable_data": [
+                    {
+                        "attribute_value": "120",
+                        "component": {"name": "OCPPCommCtrlr"},
+                        "variable": {"name": "OfflineThreshold"},
+                    }
+                ]
+            },
+        )
+        assert result["set_variable_result"][0]["attribute_status"] == "Accepted"
+        await eventually(
+            db_engine,
+            "select a.value from device_variable_attribute a"
+            " join device_variable v on v.id = a.variable_id"
+            " where v.chargepoint_id = :cp and v.name = 'OfflineThreshold' and a.type = 'Actual'",
+            "120",
+            cp=cp_id,
+        )
+        # Pending: no first-boot report yet.
+        assert cp.base_reports == [5]
+        r = await api.patch(
+            f"/api/v1/chargepoints/{cp_id}", json={"registration_status": "Accepted"}
+        )
+        assert r.status_code == 200, r.text
+        assert (await cp.boot()).status == "Accepted"
+        await poll(lambda: cp.base_reports == [5, 6])

@@ -62,6 +62,7 @@ from shared.ocpp.v201.set_variable_monitoring_request import SetVariableMonitori
 from shared.ocpp.v201.set_variable_monitoring_response import SetVariableMonitoringResponse
 from shared.ocpp.v201.set_variables_request import SetVariablesRequest
 from shared.ocpp.v201.set_variables_response import SetVariablesResponse
+from shared.secrets import REDACTED
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +101,13 @@ async def set_attributes(
         if data is None:
             log.warning("SetVariables result for a variable not sent: %r", result)
             continue
+        # A credential (BasicAuthPassword) is logged redacted: its value is not known.
+        value = None if data.attribute_value == REDACTED else data.attribute_value
         writes.append(
             AttributeWrite(
                 variable=variable_key(data.component, data.variable),
                 type=key[1],
-                value=data.attribute_value,
+                value=value,
                 reboot_required=status == "RebootRequired",
             )
         )

@@ -65,6 +65,91 @@ CHARACTERISTICS: Final = (
 )
 
 
+def _component_upsert() -> Any:
+    stmt = pg_insert(COMPONENT)
+    # DO UPDATE (a no-op on the name) so RETURNING yields the existing rows too.
+    return stmt.on_conflict_do_update(
+        constraint="uq_device_component_identity", set_={"name": stmt.excluded.name}
+    ).returning(
+        COMPONENT.c.id,
+        COMPONENT.c.name,
+        COMPONENT.c.instance,
+        COMPONENT.c.evse_id,
+        COMPONENT.c.connector_id,
+    )
+
+
+def _variable_upsert(*, characteristics: bool) -> Any:
+    stmt = pg_insert(VARIABLE)
+    set_: dict[str, Any] = {"updated_at": stmt.excluded.updated_at}
+    if characteristics:
+        set_.update({name: stmt.excluded[name] for name in CHARACTERISTICS})
+    return stmt.on_conflict_do_update(
+        constraint="uq_device_variable_identity", set_=set_
+    ).returning(VARIABLE.c.id, VARIABLE.c.component_id, VARIABLE.c.name, VARIABLE.c.instance)
+
+
+def _attribute_upsert() -> Any:
+    stmt = pg_insert(ATTRIBUTE)
+    keep = {
+        name: func.coalesce(stmt.excluded[name], ATTRIBUTE.c[name])
+        for name in ("mutability", "persistent", "constant")
+    }
+    return stmt.on_conflict_do_update(
+        index_elements=["variable_id", "type"],
+        set_={
+            "value": stmt.excluded.value,
+            "reboot_required": stmt.excluded.reboot_required,
+            "updated_at": stmt.excluded.updated_at,
+            **keep,
+        },
+    )
+
+
+def _monitor_upsert() -> Any:
+    stmt = pg_insert(MONITOR)
+    return stmt.on_conflict_do_update(
+        index_elements=["chargepoint_id", "monitor_id"],
+        set_={
+            name: stmt.excluded[name]
+            for name in ("variable_id", "transaction", "value", "type", "severity", "updated_at")
+        },
+    )
+
+
+DISPLAY_COLUMNS: Final = (
+    "priority",
+    "state",
+    "start_date_time",
+    "end_date_time",
+    "transaction_id",
+    "content",
+    "format",
+    "language",
+    "display_name",
+    "display_evse_id",
+    "updated_at",
+)
+
+
+def _display_upsert() -> Any:
+    stmt = pg_insert(DISPLAY_MESSAGE)
+    return stmt.on_conflict_do_update(
+        index_elements=["chargepoint_id", "message_id"],
+        set_={name: stmt.excluded[name] for name in DISPLAY_COLUMNS},
+    )
+
+
+# Built once: executed with parameter lists (executemany / insertmanyvalues), so a report
+# part of hundreds of variables costs no statement compilation (docs/performance.md).
+COMPONENT_UPSERT: Final = _component_upsert()
+VARIABLE_UPSERT: Final = _variable_upsert(characteristics=False)
+VARIABLE_UPSERT_CHARACTERISTICS: Final = _variable_upsert(characteristics=True)
+ATTRIBUTE_UPSERT: Final = _attribute_upsert()
+MONITOR_UPSERT: Final = _monitor_upsert()
+DISPLAY_UPSERT: Final = _display_upsert()
+
+
 def component_key(component: ComponentType) -> ComponentKey:
     """The identity of a reported component."""
     evse = component.evse
@@ -166,7 +251,8 @@ async def upsert_variables(
         {key[0] for key, _ in wanted.values()},
         key=lambda c: (c[0], c[1] or "", c[2] or 0, c[3] or 0),
     )
-    stmt = pg_insert(COMPONENT).values(
+    returned = await session.execute(
+        COMPONENT_UPSERT,
         [
             {
                 "chargepoint_id": chargepoint_id,
@@ -176,19 +262,7 @@ async def upsert_variables(
                 "connector_id": connector,
             }
             for name, instance, evse, connector in components
-        ]
-    )
-    # DO UPDATE (a no-op on the name) so RETURNING yields the existing rows too.
-    returned = await session.execute(
-        stmt.on_conflict_do_update(
-            constraint="uq_device_component_identity", set_={"name": stmt.excluded.name}
-        ).returning(
-            COMPONENT.c.id,
-            COMPONENT.c.name,
-            COMPONENT.c.instance,
-            COMPONENT.c.evse_id,
-            COMPONENT.c.connector_id,
-        )
+        ],
     )
     component_ids = {(r.name, r.instance, r.evse_id, r.connector_id): r.id for r in returned}
     rows = []
@@ -205,27 +279,17 @@ async def upsert_variables(
         }
         row.update(characteristics or dict.fromkeys(CHARACTERISTICS))
         rows.append(row)
+    by_component = {v: k for k, v in component_ids.items()}
     ids: dict[tuple[Any, ...], int] = {}
     for reported in (True, False):
-        batch = [
-            {k: v for k, v in r.items() if k != "reported"}
-            for r in rows
-            if r["reported"] is reported
-        ]
+        batch = [r for r in rows if r["reported"] is reported]
         if not batch:
             continue
-        insert = pg_insert(VARIABLE).values(batch)
-        set_: dict[str, Any] = {"updated_at": insert.excluded.updated_at}
-        if reported:
-            set_.update({name: insert.excluded[name] for name in CHARACTERISTICS})
         returned = await session.execute(
-            insert.on_conflict_do_update(
-                constraint="uq_device_variable_identity", set_=set_
-            ).returning(
-                VARIABLE.c.id, VARIABLE.c.component_id, VARIABLE.c.name, VARIABLE.c.instance
-            )
+            VARIABLE_UPSERT_CHARACTERISTICS if reported else VARIABLE_UPSERT,
+            [{k: v for k, v in r.items() if k != "reported"} for r in batch],
         )
-        by_component = {v: k for k, v in component_ids.items()}
+        # Mapped back by what the rows say (RETURNING of an upsert is in no promised order).
         for r in returned:
             ids[folded((by_component[r.component_id], r.name, r.instance))] = r.id
     return ids
@@ -273,22 +337,7 @@ async def write_attributes(
         }
     if not rows:
         return 0
-    stmt = pg_insert(ATTRIBUTE).values([rows[k] for k in sorted(rows)])
-    keep = {
-        name: func.coalesce(stmt.excluded[name], ATTRIBUTE.c[name])
-        for name in ("mutability", "persistent", "constant")
-    }
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["variable_id", "type"],
-            set_={
-                "value": stmt.excluded.value,
-                "reboot_required": stmt.excluded.reboot_required,
-                "updated_at": stmt.excluded.updated_at,
-                **keep,
-            },
-        )
-    )
+    await session.execute(ATTRIBUTE_UPSERT, [rows[k] for k in sorted(rows)])
     return len(rows)
 
 
@@ -356,23 +405,7 @@ async def write_monitors(
         }
         for m in monitors
     }
-    stmt = pg_insert(MONITOR).values([rows[k] for k in sorted(rows)])
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["chargepoint_id", "monitor_id"],
-            set_={
-                name: stmt.excluded[name]
-                for name in (
-                    "variable_id",
-                    "transaction",
-                    "value",
-                    "type",
-                    "severity",
-                    "updated_at",
-                )
-            },
-        )
-    )
+    await session.execute(MONITOR_UPSERT, [rows[k] for k in sorted(rows)])
     return len(rows)
 
 
@@ -565,17 +598,7 @@ async def write_display_messages(
     rows = {info.id: display_message_row(chargepoint_id, info, now) for info in infos}
     if not rows:
         return 0
-    stmt = pg_insert(DISPLAY_MESSAGE).values([rows[k] for k in sorted(rows)])
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["chargepoint_id", "message_id"],
-            set_={
-                name: stmt.excluded[name]
-                for name in rows[next(iter(rows))]
-                if name not in ("chargepoint_id", "message_id")
-            },
-        )
-    )
+    await session.execute(DISPLAY_UPSERT, [rows[k] for k in sorted(rows)])
     return len(rows)
 
 

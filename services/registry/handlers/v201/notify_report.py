@@ -38,6 +38,22 @@ KEY_LENGTH = 50
 KIND = "NotifyReport"
 
 
+def _configuration_upsert() -> Any:
+    stmt = pg_insert(CONFIGURATION)
+    return stmt.on_conflict_do_update(
+        index_elements=["chargepoint_id", "key"],
+        set_={
+            "value": stmt.excluded.value,
+            "readonly": stmt.excluded.readonly,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+
+
+CONFIGURATION_UPSERT = _configuration_upsert()
+"""Built once, executed with the part's rows."""
+
+
 def config_key(report: ReportDataType) -> str:
     """`Component[:instance][@evse[/connector]].Variable[:instance]` of one reportData."""
     component, variable = report.component, report.variable
@@ -128,14 +144,4 @@ async def handle(ctx: HandlerContext, env: Envelope, req: NotifyReportRequest) -
         return
     for row in rows:
         row["updated_at"] = ctx.now
-    stmt = pg_insert(CONFIGURATION).values(rows)
-    await ctx.session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["chargepoint_id", "key"],
-            set_={
-                "value": stmt.excluded.value,
-                "readonly": stmt.excluded.readonly,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        )
-    )
+    await ctx.session.execute(CONFIGURATION_UPSERT, rows)

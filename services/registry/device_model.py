@@ -479,8 +479,9 @@ async def record_part(
     """Store one part of a report; False when it was stored already (a resend: the caller
     writes nothing more).
 
-    The part is keyed (station, kind, requestId, seqNo). The same seqNo under another
-    message key is a new report reusing the requestId: seqNo 0 starts it afresh (the old
+    The part is keyed (station, kind, requestId, seqNo); `message_key` is what the part says
+    (handlers/v201/reports.content_key). The same seqNo under another key is a new report
+    reusing the requestId: seqNo 0 starts it afresh (the old
     parts are dropped), a later one replaces the stored part. `seq_no` None (a message
     without one): the next number.
     """

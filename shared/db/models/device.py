@@ -190,7 +190,8 @@ class DeviceReportPart(Base):
     generated_at: Mapped[datetime | None]
     items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     data: Mapped[str | None] = mapped_column(Text)
-    # The message key of the NotifyX that brought it (a resend has the same one).
+    # The content key of the NotifyX that brought it (a resend, with the same or a new
+    # message id, has the same one).
     message_key: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

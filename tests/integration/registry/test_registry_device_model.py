@@ -111,8 +111,9 @@ async def test_a_three_part_report_with_a_resend_is_assembled(run: Run, sql: Sql
     assert await report(sql, cp) == [
         {"request_id": 7, "status": "Receiving", "parts": 1, "last_seq_no": None, "done": False}
     ]
-    # The last part before the middle one, and the first one resent (same message key).
-    await run([p2, p0])
+    # The last part before the middle one, and the first one resent: the same frame, and
+    # the same content as a new CALL (a new message id).
+    await run([p2, p0, call(cp, "NotifyReport", dict(p0.payload))])
     assert (await report(sql, cp))[0]["status"] == "Receiving"
     assert (await report(sql, cp))[0]["parts"] == 2
     await run([p1])

@@ -20,6 +20,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: NotifyCustomerInformat
     await store_part(
         ctx,
         env,
+        req,
         kind=KIND,
         request_id=req.request_id,
         seq_no=req.seq_no,

@@ -19,6 +19,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: NotifyDisplayMessagesR
     new = await store_part(
         ctx,
         env,
+        req,
         kind=KIND,
         request_id=req.request_id,
         seq_no=None,

@@ -7,8 +7,8 @@ from datetime import datetime
 from services.registry.device_model import record_part
 from services.registry.queries import create_chargepoint_if_unknown
 from shared.dispatch import HandlerContext, OcppError
-from shared.envelope import Envelope
-from shared.ocpp import OCPP201, VIOLATION_CODES, Violation
+from shared.envelope import Envelope, message_key
+from shared.ocpp import OCPP201, VIOLATION_CODES, OcppModel, Violation, dump_payload
 
 
 def require_seq_no(seq_no: int) -> None:
@@ -22,9 +22,17 @@ def require_seq_no(seq_no: int) -> None:
         )
 
 
+def content_key(chargepoint_id: str, action: str, req: OcppModel) -> str:
+    """The key of what a part says (`message_key` with no unique id): a part resent with
+    the same message id, or as a new CALL with the same content, is the same part; a new
+    report reusing a requestId differs (its generatedAt, its data)."""
+    return message_key(chargepoint_id, "", action, dump_payload(req))
+
+
 async def store_part(
     ctx: HandlerContext,
     env: Envelope,
+    req: OcppModel,
     *,
     kind: str,
     request_id: int,
@@ -46,7 +54,7 @@ async def store_part(
         tbc=bool(tbc),
         generated_at=generated_at,
         items=items,
-        message_key=env.correlation_id,
+        message_key=content_key(ctx.chargepoint_id, env.action, req),
         now=ctx.now,
         data=data,
     )

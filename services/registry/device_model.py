@@ -493,7 +493,7 @@ async def record_part(
     )
     if seq_no is None:
         # NotifyDisplayMessages has no seqNo: parts are numbered as they come, a resend is
-        # known by its message key.
+        # known by its content key.
         if message_key is not None:
             seen = await session.scalar(
                 select(PART.c.seq_no).where(where, PART.c.message_key == message_key)

@@ -1,6 +1,6 @@
 """NotifyDisplayMessages (OCPP 2.0.1 O04, after GetDisplayMessages): the messages a station
 shows, upserted into `display_message` by id. The message has no seqNo: parts are numbered
-as they arrive, a resend (same message key) is stored once."""
+as they arrive, a resend (same content key) is stored once."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import Table, func, select, update
@@ -38,12 +38,6 @@ from shared.commands import (
     COMMAND_EFFECTS_DUE,
     GATEWAY_NOT_CONNECTED,
     GATEWAY_TIMEOUT,
-    CallError,
-    CommandOutcome,
-    NotConnected,
-    Refused,
-    Result,
-    TimedOut,
 )
 from shared.db.models import CommandEffectCursor, CommandLog, CommandSequence
 from shared.db.sequences import take_seqs
@@ -120,22 +114,6 @@ class ConfirmedPublisher(Protocol):
 
 
 # ------------------------------------------------------------------------ completing
-
-
-def log_values(outcome: CommandOutcome) -> dict[str, Any]:
-    """The command log columns of an outcome (for `complete`)."""
-    values: dict[str, Any] = {"outcome": outcome.outcome, "completed_at": datetime.now(UTC)}
-    if isinstance(outcome, Result):
-        values["response"] = outcome.payload
-    elif isinstance(outcome, CallError | Refused):
-        values.update(
-            response=outcome.details or None,
-            error_code=outcome.code[:50],
-            error_description=outcome.description,
-        )
-    elif isinstance(outcome, NotConnected | TimedOut):
-        values["error_description"] = outcome.reason
-    return values
 
 
 async def next_seq(session: AsyncSession, chargepoint_id: str) -> int:

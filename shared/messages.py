@@ -33,6 +33,14 @@ class NoFields(Message):
     rebalances on)."""
 
 
+class ChargePointBooted(Message):
+    """`chargepoint.booted` (the registry's own event after a BootNotification it answered):
+    what the registry's first-boot base report reads of it."""
+
+    status: StrictStr
+    ocpp_version: Annotated[StrictStr | None, Field(alias="ocppVersion")] = None
+
+
 # ------------------------------------------------------------------ gateway -> registry
 
 

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     upstream_call_timeout: float = Field(default=10.0, gt=0, le=300)
     command_timeout: float = Field(default=30.0, gt=0, le=600)
     unknown_chargepoints: UnknownChargePointPolicy = UnknownChargePointPolicy.PENDING
+    # After the first Accepted boot of a 2.0.1 station, ask it for GetBaseReport(FullInventory)
+    # once (services/registry/base_report.py), so its device model is known.
+    registry_base_report_on_first_boot: bool = True
     # The version of a websocket handshake without Sec-WebSocket-Protocol ("" = refuse it).
     default_ocpp_version: Literal["", "ocpp1.6", "ocpp2.0.1"] = "ocpp1.6"
 

@@ -27,6 +27,7 @@ from services.api.chargingprofiles.router import router as chargingprofiles_rout
 from services.api.commandlog.router import router as commandlog_router
 from services.api.commands.router import install_openapi as install_command_bodies
 from services.api.commands.router import router as commands_router
+from services.api.devicemodel.router import router as devicemodel_router
 from services.api.errors import error_json, install_error_handlers
 from services.api.events.router import router as events_router
 from services.api.heartbeats.router import router as heartbeats_router
@@ -257,6 +258,7 @@ def create_app(
         apikeys_router,
         locations_router,
         chargepoints_router,
+        devicemodel_router,
         idtags_router,
         transactions_router,
         reservations_router,

@@ -54,7 +54,8 @@ from shared.ca import (
     check_csr,
     load_signer,
 )
-from shared.command_outbox import complete, log_values, publish_nudge
+from shared.command_log import log_values
+from shared.command_outbox import complete, publish_nudge
 from shared.commands import RPC_MARGIN, NotConnected, Result, TimedOut, send_command
 from shared.db.models import ChargePoint, CommandLog, IssuedCertificate
 from shared.dispatch import HandlerContext

@@ -8,12 +8,15 @@ order, from the committed request and answer read as their typed models (shared/
   row (the data model keeps one connector row per EVSE, `connectorid` = evseId, so a
   connector of an EVSE is applied to its EVSE). Scheduled -> `Scheduled`, resolved by the
   next StatusNotification as in 1.6.
-- SetVariables (B05): each Actual attribute answered Accepted or RebootRequired -> its
+- SetVariables (B05): each attribute answered Accepted or RebootRequired -> the device model
+  (command_effects_device.py); each Actual one also -> its
   `chargepoint_configuration` key (the NotifyReport key `Component[:instance][@evse[/connector]]
   .Variable[:instance]`, handlers/v201/notify_report.py) = the sent value, readonly false.
   Other attribute types (Target, MinSet, MaxSet) stay in the command log.
-- GetVariables (B06): each Actual attribute Accepted with a value -> its key; one answered
-  UnknownComponent / UnknownVariable -> the key is forgotten.
+- GetVariables (B06): each attribute Accepted with a value -> the device model, an Actual
+  one also its key; one answered UnknownComponent / UnknownVariable -> the variable and the
+  key are forgotten.
+- The reports, monitoring and display messages: command_effects_device.py.
 - SendLocalList (D01) Accepted -> `chargepoint.local_list_version` = versionNumber;
   GetLocalListVersion (D02) -> the versionNumber reported.
 """
@@ -25,7 +28,7 @@ from typing import Any, Final
 
 from sqlalchemy import delete, func
 
-from services.registry import certificate_effects
+from services.registry import certificate_effects, command_effects_device
 from services.registry.command_effects import (
     CONFIG_KEY_LENGTH,
     CONFIGURATION,
@@ -134,6 +137,7 @@ async def set_variables(
                 "readonly": False,
             }
     await upsert_keys(ctx, chargepoint_id, list(rows.values()), readonly_known=True)
+    await command_effects_device.set_attributes(ctx, chargepoint_id, request, response)
 
 
 async def get_variables(
@@ -167,6 +171,7 @@ async def get_variables(
                 func.lower(CONFIGURATION.c.key).in_([k.lower() for k in unknown]),
             )
         )
+    await command_effects_device.get_attributes(ctx, chargepoint_id, request, response)
 
 
 async def send_local_list(
@@ -201,5 +206,6 @@ EFFECTS: dict[str, Effect] = {
         GetLocalListVersionRequest, GetLocalListVersionResponse, get_local_list_version
     ),
     **certificate_effects.EFFECTS_201,
+    **command_effects_device.EFFECTS,
 }
 """2.0.1 action -> effect of its CALLRESULT."""

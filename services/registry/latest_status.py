@@ -3,7 +3,8 @@
 FirmwareStatusNotification (1.6 §4.5, 2.0.1 L01), SignedFirmwareStatusNotification (1.6
 security whitepaper) -> `firmware_status`; DiagnosticsStatusNotification (1.6 §4.4),
 LogStatusNotification (1.6 whitepaper, 2.0.1 N01) -> `diagnostics_status` (its value set
-includes UploadLogStatusEnumType). The history is the message log; the gateway answered `{}`.
+includes UploadLogStatusEnumType); 2.0.1 PublishFirmwareStatusNotification (L03) ->
+`publish_firmware_status`. The history is the message log; the gateway answered `{}`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ DIAGNOSTICS: Final = (
     "diagnostics_status",
     enums.DIAGNOSTICS_STATUSES,
     "chargepoint.diagnostics_status",
+)
+PUBLISH_FIRMWARE: Final = (
+    "publish_firmware_status",
+    enums.PUBLISH_FIRMWARE_STATUSES,
+    "chargepoint.publish_firmware_status",
 )
 Kind = tuple[str, tuple[str, ...], str]
 """(chargepoint column, the values its CHECK allows, the event announcing a change)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services.registry import base_report
 from services.registry.certificates import CertificateDelivery
 from services.registry.routes import ROUTER
 from shared.bus.topology import REGISTRY_QUEUE
@@ -13,10 +14,12 @@ from shared.service import ServiceContext, consume_router, run_consumer_service
 
 
 async def setup(ctx: ServiceContext) -> None:
-    """Declare the service's queues with the route table's bindings and consume them; run
-    the command sweeper (abandoned pending commands, lagging command effects) and the
-    certificate delivery."""
+    """Declare the service's queues with the route table's bindings and consume them (and
+    the first-boot base report's); run the command sweeper (abandoned pending commands,
+    lagging command effects) and the certificate delivery."""
     await consume_router(ctx, REGISTRY_QUEUE, ROUTER, log_writer=log_call_and_answer)
+    # The first-boot GetBaseReport of 2.0.1 stations (csms.registry.base-report).
+    await consume_router(ctx, REGISTRY_QUEUE, base_report.build_router(ctx.bus, ctx.sessionmaker))
     # Accepted CSRs: signed and sent with CertificateSigned (certificates.py).
     delivery = CertificateDelivery(ctx.sessionmaker, ctx.bus, ctx.settings)
     await delivery.start()

@@ -76,8 +76,20 @@ from shared.ocpp.v201.heartbeat_request import HeartbeatRequest as Heartbeat201
 from shared.ocpp.v201.log_status_notification_request import (
     LogStatusNotificationRequest as LogStatus201,
 )
+from shared.ocpp.v201.notify_customer_information_request import (
+    NotifyCustomerInformationRequest as NotifyCustomerInformation201,
+)
+from shared.ocpp.v201.notify_display_messages_request import (
+    NotifyDisplayMessagesRequest as NotifyDisplayMessages201,
+)
 from shared.ocpp.v201.notify_event_request import NotifyEventRequest as NotifyEvent201
+from shared.ocpp.v201.notify_monitoring_report_request import (
+    NotifyMonitoringReportRequest as NotifyMonitoringReport201,
+)
 from shared.ocpp.v201.notify_report_request import NotifyReportRequest as NotifyReport201
+from shared.ocpp.v201.publish_firmware_status_notification_request import (
+    PublishFirmwareStatusNotificationRequest as PublishFirmwareStatus201,
+)
 from shared.ocpp.v201.security_event_notification_request import (
     SecurityEventNotificationRequest as SecurityEvent201,
 )
@@ -168,6 +180,28 @@ ROUTES: list[Route[Any]] = [
     ),
     ocpp_route(V201, "NotifyEvent", v201.notify_event.handle, NotifyEvent201),
     ocpp_route(V201, "NotifyReport", v201.notify_report.handle, NotifyReport201),
+    # The device model and the reports the CSMS asked for (device_model.py).
+    ocpp_route(
+        V201,
+        "NotifyMonitoringReport",
+        v201.notify_monitoring_report.handle,
+        NotifyMonitoringReport201,
+    ),
+    ocpp_route(
+        V201,
+        "NotifyCustomerInformation",
+        v201.notify_customer_information.handle,
+        NotifyCustomerInformation201,
+    ),
+    ocpp_route(
+        V201, "NotifyDisplayMessages", v201.notify_display_messages.handle, NotifyDisplayMessages201
+    ),
+    ocpp_route(
+        V201,
+        "PublishFirmwareStatusNotification",
+        v201.publish_firmware_status_notification.handle,
+        PublishFirmwareStatus201,
+    ),
     # Reports that follow the CSMS's 2.0.1 commands: kept in the message log.
     *(
         ocpp_route(V201, action, v201.notifications.handle, model)

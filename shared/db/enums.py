@@ -132,3 +132,25 @@ COMMAND_OUTCOMES: tuple[str, ...] = (
     "lost",
     "refused",
 )
+
+# -- 2.0.1 device model, reports, display messages --------------------------------------------
+DEVICE_DATA_TYPES: tuple[str, ...] = _union(v201.DataEnumType)
+ATTRIBUTE_TYPES: tuple[str, ...] = _union(v201.AttributeEnumType)
+MUTABILITIES: tuple[str, ...] = _union(v201.MutabilityEnumType)
+MONITOR_TYPES: tuple[str, ...] = _union(v201.MonitorEnumType)
+# The notification that carries each kind of report the CSMS asks for.
+REPORT_KINDS: tuple[str, ...] = (
+    "NotifyReport",
+    "NotifyMonitoringReport",
+    "NotifyCustomerInformation",
+    "NotifyDisplayMessages",
+)
+# Requested: the command went out and was accepted, no part yet; Receiving: parts arrived,
+# not all; Complete: every part up to the one with tbc false; Refused: the station answered
+# the command with another status than Accepted (command_status says which).
+REPORT_STATUSES: tuple[str, ...] = ("Requested", "Receiving", "Complete", "Refused")
+MESSAGE_PRIORITIES: tuple[str, ...] = _union(v201.MessagePriorityEnumType)
+# The 2.0.1 schema's MessageStateEnumType (the `ocpp` package's enum lacks Unavailable).
+MESSAGE_STATES: tuple[str, ...] = ("Charging", "Faulted", "Idle", "Unavailable")
+MESSAGE_FORMATS: tuple[str, ...] = _union(v201.MessageFormatEnumType)
+PUBLISH_FIRMWARE_STATUSES: tuple[str, ...] = _union(v201.PublishFirmwareStatusEnumType)

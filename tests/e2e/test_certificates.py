@@ -35,10 +35,10 @@ from shared.ca import hash_data
 from tests.e2e import ocpp16_client
 from tests.e2e.conftest import StackPki
 from tests.e2e.test_ocpp16_commands import command
-from tests.e2e.test_ocpp16_session import eventually, poll, rows
+from tests.e2e.test_ocpp16_session import eventually, rows
 from tests.fixtures.ocsp import running_responder
 from tests.fixtures.pki import client_context, make_ca, make_csr, make_leaf, tampered_csr
-from tests.patience import wait_for_async
+from tests.patience import wait_for, wait_for_async
 
 pytestmark = [pytest.mark.e2e]
 
@@ -200,7 +200,7 @@ async def test_201_sign_certificate_is_answered_with_a_chain_that_serves_profile
         csr, key = make_csr(cp_id)
         answer = await cp.sign(csr)
         assert answer.status == "Accepted"
-        await poll(lambda: len(cp.chains) == 1)
+        await wait_for(lambda: len(cp.chains) == 1)
         signed = cp.chains[0]
         assert signed["certificate_type"] == "ChargingStationCertificate"
         leaf = verify_chain(signed["certificate_chain"], stack_pki.ca.cert, cp_id)
@@ -293,7 +293,7 @@ async def test_201_renewal_triggers_a_sign_certificate_and_a_new_certificate(
         assert renewal.status_code == 200, renewal.text
         assert renewal.json() == {"status": "Accepted"}
         assert cp.triggered == ["SignChargingStationCertificate"]
-        await poll(lambda: len(cp.chains) == 1)
+        await wait_for(lambda: len(cp.chains) == 1)
         leaf = verify_chain(cp.chains[0]["certificate_chain"], stack_pki.ca.cert, cp_id)
         assert leaf.public_key() == cp.csr_key.public_key()
         await eventually(
@@ -313,14 +313,14 @@ async def test_16_sign_certificate_renewal_and_refusal(
         # Station-initiated.
         csr, key = make_csr(cp_id)
         assert (await cp.send(call16.SignCertificate(csr=csr))).status == "Accepted"
-        await poll(lambda: len(cp.chains) == 1)
+        await wait_for(lambda: len(cp.chains) == 1)
         leaf = verify_chain(cp.chains[0], stack_pki.ca.cert, cp_id)
         assert leaf.public_key() == key.public_key()
         # CSMS-initiated: ExtendedTriggerMessage SignChargePointCertificate.
         renewal = await api.post(f"/api/v1/chargepoints/{cp_id}/certificate-renewal")
         assert renewal.status_code == 200, renewal.text
         assert cp.triggered == ["SignChargePointCertificate"]
-        await poll(lambda: len(cp.chains) == 2)
+        await wait_for(lambda: len(cp.chains) == 2)
         verify_chain(cp.chains[1], stack_pki.ca.cert, cp_id)
         await eventually(
             db_engine,

@@ -200,9 +200,14 @@ async def socket(url: str, cp_id: str, version: str) -> AsyncIterator[Any]:
 
 
 async def call(ws: Any, unique_id: str, action: str, payload: dict[str, Any]) -> list[Any]:
-    """Send a CALL frame and return its answer (which must be a CALLRESULT)."""
+    """Send a CALL frame and return its answer (which must be a CALLRESULT). A CALL of the
+    central system meanwhile (the registry's GetBaseReport after a 2.0.1 station's first
+    Accepted boot) is answered NotImplemented, as a station without it would."""
     await ws.send(orjson.dumps([2, unique_id, action, payload]).decode())
     answer: list[Any] = orjson.loads(await ws.recv())
+    while answer[0] == 2:
+        await ws.send(orjson.dumps([4, answer[1], "NotImplemented", "", {}]).decode())
+        answer = orjson.loads(await ws.recv())
     assert answer[:2] == [3, unique_id], answer
     return answer
 

@@ -98,6 +98,10 @@ class ChargePointRead(ReadModel):
     last_heartbeat: UtcDateTime | None = None
     firmware_status: str | None = None
     diagnostics_status: str | None = None
+    # 2.0.1: PublishFirmwareStatusNotification (L03); the FullInventory asked after the
+    # first Accepted boot (CSMS_REGISTRY_BASE_REPORT_ON_FIRST_BOOT).
+    publish_firmware_status: str | None = None
+    base_report_requested_at: UtcDateTime | None = None
     has_password: bool = False
     security_profile: int = 0
     pending_security_profile: int | None = Field(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import exists, func, select
@@ -23,15 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.deps import Principal
 from services.api.errors import Forbidden, NotFound
 from shared.bus.errors import BusError
-from shared.command_outbox import complete, publish_nudge
-from shared.command_outbox import log_values as log_values  # moved to shared; re-exported
-from shared.commands import (
-    RPC_MARGIN,
-    CommandBus,
-    CommandOutcome,
-    send_command,
-)
-from shared.db.models import ChargePoint, CommandLog, IdTag, Transaction
+from shared.command_log import BUS_UNAVAILABLE as BUS_UNAVAILABLE
+from shared.command_log import create_log as create_log
+from shared.command_log import finish_log as finish_log
+from shared.command_log import log_values as log_values
+from shared.command_log import send_logged
+from shared.commands import CommandBus, CommandOutcome
+from shared.db.models import ChargePoint, IdTag, Transaction
 from shared.ocpp.v201.request_start_transaction_request import RequestStartTransactionRequest
 from shared.ocpp.v201.request_stop_transaction_request import RequestStopTransactionRequest
 from shared.secrets import redact_command
@@ -47,9 +44,6 @@ DRIVER_COMMANDS: Final = frozenset(
     }
 )
 """What a driver may send: starting with their own id tag, stopping their own transaction."""
-
-BUS_UNAVAILABLE: Final = "BusUnavailable"
-"""`command_log.error_code` when the command could not be published at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,45 +141,6 @@ async def check_driver_request(
         raise Forbidden("the transaction is not one of yours on this charge point")
 
 
-async def create_log(
-    *,
-    session: AsyncSession,
-    chargepoint_id: str,
-    action: str,
-    request: dict[str, Any],
-    requested_by: str | None,
-    timeout: float,
-    ocpp_version: str | None = None,
-) -> uuid.UUID:
-    """Commit a `pending` command log row; its id (the correlation id). `expires_at` is
-    when this process stops waiting for the answer."""
-    row = CommandLog(
-        id=uuid.uuid4(),
-        chargepoint_id=chargepoint_id,
-        action=action,
-        request=request,
-        outcome="pending",
-        requested_by=requested_by[:320] if requested_by else None,
-        expires_at=datetime.now(UTC) + timedelta(seconds=timeout + RPC_MARGIN),
-        ocpp_version=ocpp_version,
-    )
-    session.add(row)
-    await session.commit()
-    return row.id
-
-
-async def finish_log(
-    *, session: AsyncSession, bus: CommandBus, command_id: uuid.UUID, values: dict[str, Any]
-) -> None:
-    """Commit how the command ended (with its seq), then publish `command.completed`."""
-    event = await complete(session, command_id, values)
-    await session.commit()
-    if event is None:
-        log.warning("command %s was not pending any more; outcome not recorded", command_id)
-        return
-    await publish_nudge(bus, event)
-
-
 async def send(
     *,
     session: AsyncSession,
@@ -211,38 +166,17 @@ async def send(
         action=action,
         payload=payload,
     )
-    command_id = await create_log(
+    command_id, outcome = await send_logged(
         session=session,
+        bus=bus,
         chargepoint_id=chargepoint_id,
         action=action,
-        request=redact_command(action, payload),  # never a charge point's password
+        payload=payload,
+        logged_request=redact_command(action, payload),  # never a charge point's password
         requested_by=principal.label,
         timeout=timeout,
         ocpp_version=ocpp_version,
     )
-    try:
-        outcome = await send_command(
-            bus,
-            chargepoint_id=chargepoint_id,
-            action=action,
-            payload=payload,
-            timeout=timeout,
-            correlation_id=command_id.hex,
-            ocpp_version=ocpp_version,
-        )
-    except BusError as exc:
-        log.error("command %s %s not sent: %r", action, command_id, exc)
-        await finish_log(
-            session=session,
-            bus=bus,
-            command_id=command_id,
-            values={
-                "outcome": "error",
-                "error_code": BUS_UNAVAILABLE,
-                "error_description": str(exc),
-                "completed_at": datetime.now(UTC),
-            },
-        )
-        return Sent(command_id, None, exc)
-    await finish_log(session=session, bus=bus, command_id=command_id, values=log_values(outcome))
+    if isinstance(outcome, BusError):
+        return Sent(command_id, None, outcome)
     return Sent(command_id, outcome)

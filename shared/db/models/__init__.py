@@ -10,6 +10,15 @@ from shared.db.models.chargepoint import (
     StatusNotification,
 )
 from shared.db.models.charging import ChargingProfile, ChargingProfileInstallation
+from shared.db.models.device import (
+    DeviceComponent,
+    DeviceMonitor,
+    DeviceReport,
+    DeviceReportPart,
+    DeviceVariable,
+    DeviceVariableAttribute,
+    DisplayMessage,
+)
 from shared.db.models.events import (
     EventOutbox,
     EventSequence,
@@ -44,6 +53,13 @@ __all__ = [
     "CommandSequence",
     "Connector",
     "DataTransfer",
+    "DeviceComponent",
+    "DeviceMonitor",
+    "DeviceReport",
+    "DeviceReportPart",
+    "DeviceVariable",
+    "DeviceVariableAttribute",
+    "DisplayMessage",
     "EventOutbox",
     "EventSequence",
     "EventThrottle",

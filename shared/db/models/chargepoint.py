@@ -39,6 +39,7 @@ class ChargePoint(TimestampMixin, Base):
         enum_check("registration_status", enums.REGISTRATION_STATUSES),
         enum_check("firmware_status", enums.FIRMWARE_STATUSES),
         enum_check("diagnostics_status", enums.DIAGNOSTICS_STATUSES),
+        enum_check("publish_firmware_status", enums.PUBLISH_FIRMWARE_STATUSES),
         enum_check("security_profile", enums.SECURITY_PROFILES),
         enum_check("pending_security_profile", enums.SECURITY_PROFILES),
     )
@@ -73,6 +74,11 @@ class ChargePoint(TimestampMixin, Base):
     status_timestamp: Mapped[datetime | None]
     firmware_status: Mapped[str | None] = mapped_column(String(50))
     diagnostics_status: Mapped[str | None] = mapped_column(String(50))
+    # 2.0.1 PublishFirmwareStatusNotification (L03): the station as a local firmware server.
+    publish_firmware_status: Mapped[str | None] = mapped_column(String(50))
+    # When the registry asked a 2.0.1 station for its FullInventory after its first Accepted
+    # boot (CSMS_REGISTRY_BASE_REPORT_ON_FIRST_BOOT): asked once, never again.
+    base_report_requested_at: Mapped[datetime | None]
     # Provisioning (written by the API) and registration (the BootNotification answer).
     location_uuid: Mapped[UUID | None] = mapped_column(
         ForeignKey("location.uuid", ondelete="SET NULL"), index=True

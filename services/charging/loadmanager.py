@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.charging.installer import outcome_label
+from services.charging.installer import Station, outcome_label
 from shared.charging import balancing
 from shared.charging.profiles import to_schedule_profile
 from shared.charging.schedule import (
@@ -96,6 +96,8 @@ class _Row:
     started_at: datetime
     connected: bool
     connector_status: str | None
+    ocpp_version: str | None = None
+    remote_transaction_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,8 @@ async def _active_rows(session: AsyncSession, location_uuid: uuid.UUID) -> list[
             t.start_transaction_timestamp,
             cp.connected,
             c.connector_status,
+            cp.ocpp_version,
+            t.remote_transaction_id,
         )
         .join(cp, cp.chargepoint_id == t.chargepoint_id)
         .outerjoin(c, (c.chargepoint_id == t.chargepoint_id) & (c.connectorid == t.connectorid))
@@ -210,6 +214,9 @@ class Plan:
     allocations: list[balancing.Allocation]
     down: list[balancing.Allocation]
     up: list[balancing.Allocation]
+    # Per transaction: the station's version and transactionId, so each SetChargingProfile
+    # is built in the station's version (a location may mix 1.6 and 2.0.1 stations).
+    stations: dict[int, Station] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +397,8 @@ async def decide(
     await session.flush()
     if not planned:
         return Decision(location_uuid, allocations, [], True)
-    return Plan(row.id, location_uuid, unit, allocations, down, up)
+    stations = {r.transaction_id: Station(r.ocpp_version, r.remote_transaction_id) for r in online}
+    return Plan(row.id, location_uuid, unit, allocations, down, up, stations)
 
 
 async def record(session: AsyncSession, plan: Plan, sent: Sent) -> Decision:

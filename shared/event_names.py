@@ -18,3 +18,6 @@ rebalances)."""
 TRANSACTION_STARTED: Final = "transaction.started"
 TRANSACTION_STOPPED: Final = "transaction.stopped"
 """The transactions service recorded a start / a stop (charging rebalances)."""
+CHARGING_CONSTRAINTS_CHANGED: Final = "charging.constraints_changed"
+"""The charging service stored an external limit (NotifyChargingLimit / ClearedChargingLimit)
+or an EV's needs of a 2.0.1 station (it rebalances the station's location)."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.charging.constraints import SessionKey, load_caps
 from services.charging.installer import Station, outcome_label
 from shared.charging import balancing
 from shared.charging.profiles import to_schedule_profile
@@ -187,6 +188,13 @@ def _session_of(
     )
 
 
+def _capped(s: balancing.Session, cap: Decimal | None) -> balancing.Session:
+    """The session with its maximum (and minimum) no higher than `cap`."""
+    if cap is None or cap >= s.max_rate:
+        return s
+    return replace(s, max_rate=cap, min_rate=min(s.min_rate, cap))
+
+
 def accepted(outcome: CommandOutcome) -> bool:
     """True when a SetChargingProfile was accepted."""
     return isinstance(outcome, Result) and outcome.payload.get("status") == "Accepted"
@@ -292,6 +300,17 @@ async def decide(
     online = [r for r in rows if r.connected]
     profiles = await _profiles_by_chargepoint(session, {r.chargepoint_id for r in online})
     sessions = [_session_of(r, profiles[r.chargepoint_id], unit, now) for r in online]
+    # 2.0.1 stations: external limits (NotifyChargingLimit) and the EV's needs cap sessions.
+    caps = await load_caps(
+        session,
+        [
+            SessionKey(s.transaction_id, s.chargepoint_id, s.connector_id, s.phases)
+            for s in sessions
+        ],
+        now=now,
+        unit=unit,
+    )
+    sessions = [_capped(s, caps.get(s.transaction_id)) for s in sessions]
     allocations = balancing.allocate(
         grid_limit=location.grid_limit,
         unit=unit,

@@ -17,10 +17,12 @@ import websockets
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack
 from tests.e2e.ocpp16_client import connected as connected16
 from tests.e2e.test_load_balancing import LimitedClient
+from tests.e2e.test_ocpp16_session import eventually, rows
 from tests.patience import PATIENCE
 
 pytestmark = [pytest.mark.e2e]
@@ -219,3 +221,134 @@ async def test_mixed_site_is_balanced_as_one(stack: Stack, api: httpx.AsyncClien
     }
     assert ("CP-MIX-201", "Accepted") in outcomes, outcomes
     assert not any(o.startswith("refused") for _, o in outcomes), outcomes
+
+
+async def test_external_limits_and_ev_needs_cap_a_201_station(
+    stack: Stack, api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    """K12/K13/K15/K17/K09: a station's external limit and its EV's maximum cap its share
+    (the other station of the site gets the rest); Cleared lifts it; reports are stored."""
+    await provision(api, ["CP-EXT-16", "CP-EXT-201"], ["TAG-EXT-16", "TAG-EXT-201"])
+    async with (
+        connected16(stack.ws_url, "CP-EXT-16", LimitedClient) as cp16,
+        connected201(stack.ws_url, "CP-EXT-201") as cp201,
+    ):
+        cp16.limits = {}
+        await cp16.boot()
+        await cp201.boot()
+        await cp16.status(1, "Charging")
+        await cp201.status(1, "Occupied")
+        tx16 = (await cp16.start_tx("TAG-EXT-16")).transaction_id
+        await cp201.start_tx("ext-tx-1", "TAG-EXT-201")
+
+        def limits() -> dict[str, float | None]:
+            return {"16": cp16.limits.get(tx16), "201": cp201.limits.get("ext-tx-1")}
+
+        await settle(limits, {"16": 16.0, "201": 16.0})
+
+        # K12: the EMS limits EVSE 1 to 10 A.
+        await cp201.send(
+            call.NotifyChargingLimit(
+                evse_id=1,
+                charging_limit={"charging_limit_source": "EMS", "is_grid_critical": True},
+                charging_schedule=[
+                    {
+                        "id": 1,
+                        "charging_rate_unit": "A",
+                        "charging_schedule_period": [{"start_period": 0, "limit": 10}],
+                    }
+                ],
+            )
+        )
+        await settle(limits, {"16": 22.0, "201": 10.0})
+        stored = await rows(
+            db_engine,
+            "select evse_id, source, grid_critical, schedule from charging_limit"
+            " where chargepoint_id='CP-EXT-201'",
+        )
+        assert len(stored) == 1
+        assert stored[0]["source"] == "EMS" and stored[0]["grid_critical"] is True
+        assert stored[0]["schedule"][0]["chargingSchedulePeriod"][0]["limit"] == 10
+
+        # K13: cleared -> the shares are equal again.
+        await cp201.send(call.ClearedChargingLimit(charging_limit_source="EMS", evse_id=1))
+        await settle(limits, {"16": 16.0, "201": 16.0})
+        await eventually(
+            db_engine, "select count(*) from charging_limit where chargepoint_id='CP-EXT-201'", 0
+        )
+
+        # K15: the EV can take 12 A at most: Accepted, and its share follows.
+        answer = await cp201.send(
+            call.NotifyEVChargingNeeds(
+                evse_id=1,
+                charging_needs={
+                    "requested_energy_transfer": "AC_three_phase",
+                    "departure_time": "2030-01-01T08:00:00Z",
+                    "ac_charging_parameters": {
+                        "energy_amount": 20000,
+                        "ev_min_current": 6,
+                        "ev_max_current": 12,
+                        "ev_max_voltage": 400,
+                    },
+                },
+            )
+        )
+        assert answer.status == "Accepted"
+        await settle(limits, {"16": 20.0, "201": 12.0})
+        # K17: the EV's schedule is stored with its needs.
+        answer = await cp201.send(
+            call.NotifyEVChargingSchedule(
+                time_base=now(),
+                evse_id=1,
+                charging_schedule={
+                    "id": 5,
+                    "charging_rate_unit": "A",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 12}],
+                },
+            )
+        )
+        assert answer.status == "Accepted"
+        need = await rows(
+            db_engine,
+            "select n.ev_max_current, n.energy_amount, n.departure_time, n.ev_schedule,"
+            " t.remote_transaction_id from ev_charging_need n"
+            " join transaction t using (transaction_id) where n.chargepoint_id='CP-EXT-201'",
+        )
+        assert len(need) == 1
+        assert need[0]["ev_max_current"] == 12 and need[0]["energy_amount"] == 20000
+        assert need[0]["remote_transaction_id"] == "ext-tx-1"
+        assert need[0]["ev_schedule"]["id"] == 5
+
+        # K09: a report in two parts (tbc) is stored whole.
+        for profile_id, tbc in ((31, True), (32, False)):
+            await cp201.send(
+                call.ReportChargingProfiles(
+                    request_id=77,
+                    charging_limit_source="CSO",
+                    evse_id=1,
+                    tbc=tbc,
+                    charging_profile=[
+                        {
+                            "id": profile_id,
+                            "stack_level": 1,
+                            "charging_profile_purpose": "TxDefaultProfile",
+                            "charging_profile_kind": "Absolute",
+                            "charging_schedule": [
+                                {
+                                    "id": 1,
+                                    "start_schedule": "2030-01-01T00:00:00Z",
+                                    "charging_rate_unit": "A",
+                                    "charging_schedule_period": [{"start_period": 0, "limit": 16}],
+                                }
+                            ],
+                        }
+                    ],
+                )
+            )
+        await eventually(
+            db_engine,
+            "select string_agg(chargingprofile_id::text, ',' order by chargingprofile_id)"
+            " from reported_charging_profile where chargepoint_id='CP-EXT-201'"
+            " and request_id=77",
+            "31,32",
+        )

@@ -61,6 +61,8 @@ class Transaction(TimestampMixin, Base):
         enum_check("reason_stopped", enums.STOP_REASONS),
         enum_check("estimated_reason_stopped", enums.STOP_REASONS),
         enum_check("authorization_status", enums.AUTHORIZATION_STATUSES),
+        enum_check("trigger_reason", enums.TRIGGER_REASONS),
+        enum_check("stop_trigger_reason", enums.TRIGGER_REASONS),
     )
 
     transaction_id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
@@ -83,6 +85,10 @@ class Transaction(TimestampMixin, Base):
     id_tag: Mapped[str] = mapped_column(String(255))
     id_tag_stop: Mapped[str | None] = mapped_column(String(255))
     reason_stopped: Mapped[str | None] = mapped_column(String(50))
+    # OCPP 2.0.1 triggerReason of the event that started the transaction (its first event
+    # received) and of its Ended (NULL for 1.6 transactions; reason_stopped is stoppedReason).
+    trigger_reason: Mapped[str | None] = mapped_column(String(30))
+    stop_trigger_reason: Mapped[str | None] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(15), default="Active", server_default="Active")
     reservation_id: Mapped[int | None] = mapped_column(Integer)
     # OCPP 2.0.1 TransactionType.transactionId (a string of at most 36 characters).

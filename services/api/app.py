@@ -30,6 +30,7 @@ from services.api.errors import error_json, install_error_handlers
 from services.api.events.router import router as events_router
 from services.api.heartbeats.router import router as heartbeats_router
 from services.api.idtags.router import router as idtags_router
+from services.api.locallist.router import router as locallist_router
 from services.api.locations.router import router as locations_router
 from services.api.ocppmessages.router import router as ocppmessages_router
 from services.api.reservations.router import router as reservations_router
@@ -269,6 +270,7 @@ def create_app(
         commandlog_router,
         ocppmessages_router,
         commands_router,
+        locallist_router,
         webhooks_router,
         events_router,
     ):

@@ -163,6 +163,7 @@ def row(**kw: Any) -> Any:
         "seq_no_max": 0,
         "missing_seq_nos": [],
         "remote_start_id": None,
+        "trigger_reason": "Authorized",
     }
     return SimpleNamespace(**{**base, **kw})
 
@@ -192,6 +193,7 @@ def test_changes_ended() -> None:
         "wh_meter_last": 100,
         "wh_meter_last_at": T1,
         "reason_stopped": "Local",
+        "stop_trigger_reason": "Authorized",
         "id_tag_stop": None,
         "status": "Completed",
         "stop_message_id": "k",

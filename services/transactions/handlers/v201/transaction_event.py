@@ -77,6 +77,9 @@ class TxEvent:
     samples: list[Sample]
     # transactionInfo.remoteStartId: the RequestStartTransaction that started it (F01/F02).
     remote_start_id: int | None = None
+    # idToken.type (C01: a tag of another type does not match) and the event's triggerReason.
+    id_token_type: str | None = None
+    trigger_reason: str | None = None
 
 
 def parse_event(req: TransactionEventRequest) -> TxEvent:
@@ -100,6 +103,8 @@ def parse_event(req: TransactionEventRequest) -> TxEvent:
         reservation_id=req.reservation_id,
         samples=list(iter_samples_201(req.meter_value)),
         remote_start_id=req.transaction_info.remote_start_id,
+        id_token_type=token.type.value if token is not None else None,
+        trigger_reason=req.trigger_reason.value,
     )
 
 
@@ -168,7 +173,9 @@ async def handle(
     decided = None
     first_token = new or row.id_tag == NO_TOKEN
     if not duplicate and ev.id_token is not None and ev.event_type != ENDED and first_token:
-        decided = await _authorize_start(ctx, transaction_id, ev.id_token, current)
+        decided = await _authorize_start(
+            ctx, transaction_id, ev.id_token, current, ev.id_token_type
+        )
     if new and ev.reservation_id is not None:
         await consume_reservation(
             ctx, chargepoint_id, ev.reservation_id, transaction_id, env.action
@@ -250,6 +257,7 @@ async def _insert(
             start_transaction_timestamp=ev.timestamp,
             reservation_id=ev.reservation_id,
             remote_start_id=ev.remote_start_id,
+            trigger_reason=ev.trigger_reason,
             status=TX_ACTIVE,
             remote_transaction_id=ev.remote_id,
             start_message_id=key,
@@ -291,6 +299,10 @@ def _changes(
             values["start_transaction_timestamp"] = ev.timestamp
         if ev.event_type == STARTED and reading is not None:
             values["wh_meter_start"] = reading[1]
+        if ev.event_type == STARTED and ev.trigger_reason != row.trigger_reason:
+            # The Started arrived after a later event (offline replay): its trigger is the
+            # transaction's start trigger.
+            values["trigger_reason"] = ev.trigger_reason
     if row.status == TX_COMPLETED:
         if ev.event_type == ENDED and is_estimate(row):
             values.update(_ended(row, ev, reading, key), **correction(row, now=now))
@@ -326,19 +338,28 @@ def _ended(
         "wh_meter_last": stop_wh,
         "wh_meter_last_at": ev.timestamp,
         "reason_stopped": ev.stopped_reason,
+        "stop_trigger_reason": ev.trigger_reason,
         "id_tag_stop": ev.id_token,
         "stop_message_id": key,
     }
 
 
 async def _authorize_start(
-    ctx: HandlerContext, transaction_id: int, token: str, current: dict[str, Any]
+    ctx: HandlerContext,
+    transaction_id: int,
+    token: str,
+    current: dict[str, Any],
+    token_type: str | None = None,
 ) -> dict[str, Any]:
     """The first idToken of a transaction decides it, as a 1.6 StartTransaction does: not
     Accepted -> `Rejected` (2.0.1 E05: the station ends it, StopTxOnInvalidId, or suspends
     energy); never counts as open."""
     info = await idtags.authorize(
-        ctx.session, token, now=ctx.now, excluding_transaction=transaction_id
+        ctx.session,
+        token,
+        now=ctx.now,
+        excluding_transaction=transaction_id,
+        token_type=token_type,
     )
     values: dict[str, Any] = {"authorization_status": info["status"]}
     if info["status"] != AuthorizationStatusEnumType.accepted.value:
@@ -366,7 +387,13 @@ async def _answer(
         return {}
     info = decided
     if info is None:
-        info = await idtags.authorize(ctx.session, ev.id_token, now=ctx.now, concurrency=False)
+        info = await idtags.authorize(
+            ctx.session,
+            ev.id_token,
+            now=ctx.now,
+            concurrency=False,
+            token_type=ev.id_token_type,
+        )
         if ev.id_token == row.id_tag and ev.event_type != ENDED:
             info = idtags.with_status(info, row.authorization_status)
     return {"idTokenInfo": idtags.id_token_info(info)}

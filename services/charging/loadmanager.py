@@ -39,6 +39,7 @@ from shared.charging import balancing
 from shared.charging.profiles import to_schedule_profile
 from shared.charging.schedule import (
     CHARGE_POINT_MAX,
+    STATION_MAX,
     TX_DEFAULT,
     TX_PROFILE,
     Transaction,
@@ -141,7 +142,9 @@ async def _profiles_by_chargepoint(
     rows = await session.scalars(
         select(ChargingProfile).where(
             ChargingProfile.chargepoint_id.in_(chargepoint_ids),
-            ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE)),
+            ChargingProfile.chargingprofile_purpose.in_(
+                (CHARGE_POINT_MAX, STATION_MAX, TX_DEFAULT, TX_PROFILE)
+            ),
         )
     )
     for row in rows:

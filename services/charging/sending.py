@@ -42,7 +42,7 @@ from services.charging.loadmanager import (
     record,
 )
 from shared.charging import balancing
-from shared.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT
+from shared.charging.schedule import CHARGE_POINT_MAX, STATION_MAX, TX_DEFAULT
 from shared.commands import CommandOutcome, NotConnected, TimedOut
 from shared.db.models import BalancingAllocation, ChargePoint, ChargingProfile, Transaction
 
@@ -220,7 +220,7 @@ PROFILES_TO_REINSTALL = (
     select(ChargingProfile)
     .where(
         ChargingProfile.chargepoint_id == bindparam("cp_id"),
-        ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, TX_DEFAULT)),
+        ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, STATION_MAX, TX_DEFAULT)),
     )
     .order_by(ChargingProfile.chargingprofile_id)
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from shared.charging.schedule import Period, Profile
+from shared.charging.schedule import CHARGE_POINT_MAX, STATION_MAX, Period, Profile
 from shared.db.models import ChargingProfile
 from shared.ocpp import format_datetime
 from shared.ocpp.versions import OCPP201
@@ -33,7 +33,11 @@ def to_schedule_profile(row: ChargingProfile) -> Profile:
         profile_id=row.chargingprofile_id,
         connector_id=row.connector_id or 0,
         stack_level=row.stack_level,
-        purpose=row.chargingprofile_purpose,
+        purpose=(
+            CHARGE_POINT_MAX
+            if row.chargingprofile_purpose == STATION_MAX
+            else row.chargingprofile_purpose
+        ),
         kind=row.chargingprofile_kind,
         unit=row.charging_rate_unit,
         periods=periods_of(list(row.chargingschedule_period)),

@@ -56,3 +56,20 @@ def test_201_renames_the_station_max_purpose() -> None:
     Set201.model_validate(payload)
     assert payload["chargingProfile"]["chargingProfilePurpose"] == "ChargingStationMaxProfile"
     assert "transactionId" not in payload["chargingProfile"]
+
+
+def test_a_stored_201_station_max_profile_caps_like_a_charge_point_max() -> None:
+    from shared.charging.profiles import to_schedule_profile
+    from shared.charging.schedule import CHARGE_POINT_MAX
+    from shared.db.models import ChargingProfile
+
+    row = ChargingProfile(
+        chargingprofile_id=1,
+        stack_level=0,
+        chargingprofile_purpose="ChargingStationMaxProfile",
+        chargingprofile_kind="Absolute",
+        charging_rate_unit="A",
+        chargingschedule_period=[{"startPeriod": 0, "limit": 20}],
+        connector_id=0,
+    )
+    assert to_schedule_profile(row).purpose == CHARGE_POINT_MAX

@@ -63,6 +63,9 @@ LOCK_CLASS: Final = 0x43_48_47  # "CHG": the first key of the two-key advisory l
 IDLE_STATUSES: Final = frozenset(
     {"SuspendedEV", "Finishing", "Available", "Faulted", "Unavailable"}
 )
+IDLE_CHARGING_STATES: Final = frozenset({"SuspendedEV", "EVConnected", "Idle"})
+"""OCPP 2.0.1 chargingState of an idle session (its connector status stays Occupied); not
+SuspendedEVSE: the station suspends because of a limit, the session wants energy."""
 
 
 def lock_key(location_uuid: uuid.UUID) -> int:
@@ -100,6 +103,7 @@ class _Row:
     connector_status: str | None
     ocpp_version: str | None = None
     remote_transaction_id: str | None = None
+    charging_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,7 @@ async def _active_rows(session: AsyncSession, location_uuid: uuid.UUID) -> list[
             c.connector_status,
             cp.ocpp_version,
             t.remote_transaction_id,
+            t.charging_state,
         )
         .join(cp, cp.chargepoint_id == t.chargepoint_id)
         .outerjoin(c, (c.chargepoint_id == t.chargepoint_id) & (c.connectorid == t.connectorid))
@@ -178,7 +183,7 @@ def _session_of(
         if limit.min_charging_rate is not None
         else balancing.default_min(unit, phases)
     )
-    if row.connector_status in IDLE_STATUSES:
+    if row.connector_status in IDLE_STATUSES or row.charging_state in IDLE_CHARGING_STATES:
         maximum = min(maximum, minimum)
     return balancing.Session(
         transaction_id=row.transaction_id,

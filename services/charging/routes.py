@@ -16,6 +16,7 @@ from shared.event_names import (
     CHARGEPOINT_DISCONNECTED,
     CHARGING_CONSTRAINTS_CHANGED,
     CONNECTOR_STATUS_CHANGED,
+    TRANSACTION_CHARGING_STATE_CHANGED,
     TRANSACTION_STARTED,
     TRANSACTION_STOPPED,
 )
@@ -52,6 +53,7 @@ def build_router(installer: Installer, db: Db) -> Router:
         (CHARGEPOINT_CONNECTED, events.chargepoint_connected),
         (CHARGEPOINT_DISCONNECTED, events.chargepoint_disconnected),
         (CHARGING_CONSTRAINTS_CHANGED, events.constraints_changed),
+        (TRANSACTION_CHARGING_STATE_CHANGED, events.connector_status_changed),
     ]
     return Router(
         [

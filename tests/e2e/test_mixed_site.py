@@ -201,6 +201,20 @@ async def test_mixed_site_is_balanced_as_one(stack: Stack, api: httpx.AsyncClien
         assert schedule[0]["id"] == sent["id"]
         assert schedule[0]["charging_rate_unit"] == "A"
 
+        # The EV of the 2.0.1 station suspends (chargingState): it keeps its minimum.
+        await cp201.event(
+            "Updated",
+            "ChargingStateChanged",
+            {"transaction_id": "mix-tx-1", "charging_state": "SuspendedEV"},
+        )
+        await settle(limits, {f"16:{tx16}": GRID_AMPS - 6, "201:mix-tx-1": 6.0})
+        await cp201.event(
+            "Updated",
+            "ChargingStateChanged",
+            {"transaction_id": "mix-tx-1", "charging_state": "Charging"},
+        )
+        await settle(limits, {f"16:{tx16}": GRID_AMPS / 2, "201:mix-tx-1": GRID_AMPS / 2})
+
         # The 1.6 session ends: the 2.0.1 one gets the whole grid.
         await cp16.stop_tx(tx16, 1000)
         open16.remove(tx16)

@@ -61,6 +61,11 @@ class TransactionRead(ReadModel):
         description="OCPP 2.0.1: the triggerReason of its Ended event (`reason_stopped` is "
         "the stoppedReason); null for 1.6",
     )
+    charging_state: str | None = Field(
+        default=None,
+        description="OCPP 2.0.1: the latest chargingState (Charging, EVConnected, SuspendedEV, "
+        "SuspendedEVSE, Idle); null for 1.6",
+    )
     closed_by: str | None = None
     close_note: str | None = None
     corrected_at: UtcDateTime | None = None

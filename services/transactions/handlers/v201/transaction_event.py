@@ -33,7 +33,7 @@ from shared.db.enums import TX_ACTIVE, TX_COMPLETED, TX_REJECTED
 from shared.db.models import Connector
 from shared.dispatch import HandlerContext, OcppError, Payload
 from shared.envelope import Envelope
-from shared.event_names import TRANSACTION_STARTED
+from shared.event_names import TRANSACTION_CHARGING_STATE_CHANGED, TRANSACTION_STARTED
 from shared.events.projection import emit_meter_values
 from shared.ocpp import OCPP201, VIOLATION_CODES, Violation, format_datetime
 from shared.ocpp.v201.common import (
@@ -80,6 +80,7 @@ class TxEvent:
     # idToken.type (C01: a tag of another type does not match) and the event's triggerReason.
     id_token_type: str | None = None
     trigger_reason: str | None = None
+    charging_state: str | None = None
 
 
 def parse_event(req: TransactionEventRequest) -> TxEvent:
@@ -105,6 +106,11 @@ def parse_event(req: TransactionEventRequest) -> TxEvent:
         remote_start_id=req.transaction_info.remote_start_id,
         id_token_type=token.type.value if token is not None else None,
         trigger_reason=req.trigger_reason.value,
+        charging_state=(
+            req.transaction_info.charging_state.value
+            if req.transaction_info.charging_state is not None
+            else None
+        ),
     )
 
 
@@ -165,6 +171,13 @@ async def handle(
             update(TRANSACTION).where(TRANSACTION.c.transaction_id == transaction_id).values(values)
         )
     current = {**row._asdict(), **values}
+    if "charging_state" in values and current["status"] == TX_ACTIVE:
+        # The load balancer's idle sessions (SuspendedEV, EVConnected, Idle) follow it.
+        ctx.emit(
+            TRANSACTION_CHARGING_STATE_CHANGED,
+            {"transaction_id": transaction_id, "charging_state": values["charging_state"]},
+            chargepoint_id,
+        )
     connector_id = current["connectorid"]
     if new or "connectorid" in values:
         superseded = await supersede(ctx, chargepoint_id, connector_id, transaction_id)
@@ -258,6 +271,7 @@ async def _insert(
             reservation_id=ev.reservation_id,
             remote_start_id=ev.remote_start_id,
             trigger_reason=ev.trigger_reason,
+            charging_state=ev.charging_state,
             status=TX_ACTIVE,
             remote_transaction_id=ev.remote_id,
             start_message_id=key,
@@ -287,6 +301,14 @@ def _changes(
     close by the CSMS) an Updated adds its meter values and nothing else.
     """
     values: dict[str, Any] = {} if new else seq_no_changes(row, ev.seq_no)
+    if (
+        not new
+        and ev.charging_state is not None
+        and ev.charging_state != row.charging_state
+        and (row.seq_no_max is None or ev.seq_no >= row.seq_no_max)
+    ):
+        # The latest state only: an older event replayed late does not bring back its state.
+        values["charging_state"] = ev.charging_state
     if row.id_tag == NO_TOKEN and ev.id_token:
         values["id_tag"] = ev.id_token
     if ev.remote_start_id is not None and row.remote_start_id is None:

@@ -8,7 +8,8 @@ trigger reasons of a transaction
 - ev_charging_need: NotifyEVChargingNeeds / NotifyEVChargingSchedule per EVSE.
 - id_tag.token_type (IdTokenEnumType, NULL = any), id_tag.master_pass (C16).
 - local_list_entry: the entries of the local list a station accepted (differential updates).
-- transaction.trigger_reason / stop_trigger_reason (2.0.1 TriggerReasonEnumType).
+- transaction.trigger_reason / stop_trigger_reason (2.0.1 TriggerReasonEnumType),
+  transaction.charging_state (the latest chargingState; the balancer's idle sessions).
 
 Revision ID: 0012
 Revises: 0009
@@ -61,6 +62,7 @@ ID_TOKEN_TYPES = (
     "NoAuthorization",
 )
 LIMIT_SOURCES = ("EMS", "Other", "SO", "CSO")
+CHARGING_STATES = ("Charging", "EVConnected", "SuspendedEV", "SuspendedEVSE", "Idle")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -164,9 +166,17 @@ def upgrade() -> None:
         op.create_check_constraint(
             op.f(f"ck_transaction_{column}"), "transaction", _in(column, TRIGGER_REASONS)
         )
+    op.add_column("transaction", sa.Column("charging_state", sa.String(length=13), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_transaction_charging_state"),
+        "transaction",
+        _in("charging_state", CHARGING_STATES),
+    )
 
 
 def downgrade() -> None:
+    op.drop_constraint(op.f("ck_transaction_charging_state"), "transaction", type_="check")
+    op.drop_column("transaction", "charging_state")
     for column in ("stop_trigger_reason", "trigger_reason"):
         op.drop_constraint(op.f(f"ck_transaction_{column}"), "transaction", type_="check")
         op.drop_column("transaction", column)

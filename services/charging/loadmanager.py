@@ -56,9 +56,11 @@ from shared.db.models import (
 )
 from shared.db.models import Transaction as TransactionRow
 from shared.events.outbox import PublicEvent, stage
+from shared.ocpp.versions import OCPP201
 
 log = logging.getLogger(__name__)
 
+UNKNOWN_EVSE: Final = 0
 LOCK_CLASS: Final = 0x43_48_47  # "CHG": the first key of the two-key advisory lock
 IDLE_STATUSES: Final = frozenset(
     {"SuspendedEV", "Finishing", "Available", "Faulted", "Unavailable"}
@@ -305,7 +307,13 @@ async def decide(
         return Busy(claim)
     unit = location.grid_limit_unit
     rows = await _active_rows(session, location_uuid)
-    online = [r for r in rows if r.connected]
+    # A 2.0.1 transaction whose EVSE is not known yet (evseId 0 until an event names it)
+    # cannot be limited (K01: no TxProfile on evseId 0): left out until it is.
+    online = [
+        r
+        for r in rows
+        if r.connected and not (r.ocpp_version == OCPP201 and r.connector_id == UNKNOWN_EVSE)
+    ]
     profiles = await _profiles_by_chargepoint(session, {r.chargepoint_id for r in online})
     sessions = [_session_of(r, profiles[r.chargepoint_id], unit, now) for r in online]
     # 2.0.1 stations: external limits (NotifyChargingLimit) and the EV's needs cap sessions.

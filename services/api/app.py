@@ -35,6 +35,7 @@ from services.api.locations.router import router as locations_router
 from services.api.ocppmessages.router import router as ocppmessages_router
 from services.api.reservations.router import router as reservations_router
 from services.api.securityevents.router import router as security_events_router
+from services.api.smartcharging.router import router as smartcharging_router
 from services.api.statusnotifications.router import router as statusnotifications_router
 from services.api.transactions.router import router as transactions_router
 from services.api.users.router import router as users_router
@@ -271,6 +272,7 @@ def create_app(
         ocppmessages_router,
         commands_router,
         locallist_router,
+        smartcharging_router,
         webhooks_router,
         events_router,
     ):

@@ -366,3 +366,12 @@ async def test_external_limits_and_ev_needs_cap_a_201_station(
             " and request_id=77",
             "31,32",
         )
+    # The operator reads what the station reported.
+    read = await api.get("/api/v1/chargepoints/CP-EXT-201/smart-charging")
+    assert read.status_code == 200, read.text
+    body = read.json()
+    assert body["charging_limits"] == []  # cleared
+    assert [p["chargingprofile_id"] for p in body["reported_profiles"]] == [31, 32]
+    [need] = body["ev_charging_needs"]
+    assert need["evse_id"] == 1 and float(need["ev_max_current"]) == 12
+    assert need["ev_schedule"]["chargingSchedulePeriod"][0]["limit"] == 12

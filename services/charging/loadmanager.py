@@ -317,11 +317,14 @@ async def decide(
     profiles = await _profiles_by_chargepoint(session, {r.chargepoint_id for r in online})
     sessions = [_session_of(r, profiles[r.chargepoint_id], unit, now) for r in online]
     # 2.0.1 stations: external limits (NotifyChargingLimit) and the EV's needs cap sessions.
+    # Only 2.0.1 stations report them: a 1.6-only site runs no query for them.
+    v201 = {r.transaction_id for r in online if r.ocpp_version == OCPP201}
     caps = await load_caps(
         session,
         [
             SessionKey(s.transaction_id, s.chargepoint_id, s.connector_id, s.phases)
             for s in sessions
+            if s.transaction_id in v201
         ],
         now=now,
         unit=unit,

@@ -187,6 +187,7 @@ async def test_201_local_list_full_then_differential(stack: Stack, api: httpx.As
             "entries": 4,
             "removed": 0,
             "status": "Accepted",
+            "messages": 1,
         }
         sent = cp.lists[-1]
         assert sent["version_number"] == 1 and sent["update_type"] == "Full"
@@ -249,6 +250,26 @@ async def test_16_local_list_full_then_differential(stack: Stack, api: httpx.Asy
         assert cp.lists[-1]["local_authorization_list"] == [
             {"id_tag": "P-3", "id_tag_info": {"status": "Accepted"}}
         ]
+        await wait_held(api, cp_id, {"P-1": "Accepted", "P-2": "Accepted", "P-3": "Accepted"})
+        # A station taking 2 entries per message: a Full of 2, then a Differential of 1.
+        resp = await api.post(
+            f"/api/v1/chargepoints/{cp_id}/local-list",
+            json={"update_type": "Full", "max_items": 2},
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {
+            "update_type": "Full",
+            "list_version": 4,
+            "entries": 3,
+            "removed": 0,
+            "status": "Accepted",
+            "messages": 2,
+        }
+        first, second = cp.lists[-2:]
+        assert (first["update_type"], first["list_version"]) == ("Full", 3)
+        assert (second["update_type"], second["list_version"]) == ("Differential", 4)
+        assert len(first["local_authorization_list"]) == 2
+        assert len(second["local_authorization_list"]) == 1
         await wait_held(api, cp_id, {"P-1": "Accepted", "P-2": "Accepted", "P-3": "Accepted"})
 
 

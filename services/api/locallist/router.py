@@ -8,6 +8,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy import select
 
 from services.api.commands import service as commands
@@ -35,6 +36,14 @@ class LocalListUpdate(ApiModel):
     accepted last (new or changed entries, removed tokens)."""
 
     update_type: Literal["Full", "Differential"] = "Full"
+    max_items: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Entries per SendLocalList at most (the station's SendLocalListMaxLength / "
+        "ItemsPerMessageSendLocalList): a longer list goes as several messages (a Full first, "
+        "then Differential ones), each with the next version, until one is not Accepted.",
+    )
 
 
 class LocalListSent(ReadModel):
@@ -46,6 +55,7 @@ class LocalListSent(ReadModel):
     entries: int
     removed: int
     status: str
+    messages: int = 1
 
 
 class LocalListEntryRead(ReadModel):
@@ -75,35 +85,44 @@ async def send_local_list(
     """Build the local list from the id tags and send it with SendLocalList (1.6) /
     SendLocalList (2.0.1) through the commands path (command log, effects: the entries the
     station accepted are recorded)."""
-    update_type = (body or LocalListUpdate()).update_type
+    update = body or LocalListUpdate()
     version = await commands.chargepoint_version(session=session, chargepoint_id=chargepoint_id)
     ocpp_version = version or OCPP16
-    plan = await service.plan(session, chargepoint_id, update_type, ocpp_version=ocpp_version)
+    plan = await service.plan(
+        session, chargepoint_id, update.update_type, ocpp_version=ocpp_version
+    )
     spec = next(s for s in command_paths()["send-local-list"] if s.version == ocpp_version)
-    model = spec.request.model_validate(service.body_for(ocpp_version, plan, update_type))
-    answer = await run_command(
-        spec=spec,
-        chargepoint_id=chargepoint_id,
-        body=model,
-        principal=principal,
-        session=session,
-        bus=get_bus(request),
-        timeout=min(timeout or settings.command_timeout, MAX_TIMEOUT),
+    parts = service.split(plan, update.update_type, update.max_items)
+    sent: list[service.Plan] = []
+    status = ""
+    command_id = ""
+    for kind, part in parts:
+        model = spec.request.model_validate(service.body_for(ocpp_version, part, kind))
+        answer = await run_command(
+            spec=spec,
+            chargepoint_id=chargepoint_id,
+            body=model,
+            principal=principal,
+            session=session,
+            bus=get_bus(request),
+            timeout=min(timeout or settings.command_timeout, MAX_TIMEOUT),
+        )
+        if answer.status_code != 200:  # the charge point's CALLERROR (502), passed on
+            return JSONResponse(json.loads(bytes(answer.body)), answer.status_code, answer.headers)
+        status = str(json.loads(bytes(answer.body)).get("status"))
+        command_id = answer.headers[COMMAND_ID_HEADER]
+        sent.append(part)
+        if status != "Accepted":
+            break
+    result = LocalListSent(
+        update_type=update.update_type,
+        list_version=sent[-1].version,
+        entries=sum(len(p.entries) for p in sent),
+        removed=sum(p.removed for p in sent),
+        status=status,
+        messages=len(sent),
     )
-    if answer.status_code != 200:  # the charge point's CALLERROR (502), passed on
-        return JSONResponse(json.loads(bytes(answer.body)), answer.status_code, answer.headers)
-    result = json.loads(bytes(answer.body))
-    sent = LocalListSent(
-        update_type=update_type,
-        list_version=plan.version,
-        entries=len(plan.entries),
-        removed=plan.removed,
-        status=str(result.get("status")),
-    )
-    return JSONResponse(
-        sent.model_dump(mode="json"),
-        headers={COMMAND_ID_HEADER: answer.headers[COMMAND_ID_HEADER]},
-    )
+    return JSONResponse(result.model_dump(mode="json"), headers={COMMAND_ID_HEADER: command_id})
 
 
 @router.get(

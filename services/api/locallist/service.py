@@ -107,6 +107,20 @@ async def plan(
     return Plan(version, changed + removed)
 
 
+def split(p: Plan, update_type: str, max_items: int | None) -> list[tuple[str, Plan]]:
+    """The messages of an update whose list is longer than the station takes at once
+    (1.6 SendLocalListMaxLength, 2.0.1 ItemsPerMessageSendLocalList): a Full update's first
+    `max_items` entries as Full, the rest as Differential updates; each message has the next
+    version (the station holds the union once all are accepted)."""
+    if max_items is None or len(p.entries) <= max_items:
+        return [(update_type, p)]
+    parts: list[tuple[str, Plan]] = []
+    for i, start in enumerate(range(0, len(p.entries), max_items)):
+        kind = update_type if i == 0 else DIFFERENTIAL
+        parts.append((kind, Plan(p.version + i, p.entries[start : start + max_items])))
+    return parts
+
+
 def body_16(p: Plan, update_type: str) -> dict[str, Any]:
     """The 1.6 SendLocalList body (snake_case, the commands API's model)."""
     items: list[dict[str, Any]] = []

@@ -210,6 +210,8 @@ def accepted(outcome: CommandOutcome) -> bool:
     return isinstance(outcome, Result) and outcome.payload.get("status") == "Accepted"
 
 
+RESEND: Final = "Pending"
+"""`balancing_allocation.status` with a known `installed_limit`: send it again."""
 SENDING: Final = "sending"
 """`outcome` of a planned send in `balancing_decision.sent` until its answer is recorded."""
 IN_FLIGHT: Final = [{"outcome": SENDING}]  # JSONB containment: a decision still sending
@@ -361,9 +363,12 @@ async def decide(
     for a in allocations:
         prev = previous.get(a.transaction_id)
         installed = prev.installed_limit if prev is not None else None
-        if prev is not None and installed is not None and installed == a.limit:
+        # A known limit marked Pending is to be sent again (NotifyEVChargingNeeds: K15 wants
+        # a schedule "momentarily"); the same value cannot raise the sum: with the decreases.
+        resend = prev is not None and installed is not None and prev.status == RESEND
+        if prev is not None and installed is not None and installed == a.limit and not resend:
             continue
-        if installed is not None and a.limit < installed:
+        if installed is not None and a.limit <= installed:
             down.append(a)
         else:
             # Increases, new sessions and sessions whose installed limit is unknown (offline

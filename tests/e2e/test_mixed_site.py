@@ -46,6 +46,7 @@ class Station201(ChargePoint):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.limits = {}
         self.profiles = []
+        self.cleared: list[dict[str, Any]] = []
 
     async def send(self, payload: Any) -> Any:
         return await self.call(payload, suppress=False)
@@ -100,6 +101,11 @@ class Station201(ChargePoint):  # type: ignore[misc]
             period = charging_profile["charging_schedule"][0]["charging_schedule_period"][0]
             self.limits[tx] = float(period["limit"])
         return call_result.SetChargingProfile(status="Accepted")
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(self, **kw: Any) -> Any:
+        self.cleared.append(kw)
+        return call_result.ClearChargingProfile(status="Accepted")
 
 
 @asynccontextmanager
@@ -375,3 +381,38 @@ async def test_external_limits_and_ev_needs_cap_a_201_station(
     [need] = body["ev_charging_needs"]
     assert need["evse_id"] == 1 and float(need["ev_max_current"]) == 12
     assert need["ev_schedule"]["chargingSchedulePeriod"][0]["limit"] == 12
+
+
+async def test_api_profile_is_installed_and_cleared_in_201(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """POST /charging-profiles to a 2.0.1 station: SetChargingProfile in 2.0.1 form (the
+    ChargePointMaxProfile as ChargingStationMaxProfile on evseId 0); DELETE clears it with
+    the 2.0.1 chargingProfileId."""
+    await provision(api, ["CP-API-201"], [])
+    async with connected201(stack.ws_url, "CP-API-201") as cp:
+        await cp.boot()
+        resp = await api.post(
+            "/api/v1/charging-profiles",
+            json={
+                "chargepoint_id": "CP-API-201",
+                "connector_id": 0,
+                "stack_level": 1,
+                "chargingprofile_purpose": "ChargePointMaxProfile",
+                "chargingprofile_kind": "Absolute",
+                "charging_rate_unit": "A",
+                "start_schedule": "2026-01-01T00:00:00Z",
+                "chargingschedule_period": [{"start_period": 0, "limit": 20.0}],
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["install"]["status"] == "Installed", resp.json()
+        profile_id = resp.json()["chargingprofile_id"]
+        sent = cp.profiles[-1]
+        assert sent["evse_id"] == 0 and sent["id"] == profile_id
+        assert sent["charging_profile_purpose"] == "ChargingStationMaxProfile"
+        assert sent["charging_schedule"][0]["charging_schedule_period"][0]["limit"] == 20.0
+        deleted = await api.delete(f"/api/v1/charging-profiles/{profile_id}")
+        assert deleted.status_code == 204, deleted.text
+        assert deleted.headers["X-Clear-Status"] == "Cleared"
+        assert cp.cleared == [{"charging_profile_id": profile_id}]

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.charging.loadmanager import RESEND
 from shared.db.enums import TX_ACTIVE
 from shared.db.models import (
     BalancingAllocation,
@@ -210,11 +211,12 @@ async def notify_ev_charging_needs(
     if not await _balanced(ctx):
         return NotifyEVChargingNeedsResponse(status=NotifyEVChargingNeedsStatusEnumType.rejected)
     if transaction_id is not None:
-        # What the station holds for the session is sent again (with the EV's cap).
+        # The session's limit is sent again (with the EV's cap), even if unchanged: Pending
+        # with the installed limit kept, so the sum of what is installed stays known.
         await ctx.session.execute(
             update(BalancingAllocation)
             .where(BalancingAllocation.transaction_id == transaction_id)
-            .values(installed_limit=None, status="Pending")
+            .values(status=RESEND)
         )
     _changed(ctx, req.evse_id, env.action)
     return NotifyEVChargingNeedsResponse(status=NotifyEVChargingNeedsStatusEnumType.accepted)

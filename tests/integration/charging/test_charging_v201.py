@@ -85,6 +85,20 @@ async def test_mixed_versions_and_caps(
     await dispatch("charging.constraints_changed", cp201)
     assert fleet.balanced[(cp201, 1)] == ("st-tx-9", Decimal(8))
 
+    # K15: the EV's needs mark the session's limit to be sent again, even unchanged.
+    before = len(fleet.sets(cp201))
+    await sql(
+        "update balancing_allocation set status = 'Pending' where transaction_id = :t", t=tx201
+    )
+    await dispatch("charging.constraints_changed", cp201)
+    assert len(fleet.sets(cp201)) == before + 1
+    assert fleet.balanced[(cp201, 1)] == ("st-tx-9", Decimal(8))
+    held = await sql(
+        "select installed_limit, status from balancing_allocation where transaction_id = :t",
+        t=tx201,
+    )
+    assert held == [{"installed_limit": Decimal(8), "status": "Installed"}]
+
     # Both gone: the session gets its maximum again.
     await sql("delete from charging_limit")
     await sql("delete from ev_charging_need")

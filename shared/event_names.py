@@ -18,3 +18,9 @@ rebalances)."""
 TRANSACTION_STARTED: Final = "transaction.started"
 TRANSACTION_STOPPED: Final = "transaction.stopped"
 """The transactions service recorded a start / a stop (charging rebalances)."""
+CHARGING_CONSTRAINTS_CHANGED: Final = "charging.constraints_changed"
+"""The charging service stored an external limit (NotifyChargingLimit / ClearedChargingLimit)
+or an EV's needs of a 2.0.1 station (it rebalances the station's location)."""
+TRANSACTION_CHARGING_STATE_CHANGED: Final = "transaction.charging_state_changed"
+"""A 2.0.1 transaction's chargingState changed (charging rebalances: an idle session keeps
+only its minimum)."""

@@ -32,10 +32,12 @@ from services.api.errors import error_json, install_error_handlers
 from services.api.events.router import router as events_router
 from services.api.heartbeats.router import router as heartbeats_router
 from services.api.idtags.router import router as idtags_router
+from services.api.locallist.router import router as locallist_router
 from services.api.locations.router import router as locations_router
 from services.api.ocppmessages.router import router as ocppmessages_router
 from services.api.reservations.router import router as reservations_router
 from services.api.securityevents.router import router as security_events_router
+from services.api.smartcharging.router import router as smartcharging_router
 from services.api.statusnotifications.router import router as statusnotifications_router
 from services.api.transactions.router import router as transactions_router
 from services.api.users.router import router as users_router
@@ -273,6 +275,8 @@ def create_app(
         commandlog_router,
         ocppmessages_router,
         commands_router,
+        locallist_router,
+        smartcharging_router,
         webhooks_router,
         events_router,
     ):

@@ -10,6 +10,11 @@ in `seq` order, from the request and answer as typed models:
   `Replaced`). The row holds one schedule: the first of the profile's (2.0.1 allows up
   to three; the others stay in the command log, logged). A `transactionId` is the
   station's: linked to our transaction with that `remote_transaction_id` when there is one.
+- RequestStartTransaction (F01/F02) Accepted with a `chargingProfile` (a TxProfile, K05)
+  -> the profile as for SetChargingProfile, on the requested EVSE, linked to the
+  transaction the request started when it is known (by remoteStartId, or the answer's
+  transactionId); before that it is a TxProfile without transaction on the EVSE, which the
+  composite schedule and the balancer apply to the EVSE's session.
 - ClearChargingProfile (K10) Accepted or Unknown -> the matching `Installed` / `Pending`
   installations become `Cleared`: by chargingProfileId, else by the criteria's evseId,
   purpose and stack level (each when given).
@@ -30,6 +35,10 @@ from shared.ocpp import format_datetime
 from shared.ocpp.v201.clear_charging_profile_request import ClearChargingProfileRequest
 from shared.ocpp.v201.clear_charging_profile_response import ClearChargingProfileResponse
 from shared.ocpp.v201.common import ChargingProfileType
+from shared.ocpp.v201.request_start_transaction_request import RequestStartTransactionRequest
+from shared.ocpp.v201.request_start_transaction_response import (
+    RequestStartTransactionResponse,
+)
 from shared.ocpp.v201.set_charging_profile_request import SetChargingProfileRequest
 from shared.ocpp.v201.set_charging_profile_response import SetChargingProfileResponse
 
@@ -109,6 +118,34 @@ async def set_charging_profile(
     )
 
 
+async def request_start_transaction(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    request: RequestStartTransactionRequest,
+    response: RequestStartTransactionResponse,
+) -> None:
+    """Accepted with a chargingProfile -> the TxProfile and its installation."""
+    profile = request.charging_profile
+    if response.status.value != "Accepted" or profile is None:
+        return
+    transaction_id = await _transaction(ctx, chargepoint_id, response.transaction_id)
+    if transaction_id is None:
+        transaction_id = await ctx.session.scalar(
+            select(Transaction.transaction_id).where(
+                Transaction.chargepoint_id == chargepoint_id,
+                Transaction.remote_start_id == request.remote_start_id,
+            )
+        )
+    await record_sent_profile(
+        ctx,
+        chargepoint_id,
+        connector_id=request.evse_id or 0,
+        profile_id=profile.id,
+        sent=wire_profile(profile),
+        transaction_id=transaction_id,
+    )
+
+
 async def clear_charging_profile(
     ctx: HandlerContext,
     chargepoint_id: str,
@@ -136,6 +173,9 @@ async def clear_charging_profile(
 EFFECTS: dict[str, Effect] = {
     "SetChargingProfile": typed_effect(
         SetChargingProfileRequest, SetChargingProfileResponse, set_charging_profile
+    ),
+    "RequestStartTransaction": typed_effect(
+        RequestStartTransactionRequest, RequestStartTransactionResponse, request_start_transaction
     ),
     "ClearChargingProfile": typed_effect(
         ClearChargingProfileRequest, ClearChargingProfileResponse, clear_charging_profile

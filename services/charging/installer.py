@@ -18,14 +18,14 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.charging.balancing import BALANCING_STACK_LEVEL, balancing_profile_id
-from shared.charging.profiles import cs_charging_profile
+from shared.charging.profiles import cs_charging_profile, set_charging_profile_payload
 from shared.charging.schedule import TX_PROFILE
 from shared.commands import (
     CallError,
@@ -37,7 +37,8 @@ from shared.commands import (
     TimedOut,
     send_command,
 )
-from shared.db.models import ChargingProfile, ChargingProfileInstallation
+from shared.db.models import ChargePoint, ChargingProfile, ChargingProfileInstallation
+from shared.ocpp.versions import OCPP201
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,21 @@ class ClearTarget:
     chargepoint_id: str
     connector_id: int
     previous: str
+    ocpp_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """What a SetChargingProfile needs of its station: the OCPP version the registry stored
+    (`chargepoint.ocpp_version`; None = unknown, sent as 1.6) and, for a TxProfile of a
+    2.0.1 station, the station's own transactionId (`transaction.remote_transaction_id`)."""
+
+    ocpp_version: str | None = None
+    remote_transaction_id: str | None = None
+
+
+AS_16: Final = Station()
+"""A station of unknown version: sent as 1.6 (the default of the senders)."""
 
 
 class Installer:
@@ -175,17 +191,22 @@ class Installer:
             status=status,
         )
 
-    async def send_install(self, profile: ChargingProfile) -> CommandOutcome:
-        """Send SetChargingProfile for `profile` to its target (no database work)."""
+    async def send_install(
+        self, profile: ChargingProfile, station: Station = AS_16
+    ) -> CommandOutcome:
+        """Send SetChargingProfile for `profile` to its target (no database work), in the
+        station's OCPP version (`station`, read by the caller)."""
         if profile.chargepoint_id is None:
             raise ValueError("the profile has no target charge point")
         return await self.sender(
             chargepoint_id=profile.chargepoint_id,
             action="SetChargingProfile",
-            payload={
-                "connectorId": profile.connector_id or 0,
-                "csChargingProfiles": cs_charging_profile(profile),
-            },
+            payload=set_charging_profile_payload(
+                cs_charging_profile(profile),
+                connector_id=profile.connector_id or 0,
+                ocpp_version=station.ocpp_version,
+                remote_transaction_id=station.remote_transaction_id,
+            ),
         )
 
     async def record_install(
@@ -228,20 +249,27 @@ class Installer:
         i = ChargingProfileInstallation
         rows = (
             await session.execute(
-                select(i.chargepoint_id, i.connectorid, i.status).where(
+                select(i.chargepoint_id, i.connectorid, i.status, ChargePoint.ocpp_version)
+                .outerjoin(ChargePoint, ChargePoint.chargepoint_id == i.chargepoint_id)
+                .where(
                     i.chargingprofile_id == profile.chargingprofile_id,
                     i.status.in_(("Installed", "Pending")),
                 )
             )
         ).all()
-        return [ClearTarget(cp, connector, previous) for cp, connector, previous in rows]
+        return [
+            ClearTarget(cp, connector, previous, version)
+            for cp, connector, previous, version in rows
+        ]
 
     async def send_clear(self, profile_id: int, target: ClearTarget) -> CommandOutcome:
         """Send ClearChargingProfile(id) to one charge point (no database work)."""
+        # 1.6 ClearChargingProfile.req `id`; 2.0.1 ClearChargingProfileRequest `chargingProfileId`.
+        key = "chargingProfileId" if target.ocpp_version == OCPP201 else "id"
         return await self.sender(
             chargepoint_id=target.chargepoint_id,
             action="ClearChargingProfile",
-            payload={"id": profile_id},
+            payload={key: profile_id},
         )
 
     async def record_clear(
@@ -293,22 +321,28 @@ class Installer:
         transaction_id: int,
         limit: Decimal,
         unit: str,
+        station: Station = AS_16,
     ) -> CommandOutcome:
-        """Install the load balancer's TxProfile: one Relative period at `limit` (0 = pause)."""
-        payload = {
-            "connectorId": connector_id,
-            "csChargingProfiles": {
-                "chargingProfileId": balancing_profile_id(connector_id),
-                "transactionId": transaction_id,
-                "stackLevel": BALANCING_STACK_LEVEL,
-                "chargingProfilePurpose": TX_PROFILE,
-                "chargingProfileKind": "Relative",
-                "chargingSchedule": {
-                    "chargingRateUnit": unit,
-                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": float(limit)}],
-                },
+        """Install the load balancer's TxProfile: one Relative period at `limit` (0 = pause),
+        in the station's version (2.0.1: `evseId`, `chargingProfile` with the station's
+        transactionId and a schedule list; 1.6: `connectorId`, `csChargingProfiles`)."""
+        wire = {
+            "chargingProfileId": balancing_profile_id(connector_id),
+            "transactionId": transaction_id,
+            "stackLevel": BALANCING_STACK_LEVEL,
+            "chargingProfilePurpose": TX_PROFILE,
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": unit,
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": float(limit)}],
             },
         }
+        payload = set_charging_profile_payload(
+            wire,
+            connector_id=connector_id,
+            ocpp_version=station.ocpp_version,
+            remote_transaction_id=station.remote_transaction_id,
+        )
         return await self.sender(
             chargepoint_id=chargepoint_id, action="SetChargingProfile", payload=payload
         )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -33,11 +33,13 @@ from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.charging.installer import outcome_label
+from services.charging.constraints import SessionKey, load_caps
+from services.charging.installer import Station, outcome_label
 from shared.charging import balancing
 from shared.charging.profiles import to_schedule_profile
 from shared.charging.schedule import (
     CHARGE_POINT_MAX,
+    STATION_MAX,
     TX_DEFAULT,
     TX_PROFILE,
     Transaction,
@@ -54,13 +56,18 @@ from shared.db.models import (
 )
 from shared.db.models import Transaction as TransactionRow
 from shared.events.outbox import PublicEvent, stage
+from shared.ocpp.versions import OCPP201
 
 log = logging.getLogger(__name__)
 
+UNKNOWN_EVSE: Final = 0
 LOCK_CLASS: Final = 0x43_48_47  # "CHG": the first key of the two-key advisory lock
 IDLE_STATUSES: Final = frozenset(
     {"SuspendedEV", "Finishing", "Available", "Faulted", "Unavailable"}
 )
+IDLE_CHARGING_STATES: Final = frozenset({"SuspendedEV", "EVConnected", "Idle"})
+"""OCPP 2.0.1 chargingState of an idle session (its connector status stays Occupied); not
+SuspendedEVSE: the station suspends because of a limit, the session wants energy."""
 
 
 def lock_key(location_uuid: uuid.UUID) -> int:
@@ -96,6 +103,9 @@ class _Row:
     started_at: datetime
     connected: bool
     connector_status: str | None
+    ocpp_version: str | None = None
+    remote_transaction_id: str | None = None
+    charging_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,9 @@ async def _active_rows(session: AsyncSession, location_uuid: uuid.UUID) -> list[
             t.start_transaction_timestamp,
             cp.connected,
             c.connector_status,
+            cp.ocpp_version,
+            t.remote_transaction_id,
+            t.charging_state,
         )
         .join(cp, cp.chargepoint_id == t.chargepoint_id)
         .outerjoin(c, (c.chargepoint_id == t.chargepoint_id) & (c.connectorid == t.connectorid))
@@ -136,7 +149,9 @@ async def _profiles_by_chargepoint(
     rows = await session.scalars(
         select(ChargingProfile).where(
             ChargingProfile.chargepoint_id.in_(chargepoint_ids),
-            ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE)),
+            ChargingProfile.chargingprofile_purpose.in_(
+                (CHARGE_POINT_MAX, STATION_MAX, TX_DEFAULT, TX_PROFILE)
+            ),
         )
     )
     for row in rows:
@@ -170,7 +185,7 @@ def _session_of(
         if limit.min_charging_rate is not None
         else balancing.default_min(unit, phases)
     )
-    if row.connector_status in IDLE_STATUSES:
+    if row.connector_status in IDLE_STATUSES or row.charging_state in IDLE_CHARGING_STATES:
         maximum = min(maximum, minimum)
     return balancing.Session(
         transaction_id=row.transaction_id,
@@ -183,11 +198,20 @@ def _session_of(
     )
 
 
+def _capped(s: balancing.Session, cap: Decimal | None) -> balancing.Session:
+    """The session with its maximum (and minimum) no higher than `cap`."""
+    if cap is None or cap >= s.max_rate:
+        return s
+    return replace(s, max_rate=cap, min_rate=min(s.min_rate, cap))
+
+
 def accepted(outcome: CommandOutcome) -> bool:
     """True when a SetChargingProfile was accepted."""
     return isinstance(outcome, Result) and outcome.payload.get("status") == "Accepted"
 
 
+RESEND: Final = "Pending"
+"""`balancing_allocation.status` with a known `installed_limit`: send it again."""
 SENDING: Final = "sending"
 """`outcome` of a planned send in `balancing_decision.sent` until its answer is recorded."""
 IN_FLIGHT: Final = [{"outcome": SENDING}]  # JSONB containment: a decision still sending
@@ -210,6 +234,9 @@ class Plan:
     allocations: list[balancing.Allocation]
     down: list[balancing.Allocation]
     up: list[balancing.Allocation]
+    # Per transaction: the station's version and transactionId, so each SetChargingProfile
+    # is built in the station's version (a location may mix 1.6 and 2.0.1 stations).
+    stations: dict[int, Station] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,9 +309,29 @@ async def decide(
         return Busy(claim)
     unit = location.grid_limit_unit
     rows = await _active_rows(session, location_uuid)
-    online = [r for r in rows if r.connected]
+    # A 2.0.1 transaction whose EVSE is not known yet (evseId 0 until an event names it)
+    # cannot be limited (K01: no TxProfile on evseId 0): left out until it is.
+    online = [
+        r
+        for r in rows
+        if r.connected and not (r.ocpp_version == OCPP201 and r.connector_id == UNKNOWN_EVSE)
+    ]
     profiles = await _profiles_by_chargepoint(session, {r.chargepoint_id for r in online})
     sessions = [_session_of(r, profiles[r.chargepoint_id], unit, now) for r in online]
+    # 2.0.1 stations: external limits (NotifyChargingLimit) and the EV's needs cap sessions.
+    # Only 2.0.1 stations report them: a 1.6-only site runs no query for them.
+    v201 = {r.transaction_id for r in online if r.ocpp_version == OCPP201}
+    caps = await load_caps(
+        session,
+        [
+            SessionKey(s.transaction_id, s.chargepoint_id, s.connector_id, s.phases)
+            for s in sessions
+            if s.transaction_id in v201
+        ],
+        now=now,
+        unit=unit,
+    )
+    sessions = [_capped(s, caps.get(s.transaction_id)) for s in sessions]
     allocations = balancing.allocate(
         grid_limit=location.grid_limit,
         unit=unit,
@@ -316,9 +363,12 @@ async def decide(
     for a in allocations:
         prev = previous.get(a.transaction_id)
         installed = prev.installed_limit if prev is not None else None
-        if prev is not None and installed is not None and installed == a.limit:
+        # A known limit marked Pending is to be sent again (NotifyEVChargingNeeds: K15 wants
+        # a schedule "momentarily"); the same value cannot raise the sum: with the decreases.
+        resend = prev is not None and installed is not None and prev.status == RESEND
+        if prev is not None and installed is not None and installed == a.limit and not resend:
             continue
-        if installed is not None and a.limit < installed:
+        if installed is not None and a.limit <= installed:
             down.append(a)
         else:
             # Increases, new sessions and sessions whose installed limit is unknown (offline
@@ -390,7 +440,8 @@ async def decide(
     await session.flush()
     if not planned:
         return Decision(location_uuid, allocations, [], True)
-    return Plan(row.id, location_uuid, unit, allocations, down, up)
+    stations = {r.transaction_id: Station(r.ocpp_version, r.remote_transaction_id) for r in online}
+    return Plan(row.id, location_uuid, unit, allocations, down, up, stations)
 
 
 async def record(session: AsyncSession, plan: Plan, sent: Sent) -> Decision:

@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 from services.charging import command_effects
+from services.charging.handlers import v201
 from services.charging.handlers.events import EventHandlers
 from services.charging.handlers.profiles import ProfileHandlers
 from services.charging.installer import Installer
 from services.charging.sending import Db
 from shared.bus.topology import EVENTS
 from shared.charging import CLEAR_PROFILE, INSTALL_PROFILE
-from shared.dispatch import Route, Router
+from shared.dispatch import Route, Router, ocpp_route
 from shared.event_names import (
     CHARGEPOINT_CONNECTED,
     CHARGEPOINT_DISCONNECTED,
+    CHARGING_CONSTRAINTS_CHANGED,
     CONNECTOR_STATUS_CHANGED,
+    TRANSACTION_CHARGING_STATE_CHANGED,
     TRANSACTION_STARTED,
     TRANSACTION_STOPPED,
 )
 from shared.messages import NoFields, ProfileRequest
+from shared.ocpp import OCPP201
+from shared.ocpp.v201.cleared_charging_limit_request import (
+    ClearedChargingLimitRequest as ClearedChargingLimit,
+)
+from shared.ocpp.v201.notify_charging_limit_request import (
+    NotifyChargingLimitRequest as NotifyChargingLimit,
+)
+from shared.ocpp.v201.notify_ev_charging_needs_request import (
+    NotifyEVChargingNeedsRequest as NotifyEVChargingNeeds,
+)
+from shared.ocpp.v201.notify_ev_charging_schedule_request import (
+    NotifyEVChargingScheduleRequest as NotifyEVChargingSchedule,
+)
+from shared.ocpp.v201.report_charging_profiles_request import (
+    ReportChargingProfilesRequest as ReportChargingProfiles,
+)
 
 
 def build_router(installer: Installer, db: Db) -> Router:
@@ -33,6 +52,8 @@ def build_router(installer: Installer, db: Db) -> Router:
         (CONNECTOR_STATUS_CHANGED, events.connector_status_changed),
         (CHARGEPOINT_CONNECTED, events.chargepoint_connected),
         (CHARGEPOINT_DISCONNECTED, events.chargepoint_disconnected),
+        (CHARGING_CONSTRAINTS_CHANGED, events.constraints_changed),
+        (TRANSACTION_CHARGING_STATE_CHANGED, events.connector_status_changed),
     ]
     return Router(
         [
@@ -58,6 +79,33 @@ def build_router(installer: Installer, db: Db) -> Router:
                 log_message=False,
                 rpc=True,
                 chargepoint_required=False,
+            ),
+            # OCPP 2.0.1 smart-charging messages of the stations (handlers/v201.py).
+            ocpp_route(
+                OCPP201, "NotifyChargingLimit", v201.notify_charging_limit, NotifyChargingLimit
+            ),
+            ocpp_route(
+                OCPP201, "ClearedChargingLimit", v201.cleared_charging_limit, ClearedChargingLimit
+            ),
+            ocpp_route(
+                OCPP201,
+                "ReportChargingProfiles",
+                v201.report_charging_profiles,
+                ReportChargingProfiles,
+            ),
+            ocpp_route(
+                OCPP201,
+                "NotifyEVChargingNeeds",
+                v201.notify_ev_charging_needs,
+                NotifyEVChargingNeeds,
+                rpc=True,
+            ),
+            ocpp_route(
+                OCPP201,
+                "NotifyEVChargingSchedule",
+                v201.notify_ev_charging_schedule,
+                NotifyEVChargingSchedule,
+                rpc=True,
             ),
             # Profiles sent with the commands API (csms.charging.command-effects).
             *command_effects.ROUTES,

@@ -29,7 +29,7 @@ from typing import Final
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.charging.installer import Installed, Installer
+from services.charging.installer import AS_16, Installed, Installer, Station
 from services.charging.loadmanager import (
     LOCATION_OF,
     Busy,
@@ -42,9 +42,9 @@ from services.charging.loadmanager import (
     record,
 )
 from shared.charging import balancing
-from shared.charging.schedule import CHARGE_POINT_MAX, TX_DEFAULT
+from shared.charging.schedule import CHARGE_POINT_MAX, STATION_MAX, TX_DEFAULT
 from shared.commands import CommandOutcome, NotConnected, TimedOut
-from shared.db.models import BalancingAllocation, ChargingProfile
+from shared.db.models import BalancingAllocation, ChargePoint, ChargingProfile, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ async def send_limits(installer: Installer, plan: Plan) -> Sent:
                     transaction_id=a.transaction_id,
                     limit=a.limit,
                     unit=plan.unit,
+                    station=plan.stations.get(a.transaction_id, AS_16),
                 )
                 for a in batch
             )
@@ -172,9 +173,28 @@ async def load_profile(db: Db, profile_id: int) -> ChargingProfile | None:
         return await session.get(ChargingProfile, profile_id)
 
 
+async def station_of(db: Db, profile: ChargingProfile) -> Station:
+    """The version of the profile's station and, for a TxProfile, its transactionId."""
+    async with db() as session:
+        version = await session.scalar(
+            select(ChargePoint.ocpp_version).where(
+                ChargePoint.chargepoint_id == profile.chargepoint_id
+            )
+        )
+        remote = None
+        if profile.transaction_id is not None:
+            remote = await session.scalar(
+                select(Transaction.remote_transaction_id).where(
+                    Transaction.transaction_id == profile.transaction_id
+                )
+            )
+    return Station(version, remote)
+
+
 async def install_profile(db: Db, installer: Installer, profile: ChargingProfile) -> Installed:
-    """Send SetChargingProfile for a stored profile, then record the outcome."""
-    outcome = await installer.send_install(profile)
+    """Send SetChargingProfile for a stored profile (in its station's version), then record
+    the outcome."""
+    outcome = await installer.send_install(profile, await station_of(db, profile))
     async with db() as session, session.begin():
         return await installer.record_install(session, profile, outcome)
 
@@ -200,7 +220,7 @@ PROFILES_TO_REINSTALL = (
     select(ChargingProfile)
     .where(
         ChargingProfile.chargepoint_id == bindparam("cp_id"),
-        ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, TX_DEFAULT)),
+        ChargingProfile.chargingprofile_purpose.in_((CHARGE_POINT_MAX, STATION_MAX, TX_DEFAULT)),
     )
     .order_by(ChargingProfile.chargingprofile_id)
 )

@@ -33,6 +33,7 @@ from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.registry import certificate_effects
+from services.registry.local_list import apply_local_list, entries_16
 from shared.command_outbox import Effect, effect_routes
 from shared.db.models import ChargePoint, ChargePointConfiguration, Connector
 from shared.dispatch import HandlerContext, Route
@@ -178,9 +179,19 @@ async def set_list_version(ctx: HandlerContext, chargepoint_id: str, version: ob
 async def send_local_list(
     ctx: HandlerContext, chargepoint_id: str, request: dict[str, Any], response: dict[str, Any]
 ) -> None:
-    """Accepted -> the charge point now holds list version `listVersion`."""
+    """Accepted -> the charge point now holds list version `listVersion` and its entries
+    (local_list.py)."""
     if response.get("status") == "Accepted":
-        await set_list_version(ctx, chargepoint_id, request.get("listVersion"))
+        version = request.get("listVersion")
+        await set_list_version(ctx, chargepoint_id, version)
+        if isinstance(version, int):
+            await apply_local_list(
+                ctx,
+                chargepoint_id,
+                update_type=str(request.get("updateType")),
+                version=version,
+                entries=entries_16(request),
+            )
 
 
 async def get_local_list_version(

@@ -36,6 +36,7 @@ from services.registry.command_effects import (
     set_list_version,
     upsert_keys,
 )
+from services.registry.local_list import SentEntry, apply_local_list, info_201
 from shared.command_outbox import Effect, typed_effect
 from shared.dispatch import HandlerContext
 from shared.ocpp.v201.change_availability_request import ChangeAvailabilityRequest
@@ -180,9 +181,24 @@ async def send_local_list(
     request: SendLocalListRequest,
     response: SendLocalListResponse,
 ) -> None:
-    """Accepted -> the station now holds list version `versionNumber`."""
+    """Accepted -> the station now holds list version `versionNumber` and its entries
+    (local_list.py)."""
     if response.status.value == "Accepted":
         await set_list_version(ctx, chargepoint_id, request.version_number)
+        await apply_local_list(
+            ctx,
+            chargepoint_id,
+            update_type=request.update_type.value,
+            version=request.version_number,
+            entries=[
+                SentEntry(
+                    item.id_token.id_token,
+                    item.id_token.type.value,
+                    info_201(item.id_token_info) if item.id_token_info is not None else None,
+                )
+                for item in request.local_authorization_list or ()
+            ],
+        )
 
 
 async def get_local_list_version(

@@ -29,7 +29,6 @@ from sqlalchemy import Integer, Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.handlers.v201.notifications import ACTIONS as NOTIFICATIONS_201
 from shared.bus.topology import (
     GATEWAY_AUTHENTICATE,
     GATEWAY_FRAME_LOG,
@@ -61,7 +60,6 @@ UNLOCKED: Final = frozenset(
         upstream_key(OCPP201, "NotifyEvent"),
         upstream_key(OCPP201, "GetCertificateStatus"),
         upstream_key(OCPP201, "Get15118EVCertificate"),
-        *(upstream_key(OCPP201, action) for action in NOTIFICATIONS_201),
     }
 )
 """Messages that lock no charge point or connector row (they write the message log, their own

@@ -202,11 +202,6 @@ ROUTES: list[Route[Any]] = [
         v201.publish_firmware_status_notification.handle,
         PublishFirmwareStatus201,
     ),
-    # Reports that follow the CSMS's 2.0.1 commands: kept in the message log.
-    *(
-        ocpp_route(V201, action, v201.notifications.handle, model)
-        for action, model in v201.notifications.MODELS.items()
-    ),
     # Gateway housekeeping: not OCPP frames, so no message-log rows of their own
     # (frame_log writes the ocpp_message rows itself).
     Route(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from shared.charging.schedule import Period, Profile
+from shared.charging.schedule import CHARGE_POINT_MAX, STATION_MAX, Period, Profile
 from shared.db.models import ChargingProfile
 from shared.ocpp import format_datetime
+from shared.ocpp.versions import OCPP201
 
 
 def _number(value: Any) -> float:
@@ -32,7 +33,11 @@ def to_schedule_profile(row: ChargingProfile) -> Profile:
         profile_id=row.chargingprofile_id,
         connector_id=row.connector_id or 0,
         stack_level=row.stack_level,
-        purpose=row.chargingprofile_purpose,
+        purpose=(
+            CHARGE_POINT_MAX
+            if row.chargingprofile_purpose == STATION_MAX
+            else row.chargingprofile_purpose
+        ),
         kind=row.chargingprofile_kind,
         unit=row.charging_rate_unit,
         periods=periods_of(list(row.chargingschedule_period)),
@@ -86,3 +91,49 @@ def cs_charging_profile(row: ChargingProfile) -> dict[str, Any]:
     if row.valid_to is not None:
         profile["validTo"] = format_datetime(row.valid_to)
     return profile
+
+
+# OCPP 2.0.1 ChargingProfilePurposeEnumType spells the 1.6 ChargePointMaxProfile
+# "ChargingStationMaxProfile"; the other purposes keep their names.
+V201_PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
+
+
+def v201_charging_profile(wire: dict[str, Any], *, transaction_id: str | None) -> dict[str, Any]:
+    """The OCPP 2.0.1 `chargingProfile` (ChargingProfileType, K01) of a 1.6
+    `csChargingProfiles` object: `id`, one `chargingSchedule` (a list in 2.0.1, the schedule's
+    `id` = the profile's), the purpose renamed; `transactionId` is the station's string id
+    (`transaction.remote_transaction_id`), never our integer one."""
+    schedule = {"id": wire["chargingProfileId"], **wire["chargingSchedule"]}
+    profile: dict[str, Any] = {
+        "id": wire["chargingProfileId"],
+        "stackLevel": wire["stackLevel"],
+        "chargingProfilePurpose": V201_PURPOSES.get(
+            wire["chargingProfilePurpose"], wire["chargingProfilePurpose"]
+        ),
+        "chargingProfileKind": wire["chargingProfileKind"],
+        "chargingSchedule": [schedule],
+    }
+    for key in ("recurrencyKind", "validFrom", "validTo"):
+        if key in wire:
+            profile[key] = wire[key]
+    if transaction_id is not None:
+        profile["transactionId"] = transaction_id
+    return profile
+
+
+def set_charging_profile_payload(
+    wire: dict[str, Any],
+    *,
+    connector_id: int,
+    ocpp_version: str | None,
+    remote_transaction_id: str | None = None,
+) -> dict[str, Any]:
+    """SetChargingProfile.req for a station of `ocpp_version` from the 1.6 wire profile:
+    1.6 `{connectorId, csChargingProfiles}`, 2.0.1 `{evseId, chargingProfile}` (the data
+    model's connector number of a 2.0.1 station is its evseId; 0 = the station)."""
+    if ocpp_version == OCPP201:
+        return {
+            "evseId": connector_id,
+            "chargingProfile": v201_charging_profile(wire, transaction_id=remote_transaction_id),
+        }
+    return {"connectorId": connector_id, "csChargingProfiles": wire}

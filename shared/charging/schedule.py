@@ -32,6 +32,9 @@ from datetime import datetime, timedelta
 from typing import Final
 
 CHARGE_POINT_MAX: Final = "ChargePointMaxProfile"
+STATION_MAX: Final = "ChargingStationMaxProfile"
+"""OCPP 2.0.1's name of ChargePointMaxProfile (a stored 2.0.1 profile keeps it; the schedule
+code reads it as CHARGE_POINT_MAX: shared/charging/profiles.py)."""
 TX_DEFAULT: Final = "TxDefaultProfile"
 TX_PROFILE: Final = "TxProfile"
 

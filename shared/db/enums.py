@@ -101,6 +101,15 @@ AUTHORIZATION_STATUSES: tuple[str, ...] = _union(
     v16.AuthorizationStatus, v201.AuthorizationStatusEnumType
 )
 RESERVATION_STATUSES: tuple[str, ...] = ("Active", "Used", "Cancelled", "Expired")
+# 2.0.1 TriggerReasonEnumType: why a TransactionEvent was sent (transaction.trigger_reason of
+# its start, transaction.stop_trigger_reason of its end).
+TRIGGER_REASONS: tuple[str, ...] = _union(v201.TriggerReasonEnumType)
+# 2.0.1 ChargingStateEnumType (transactionInfo.chargingState: transaction.charging_state).
+CHARGING_STATES: tuple[str, ...] = _union(v201.ChargingStateEnumType)
+# 2.0.1 IdTokenEnumType: the type of an id tag (NULL: any type matches).
+ID_TOKEN_TYPES: tuple[str, ...] = _union(v201.IdTokenEnumType)
+# 2.0.1 ChargingLimitSourceEnumType (NotifyChargingLimit, ReportChargingProfiles).
+CHARGING_LIMIT_SOURCES: tuple[str, ...] = _union(v201.ChargingLimitSourceEnumType)
 
 # -- smart charging ---------------------------------------------------------------------------
 CHARGING_PROFILE_PURPOSES: tuple[str, ...] = _union(

@@ -29,6 +29,7 @@ from shared.charging.balancing import BALANCING_STACK_LEVEL, balancing_profile_i
 from shared.charging.profiles import to_schedule_profile
 from shared.charging.schedule import (
     CHARGE_POINT_MAX,
+    STATION_MAX,
     TX_DEFAULT,
     TX_PROFILE,
     Period,
@@ -312,7 +313,7 @@ async def composite_schedule(
     profiles = [
         to_schedule_profile(r)
         for r in rows
-        if r.chargingprofile_purpose in (CHARGE_POINT_MAX, TX_DEFAULT, TX_PROFILE)
+        if r.chargingprofile_purpose in (CHARGE_POINT_MAX, STATION_MAX, TX_DEFAULT, TX_PROFILE)
         and (
             r.chargingprofile_purpose != TX_PROFILE
             or (active is not None and r.transaction_id in (None, active.transaction_id))

@@ -13,6 +13,32 @@ from services.api.common import ApiModel, ReadModel, SafeStr, UtcDateTime
 # report what they read, so the API does not cut below the column).
 IdToken = Annotated[SafeStr, Field(min_length=1, max_length=255)]
 IdTagStatus = Literal["Accepted", "Blocked", "Expired"]
+TokenType = Annotated[
+    Literal[
+        "Central",
+        "eMAID",
+        "ISO14443",
+        "ISO15693",
+        "KeyCode",
+        "Local",
+        "MacAddress",
+        "NoAuthorization",
+    ]
+    | None,
+    Field(
+        description="OCPP 2.0.1 IdTokenEnumType: a 2.0.1 idToken of another type does not "
+        "match the tag (Invalid); null = any type (1.6 idTags have none). The local list "
+        "sends ISO14443 for a tag without a type.",
+    ),
+]
+MasterPass = Annotated[
+    bool,
+    Field(
+        description="The tag is a group configured as MasterPass (2.0.1 C16): its members (and "
+        "it) get it as groupIdToken, may stop any transaction and are never refused "
+        "ConcurrentTx. Set the stations' MasterPassGroupId to it.",
+    ),
+]
 MaxActive = Annotated[
     int | None,
     Field(
@@ -34,6 +60,8 @@ class IdTagCreate(ApiModel):
     user_id: uuid.UUID | None = None
     parent_id_tag: IdToken | None = None
     max_active_transactions: MaxActive = None
+    token_type: TokenType = None
+    master_pass: MasterPass = False
 
 
 class IdTagUpdate(ApiModel):
@@ -44,6 +72,8 @@ class IdTagUpdate(ApiModel):
     user_id: uuid.UUID | None = None
     parent_id_tag: IdToken | None = None
     max_active_transactions: MaxActive = None
+    token_type: TokenType = None
+    master_pass: bool | None = None
 
 
 class IdTagRead(ReadModel):
@@ -55,6 +85,8 @@ class IdTagRead(ReadModel):
     user_id: uuid.UUID | None = None
     parent_id_tag: str | None = None
     max_active_transactions: int | None = None
+    token_type: str | None = None
+    master_pass: bool = False
     status: IdTagStatus
     created_at: UtcDateTime
     updated_at: UtcDateTime

@@ -137,6 +137,8 @@ async def update_idtag(
     changes = data.model_dump(exclude_unset=True)
     if changes.get("revoked", False) is None:
         raise Unprocessable("body.revoked", "revoked cannot be null")
+    if changes.get("master_pass", False) is None:
+        raise Unprocessable("body.master_pass", "master_pass cannot be null")
     if changes.get("user_id") is not None:
         await _check_user(session, changes["user_id"])
     if changes.get("parent_id_tag") is not None:

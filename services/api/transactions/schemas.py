@@ -51,6 +51,21 @@ class TransactionRead(ReadModel):
         description="OCPP 2.0.1: the remoteStartId of the request-start-transaction command "
         "that started it",
     )
+    trigger_reason: str | None = Field(
+        default=None,
+        description="OCPP 2.0.1: the triggerReason of the transaction's start (its Started "
+        "event, else the first event received); null for 1.6",
+    )
+    stop_trigger_reason: str | None = Field(
+        default=None,
+        description="OCPP 2.0.1: the triggerReason of its Ended event (`reason_stopped` is "
+        "the stoppedReason); null for 1.6",
+    )
+    charging_state: str | None = Field(
+        default=None,
+        description="OCPP 2.0.1: the latest chargingState (Charging, EVConnected, SuspendedEV, "
+        "SuspendedEVSE, Idle); null for 1.6",
+    )
     closed_by: str | None = None
     close_note: str | None = None
     corrected_at: UtcDateTime | None = None

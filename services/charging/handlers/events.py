@@ -70,6 +70,10 @@ class EventHandlers:
         """A session ended: its share goes to the others (its TxProfile ends with it)."""
         await self._rebalance(ctx, env)
 
+    async def constraints_changed(self, ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
+        """An external limit or an EV's needs changed (handlers/v201.py): recompute."""
+        await self._rebalance(ctx, env)
+
     async def connector_status_changed(
         self, ctx: HandlerContext, env: Envelope, req: NoFields
     ) -> None:

@@ -45,6 +45,9 @@ UPSTREAM = {
     "LogStatusNotification": NOTIFICATION,
     "SecurityEventNotification": NOTIFICATION,
     "ReservationStatusUpdate": NOTIFICATION,
+    # Smart charging (K15, K17): the charging service answers.
+    "NotifyEVChargingNeeds": RPC,
+    "NotifyEVChargingSchedule": RPC,
     # Reports that follow the CSMS's commands (the registry keeps them in the message log).
     "NotifyCustomerInformation": NOTIFICATION,
     "NotifyDisplayMessages": NOTIFICATION,

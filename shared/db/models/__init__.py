@@ -1,6 +1,7 @@
 """Every table of the domain; import models from here (`from shared.db.models import ...`)."""
 
 from shared.db.base import Base
+from shared.db.models.authorization import LocalListEntry
 from shared.db.models.balancing import BalancingAllocation, BalancingDecision
 from shared.db.models.chargepoint import (
     ChargePoint,
@@ -9,7 +10,13 @@ from shared.db.models.chargepoint import (
     Heartbeat,
     StatusNotification,
 )
-from shared.db.models.charging import ChargingProfile, ChargingProfileInstallation
+from shared.db.models.charging import (
+    ChargingLimit,
+    ChargingProfile,
+    ChargingProfileInstallation,
+    EvChargingNeed,
+    ReportedChargingProfile,
+)
 from shared.db.models.device import (
     DeviceComponent,
     DeviceMonitor,
@@ -46,6 +53,7 @@ __all__ = [
     "Base",
     "ChargePoint",
     "ChargePointConfiguration",
+    "ChargingLimit",
     "ChargingProfile",
     "ChargingProfileInstallation",
     "CommandEffectCursor",
@@ -60,6 +68,7 @@ __all__ = [
     "DeviceVariable",
     "DeviceVariableAttribute",
     "DisplayMessage",
+    "EvChargingNeed",
     "EventOutbox",
     "EventSequence",
     "EventThrottle",
@@ -67,10 +76,12 @@ __all__ = [
     "IdTag",
     "InstalledCertificate",
     "IssuedCertificate",
+    "LocalListEntry",
     "Location",
     "MeterValue",
     "OcppMessage",
     "Profile",
+    "ReportedChargingProfile",
     "Reservation",
     "SecurityEvent",
     "StatusNotification",

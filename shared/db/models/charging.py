@@ -97,3 +97,77 @@ class ChargingProfileInstallation(Base):
     charging_profile: Mapped[ChargingProfile] = relationship(
         back_populates="installations", lazy="raise"
     )
+
+
+class ChargingLimit(Base):
+    """An external limit on a 2.0.1 station or EVSE (K12 NotifyChargingLimit): the
+    ChargingStationExternalConstraints of one source (EMS, SO, Other; CSO is ours).
+
+    `evse_id` 0 = the whole station. `schedule`: the reported chargingSchedule list as on
+    the wire (camelCase), NULL when the station reported only the source. Removed by
+    ClearedChargingLimit (K13). The load balancer caps the station's sessions with it.
+    """
+
+    __tablename__ = "charging_limit"
+    __table_args__ = (enum_check("source", enums.CHARGING_LIMIT_SOURCES),)
+
+    chargepoint_id: Mapped[str] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE"), primary_key=True
+    )
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    grid_critical: Mapped[bool | None]
+    schedule: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class ReportedChargingProfile(Base):
+    """A profile a 2.0.1 station reported holding (K09 ReportChargingProfiles, after
+    GetChargingProfiles): the latest report per station replaces the earlier ones.
+
+    `profile`: the ChargingProfileType as on the wire (camelCase).
+    """
+
+    __tablename__ = "reported_charging_profile"
+    __table_args__ = (enum_check("charging_limit_source", enums.CHARGING_LIMIT_SOURCES),)
+
+    chargepoint_id: Mapped[str] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE"), primary_key=True
+    )
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chargingprofile_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(Integer)
+    charging_limit_source: Mapped[str] = mapped_column(String(10))
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reported_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class EvChargingNeed(Base):
+    """What the EV of an EVSE asked for (K15 NotifyEVChargingNeeds) and the schedule it
+    chose (K17 NotifyEVChargingSchedule), for the transaction on the EVSE then.
+
+    Limits are in A (AC: evMaxCurrent, evMinCurrent) and W (DC evMaxPower); `needs` holds
+    the whole chargingNeeds object as on the wire. The load balancer caps the session with
+    the EV's maximum.
+    """
+
+    __tablename__ = "ev_charging_need"
+
+    chargepoint_id: Mapped[str] = mapped_column(
+        ForeignKey("chargepoint.chargepoint_id", ondelete="CASCADE"), primary_key=True
+    )
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transaction.transaction_id", ondelete="SET NULL"), index=True
+    )
+    requested_energy_transfer: Mapped[str] = mapped_column(String(20))
+    departure_time: Mapped[datetime | None]
+    energy_amount: Mapped[Decimal | None]
+    ev_min_current: Mapped[Decimal | None]
+    ev_max_current: Mapped[Decimal | None]
+    ev_max_power: Mapped[Decimal | None]
+    ev_max_voltage: Mapped[Decimal | None]
+    needs: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    ev_schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    ev_schedule_timebase: Mapped[datetime | None]

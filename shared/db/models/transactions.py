@@ -62,6 +62,9 @@ class Transaction(TimestampMixin, Base):
         enum_check("reason_stopped", enums.STOP_REASONS),
         enum_check("estimated_reason_stopped", enums.STOP_REASONS),
         enum_check("authorization_status", enums.AUTHORIZATION_STATUSES),
+        enum_check("trigger_reason", enums.TRIGGER_REASONS),
+        enum_check("stop_trigger_reason", enums.TRIGGER_REASONS),
+        enum_check("charging_state", enums.CHARGING_STATES),
     )
 
     transaction_id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
@@ -84,6 +87,13 @@ class Transaction(TimestampMixin, Base):
     id_tag: Mapped[str] = mapped_column(String(255))
     id_tag_stop: Mapped[str | None] = mapped_column(String(255))
     reason_stopped: Mapped[str | None] = mapped_column(String(50))
+    # OCPP 2.0.1 triggerReason of the event that started the transaction (its first event
+    # received) and of its Ended (NULL for 1.6 transactions; reason_stopped is stoppedReason).
+    trigger_reason: Mapped[str | None] = mapped_column(String(30))
+    stop_trigger_reason: Mapped[str | None] = mapped_column(String(30))
+    # OCPP 2.0.1 transactionInfo.chargingState, the latest reported (the load balancer treats
+    # SuspendedEV, EVConnected and Idle as idle, as 1.6 connector statuses).
+    charging_state: Mapped[str | None] = mapped_column(String(13))
     status: Mapped[str] = mapped_column(String(15), default="Active", server_default="Active")
     reservation_id: Mapped[int | None] = mapped_column(Integer)
     # OCPP 2.0.1 TransactionType.transactionId (a string of at most 36 characters).

@@ -91,6 +91,7 @@ class IdTag(TimestampMixin, Base):
     __tablename__ = "id_tag"
     __table_args__ = (
         CheckConstraint("max_active_transactions >= 1", name="max_active_transactions_positive"),
+        enum_check("token_type", enums.ID_TOKEN_TYPES),
     )
 
     id_token: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -105,6 +106,12 @@ class IdTag(TimestampMixin, Base):
     # How many open (Active) transactions the tag may have at once: a start beyond it is
     # answered ConcurrentTx. NULL = unlimited (new tags: CSMS_DEFAULT_MAX_ACTIVE_TRANSACTIONS).
     max_active_transactions: Mapped[int | None] = mapped_column(Integer)
+    # OCPP 2.0.1 IdTokenEnumType of the token (ISO14443, eMAID, ...): a 2.0.1 idToken of
+    # another type does not match it. NULL: any type (and every 1.6 idTag).
+    token_type: Mapped[str | None] = mapped_column(String(20))
+    # A group tag (the parent of others) configured as MasterPass (2.0.1 C16): a token of
+    # the group may stop any transaction; it never starts one.
+    master_pass: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     user: Mapped[User | None] = relationship(back_populates="id_tags", lazy="raise")
     parent: Mapped[IdTag | None] = relationship(remote_side=[id_token], lazy="raise")

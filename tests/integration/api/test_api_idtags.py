@@ -134,3 +134,37 @@ async def test_driver_sees_only_own_tags_and_cannot_write(
     r = await client.patch("/api/v1/idtags/MINE", json={"revoked": False}, headers=h)
     assert_error(r, 403)
     assert_error(await client.delete("/api/v1/idtags/MINE", headers=h), 403)
+
+
+async def test_token_type_and_master_pass(client: httpx.AsyncClient, operator: Actor) -> None:
+    h = operator.headers
+    r = await client.post(
+        "/api/v1/idtags",
+        json={"id_token": "MP-GROUP", "master_pass": True, "token_type": "Central"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["master_pass"] is True and r.json()["token_type"] == "Central"
+    r = await client.post("/api/v1/idtags", json={"id_token": "PLAIN"}, headers=h)
+    assert r.json()["master_pass"] is False and r.json()["token_type"] is None
+    r = await client.post(
+        "/api/v1/idtags", json={"id_token": "BAD", "token_type": "Barcode"}, headers=h
+    )
+    assert_error(r, 422, "validation_error")
+    r = await client.patch("/api/v1/idtags/PLAIN", json={"token_type": "eMAID"}, headers=h)
+    assert r.status_code == 200 and r.json()["token_type"] == "eMAID"
+    r = await client.patch("/api/v1/idtags/PLAIN", json={"master_pass": None}, headers=h)
+    assert_error(r, 422, "validation_error")
+
+
+async def test_local_list_of_an_unknown_chargepoint_is_404(
+    client: httpx.AsyncClient, operator: Actor
+) -> None:
+    h = operator.headers
+    assert_error(
+        await client.get("/api/v1/chargepoints/NOPE/local-list", headers=h), 404, "not_found"
+    )
+    r = await client.post("/api/v1/chargepoints/NOPE/local-list", json={}, headers=h)
+    assert_error(r, 404, "not_found")
+    r = await client.get("/api/v1/chargepoints/NOPE/smart-charging", headers=h)
+    assert_error(r, 404, "not_found")

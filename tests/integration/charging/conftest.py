@@ -30,7 +30,8 @@ class FakeChargePoints:
     """
 
     online: set[str] = field(default_factory=set)
-    balanced: dict[tuple[str, int], tuple[int, Decimal]] = field(default_factory=dict)
+    # The transaction is 1.6's integer id or a 2.0.1 station's string transactionId.
+    balanced: dict[tuple[str, int], tuple[int | str, Decimal]] = field(default_factory=dict)
     profiles: dict[tuple[str, int], dict[int, dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     reject: set[str] = field(default_factory=set)
@@ -46,8 +47,17 @@ class FakeChargePoints:
         if chargepoint_id in self.reject:
             return Result({"status": "Rejected"})
         if action == "SetChargingProfile":
-            profile = payload["csChargingProfiles"]
-            connector = payload["connectorId"]
+            if "chargingProfile" in payload:  # OCPP 2.0.1: evseId, a schedule list, an id
+                v201 = payload["chargingProfile"]
+                profile = {
+                    **v201,
+                    "chargingProfileId": v201["id"],
+                    "chargingSchedule": v201["chargingSchedule"][0],
+                }
+                connector = payload["evseId"]
+            else:
+                profile = payload["csChargingProfiles"]
+                connector = payload["connectorId"]
             if profile["stackLevel"] == 8 and profile["chargingProfilePurpose"] == "TxProfile":
                 limit = Decimal(
                     str(profile["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"])
@@ -61,7 +71,7 @@ class FakeChargePoints:
             return Result({"status": "Accepted"})
         if action == "ClearChargingProfile":
             for slot in self.profiles.values():
-                slot.pop(payload["id"], None)
+                slot.pop(payload["id" if "id" in payload else "chargingProfileId"], None)
             return Result({"status": "Accepted"})
         return Result({"status": "Accepted"})
 

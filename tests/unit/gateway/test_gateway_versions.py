@@ -45,7 +45,7 @@ def test_handled_actions(version, action, handling) -> None:  # type: ignore[no-
         # known to the version (a CSMS->CP command, or not handled here): NotSupported
         (V16, "Reset", ErrorKey.NOT_SUPPORTED, "NotSupported"),
         (V16, "InstallCertificate", ErrorKey.NOT_SUPPORTED, "NotSupported"),
-        (V201, "NotifyEVChargingNeeds", ErrorKey.NOT_SUPPORTED, "NotSupported"),
+        (V201, "RequestStartTransaction", ErrorKey.NOT_SUPPORTED, "NotSupported"),
         # not an action of the version at all: NotImplemented
         (V16, "TransactionEvent", ErrorKey.NOT_IMPLEMENTED, "NotImplemented"),
         (V16, "Bogus", ErrorKey.NOT_IMPLEMENTED, "NotImplemented"),

@@ -91,3 +91,23 @@ def test_precedence(revoked: bool, expired: bool, active: bool, status: str) -> 
         open_transactions=1 if active else 0,
     )
     assert info["status"] == status
+
+
+def test_201_token_type_must_match_a_typed_tag() -> None:
+    typed = TagRecord("T", revoked=False, expiry_date=None, parent_id_tag=None, token_type="eMAID")
+    assert decide(typed, now=NOW, token_type="ISO14443")["status"] == "Invalid"
+    assert decide(typed, now=NOW, token_type="eMAID")["status"] == "Accepted"
+    assert decide(typed, now=NOW)["status"] == "Accepted"  # 1.6: no type
+    untyped = TagRecord("U", revoked=False, expiry_date=None, parent_id_tag=None)
+    assert decide(untyped, now=NOW, token_type="KeyCode")["status"] == "Accepted"
+    assert decide(None, now=NOW, token_type="NoAuthorization")["status"] == "Accepted"
+
+
+def test_master_pass_is_never_concurrent_and_its_group_is_returned() -> None:
+    member = TagRecord(
+        "M", False, None, parent_id_tag="MP", max_active_transactions=1, master_pass=True
+    )
+    info = decide(member, now=NOW, open_transactions=5)
+    assert info == {"status": "Accepted", "parentIdTag": "MP"}
+    group = TagRecord("MP", False, None, parent_id_tag=None, master_pass=True)
+    assert decide(group, now=NOW)["parentIdTag"] == "MP"

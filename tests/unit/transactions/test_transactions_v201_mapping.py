@@ -163,6 +163,8 @@ def row(**kw: Any) -> Any:
         "seq_no_max": 0,
         "missing_seq_nos": [],
         "remote_start_id": None,
+        "trigger_reason": "Authorized",
+        "charging_state": "Charging",
     }
     return SimpleNamespace(**{**base, **kw})
 
@@ -192,6 +194,7 @@ def test_changes_ended() -> None:
         "wh_meter_last": 100,
         "wh_meter_last_at": T1,
         "reason_stopped": "Local",
+        "stop_trigger_reason": "Authorized",
         "id_tag_stop": None,
         "status": "Completed",
         "stop_message_id": "k",
@@ -293,3 +296,11 @@ def test_remote_start_id_is_read_and_stored_once() -> None:
     without = parse_event({**payload, "transactionInfo": {"transactionId": "t-1"}})
     assert without.remote_start_id is None
     assert "remote_start_id" not in changes(row(), without, None)
+
+
+def test_changes_charging_state_latest_event_only() -> None:
+    info = {"transactionId": "abc", "chargingState": "SuspendedEV"}
+    newer = parse_event(event(eventType="Updated", seqNo=3, transactionInfo=info))
+    assert changes(row(seq_no_max=2), newer, None)["charging_state"] == "SuspendedEV"
+    older = parse_event(event(eventType="Updated", seqNo=1, transactionInfo=info))
+    assert "charging_state" not in changes(row(seq_no_max=2, missing_seq_nos=[1]), older, None)

@@ -12,9 +12,13 @@ from shared.ocpp.v201.common import IdTokenInfoType
 
 
 async def handle(ctx: HandlerContext, env: Envelope, req: AuthorizeRequest) -> AuthorizeResponse:
-    """Answer AuthorizeResponse with the decision for idToken.idToken (type not considered)."""
+    """Answer AuthorizeResponse with the decision for idToken (C01): its type must be the
+    tag's when the tag has one; NoAuthorization is accepted; groupIdToken = the tag's group
+    (a MasterPass group's members get it too, C16)."""
     token = req.id_token.id_token
-    info = await idtags.authorize(ctx.session, token, now=ctx.now)
+    info = await idtags.authorize(
+        ctx.session, token, now=ctx.now, token_type=req.id_token.type.value
+    )
     refused_event(ctx, env, token, str(info["status"]))
     return AuthorizeResponse(
         id_token_info=IdTokenInfoType.model_validate(idtags.id_token_info(info))

@@ -33,7 +33,7 @@ from shared.db.enums import TX_ACTIVE, TX_COMPLETED, TX_REJECTED
 from shared.db.models import Connector
 from shared.dispatch import HandlerContext, OcppError, Payload
 from shared.envelope import Envelope
-from shared.event_names import TRANSACTION_STARTED
+from shared.event_names import TRANSACTION_CHARGING_STATE_CHANGED, TRANSACTION_STARTED
 from shared.events.projection import emit_meter_values
 from shared.ocpp import OCPP201, VIOLATION_CODES, Violation, format_datetime
 from shared.ocpp.v201.common import (
@@ -77,6 +77,10 @@ class TxEvent:
     samples: list[Sample]
     # transactionInfo.remoteStartId: the RequestStartTransaction that started it (F01/F02).
     remote_start_id: int | None = None
+    # idToken.type (C01: a tag of another type does not match) and the event's triggerReason.
+    id_token_type: str | None = None
+    trigger_reason: str | None = None
+    charging_state: str | None = None
 
 
 def parse_event(req: TransactionEventRequest) -> TxEvent:
@@ -100,6 +104,13 @@ def parse_event(req: TransactionEventRequest) -> TxEvent:
         reservation_id=req.reservation_id,
         samples=list(iter_samples_201(req.meter_value)),
         remote_start_id=req.transaction_info.remote_start_id,
+        id_token_type=token.type.value if token is not None else None,
+        trigger_reason=req.trigger_reason.value,
+        charging_state=(
+            req.transaction_info.charging_state.value
+            if req.transaction_info.charging_state is not None
+            else None
+        ),
     )
 
 
@@ -160,6 +171,13 @@ async def handle(
             update(TRANSACTION).where(TRANSACTION.c.transaction_id == transaction_id).values(values)
         )
     current = {**row._asdict(), **values}
+    if "charging_state" in values and current["status"] == TX_ACTIVE:
+        # The load balancer's idle sessions (SuspendedEV, EVConnected, Idle) follow it.
+        ctx.emit(
+            TRANSACTION_CHARGING_STATE_CHANGED,
+            {"transaction_id": transaction_id, "charging_state": values["charging_state"]},
+            chargepoint_id,
+        )
     connector_id = current["connectorid"]
     if new or "connectorid" in values:
         superseded = await supersede(ctx, chargepoint_id, connector_id, transaction_id)
@@ -168,7 +186,9 @@ async def handle(
     decided = None
     first_token = new or row.id_tag == NO_TOKEN
     if not duplicate and ev.id_token is not None and ev.event_type != ENDED and first_token:
-        decided = await _authorize_start(ctx, transaction_id, ev.id_token, current)
+        decided = await _authorize_start(
+            ctx, transaction_id, ev.id_token, current, ev.id_token_type
+        )
     if new and ev.reservation_id is not None:
         await consume_reservation(
             ctx, chargepoint_id, ev.reservation_id, transaction_id, env.action
@@ -250,6 +270,8 @@ async def _insert(
             start_transaction_timestamp=ev.timestamp,
             reservation_id=ev.reservation_id,
             remote_start_id=ev.remote_start_id,
+            trigger_reason=ev.trigger_reason,
+            charging_state=ev.charging_state,
             status=TX_ACTIVE,
             remote_transaction_id=ev.remote_id,
             start_message_id=key,
@@ -279,6 +301,14 @@ def _changes(
     close by the CSMS) an Updated adds its meter values and nothing else.
     """
     values: dict[str, Any] = {} if new else seq_no_changes(row, ev.seq_no)
+    if (
+        not new
+        and ev.charging_state is not None
+        and ev.charging_state != row.charging_state
+        and (row.seq_no_max is None or ev.seq_no >= row.seq_no_max)
+    ):
+        # The latest state only: an older event replayed late does not bring back its state.
+        values["charging_state"] = ev.charging_state
     if row.id_tag == NO_TOKEN and ev.id_token:
         values["id_tag"] = ev.id_token
     if ev.remote_start_id is not None and row.remote_start_id is None:
@@ -291,6 +321,10 @@ def _changes(
             values["start_transaction_timestamp"] = ev.timestamp
         if ev.event_type == STARTED and reading is not None:
             values["wh_meter_start"] = reading[1]
+        if ev.event_type == STARTED and ev.trigger_reason != row.trigger_reason:
+            # The Started arrived after a later event (offline replay): its trigger is the
+            # transaction's start trigger.
+            values["trigger_reason"] = ev.trigger_reason
     if row.status == TX_COMPLETED:
         if ev.event_type == ENDED and is_estimate(row):
             values.update(_ended(row, ev, reading, key), **correction(row, now=now))
@@ -326,19 +360,28 @@ def _ended(
         "wh_meter_last": stop_wh,
         "wh_meter_last_at": ev.timestamp,
         "reason_stopped": ev.stopped_reason,
+        "stop_trigger_reason": ev.trigger_reason,
         "id_tag_stop": ev.id_token,
         "stop_message_id": key,
     }
 
 
 async def _authorize_start(
-    ctx: HandlerContext, transaction_id: int, token: str, current: dict[str, Any]
+    ctx: HandlerContext,
+    transaction_id: int,
+    token: str,
+    current: dict[str, Any],
+    token_type: str | None = None,
 ) -> dict[str, Any]:
     """The first idToken of a transaction decides it, as a 1.6 StartTransaction does: not
     Accepted -> `Rejected` (2.0.1 E05: the station ends it, StopTxOnInvalidId, or suspends
     energy); never counts as open."""
     info = await idtags.authorize(
-        ctx.session, token, now=ctx.now, excluding_transaction=transaction_id
+        ctx.session,
+        token,
+        now=ctx.now,
+        excluding_transaction=transaction_id,
+        token_type=token_type,
     )
     values: dict[str, Any] = {"authorization_status": info["status"]}
     if info["status"] != AuthorizationStatusEnumType.accepted.value:
@@ -366,7 +409,13 @@ async def _answer(
         return {}
     info = decided
     if info is None:
-        info = await idtags.authorize(ctx.session, ev.id_token, now=ctx.now, concurrency=False)
+        info = await idtags.authorize(
+            ctx.session,
+            ev.id_token,
+            now=ctx.now,
+            concurrency=False,
+            token_type=ev.id_token_type,
+        )
         if ev.id_token == row.id_tag and ev.event_type != ENDED:
             info = idtags.with_status(info, row.authorization_status)
     return {"idTokenInfo": idtags.id_token_info(info)}

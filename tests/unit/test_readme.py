@@ -24,3 +24,17 @@ def test_readme_starts_with_the_two_commands() -> None:
         ["make", "run"],
         ["make", "test"],
     ]
+
+
+def test_readme_lists_every_command_of_both_versions() -> None:
+    """The README's command list names each command of each version by its path segment,
+    and its counts are the API's."""
+    from services.api.commands.schemas import SLUGS
+
+    text = README.read_text()
+    for version, label in (("ocpp1.6", "OCPP 1.6"), ("ocpp2.0.1", "OCPP 2.0.1")):
+        line = text.split(f"- **{label}** (", 1)[1].split("\n  - ", 1)[0].split("\n\n", 1)[0]
+        count, listed = line.split("):", 1)
+        names = {name.strip().strip("`") for name in listed.replace("\n", " ").split(",")}
+        assert names == set(SLUGS[version]), version
+        assert int(count) == len(SLUGS[version])

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # GetCertificateStatus (2.0.1 M06): the OCSP request's timeout; Get15118EVCertificate and
     # GetCertificateStatus providers (`package.module:factory`, unset: the built-in one).
     ocsp_timeout: float = Field(default=5.0, gt=0, le=60)
+    # The responder URL comes from the charge point: private addresses only when allowed
+    # (shared/ssrf.py).
+    ocsp_allow_private_responders: bool = False
     certificate_provider: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
     # Brute-force back-off (shared/backoff.py): failures of one identity from one address
     # before it waits, and the longest wait.

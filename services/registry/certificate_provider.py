@@ -12,7 +12,9 @@ with the settings). The built-in `DefaultProvider`:
   statusInfo `NoV2GBackend`);
 - GetCertificateStatus: a real OCSP request (RFC 6960, HTTP POST `application/ocsp-request`)
   built from the hash data of the request (cryptography's `add_certificate_by_hash`), to the
-  request's `responderURL` (http or https only), within `CSMS_OCSP_TIMEOUT` seconds.
+  request's `responderURL` (http or https only; a loopback, private or link-local address
+  only with `CSMS_OCSP_ALLOW_PRIVATE_RESPONDERS`: the URL is the station's, and must not make
+  the CSMS call its own network), within `CSMS_OCSP_TIMEOUT` seconds.
   `Accepted` with `ocspResult` when the responder answers `successful` about the serial that
   was asked; `Failed` otherwise (timeout, connection refused, HTTP error, an unparsable or
   unsuccessful OCSP response, one about another certificate, one longer than the 5500
@@ -42,6 +44,7 @@ from shared.ocpp.v201.get15118_ev_certificate_response import Get15118EVCertific
 from shared.ocpp.v201.get_certificate_status_request import GetCertificateStatusRequest
 from shared.ocpp.v201.get_certificate_status_response import GetCertificateStatusResponse
 from shared.settings import Settings
+from shared.ssrf import TargetRefused, check_target
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,7 @@ class DefaultProvider:
 
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
         self.timeout = settings.ocsp_timeout
+        self.allow_private = settings.ocsp_allow_private_responders
         self.transport = transport
 
     async def get_15118_ev_certificate(
@@ -118,6 +122,12 @@ class DefaultProvider:
         url = data.responder_url
         if urlsplit(url).scheme not in ("http", "https"):
             return _failed("InvalidURL", f"responder URL {url!r:.200} is not http(s)")
+        try:
+            # The URL is the station's: never let it make the CSMS call its own network.
+            await check_target(url, allow_private=self.allow_private)
+        except TargetRefused as exc:
+            log.warning("OCSP responder of %s refused: %s", chargepoint_id, exc)
+            return _failed("RefusedURL", f"responder URL {url!r:.200}: {exc}")
         try:
             body = ocsp_request(req)
         except (ValueError, KeyError) as exc:

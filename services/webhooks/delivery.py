@@ -38,12 +38,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from services.webhooks import signing
-from services.webhooks.ssrf import TargetRefused, check_target
 from shared.db.models import WebhookDeadLetter, WebhookDelivery, WebhookEndpoint
 from shared.envelope import utcnow
 from shared.events.outbox import PublicEvent, stage
 from shared.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_SECONDS
 from shared.settings import Settings
+from shared.ssrf import TargetRefused, check_target
 
 log = logging.getLogger(__name__)
 

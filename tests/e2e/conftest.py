@@ -68,6 +68,8 @@ async def stack(
         # The built-in CA signs charge point certificates (SignCertificate) with the same CA.
         CSMS_CA_CERT=str(stack_pki.ca_file),
         CSMS_CA_KEY=str(stack_pki.directory / "ca.key"),
+        # The test's OCSP responders listen on loopback.
+        CSMS_OCSP_ALLOW_PRIVATE_RESPONDERS="true",
     )
     s = Stack(
         env=env,

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.errors import NotFound, Unprocessable
 from services.api.webhooks.schemas import WebhookCreate, WebhookUpdate
 from services.webhooks.signing import new_secret
-from services.webhooks.ssrf import TargetRefused, check_target
 from shared.db.models import WebhookDeadLetter, WebhookDelivery, WebhookEndpoint
 from shared.settings import Settings
+from shared.ssrf import TargetRefused, check_target
 
 
 async def _check_url(url: str, settings: Settings) -> None:

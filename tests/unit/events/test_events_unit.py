@@ -10,12 +10,12 @@ import pytest
 
 from services.webhooks import signing
 from services.webhooks.delivery import backoff
-from services.webhooks.ssrf import TargetRefused, check_target, is_public
 from shared.envelope import event
 from shared.events.asyncapi import asyncapi_document
 from shared.events.catalogue import CATALOGUE, matches, valid_subscription
 from shared.events.projection import public_events, split
 from shared.events.store import Cursor, parse_cursor
+from shared.ssrf import TargetRefused, check_target, is_public
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "events.md"
 

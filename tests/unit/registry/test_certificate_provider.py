@@ -25,8 +25,37 @@ def status_request(cert: Issued, issuer: Issued, url: str) -> GetCertificateStat
     )
 
 
-def provider(timeout: float = 5.0) -> DefaultProvider:
-    return DefaultProvider(Settings(env="test", ocsp_timeout=timeout))
+def provider(timeout: float = 5.0, allow_private: bool = True) -> DefaultProvider:
+    """The built-in provider; the test responders listen on loopback."""
+    return DefaultProvider(
+        Settings(env="test", ocsp_timeout=timeout, ocsp_allow_private_responders=allow_private)
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/",
+        "http://localhost:{port}/ocsp",
+        "http://10.0.0.1:{port}/",
+        "http://169.254.169.254:{port}/latest/meta-data",
+        "http://[::1]:{port}/",
+    ],
+)
+async def test_a_private_responder_is_refused_without_the_setting(url: str) -> None:
+    """The station's responder URL must not make the CSMS call its own network: Failed with
+    RefusedURL, and nothing is sent (the responder running on loopback sees no request)."""
+    ca = make_ca()
+    leaf = make_leaf(ca, "CP-1")
+    async with running_responder(ca) as responder:
+        responder.good(leaf.cert)
+        answer = await provider(allow_private=False).get_certificate_status(
+            "CP-1", status_request(leaf, ca, url.format(port=responder.port))
+        )
+        assert answer.status.value == "Failed"
+        assert answer.status_info is not None
+        assert answer.status_info.reason_code == "RefusedURL"
+        assert responder.asked == []
 
 
 @pytest.mark.parametrize("revoked", [False, True], ids=["good", "revoked"])

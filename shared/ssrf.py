@@ -1,9 +1,12 @@
-"""The SSRF guard: webhook targets must be public HTTP(S) addresses.
+"""The SSRF guard: URLs the CSMS calls on someone else's say must be public HTTP(S) addresses.
 
-Loopback, private, link-local, multicast, reserved and unspecified addresses are refused
-unless `CSMS_WEBHOOKS_ALLOW_PRIVATE_TARGETS` is set (tests, a private deployment). Checked
-when an endpoint is saved and again, on the resolved addresses, before every delivery (a
-name may resolve elsewhere later). Redirects are never followed.
+Used for webhook targets (an API user's URL) and OCSP responders (a charge point's URL in
+GetCertificateStatus). Loopback, private, link-local, multicast, reserved and unspecified
+addresses are refused unless the caller's setting allows them
+(`CSMS_WEBHOOKS_ALLOW_PRIVATE_TARGETS`, `CSMS_OCSP_ALLOW_PRIVATE_RESPONDERS`: tests, a
+private deployment). Webhooks are checked when an endpoint is saved and again, on the
+resolved addresses, before every delivery (a name may resolve elsewhere later); OCSP before
+every request. Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from urllib.parse import urlsplit
 
 
 class TargetRefused(ValueError):
-    """A webhook URL the guard refuses; the message says why."""
+    """A URL the guard refuses; the message says why."""
 
 
 def check_url_shape(url: str) -> tuple[str, int]:

@@ -63,6 +63,7 @@ from shared.envelope import (
     Envelope,
     Kind,
     canonical_payload,
+    content_key,
     message_key_from_canonical,
     utcnow,
 )
@@ -79,6 +80,8 @@ MAX_LOG_TASKS: Final = 64
 UNSUPPORTED_DATA: Final = 1003
 """RFC 6455 §7.4.1: "a type of data it cannot accept (e.g., an endpoint that understands only
 text data MAY send this if it receives a binary message)"."""
+CONTENT_KEYED: Final = frozenset({"MeterValues"})
+"""Actions whose envelope carries `content_key` (1.6 and 2.0.1 alike)."""
 BINARY_FRAME: Final = "binary frames are not supported: OCPP-J messages are JSON text frames"
 
 
@@ -438,6 +441,7 @@ class ChargePointConnection:
             return self._refuse(call, exc.key, exc.description, exc.details)
         except UnknownSchema:
             return self._refuse(call, ErrorKey.NOT_IMPLEMENTED, f"no schema for {call.action}", {})
+        canonical = call.canonical or canonical_payload(call.payload)
         envelope = Envelope(
             kind=Kind.CALL,
             action=call.action,
@@ -447,11 +451,12 @@ class ChargePointConnection:
             unique_id=call.unique_id,
             # The idempotency key of what the services write (docs/internals.md, Envelope).
             correlation_id=message_key_from_canonical(
-                self.chargepoint_id,
-                call.unique_id,
-                call.action,
-                call.canonical or canonical_payload(call.payload),
+                self.chargepoint_id, call.unique_id, call.action, canonical
             ),
+            # Meter values are keyed by what they say (services/transactions/tables.py).
+            content_key=content_key(self.chargepoint_id, call.action, canonical)
+            if call.action in CONTENT_KEYED
+            else None,
             node_id=self._config.node_id,
         )
         correlation_id_var.set(envelope.correlation_id)

@@ -5,7 +5,7 @@ same payload). The gateway keys the envelope on what the charge point sent
 (`shared.envelope.message_key`), so every service writes it once, whatever the connection or
 gateway process it came through. A charger that restarted its unique-id counter sends new
 content under an old id: that is another message, stored as such. Meter values are keyed by
-their content (`services.transactions.tables.reading_key`), the rest by the message key.
+their content (`shared.envelope.content_key`, set by the gateway), the rest by the message key.
 
 How a test knows the resend was consumed: RPC actions are answered after the service
 committed; fire-and-forget ones are followed by a sentinel (the same action, another unique
@@ -27,9 +27,7 @@ import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import Stack
-from services.transactions.tables import reading_key
-from shared.envelope import message_key
-from shared.ocpp import parse_request
+from shared.envelope import canonical_payload, content_key, message_key
 from tests.e2e.test_ocpp16_session import eventually, rows
 
 pytestmark = [pytest.mark.e2e]
@@ -247,7 +245,7 @@ def row_key(cp_id: str, unique_id: str, case: Case, payload: dict[str, Any]) -> 
     """The key of the rows a CALL writes: the message key, except meter values (keyed by
     content, so a retry as a new CALL after a CALLERROR stores nothing twice)."""
     if case.action == "MeterValues":
-        return reading_key(cp_id, case.action, parse_request(case.version, case.action, payload))
+        return content_key(cp_id, case.action, canonical_payload(payload))
     return message_key(cp_id, unique_id, case.action, payload)
 
 

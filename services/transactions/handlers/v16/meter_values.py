@@ -24,7 +24,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
         ctx,
         samples,
         # Keyed by content: a retry as a new CALL stores nothing twice (tables.reading_key).
-        message_id=reading_key(chargepoint_id, env.action, req),
+        message_id=reading_key(env, chargepoint_id, req),
         chargepoint_id=chargepoint_id,
         connectorid=req.connector_id,
         transaction_id=req.transaction_id,

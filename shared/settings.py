@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     # The version of a websocket handshake without Sec-WebSocket-Protocol ("" = refuse it).
     default_ocpp_version: Literal["", "ocpp1.6", "ocpp2.0.1"] = "ocpp1.6"
 
+    # The gateway answers Heartbeat itself and sends last-seen to the registry every this many
+    # seconds, one message for all its charge points (services/gateway/heartbeats.py); 0:
+    # each Heartbeat is published and answered after the broker's confirm.
+    gateway_heartbeat_batch_seconds: float = Field(default=1.0, ge=0, le=60)
+
     ws_max_frame_size: int = Field(default=1_048_576, ge=1024)
     ws_send_queue_size: int = Field(default=64, ge=1)
     ws_ping_interval: float = Field(default=60.0, gt=0)

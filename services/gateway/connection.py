@@ -45,10 +45,12 @@ from services.gateway.frames import (
     CallResult,
     FrameError,
 )
+from services.gateway.heartbeats import HeartbeatBatcher
 from services.gateway.validation import SchemaViolation, UnknownSchema, validate
 from services.gateway.versions.base import (
     ACCEPTED,
     BOOT_NOTIFICATION,
+    HEARTBEAT,
     PENDING,
     ActionRejected,
     Direction,
@@ -181,9 +183,12 @@ class ChargePointConnection:
         config: ConnectionSettings,
         registration: str | None,
         clock: Callable[[], datetime] = utcnow,
+        heartbeats: HeartbeatBatcher | None = None,
     ) -> None:
         """`registration`: the charge point's registration status as the registry knows it
-        (Accepted, Pending, Rejected; None for an id it does not know)."""
+        (Accepted, Pending, Rejected; None for an id it does not know). `heartbeats`: answer
+        Heartbeat here and hand last-seen to the batcher (services/gateway/heartbeats.py);
+        None: publish each one like any fixed-answer CALL."""
         self.ws = ws
         self.peer = peer
         self.chargepoint_id = peer.chargepoint_id
@@ -193,6 +198,7 @@ class ChargePointConnection:
         self._bus = bus
         self._config = config
         self._clock = clock
+        self._heartbeats = heartbeats
         self._incoming: Fifo[Call | FrameError] = Fifo(MAX_PENDING_CALLS)
         self._outgoing: Fifo[str] = Fifo(config.send_queue_size)
         self._call_lock = asyncio.Lock()
@@ -442,6 +448,8 @@ class ChargePointConnection:
         except UnknownSchema:
             return self._refuse(call, ErrorKey.NOT_IMPLEMENTED, f"no schema for {call.action}", {})
         canonical = call.canonical or canonical_payload(call.payload)
+        if how is HEARTBEAT and self._heartbeats is not None:
+            return self._answer_heartbeat(call, canonical)
         envelope = Envelope(
             kind=Kind.CALL,
             action=call.action,
@@ -518,6 +526,24 @@ class ChargePointConnection:
         assert how.answer is not None  # a FIXED action always has one
         metrics.count_ocpp_message(self.version.name, call.action, "in", "ok")
         return frames.dump_result(call.unique_id, how.answer(self._clock()))
+
+    def _answer_heartbeat(self, call: Call, canonical: bytes) -> str:
+        """Heartbeat: answered at once; its time goes to the batcher (issue 15: no broker
+        message and no database write per heartbeat; the durability contract's exception)."""
+        assert self._heartbeats is not None and HEARTBEAT.answer is not None
+        now = self._clock()
+        self._heartbeats.add(
+            self.chargepoint_id,
+            now,
+            ocpp_version=self.version.name,
+            unique_id=call.unique_id,
+            # The message key: a resent heartbeat writes its `heartbeat` row once.
+            message_id=message_key_from_canonical(
+                self.chargepoint_id, call.unique_id, call.action, canonical
+            ),
+        )
+        metrics.count_ocpp_message(self.version.name, call.action, "in", "ok")
+        return frames.dump_result(call.unique_id, HEARTBEAT.answer(now))
 
     def _may_send(self, action: str) -> bool:
         """Whether a charge point that is not Accepted may send `action`."""

@@ -58,6 +58,7 @@ from services.gateway.forwarded import (
     is_trusted,
     parse_networks,
 )
+from services.gateway.heartbeats import HeartbeatBatcher
 from services.gateway.tls import TLSFiles, TLSReloader
 from services.gateway.versions import VERSIONS
 from services.gateway.versions.base import ACCEPTED
@@ -179,6 +180,15 @@ class GatewayServer:
             upstream_call_timeout=settings.upstream_call_timeout,
             send_queue_size=settings.ws_send_queue_size,
         )
+        self.heartbeats: HeartbeatBatcher | None = (
+            HeartbeatBatcher(
+                bus,
+                node_id=settings.gateway_node_id,
+                interval=settings.gateway_heartbeat_batch_seconds,
+            )
+            if settings.gateway_heartbeat_batch_seconds > 0
+            else None
+        )
         self._server: Server | None = None
         self._tls_server: Server | None = None
         self.tls: TLSReloader | None = None
@@ -227,6 +237,8 @@ class GatewayServer:
         s = self.settings
         listen = s.gateway_host if host is None else host
         self._server = await self._serve(listen, s.gateway_port if port is None else port)
+        if self.heartbeats is not None:
+            self.heartbeats.start()
         log.info("gateway listening on %s:%s (ws)", listen, self.port)
         if self.tls is not None:
             self._tls_server = await self._serve(
@@ -262,6 +274,8 @@ class GatewayServer:
             srv.close(close_connections=True)
         for srv in servers:
             await srv.wait_closed()
+        if self.heartbeats is not None:
+            await self.heartbeats.stop()  # the last interval's last-seen times
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
@@ -406,6 +420,7 @@ class GatewayServer:
             bus=self.bus,
             config=self.config,
             registration=registration,
+            heartbeats=self.heartbeats,
         )
         try:
             await self.downstream.attach(conn)

@@ -30,7 +30,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.handlers.v201.notifications import ACTIONS as NOTIFICATIONS_201
-from shared.bus.topology import GATEWAY_AUTHENTICATE, GATEWAY_FRAME_LOG, upstream_key
+from shared.bus.topology import (
+    GATEWAY_AUTHENTICATE,
+    GATEWAY_FRAME_LOG,
+    GATEWAY_HEARTBEATS,
+    upstream_key,
+)
 from shared.commands import COMMAND_COMPLETED, COMMAND_EFFECTS_DUE
 from shared.db.models import ChargePoint, Connector
 from shared.dispatch import DeliveryLike
@@ -85,6 +90,17 @@ def chargepoint_ids(deliveries: Sequence[DeliveryLike]) -> tuple[list[str], list
     every: set[str] = set()
     connectors: set[str] = set()
     for delivery in deliveries:
+        if delivery.routing_key == GATEWAY_HEARTBEATS:
+            # A gateway's flush names many charge points (its payload is checked by the
+            # route's model; a malformed entry is left to it).
+            beats = delivery.envelope.payload.get("heartbeats")
+            if isinstance(beats, list):
+                every.update(
+                    b["chargepoint_id"]
+                    for b in beats
+                    if isinstance(b, dict) and isinstance(b.get("chargepoint_id"), str)
+                )
+            continue
         chargepoint_id = delivery.envelope.chargepoint_id
         if not chargepoint_id or delivery.routing_key in UNLOCKED:
             continue

@@ -22,16 +22,23 @@ from services.registry.handlers.v16 import (
     signed_firmware_status_notification,
     status_notification,
 )
+from services.registry.heartbeats import record_gateway_heartbeats
 from services.registry.locking import lock_batch
 from shared.bus.topology import (
     GATEWAY_AUTHENTICATE,
     GATEWAY_CONNECTED,
     GATEWAY_DISCONNECTED,
     GATEWAY_FRAME_LOG,
+    GATEWAY_HEARTBEATS,
     UPSTREAM,
 )
 from shared.dispatch import Route, Router, ocpp_route
-from shared.messages import GatewayAuthenticate, GatewayConnection, GatewayFrameLog
+from shared.messages import (
+    GatewayAuthenticate,
+    GatewayConnection,
+    GatewayFrameLog,
+    GatewayHeartbeats,
+)
 from shared.ocpp import OCPP16, OCPP201
 from shared.ocpp.v16.boot_notification_request import BootNotificationRequest as Boot16
 from shared.ocpp.v16.data_transfer_request import DataTransferRequest as DataTransfer16
@@ -140,6 +147,14 @@ ROUTES: list[Route[Any]] = [
         gateway_events.disconnected,
         GatewayConnection,
         log_message=False,
+    ),
+    Route(
+        UPSTREAM,
+        GATEWAY_HEARTBEATS,
+        record_gateway_heartbeats,
+        GatewayHeartbeats,
+        log_message=False,
+        chargepoint_required=False,
     ),
     Route(
         UPSTREAM,

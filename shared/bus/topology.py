@@ -26,6 +26,8 @@ WEBHOOKS_QUEUE: Final = "csms.webhooks"
 GATEWAY_CONNECTED: Final = "gateway.connected"
 GATEWAY_DISCONNECTED: Final = "gateway.disconnected"
 GATEWAY_FRAME_LOG: Final = "gateway.frame_log"
+GATEWAY_HEARTBEATS: Final = "gateway.heartbeats"
+"""Gateway -> registry: the newest heartbeat per charge point since the last flush."""
 GATEWAY_AUTHENTICATE: Final = "gateway.authenticate"
 """RPC, gateway -> registry: may this charge point open a socket (security profile 1)?"""
 

@@ -129,6 +129,11 @@ async def gateway_factory(
     `await gateway_factory(authenticate=True)`: with the registry authentication hook;
     `upstream_timeout=` / `command_timeout=`: a short timeout for a test about it; other
     keyword arguments are settings (`default_ocpp_version=""`).
+
+    Heartbeats are published one by one here (`gateway_heartbeat_batch_seconds=0`): these
+    tests use Heartbeat as their plain fire-and-forget CALL (published, then answered). The
+    gateway's own heartbeat batching (the default) is tested with
+    `gateway_heartbeat_batch_seconds=` set, in test_gateway_heartbeats.py.
     """
     started: list[Gateway] = []
 
@@ -140,6 +145,7 @@ async def gateway_factory(
         **overrides: Any,
     ) -> Gateway:
         node_id = unique_name("gwnode").replace("test.", "")
+        overrides.setdefault("gateway_heartbeat_batch_seconds", 0)
         settings = Settings(
             gateway_node_id=node_id,
             upstream_call_timeout=upstream_timeout,

@@ -36,6 +36,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from services.gateway import frames
+from services.gateway.batching import UpstreamBatcher
 from services.gateway.errors import ErrorKey
 from services.gateway.frames import (
     NUL_ESCAPE,
@@ -184,11 +185,13 @@ class ChargePointConnection:
         registration: str | None,
         clock: Callable[[], datetime] = utcnow,
         heartbeats: HeartbeatBatcher | None = None,
+        batcher: UpstreamBatcher | None = None,
     ) -> None:
         """`registration`: the charge point's registration status as the registry knows it
         (Accepted, Pending, Rejected; None for an id it does not know). `heartbeats`: answer
         Heartbeat here and hand last-seen to the batcher (services/gateway/heartbeats.py);
-        None: publish each one like any fixed-answer CALL."""
+        None: publish each one like any fixed-answer CALL. `batcher`: publish fixed-answer
+        CALLs together with other sockets' (services/gateway/batching.py); None: one by one."""
         self.ws = ws
         self.peer = peer
         self.chargepoint_id = peer.chargepoint_id
@@ -199,6 +202,7 @@ class ChargePointConnection:
         self._config = config
         self._clock = clock
         self._heartbeats = heartbeats
+        self._batcher = batcher
         self._incoming: Fifo[Call | FrameError] = Fifo(MAX_PENDING_CALLS)
         self._outgoing: Fifo[str] = Fifo(config.send_queue_size)
         self._call_lock = asyncio.Lock()
@@ -515,10 +519,12 @@ class ChargePointConnection:
 
     async def _answer_fixed(self, call: Call, envelope: Envelope, how: UpstreamAction) -> str:
         # ARCHITECTURE: a fixed answer only once the broker confirmed the message is durable.
+        key = upstream_key(self.version.name, call.action)
         try:
-            await self._bus.publish(
-                UPSTREAM, upstream_key(self.version.name, call.action), envelope, mandatory=True
-            )
+            if self._batcher is not None:
+                await self._batcher.publish(key, envelope)
+            else:
+                await self._bus.publish(UPSTREAM, key, envelope, mandatory=True)
         except Unroutable:
             return self._internal(call, f"no service handles {call.action}")
         except BusError as exc:

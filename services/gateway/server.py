@@ -47,6 +47,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from services.gateway.auth import CHALLENGE, Admission, AuthOutcome, Transport
+from services.gateway.batching import BatchPublisher, UpstreamBatcher
 from services.gateway.certs import CertificateRefused, ClientCertificateVerifier
 from services.gateway.connection import BusPort, ChargePointConnection, ConnectionSettings, Peer
 from services.gateway.downstream import Downstream
@@ -189,6 +190,11 @@ class GatewayServer:
             if settings.gateway_heartbeat_batch_seconds > 0
             else None
         )
+        self.batcher: UpstreamBatcher | None = (
+            UpstreamBatcher(bus, UPSTREAM, max_in_flight=settings.gateway_batch_in_flight)
+            if settings.gateway_batch_in_flight > 0 and isinstance(bus, BatchPublisher)
+            else None
+        )
         self._server: Server | None = None
         self._tls_server: Server | None = None
         self.tls: TLSReloader | None = None
@@ -262,6 +268,8 @@ class GatewayServer:
             ping_timeout=s.ws_ping_timeout,
             max_queue=4,
             server_header=None,
+            # Several gateway processes on one port: the kernel spreads new connections.
+            reuse_port=s.gateway_reuse_port or None,
             open_timeout=max(OPEN_TIMEOUT, s.upstream_call_timeout + AUTH_MARGIN),
         )
 
@@ -421,6 +429,7 @@ class GatewayServer:
             config=self.config,
             registration=registration,
             heartbeats=self.heartbeats,
+            batcher=self.batcher,
         )
         try:
             await self.downstream.attach(conn)

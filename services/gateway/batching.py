@@ -43,7 +43,8 @@ class BatchPublisher(Protocol):
     ) -> None: ...
 
 
-Waiting = tuple[str, Envelope, "asyncio.Future[None]"]
+Waiting = tuple[tuple[str, bool], Envelope, "asyncio.Future[None]"]
+"""((routing key, mandatory), envelope, the caller's future)."""
 
 
 class UpstreamBatcher:
@@ -63,11 +64,13 @@ class UpstreamBatcher:
         self.published = 0
         """Broker messages published (for tests and figures)."""
 
-    async def publish(self, routing_key: str, envelope: Envelope) -> None:
-        """Return once the broker confirmed a message carrying `envelope` (mandatory); raise
-        Unroutable / PublishFailed as `Bus.publish` does."""
+    async def publish(
+        self, routing_key: str, envelope: Envelope, *, mandatory: bool = True
+    ) -> None:
+        """Return once the broker confirmed a message carrying `envelope`; raise Unroutable
+        (mandatory) / PublishFailed as `Bus.publish` does."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((routing_key, envelope, future))
+        self._waiting.append(((routing_key, mandatory), envelope, future))
         if self._in_flight < self.max_in_flight:
             self._start()
         await future
@@ -83,20 +86,23 @@ class UpstreamBatcher:
                     self._waiting[: self.max_batch],
                     self._waiting[self.max_batch :],
                 )
-                groups: dict[str, list[Waiting]] = {}
+                groups: dict[tuple[str, bool], list[Waiting]] = {}
                 for item in taken:
                     groups.setdefault(item[0], []).append(item)
                 await asyncio.gather(*(self._send(key, items) for key, items in groups.items()))
         finally:
             self._in_flight -= 1
 
-    async def _send(self, routing_key: str, items: list[Waiting]) -> None:
+    async def _send(self, key: tuple[str, bool], items: list[Waiting]) -> None:
+        routing_key, mandatory = key
         try:
             if len(items) == 1:
-                await self._bus.publish(self.exchange, routing_key, items[0][1], mandatory=True)
+                await self._bus.publish(
+                    self.exchange, routing_key, items[0][1], mandatory=mandatory
+                )
             else:
                 await self._bus.publish_batch(
-                    self.exchange, routing_key, [e for _, e, _ in items], mandatory=True
+                    self.exchange, routing_key, [e for _, e, _ in items], mandatory=mandatory
                 )
         except BusError as exc:
             for _, _, future in items:

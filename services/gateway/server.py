@@ -475,7 +475,10 @@ class GatewayServer:
             },
         )
         try:
-            await self.bus.publish(UPSTREAM, action, envelope)
+            if self.batcher is not None:  # a connect storm: many per broker message
+                await self.batcher.publish(action, envelope, mandatory=False)
+            else:
+                await self.bus.publish(UPSTREAM, action, envelope)
         except BusError as exc:
             log.warning("could not publish %s: %r", action, exc)
 

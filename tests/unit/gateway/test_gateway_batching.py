@@ -20,6 +20,7 @@ class FakeBus:
     sent: list[tuple[str, list[int]]] = field(default_factory=list)
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     unroutable: set[str] = field(default_factory=set)
+    mandatory: list[bool] = field(default_factory=list)
 
     async def publish(
         self, exchange: str, routing_key: str, envelope: Envelope, *, mandatory: bool = False
@@ -34,8 +35,8 @@ class FakeBus:
         *,
         mandatory: bool = False,
     ) -> None:
-        assert mandatory
         self.sent.append((routing_key, [e.payload["n"] for e in envelopes]))
+        self.mandatory.append(mandatory)
         await self.gate.wait()
         if routing_key in self.unroutable:
             raise Unroutable(exchange, routing_key)
@@ -72,6 +73,25 @@ async def test_every_caller_of_an_unroutable_message_is_told() -> None:
         *(batcher.publish("mv", env(n)) for n in range(3)), return_exceptions=True
     )
     assert all(isinstance(r, Unroutable) for r in results)
+
+
+async def test_mandatory_and_not_are_published_apart() -> None:
+    bus = FakeBus()
+    bus.gate.set()
+    batcher = UpstreamBatcher(bus, "ex", max_in_flight=1)
+    first = asyncio.create_task(batcher.publish("k", env(0)))
+    await asyncio.sleep(0)
+    await asyncio.gather(
+        first,
+        batcher.publish("k", env(1)),
+        batcher.publish("k", env(2), mandatory=False),
+        batcher.publish("k", env(3), mandatory=False),
+    )
+    assert sorted(zip(bus.mandatory, bus.sent, strict=True)) == [
+        (False, ("k", [2, 3])),
+        (True, ("k", [0])),
+        (True, ("k", [1])),
+    ]
 
 
 def test_limits_must_be_positive() -> None:

@@ -71,6 +71,16 @@ def listener_pids(port: int) -> list[int]:
     return pids
 
 
+def with_children(pid: int) -> list[int]:
+    """A process and its children (a gateway started with CSMS_GATEWAY_PROCESSES > 1 runs its
+    processes as children of `csms gateway`)."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        text = (PROC / str(pid) / "task" / str(pid) / "children").read_text()
+        pids.extend(int(p) for p in text.split())
+    return pids
+
+
 def is_backend_of(cmdline: str, database: str) -> bool:
     """Whether a postgres process title (`postgres: 15/main: user db host(port) state`) is a
     backend serving `database`."""

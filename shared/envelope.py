@@ -50,6 +50,9 @@ class Envelope(BaseModel):
     error_details: dict[str, Any] | None = None
     # Who raised an ERROR: "chargepoint" (its CALLERROR) or "gateway" (its own refusal).
     error_source: str | None = None
+    # The idempotency key of what the CALL says, not of the frame it came in: set by the
+    # gateway on MeterValues (`content_key`), so a retry as a new CALL stores nothing twice.
+    content_key: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
     def to_bytes(self) -> bytes:
@@ -121,6 +124,14 @@ def message_key_from_canonical(
     )
     digest.update(canonical)
     return digest.hexdigest()
+
+
+def content_key(chargepoint_id: str, action: str, canonical: bytes) -> str:
+    """The key of a CALL's content (`message_key` with no unique id), from its payload
+    serialised by `canonical_payload`: the same for a resend, a retry as a new CALL (new
+    unique id, same payload) and a redelivery. The gateway computes it once per MeterValues
+    from the bytes it already serialised for the message key (`Envelope.content_key`)."""
+    return message_key_from_canonical(chargepoint_id, "", action, canonical)
 
 
 def event(action: str, payload: dict[str, Any], chargepoint_id: str | None = None) -> Envelope:

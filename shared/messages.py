@@ -94,6 +94,26 @@ class GatewayFrameLog(Message):
     answer: StrictStr | None = None
 
 
+class GatewayHeartbeat(Message):
+    """One charge point's newest heartbeat in a `gateway.heartbeats` flush."""
+
+    chargepoint_id: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+    at: AwareDatetime
+    """When the gateway received (and answered) it."""
+    ocpp_version: StrictStr | None = None
+    unique_id: StrictStr | None = None
+    message_id: Annotated[StrictStr, Field(max_length=64)] | None = None
+    """Its message key (`shared.envelope.message_key`): the `heartbeat` row's, so a resent
+    heartbeat is stored once."""
+
+
+class GatewayHeartbeats(Message):
+    """`gateway.heartbeats`: the newest heartbeat per charge point since the gateway's last
+    flush (services/gateway/heartbeats.py)."""
+
+    heartbeats: list[GatewayHeartbeat]
+
+
 # ------------------------------------------------------------------ domain events
 
 

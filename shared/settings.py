@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     gateway_host: str = "0.0.0.0"  # a server listens on all interfaces
     gateway_port: int = Field(default=9000, ge=1, le=65535)
     gateway_node_id: str = Field(default_factory=_default_node_id, min_length=1, max_length=200)
+    # Gateway processes sharing the gateway's ports (SO_REUSEPORT): `csms gateway` starts this
+    # many, node ids `<node id>-<n>`; each holds its own sockets and command queue.
+    gateway_processes: int = Field(default=1, ge=1, le=64)
+    # Listen with SO_REUSEPORT (set for the processes above; set it yourself to run several
+    # `csms gateway` on one port under another supervisor, each with its own node id).
+    gateway_reuse_port: bool = False
     # TLS terminated by the gateway (security profiles 2 and 3; services/gateway/tls.py).
     gateway_tls_cert: str | None = None
     gateway_tls_key: str | None = None
@@ -106,6 +112,15 @@ class Settings(BaseSettings):
     registry_base_report_on_first_boot: bool = True
     # The version of a websocket handshake without Sec-WebSocket-Protocol ("" = refuse it).
     default_ocpp_version: Literal["", "ocpp1.6", "ocpp2.0.1"] = "ocpp1.6"
+
+    # The gateway answers Heartbeat itself and sends last-seen to the registry every this many
+    # seconds, one message for all its charge points (services/gateway/heartbeats.py); 0:
+    # each Heartbeat is published and answered after the broker's confirm.
+    gateway_heartbeat_batch_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Fire-and-forget CALLs of all sockets go out together, several envelopes per broker
+    # message and confirm, at most this many messages in flight (services/gateway/batching.py);
+    # 0: one publish per CALL.
+    gateway_batch_in_flight: int = Field(default=2, ge=0, le=64)
 
     ws_max_frame_size: int = Field(default=1_048_576, ge=1024)
     ws_send_queue_size: int = Field(default=64, ge=1)

@@ -36,6 +36,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from services.gateway import frames
+from services.gateway.batching import UpstreamBatcher
 from services.gateway.errors import ErrorKey
 from services.gateway.frames import (
     NUL_ESCAPE,
@@ -45,10 +46,12 @@ from services.gateway.frames import (
     CallResult,
     FrameError,
 )
+from services.gateway.heartbeats import HeartbeatBatcher
 from services.gateway.validation import SchemaViolation, UnknownSchema, validate
 from services.gateway.versions.base import (
     ACCEPTED,
     BOOT_NOTIFICATION,
+    HEARTBEAT,
     PENDING,
     ActionRejected,
     Direction,
@@ -63,6 +66,7 @@ from shared.envelope import (
     Envelope,
     Kind,
     canonical_payload,
+    content_key,
     message_key_from_canonical,
     utcnow,
 )
@@ -79,6 +83,8 @@ MAX_LOG_TASKS: Final = 64
 UNSUPPORTED_DATA: Final = 1003
 """RFC 6455 §7.4.1: "a type of data it cannot accept (e.g., an endpoint that understands only
 text data MAY send this if it receives a binary message)"."""
+CONTENT_KEYED: Final = frozenset({"MeterValues"})
+"""Actions whose envelope carries `content_key` (1.6 and 2.0.1 alike)."""
 BINARY_FRAME: Final = "binary frames are not supported: OCPP-J messages are JSON text frames"
 
 
@@ -178,9 +184,14 @@ class ChargePointConnection:
         config: ConnectionSettings,
         registration: str | None,
         clock: Callable[[], datetime] = utcnow,
+        heartbeats: HeartbeatBatcher | None = None,
+        batcher: UpstreamBatcher | None = None,
     ) -> None:
         """`registration`: the charge point's registration status as the registry knows it
-        (Accepted, Pending, Rejected; None for an id it does not know)."""
+        (Accepted, Pending, Rejected; None for an id it does not know). `heartbeats`: answer
+        Heartbeat here and hand last-seen to the batcher (services/gateway/heartbeats.py);
+        None: publish each one like any fixed-answer CALL. `batcher`: publish fixed-answer
+        CALLs together with other sockets' (services/gateway/batching.py); None: one by one."""
         self.ws = ws
         self.peer = peer
         self.chargepoint_id = peer.chargepoint_id
@@ -190,6 +201,8 @@ class ChargePointConnection:
         self._bus = bus
         self._config = config
         self._clock = clock
+        self._heartbeats = heartbeats
+        self._batcher = batcher
         self._incoming: Fifo[Call | FrameError] = Fifo(MAX_PENDING_CALLS)
         self._outgoing: Fifo[str] = Fifo(config.send_queue_size)
         self._call_lock = asyncio.Lock()
@@ -438,6 +451,9 @@ class ChargePointConnection:
             return self._refuse(call, exc.key, exc.description, exc.details)
         except UnknownSchema:
             return self._refuse(call, ErrorKey.NOT_IMPLEMENTED, f"no schema for {call.action}", {})
+        canonical = call.canonical or canonical_payload(call.payload)
+        if how is HEARTBEAT and self._heartbeats is not None:
+            return self._answer_heartbeat(call, canonical)
         envelope = Envelope(
             kind=Kind.CALL,
             action=call.action,
@@ -447,11 +463,12 @@ class ChargePointConnection:
             unique_id=call.unique_id,
             # The idempotency key of what the services write (docs/internals.md, Envelope).
             correlation_id=message_key_from_canonical(
-                self.chargepoint_id,
-                call.unique_id,
-                call.action,
-                call.canonical or canonical_payload(call.payload),
+                self.chargepoint_id, call.unique_id, call.action, canonical
             ),
+            # Meter values are keyed by what they say (services/transactions/tables.py).
+            content_key=content_key(self.chargepoint_id, call.action, canonical)
+            if call.action in CONTENT_KEYED
+            else None,
             node_id=self._config.node_id,
         )
         correlation_id_var.set(envelope.correlation_id)
@@ -502,10 +519,12 @@ class ChargePointConnection:
 
     async def _answer_fixed(self, call: Call, envelope: Envelope, how: UpstreamAction) -> str:
         # ARCHITECTURE: a fixed answer only once the broker confirmed the message is durable.
+        key = upstream_key(self.version.name, call.action)
         try:
-            await self._bus.publish(
-                UPSTREAM, upstream_key(self.version.name, call.action), envelope, mandatory=True
-            )
+            if self._batcher is not None:
+                await self._batcher.publish(key, envelope)
+            else:
+                await self._bus.publish(UPSTREAM, key, envelope, mandatory=True)
         except Unroutable:
             return self._internal(call, f"no service handles {call.action}")
         except BusError as exc:
@@ -513,6 +532,24 @@ class ChargePointConnection:
         assert how.answer is not None  # a FIXED action always has one
         metrics.count_ocpp_message(self.version.name, call.action, "in", "ok")
         return frames.dump_result(call.unique_id, how.answer(self._clock()))
+
+    def _answer_heartbeat(self, call: Call, canonical: bytes) -> str:
+        """Heartbeat: answered at once; its time goes to the batcher (issue 15: no broker
+        message and no database write per heartbeat; the durability contract's exception)."""
+        assert self._heartbeats is not None and HEARTBEAT.answer is not None
+        now = self._clock()
+        self._heartbeats.add(
+            self.chargepoint_id,
+            now,
+            ocpp_version=self.version.name,
+            unique_id=call.unique_id,
+            # The message key: a resent heartbeat writes its `heartbeat` row once.
+            message_id=message_key_from_canonical(
+                self.chargepoint_id, call.unique_id, call.action, canonical
+            ),
+        )
+        metrics.count_ocpp_message(self.version.name, call.action, "in", "ok")
+        return frames.dump_result(call.unique_id, HEARTBEAT.answer(now))
 
     def _may_send(self, action: str) -> bool:
         """Whether a charge point that is not Accepted may send `action`."""

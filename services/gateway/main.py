@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import ssl
+import subprocess
+import sys
+import time
 
 from services.gateway.auth import RegistryAuthenticator
 from services.gateway.downstream import Downstream
@@ -25,12 +29,70 @@ _RETRY_MAX = 10.0
 
 
 def main() -> None:
-    """Run the gateway until SIGTERM / SIGINT."""
+    """Run the gateway until SIGTERM / SIGINT (CSMS_GATEWAY_PROCESSES of them, on one port)."""
     settings = get_settings()
     configure_logging("gateway", settings.log_level, settings.log_format)
+    if settings.gateway_processes > 1:
+        raise SystemExit(run_processes(settings))
     import uvloop
 
     raise SystemExit(uvloop.run(serve(settings)))
+
+
+def process_env(settings: Settings, n: int) -> dict[str, str]:
+    """The environment of gateway process `n` (1-based) of `CSMS_GATEWAY_PROCESSES`."""
+    return {
+        **os.environ,
+        "CSMS_GATEWAY_PROCESSES": "1",
+        "CSMS_GATEWAY_REUSE_PORT": "true",
+        "CSMS_GATEWAY_NODE_ID": f"{settings.gateway_node_id}-{n}",
+    }
+
+
+def run_processes(settings: Settings) -> int:
+    """Start CSMS_GATEWAY_PROCESSES gateways listening on the same ports (SO_REUSEPORT).
+
+    The kernel spreads new connections over them; each is a node of its own (node id
+    `<CSMS_GATEWAY_NODE_ID>-<n>`, its own downstream queue and bindings), so a command reaches
+    whichever process holds the charge point's socket, as across machines. SIGTERM / SIGINT
+    are passed on; when one process ends the others are stopped and its status returned (the
+    supervisor above, `csms run` or the orchestrator, restarts the gateway as a whole).
+    """
+    count = settings.gateway_processes
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "gateway"], env=process_env(settings, n)
+        )
+        for n in range(1, count + 1)
+    ]
+    log.info("started %d gateway processes on one port: %s", count, [c.pid for c in children])
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    status: int | None = None
+    while status is None:
+        for child in children:
+            code = child.poll()
+            if code is not None:
+                status = code
+                break
+        else:
+            time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return status
 
 
 async def _connect(bus: Bus, stopping: asyncio.Event) -> bool:

@@ -47,6 +47,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from services.gateway.auth import CHALLENGE, Admission, AuthOutcome, Transport
+from services.gateway.batching import BatchPublisher, UpstreamBatcher
 from services.gateway.certs import CertificateRefused, ClientCertificateVerifier
 from services.gateway.connection import BusPort, ChargePointConnection, ConnectionSettings, Peer
 from services.gateway.downstream import Downstream
@@ -58,6 +59,7 @@ from services.gateway.forwarded import (
     is_trusted,
     parse_networks,
 )
+from services.gateway.heartbeats import HeartbeatBatcher
 from services.gateway.security_events import SecurityEventReporter
 from services.gateway.tls import TLSFiles, TLSReloader
 from services.gateway.versions import VERSIONS
@@ -180,6 +182,20 @@ class GatewayServer:
             upstream_call_timeout=settings.upstream_call_timeout,
             send_queue_size=settings.ws_send_queue_size,
         )
+        self.heartbeats: HeartbeatBatcher | None = (
+            HeartbeatBatcher(
+                bus,
+                node_id=settings.gateway_node_id,
+                interval=settings.gateway_heartbeat_batch_seconds,
+            )
+            if settings.gateway_heartbeat_batch_seconds > 0
+            else None
+        )
+        self.batcher: UpstreamBatcher | None = (
+            UpstreamBatcher(bus, UPSTREAM, max_in_flight=settings.gateway_batch_in_flight)
+            if settings.gateway_batch_in_flight > 0 and isinstance(bus, BatchPublisher)
+            else None
+        )
         self._server: Server | None = None
         self._tls_server: Server | None = None
         self.tls: TLSReloader | None = None
@@ -230,6 +246,8 @@ class GatewayServer:
         s = self.settings
         listen = s.gateway_host if host is None else host
         self._server = await self._serve(listen, s.gateway_port if port is None else port)
+        if self.heartbeats is not None:
+            self.heartbeats.start()
         log.info("gateway listening on %s:%s (ws)", listen, self.port)
         if self.tls is not None:
             self._tls_server = await self._serve(
@@ -253,6 +271,8 @@ class GatewayServer:
             ping_timeout=s.ws_ping_timeout,
             max_queue=4,
             server_header=None,
+            # Several gateway processes on one port: the kernel spreads new connections.
+            reuse_port=s.gateway_reuse_port or None,
             open_timeout=max(OPEN_TIMEOUT, s.upstream_call_timeout + AUTH_MARGIN),
         )
 
@@ -266,6 +286,8 @@ class GatewayServer:
         for srv in servers:
             await srv.wait_closed()
         await self.security_events.drain()
+        if self.heartbeats is not None:
+            await self.heartbeats.stop()  # the last interval's last-seen times
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
@@ -411,6 +433,8 @@ class GatewayServer:
             bus=self.bus,
             config=self.config,
             registration=registration,
+            heartbeats=self.heartbeats,
+            batcher=self.batcher,
         )
         try:
             await self.downstream.attach(conn)
@@ -456,7 +480,10 @@ class GatewayServer:
             },
         )
         try:
-            await self.bus.publish(UPSTREAM, action, envelope)
+            if self.batcher is not None:  # a connect storm: many per broker message
+                await self.batcher.publish(action, envelope, mandatory=False)
+            else:
+                await self.bus.publish(UPSTREAM, action, envelope)
         except BusError as exc:
             log.warning("could not publish %s: %r", action, exc)
 

@@ -25,6 +25,7 @@ from shared.chargepoints import initial_registration_status
 from shared.db.models import Heartbeat
 from shared.dispatch import HandlerContext
 from shared.envelope import Envelope
+from shared.messages import GatewayHeartbeats
 from shared.ocpp.v16.heartbeat_request import HeartbeatRequest as Heartbeat16
 from shared.ocpp.v201.heartbeat_request import HeartbeatRequest as Heartbeat201
 
@@ -94,3 +95,15 @@ async def record_heartbeat(
         initial_registration_status(ctx.settings.unknown_chargepoints),
         env.correlation_id,
     )
+
+
+async def record_gateway_heartbeats(
+    ctx: HandlerContext, env: Envelope, req: GatewayHeartbeats
+) -> None:
+    """`gateway.heartbeats`: a gateway's flush of the newest heartbeat per charge point (it
+    answered them itself, services/gateway/heartbeats.py). Into the same batch step as
+    single heartbeats: one upsert of last-seen and one executemany of rows per batch."""
+    status = initial_registration_status(ctx.settings.unknown_chargepoints)
+    step = ctx.uow.step(LastHeartbeats)
+    for beat in req.heartbeats:
+        step.add(beat.chargepoint_id, beat.at, status, beat.message_id)

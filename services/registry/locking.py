@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.bus.topology import (
     GATEWAY_AUTHENTICATE,
     GATEWAY_FRAME_LOG,
+    GATEWAY_HEARTBEATS,
     GATEWAY_SECURITY_EVENT,
     upstream_key,
 )
@@ -91,6 +92,17 @@ def chargepoint_ids(deliveries: Sequence[DeliveryLike]) -> tuple[list[str], list
     every: set[str] = set()
     connectors: set[str] = set()
     for delivery in deliveries:
+        if delivery.routing_key == GATEWAY_HEARTBEATS:
+            # A gateway's flush names many charge points (its payload is checked by the
+            # route's model; a malformed entry is left to it).
+            beats = delivery.envelope.payload.get("heartbeats")
+            if isinstance(beats, list):
+                every.update(
+                    b["chargepoint_id"]
+                    for b in beats
+                    if isinstance(b, dict) and isinstance(b.get("chargepoint_id"), str)
+                )
+            continue
         chargepoint_id = delivery.envelope.chargepoint_id
         if not chargepoint_id or delivery.routing_key in UNLOCKED:
             continue

@@ -24,12 +24,14 @@ from services.registry.handlers.v16 import (
     signed_firmware_status_notification,
     status_notification,
 )
+from services.registry.heartbeats import record_gateway_heartbeats
 from services.registry.locking import lock_batch
 from shared.bus.topology import (
     GATEWAY_AUTHENTICATE,
     GATEWAY_CONNECTED,
     GATEWAY_DISCONNECTED,
     GATEWAY_FRAME_LOG,
+    GATEWAY_HEARTBEATS,
     GATEWAY_SECURITY_EVENT,
     UPSTREAM,
 )
@@ -38,6 +40,7 @@ from shared.messages import (
     GatewayAuthenticate,
     GatewayConnection,
     GatewayFrameLog,
+    GatewayHeartbeats,
     GatewaySecurityEvent,
 )
 from shared.ocpp import OCPP16, OCPP201
@@ -222,6 +225,14 @@ ROUTES: list[Route[Any]] = [
         gateway_events.security_event,
         GatewaySecurityEvent,
         log_message=False,
+    ),
+    Route(
+        UPSTREAM,
+        GATEWAY_HEARTBEATS,
+        record_gateway_heartbeats,
+        GatewayHeartbeats,
+        log_message=False,
+        chargepoint_required=False,
     ),
     Route(
         UPSTREAM,

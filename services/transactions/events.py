@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from services.transactions.tables import TRANSACTION
 from shared.db.enums import TX_ACTIVE
@@ -44,6 +44,34 @@ AVAILABLE = "Available"
 RUNNING = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Occupied"})
 
 t = TRANSACTION.c
+
+# `chargepoint.booted`'s two statements, built once (a boot storm runs them per station;
+# building them cost more CPU than running them). Parameters: cp, booted_at, now.
+_OPEN_BEFORE_BOOT = (
+    (t.chargepoint_id == bindparam("cp"))
+    & (t.status == TX_ACTIVE)
+    & (t.created_at < bindparam("booted_at"))
+)
+MARK_REBOOTED = (
+    update(TRANSACTION)
+    .where(_OPEN_BEFORE_BOOT, t.rebooted_at.is_(None))
+    .values(rebooted_at=bindparam("booted_at"), updated_at=bindparam("now"))
+    .returning(t.transaction_id)
+)
+MARK_IDLE_AT_BOOT = (
+    update(TRANSACTION)
+    .where(
+        _OPEN_BEFORE_BOOT,
+        t.idle_since.is_(None),
+        t.connectorid.in_(
+            select(Connector.connectorid).where(
+                Connector.chargepoint_id == bindparam("cp"),
+                Connector.connector_status == AVAILABLE,
+            )
+        ),
+    )
+    .values(idle_since=bindparam("booted_at"), updated_at=bindparam("now"))
+)
 
 
 async def connector_status_changed(
@@ -78,26 +106,11 @@ async def connector_status_changed(
 async def chargepoint_booted(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
     """Mark what was open on the charge point before the boot; idle if shown Available."""
     chargepoint_id = ctx.chargepoint_id
-    booted_at = env.created_at
     # Opened before the boot was handled (`created_at` is the CSMS's clock, like the event's).
-    before = (
-        (t.chargepoint_id == chargepoint_id) & (t.status == TX_ACTIVE) & (t.created_at < booted_at)
-    )
-    marked = await ctx.session.execute(
-        update(TRANSACTION)
-        .where(before, t.rebooted_at.is_(None))
-        .values(rebooted_at=booted_at, updated_at=ctx.now)
-        .returning(t.transaction_id)
-    )
+    params = {"cp": chargepoint_id, "booted_at": env.created_at, "now": ctx.now}
+    marked = await ctx.session.execute(MARK_REBOOTED, params)
     ids = [row.transaction_id for row in marked]
-    available = select(Connector.connectorid).where(
-        Connector.chargepoint_id == chargepoint_id, Connector.connector_status == AVAILABLE
-    )
-    await ctx.session.execute(
-        update(TRANSACTION)
-        .where(before, t.idle_since.is_(None), t.connectorid.in_(available))
-        .values(idle_since=booted_at, updated_at=ctx.now)
-    )
+    await ctx.session.execute(MARK_IDLE_AT_BOOT, params)
     if ids:
         log.info(
             "%s rebooted with %d open transaction(s): %s",

@@ -11,7 +11,7 @@ from sqlalchemy import String, Table
 from services.transactions.meter import Sample
 from shared.db.models import MeterValue, Reservation, Transaction
 from shared.dispatch import HandlerContext
-from shared.envelope import canonical_payload, message_key_from_canonical
+from shared.envelope import Envelope, canonical_payload, content_key
 
 TRANSACTION = cast(Table, Transaction.__table__)
 METER_VALUE = cast(Table, MeterValue.__table__)
@@ -71,7 +71,7 @@ def message_key(chargepoint_id: str, correlation_id: str | None, unique_id: str 
     return f"{chargepoint_id}/{unique_id}"[:64]
 
 
-def reading_key(chargepoint_id: str, action: str, request: BaseModel) -> str:
+def reading_key(env: Envelope, chargepoint_id: str, request: BaseModel) -> str:
     """The idempotency key of the readings a MeterValues CALL carries: what it says, not the
     frame it came in (32 hex characters, `message_key` with no unique id).
 
@@ -83,9 +83,16 @@ def reading_key(chargepoint_id: str, action: str, request: BaseModel) -> str:
     (charge point, action, parsed request) the retry, a resend with the same unique id and a
     redelivered envelope all write nothing twice. Two payloads alike field for field carry the
     same readings (same timestamps, same values): nothing distinct is merged.
+
+    The gateway computes the key from the frame's own payload (`Envelope.content_key`, from
+    the canonical bytes it serialises for the message key anyway); this function only falls
+    back to the parsed request for an envelope without one (a tool, an older gateway), which
+    costs a dump and a hash here (~10 µs a message).
     """
+    if env.content_key:
+        return env.content_key
     payload = request.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return message_key_from_canonical(chargepoint_id, "", action, canonical_payload(payload))
+    return content_key(chargepoint_id, env.action, canonical_payload(payload))
 
 
 def queue_meter_values(

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Final, cast
 
+import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, ConsumerTag
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 from pydantic import ValidationError
 
+from shared.bus.batch import BATCH_CONTENT_TYPE, split_batch
 from shared.bus.deadletter import (
     DATA_ERROR,
     HANDLER_REFUSED,
@@ -40,13 +43,25 @@ well below CSMS_UPSTREAM_CALL_TIMEOUT (10 s): once Postgres is back, held RPCs (
 StartTransaction) are answered within ~2 s instead of timing out at the gateway."""
 
 
+@dataclass(slots=True)
+class BatchMessage:
+    """A broker message carrying several envelopes (shared/bus/batch.py): settled once, when
+    the last of its envelopes is; requeued whole if any of them must be retried."""
+
+    message: AbstractIncomingMessage
+    remaining: int
+    requeue: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One consumed message: the parsed envelope and the broker message it came in."""
+    """One consumed envelope: parsed, and the broker message it came in (alone, or with
+    others: `batch`)."""
 
     envelope: Envelope
     message: AbstractIncomingMessage
     routing_key: str
+    batch: BatchMessage | None = None
 
     @property
     def redelivered(self) -> bool:
@@ -77,8 +92,9 @@ BatchHandler = Callable[[list[Delivery]], Awaitable[Sequence[Outcome]]]
 """Handles a batch in one database transaction; returns one outcome per delivery, in order."""
 
 ReplyPublisher = Callable[[AbstractIncomingMessage, Envelope], Awaitable[None]]
-DeadLetterPublisher = Callable[[AbstractIncomingMessage, DeathNote], Awaitable[None]]
-"""Publishes a message to `csms.dead-letter` with its death note (confirmed), or raises."""
+DeadLetterPublisher = Callable[..., Awaitable[None]]
+"""`(message, note[, body])`: publishes a message to `csms.dead-letter` with its death note
+(confirmed), or raises; `body` replaces the message's (one envelope of a batch message)."""
 
 CHANNEL_GONE: Final = (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError)
 """What a consumer's channel operation (cancel, ack, nack, reject) raises when the channel or
@@ -248,6 +264,9 @@ class Consumer:
             self._metrics.consumed += 1
             if message.redelivered:
                 self._metrics.redelivered += 1
+            if getattr(message, "content_type", None) == BATCH_CONTENT_TYPE:
+                await self._unpack(message, deliveries)
+                continue
             try:
                 deliveries.append(decode(message))
             except InvalidEnvelope as exc:
@@ -257,6 +276,37 @@ class Consumer:
                 await self._dead_letter(message, INVALID_ENVELOPE, str(exc))
         if deliveries:
             await self._handle(deliveries)
+
+    async def _unpack(self, message: AbstractIncomingMessage, into: list[Delivery]) -> None:
+        """One delivery per envelope of a batch message; a part that is not an Envelope is
+        dead-lettered alone (the whole message if it is not a batch at all)."""
+        try:
+            items = split_batch(message.body)
+        except ValueError as exc:
+            log.error("dead-lettering message %s from %s: %s", message.message_id, self.queue, exc)
+            await self._dead_letter(message, INVALID_ENVELOPE, str(exc))
+            return
+        if not items:
+            await _settle(message.ack(), message, "ack")
+            return
+        batch = BatchMessage(message, len(items))
+        routing_key = message.routing_key or ""
+        for item in items:
+            try:
+                envelope = Envelope.model_validate(item)
+            except ValidationError as exc:
+                log.error(
+                    "dead-lettering an envelope of message %s from %s: %s",
+                    message.message_id,
+                    self.queue,
+                    exc,
+                )
+                part = Delivery(_invalid(), message, routing_key, batch)
+                await self._dead_letter_part(
+                    part, INVALID_ENVELOPE, f"not an Envelope: {exc}", orjson.dumps(item)
+                )
+                continue
+            into.append(Delivery(envelope, message, routing_key, batch))
 
     async def _handle(self, deliveries: list[Delivery]) -> None:
         try:
@@ -308,8 +358,8 @@ class Consumer:
                 attempts,
                 exc_info=exc,
             )
-            await self._dead_letter(
-                delivery.message, POISON, f"failed {attempts} times; last: {exc!r}"
+            await self._dead_letter_delivery(
+                delivery, POISON, f"failed {attempts} times; last: {exc!r}"
             )
             return
         log.error(
@@ -321,7 +371,7 @@ class Consumer:
             exc_info=exc,
         )
         self._metrics.requeued += 1
-        await _settle(delivery.message.nack(requeue=True), delivery.message, "nack")
+        await self._requeue(delivery)
 
     async def _run_handler(self, deliveries: list[Delivery]) -> list[Outcome]:
         """Call the handler; on `Retry`, hold the batch and call again after a pause (backoff).
@@ -364,10 +414,17 @@ class Consumer:
             *(self._reply(d.message, reply) for d, reply in replies), return_exceptions=True
         )
         failed = {id(d): r for (d, _), r in zip(replies, results, strict=True) if r is not None}
-        if not failed and not any(isinstance(o, Rejected) for o in outcomes):
+        if (
+            not failed
+            and not any(isinstance(o, Rejected) for o in outcomes)
+            and _whole_messages(deliveries)
+        ):
             # The common case: one basic.ack(multiple) settles the whole batch. Batches are
             # handled one at a time and in delivery order, so every earlier tag on this
             # channel is already settled.
+            for delivery in deliveries:
+                if delivery.batch is not None:
+                    delivery.batch.remaining = 0
             last = max(deliveries, key=lambda d: d.message.delivery_tag or 0).message
             if await _settle(last.ack(multiple=True), last, "ack"):
                 self._metrics.acked += len(deliveries)
@@ -383,8 +440,8 @@ class Consumer:
                     exc_info=error,
                 )
                 self._metrics.requeued += 1
-                await _settle(delivery.message.nack(requeue=True), delivery.message, "nack")
-            elif await _settle(delivery.message.ack(), delivery.message, "ack"):
+                await self._requeue(delivery)
+            elif await self._ack(delivery):
                 self._metrics.acked += 1
 
     async def _reject(self, delivery: Delivery, reason: str, detail: str) -> None:
@@ -407,7 +464,58 @@ class Consumer:
                 await self._reply(delivery.message, answer)
             except PUBLISH_FAILED as exc:
                 log.warning("error reply to %s failed: %r", delivery.reply_to, exc)
-        await self._dead_letter(delivery.message, reason, detail)
+        await self._dead_letter_delivery(delivery, reason, detail)
+
+    async def _ack(self, delivery: Delivery) -> bool:
+        """Settle one delivery as done (its batch message once all its envelopes are)."""
+        if delivery.batch is None:
+            return await _settle(delivery.message.ack(), delivery.message, "ack")
+        return await self._part_done(delivery.batch, requeue=False)
+
+    async def _requeue(self, delivery: Delivery) -> None:
+        """Have the broker deliver it again (a batch message whole, once all are settled)."""
+        if delivery.batch is None:
+            await _settle(delivery.message.nack(requeue=True), delivery.message, "nack")
+        else:
+            await self._part_done(delivery.batch, requeue=True)
+
+    async def _part_done(self, batch: BatchMessage, *, requeue: bool) -> bool:
+        batch.remaining -= 1
+        batch.requeue = batch.requeue or requeue
+        if batch.remaining > 0:
+            return True
+        if batch.requeue:
+            return await _settle(batch.message.nack(requeue=True), batch.message, "nack")
+        return await _settle(batch.message.ack(), batch.message, "ack")
+
+    async def _dead_letter_delivery(self, delivery: Delivery, reason: str, detail: str) -> None:
+        if delivery.batch is None:
+            await self._dead_letter(delivery.message, reason, detail)
+        else:
+            await self._dead_letter_part(delivery, reason, detail, delivery.envelope.to_bytes())
+
+    async def _dead_letter_part(
+        self, delivery: Delivery, reason: str, detail: str, body: bytes
+    ) -> None:
+        """Dead-letter one envelope of a batch message alone (`body`: its own JSON); if that
+        publish fails, the whole message is requeued (the broker's delivery limit ends it)."""
+        assert delivery.batch is not None
+        note = DeathNote(reason=reason, detail=detail, queue=self.queue)
+        if self._publish_dead_letter is not None:
+            try:
+                await self._publish_dead_letter(delivery.message, note, body)
+            except PUBLISH_FAILED as exc:
+                log.warning(
+                    "dead letter of an envelope of %s (%s) not published (%r); requeueing it",
+                    delivery.message.message_id,
+                    reason,
+                    exc,
+                )
+            else:
+                self._metrics.dead_lettered += 1
+                await self._part_done(delivery.batch, requeue=False)
+                return
+        await self._part_done(delivery.batch, requeue=True)
 
     async def _dead_letter(
         self, message: AbstractIncomingMessage, reason: str, detail: str
@@ -438,6 +546,22 @@ def delivery_count(message: AbstractIncomingMessage) -> int:
     headers = message.headers or {}
     count = headers.get(DELIVERY_COUNT_HEADER)
     return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
+def _whole_messages(deliveries: Sequence[Delivery]) -> bool:
+    """Whether every batch message among `deliveries` has all its unsettled envelopes here
+    (and none to be requeued): then one ack settles them all."""
+    counts = Counter(id(d.batch) for d in deliveries if d.batch is not None)
+    return all(
+        d.batch.remaining == counts[id(d.batch)] and not d.batch.requeue
+        for d in deliveries
+        if d.batch is not None
+    )
+
+
+def _invalid() -> Envelope:
+    """A stand-in envelope for a batch part that is not one (it is only dead-lettered)."""
+    return Envelope(kind=Kind.EVENT, action="invalid")
 
 
 def _unanswerable(delivery: Delivery, outcome: Outcome) -> Outcome:

@@ -88,6 +88,8 @@ class Stored:
     connected_at: datetime | None
     ip: str | None
     port: int | None
+    pending_security_profile: int | None = None
+    """A profile set through the API, applied once a connection presents it (or more)."""
 
 
 class Disconnect(Enum):
@@ -144,13 +146,31 @@ def disconnect_outcome(stored: Stored, incoming: Connection) -> Disconnect:
 
 _c = chargepoint_table.c
 STORED_CONNECTION = (
-    select(_c.connected, _c.connection_id, _c.connected_at, _c.ip_address, _c.websocket_port)
+    select(
+        _c.connected,
+        _c.connection_id,
+        _c.connected_at,
+        _c.ip_address,
+        _c.websocket_port,
+        _c.pending_security_profile,
+    )
     .where(_c.chargepoint_id == bindparam("cp_id"))
     .with_for_update()
 )
 UPDATE_CONNECTION = update(chargepoint_table).where(_c.chargepoint_id == bindparam("cp_id"))
 """Built once, as the select above (every connect and disconnect runs them); the SET columns
 are the execution's parameters besides `cp_id`."""
+APPLY_PENDING_PROFILE = (
+    update(chargepoint_table)
+    .where(
+        _c.chargepoint_id == bindparam("cp_id"),
+        _c.pending_security_profile.is_not(None),
+        _c.pending_security_profile <= bindparam("presented"),
+    )
+    .values(security_profile=_c.pending_security_profile, pending_security_profile=None)
+    .returning(_c.security_profile)
+)
+"""Built once too; run only when the locked row shows a pending profile (rarely)."""
 
 
 async def _stored(ctx: HandlerContext, chargepoint_id: str) -> Stored | None:
@@ -163,6 +183,7 @@ async def _stored(ctx: HandlerContext, chargepoint_id: str) -> Stored | None:
         connected_at=row.connected_at,
         ip=row.ip_address,
         port=row.websocket_port,
+        pending_security_profile=row.pending_security_profile,
     )
 
 
@@ -194,7 +215,9 @@ async def connected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) 
     conn = connection_of(env, req, default_time=env.created_at)
     await create_chargepoint_if_unknown(ctx, chargepoint_id)
     stored = await _stored(ctx, chargepoint_id)
-    await _apply_pending_profile(ctx, chargepoint_id, req.security_profile, conn)
+    if stored is not None and stored.pending_security_profile is not None:
+        # The row is locked (FOR UPDATE above): no profile can be set in between.
+        await _apply_pending_profile(ctx, chargepoint_id, req.security_profile, conn)
     await _apply_new_password(ctx, chargepoint_id, req.new_password)
     if stored is None or not connect_applies(stored, conn):
         log.info(
@@ -219,17 +242,9 @@ async def _apply_pending_profile(
     """Store the pending security profile once a connection presented it (or more)."""
     if presented is None:  # a gateway from before profiles
         return
-    c = chargepoint_table.c
     upgraded = (
         await ctx.session.execute(
-            update(chargepoint_table)
-            .where(
-                c.chargepoint_id == chargepoint_id,
-                c.pending_security_profile.is_not(None),
-                c.pending_security_profile <= presented,
-            )
-            .values(security_profile=c.pending_security_profile, pending_security_profile=None)
-            .returning(c.security_profile)
+            APPLY_PENDING_PROFILE, {"cp_id": chargepoint_id, "presented": presented}
         )
     ).scalar_one_or_none()
     if upgraded is not None:

@@ -16,6 +16,7 @@ from services.gateway.auth import RegistryAuthenticator
 from services.gateway.downstream import Downstream
 from services.gateway.server import GatewayServer
 from shared.bus import UPSTREAM, Bus
+from shared.bus.batch import BATCH_CONTENT_TYPE, split_batch
 from shared.envelope import Envelope
 from shared.settings import Settings
 from tests.fixtures.bus import BusFactory, NameFactory
@@ -69,6 +70,12 @@ class FakeService:
         await queue.consume(self._on_message, no_ack=True)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        if message.content_type == BATCH_CONTENT_TYPE:  # the gateway's batches: never RPCs
+            for item in split_batch(message.body):
+                envelope = Envelope.model_validate(item)
+                if (envelope.chargepoint_id or "").startswith(self.prefix):
+                    self.received.append(envelope)
+            return
         envelope = Envelope.from_bytes(message.body)
         if not (envelope.chargepoint_id or "").startswith(self.prefix):
             return
@@ -128,7 +135,13 @@ async def gateway_factory(
 
     `await gateway_factory(authenticate=True)`: with the registry authentication hook;
     `upstream_timeout=` / `command_timeout=`: a short timeout for a test about it; other
-    keyword arguments are settings (`default_ocpp_version=""`).
+    keyword arguments are settings (`default_ocpp_version=""`); `port=` listens on that port
+    (with `gateway_reuse_port=True`: beside another node on it).
+
+    Heartbeats are published one by one here (`gateway_heartbeat_batch_seconds=0`): these
+    tests use Heartbeat as their plain fire-and-forget CALL (published, then answered). The
+    gateway's own heartbeat batching (the default) is tested with
+    `gateway_heartbeat_batch_seconds=` set, in test_gateway_heartbeats.py.
     """
     started: list[Gateway] = []
 
@@ -137,9 +150,11 @@ async def gateway_factory(
         authenticate: bool = False,
         upstream_timeout: float = UPSTREAM_TIMEOUT,
         command_timeout: float = COMMAND_TIMEOUT,
+        port: int = 0,
         **overrides: Any,
     ) -> Gateway:
         node_id = unique_name("gwnode").replace("test.", "")
+        overrides.setdefault("gateway_heartbeat_batch_seconds", 0)
         settings = Settings(
             gateway_node_id=node_id,
             upstream_call_timeout=upstream_timeout,
@@ -161,7 +176,7 @@ async def gateway_factory(
             if authenticate
             else None,
         )
-        await server.start("127.0.0.1", 0, 0)
+        await server.start("127.0.0.1", port, 0)
         gateway = Gateway(server, downstream, bus, node_id)
         started.append(gateway)
         return gateway

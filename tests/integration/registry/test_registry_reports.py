@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.registry.handlers.v16 import data_transfer
+from shared.bus.topology import GATEWAY_HEARTBEATS
 from shared.dispatch import HandlerContext, Payload
 from shared.envelope import Envelope, Kind
 from shared.settings import Settings, UnknownChargePointPolicy
@@ -75,6 +77,75 @@ async def test_redelivered_heartbeat_writes_no_second_row(run: Run, sql: Sql, cp
         len(await sql("select 1 from ocpp_message where message_id = :m", m=env.correlation_id))
         == 2
     )
+
+
+def flush(*beats: tuple[str, datetime, str]) -> Envelope:
+    """A gateway's `gateway.heartbeats` flush: (charge point, time, message key) each."""
+    return Envelope(
+        kind=Kind.EVENT,
+        action=GATEWAY_HEARTBEATS,
+        node_id="test-node",
+        payload={
+            "heartbeats": [
+                {
+                    "chargepoint_id": cp,
+                    "at": at.isoformat(),
+                    "ocpp_version": "ocpp1.6",
+                    "unique_id": "h",
+                    "message_id": key,
+                }
+                for cp, at, key in beats
+            ]
+        },
+    )
+
+
+async def test_a_gateway_flush_sets_last_heartbeat_of_each_charge_point(
+    run: Run, sql: Sql, cp: str
+) -> None:
+    other = f"{cp}-2"
+    keys = [uuid.uuid4().hex for _ in range(3)]
+    assert await run([flush((cp, T0, keys[0]), (other, T0 + timedelta(seconds=5), keys[1]))]) == [
+        None
+    ]
+    rows = await sql(
+        "select chargepoint_id, last_heartbeat from chargepoint where chargepoint_id in (:a, :b)"
+        " order by chargepoint_id",
+        a=cp,
+        b=other,
+    )
+    assert [r["last_heartbeat"] for r in rows] == [T0, T0 + timedelta(seconds=5)]
+    beats = await sql(
+        "select chargepoint_id, timestamp, message_id from heartbeat"
+        " where chargepoint_id in (:a, :b) order by chargepoint_id",
+        a=cp,
+        b=other,
+    )
+    assert [(b["chargepoint_id"], b["message_id"]) for b in beats] == [
+        (cp, keys[0]),
+        (other, keys[1]),
+    ]
+    # Not OCPP frames of their own: nothing in the message log.
+    assert await sql("select 1 from ocpp_message where chargepoint_id = :cp", cp=cp) == []
+    # A later flush moves it on, an older one (a flush consumed late) does not move it back,
+    # and a flush redelivered writes no second row.
+    await run([flush((cp, T0 + timedelta(seconds=60), keys[2]))])
+    await run([flush((cp, T0 - timedelta(seconds=60), uuid.uuid4().hex))])
+    await run([flush((cp, T0 + timedelta(seconds=60), keys[2]))])
+    [row] = await sql("select last_heartbeat from chargepoint where chargepoint_id = :cp", cp=cp)
+    assert row["last_heartbeat"] == T0 + timedelta(seconds=60)
+    assert len(await sql("select 1 from heartbeat where chargepoint_id = :cp", cp=cp)) == 3
+
+
+async def test_a_gateway_flush_and_single_heartbeats_in_one_batch(
+    run: Run, sql: Sql, cp: str
+) -> None:
+    # A gateway with batching off (or an older one) beside one with it on.
+    single = call(cp, "Heartbeat", {}, created_at=T0 + timedelta(seconds=1))
+    await run([flush((cp, T0, uuid.uuid4().hex)), single])
+    [row] = await sql("select last_heartbeat from chargepoint where chargepoint_id = :cp", cp=cp)
+    assert row["last_heartbeat"] == T0 + timedelta(seconds=1)
+    assert len(await sql("select 1 from heartbeat where chargepoint_id = :cp", cp=cp)) == 2
 
 
 # --------------------------------------------------------------------------- StatusNotification

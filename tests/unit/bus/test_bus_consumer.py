@@ -27,6 +27,7 @@ from shared.bus import (
     Retry,
     decode,
 )
+from shared.bus.batch import BATCH_CONTENT_TYPE, batch_body
 from shared.envelope import Envelope, Kind
 
 _TAGS = itertools.count(1)
@@ -51,6 +52,7 @@ class FakeMessage:
         headers: dict[str, object] | None = None,
     ) -> None:
         self.body = body
+        self.content_type: str | None = "application/json"
         self.headers = headers or {}
         self.death: DeathNote | None = None
         self.reply_to = reply_to
@@ -398,3 +400,88 @@ async def test_retry_back_off_is_capped_below_the_upstream_timeout(
     upstream_timeout = Settings().upstream_call_timeout
     assert max(pauses) == consumer_module.RETRY_MAX
     assert upstream_timeout / 4 >= consumer_module.RETRY_MAX
+
+
+# ---------------------------------------------------------------- batch messages (issue 15)
+
+
+def batch(*ns: int, extra: bytes = b"") -> FakeMessage:
+    """A message carrying several envelopes (shared/bus/batch.py), as the gateway publishes."""
+    body = batch_body([envelope(n) for n in ns])
+    if extra:
+        body = body[:-1] + b"," + extra + b"]"
+    fake = FakeMessage(body)
+    fake.content_type = BATCH_CONTENT_TYPE
+    return fake
+
+
+def make_part_consumer(handler: object, dead: list[tuple[DeathNote, bytes | None]]) -> Consumer:
+    async def reply(request: AbstractIncomingMessage, env: Envelope) -> None:
+        raise AssertionError("a batch message is never an RPC")
+
+    async def dead_letter(
+        message: AbstractIncomingMessage, note: DeathNote, body: bytes | None = None
+    ) -> None:
+        assert cast(FakeMessage, message).outcome is None, "dead-lettered after it was settled"
+        dead.append((note, body))
+
+    return Consumer(
+        "csms.test",
+        handler,  # type: ignore[arg-type]
+        reply=reply,
+        metrics=BusMetrics(),
+        dead_letter=dead_letter,
+    )
+
+
+async def test_a_batch_message_is_one_delivery_per_envelope_and_one_ack() -> None:
+    handler = Recorder()
+    consumer = make_part_consumer(handler, [])
+    fakes = [message(0), batch(1, 2, 3), message(4)]
+    await consumer.process(as_messages(fakes))
+    assert handler.batches == [[0, 1, 2, 3, 4]]
+    assert [m.fate for m in fakes] == ["ack"] * 3  # each settled exactly once (FakeMessage)
+
+
+async def test_a_rejected_envelope_of_a_batch_is_dead_lettered_alone() -> None:
+    handler = Recorder(reject=2)
+    dead: list[tuple[DeathNote, bytes | None]] = []
+    consumer = make_part_consumer(handler, dead)
+    fake = batch(1, 2, 3)
+    await consumer.process(as_messages([fake]))
+    assert fake.fate == "ack"  # the other two were handled
+    [(note, body)] = dead
+    assert note.reason == HANDLER_REFUSED
+    assert body is not None and Envelope.from_bytes(body).payload == {"n": 2}
+
+
+async def test_a_failing_envelope_of_a_batch_requeues_the_message_once() -> None:
+    handler = Recorder(poison=2)
+    consumer = make_part_consumer(handler, [])
+    fakes = [batch(1, 2, 3), message(4)]
+    await consumer.process(as_messages(fakes))
+    # Retried one at a time; the batch message is settled once, after its last envelope.
+    assert handler.batches == [[1, 2, 3, 4], [1], [2], [3], [4]]
+    assert [m.fate for m in fakes] == ["requeue", "ack"]
+
+
+async def test_an_envelope_of_a_batch_that_is_not_one_is_dead_lettered_alone() -> None:
+    handler = Recorder()
+    dead: list[tuple[DeathNote, bytes | None]] = []
+    consumer = make_part_consumer(handler, dead)
+    fake = batch(1, 2, extra=b'{"kind": "nope"}')
+    await consumer.process(as_messages([fake]))
+    assert handler.batches == [[1, 2]]
+    assert fake.fate == "ack"
+    [(note, body)] = dead
+    assert note.reason == INVALID_ENVELOPE and body == b'{"kind":"nope"}'
+
+
+async def test_a_batch_body_that_is_no_array_is_dead_lettered_whole() -> None:
+    dead: list[tuple[DeathNote, bytes | None]] = []
+    consumer = make_part_consumer(Recorder(), dead)
+    fake = FakeMessage(envelope(1).to_bytes())
+    fake.content_type = BATCH_CONTENT_TYPE
+    await consumer.process(as_messages([fake]))
+    # Published to the dead-letter exchange whole (no body of its own), then acked.
+    assert fake.fate == "ack" and [(n.reason, b) for n, b in dead] == [(INVALID_ENVELOPE, None)]

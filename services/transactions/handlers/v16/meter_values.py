@@ -20,7 +20,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
     """Queue the sampled values; the gateway already answered MeterValues.conf ({})."""
     chargepoint_id = ctx.chargepoint_id
     samples = list(iter_samples(req.meter_value))
-    key = reading_key(chargepoint_id, env.action, req)
+    key = reading_key(env, chargepoint_id, req)
     queue_meter_values(
         ctx,
         samples,

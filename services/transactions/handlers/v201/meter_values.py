@@ -26,7 +26,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: MeterValuesRequest) ->
     chargepoint_id = ctx.chargepoint_id
     samples = list(iter_samples_201(req.meter_value))
     transaction_id = await open_transaction(ctx, chargepoint_id, req.evse_id)
-    key = reading_key(chargepoint_id, env.action, req)
+    key = reading_key(env, chargepoint_id, req)
     queue_meter_values(
         ctx,
         samples,

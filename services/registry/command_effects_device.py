@@ -6,6 +6,9 @@ messages (services/registry/device_model.py), applied with the other 2.0.1 effec
   (N09/N10), GetDisplayMessages (O04) -> the report's `device_report` row (requestId):
   `Requested` when Accepted, `Refused` otherwise (the answer's status kept in
   `command_status`); parts that arrived before the effect keep the status they made.
+  A FullInventory / ConfigurationInventory, or a GetMonitoringReport without criteria or
+  component variables, replaces what is stored once Complete (device_model.sweep_report);
+  an unfiltered GetMonitoringReport answered EmptyResultSet: the station has no monitor.
   GetDisplayMessages answered Unknown without filters: the station shows no message, so
   none is kept.
 - SetDisplayMessage (O01) Accepted -> the message upserted; ClearDisplayMessage (O05)
@@ -28,6 +31,7 @@ from services.registry.device_model import (
     delete_display_messages,
     delete_monitors,
     folded,
+    forget_monitors_before,
     forget_variables,
     request_report,
     variable_key,
@@ -67,6 +71,11 @@ from shared.secrets import REDACTED
 log = logging.getLogger(__name__)
 
 SET_STORED: Final = frozenset({"Accepted", "RebootRequired"})
+# GetBaseReport's reportBase -> what the Complete report replaces (SummaryInventory: nothing).
+INVENTORIES: Final = {
+    "FullInventory": "Variables",
+    "ConfigurationInventory": "ConfigurableVariables",
+}
 GET_UNKNOWN: Final = frozenset({"UnknownComponent", "UnknownVariable"})
 CLEARED_MONITOR: Final = frozenset({"Accepted", "NotFound"})
 CLEARED_MESSAGE: Final = frozenset({"Accepted", "Unknown"})
@@ -146,6 +155,7 @@ async def _report(
     command: str,
     request_id: int,
     status: str,
+    replaces: str | None = None,
 ) -> None:
     await request_report(
         ctx.session,
@@ -155,6 +165,7 @@ async def _report(
         command=command,
         command_status=status,
         now=ctx.now,
+        replaces=replaces,
     )
 
 
@@ -164,7 +175,8 @@ async def get_base_report(
     request: GetBaseReportRequest,
     response: GetBaseReportResponse,
 ) -> None:
-    """The report asked for (answered by NotifyReport)."""
+    """The report asked for (answered by NotifyReport); a FullInventory replaces the
+    station's variables once Complete, a ConfigurationInventory its configurable ones."""
     await _report(
         ctx,
         chargepoint_id,
@@ -172,6 +184,7 @@ async def get_base_report(
         "GetBaseReport",
         request.request_id,
         response.status.value,
+        INVENTORIES.get(request.report_base.value),
     )
 
 
@@ -190,15 +203,22 @@ async def get_monitoring_report(
     request: GetMonitoringReportRequest,
     response: GetMonitoringReportResponse,
 ) -> None:
-    """The monitoring report asked for (answered by NotifyMonitoringReport)."""
+    """The monitoring report asked for (answered by NotifyMonitoringReport). Without
+    criteria or component variables it lists every monitor: once Complete it replaces the
+    stored ones; answered EmptyResultSet, the station has none."""
+    unfiltered = not request.monitoring_criteria and not request.component_variable
+    status = response.status.value
     await _report(
         ctx,
         chargepoint_id,
         "NotifyMonitoringReport",
         "GetMonitoringReport",
         request.request_id,
-        response.status.value,
+        status,
+        "Monitors" if unfiltered else None,
     )
+    if unfiltered and status == "EmptyResultSet":
+        await forget_monitors_before(ctx.session, chargepoint_id, ctx.now)
 
 
 async def customer_information(

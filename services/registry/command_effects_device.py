@@ -14,8 +14,13 @@ messages (services/registry/device_model.py), applied with the other 2.0.1 effec
 - SetDisplayMessage (O01) Accepted -> the message upserted; ClearDisplayMessage (O05)
   Accepted or Unknown -> the message forgotten.
 - SetVariableMonitoring (N04) -> each result Accepted with an id: that monitor (value and
-  transaction from the request item it answers); ClearVariableMonitoring (N06) -> each id
-  answered Accepted or NotFound is forgotten.
+  transaction from the request item it answers; origin CustomMonitor when the request gave
+  no id); ClearVariableMonitoring (N06) -> each id answered Accepted or NotFound is
+  forgotten.
+- SetMonitoringBase (N03) Accepted -> `chargepoint.monitoring_base`, the monitors it removes
+  (by known origin) forgotten, `monitors_stale_since` where the rest is unknown
+  (device_model.apply_monitoring_base); SetMonitoringLevel (N04) Accepted ->
+  `chargepoint.monitoring_level`.
 - SetVariables (B05) / GetVariables (B06): see `set_attributes` / `get_attributes`, called
   by command_effects_v201.py.
 """
@@ -28,6 +33,7 @@ from typing import Any, Final
 from services.registry.device_model import (
     AttributeWrite,
     MonitorWrite,
+    apply_monitoring_base,
     delete_display_messages,
     delete_monitors,
     folded,
@@ -39,6 +45,7 @@ from services.registry.device_model import (
     write_display_messages,
     write_monitors,
 )
+from services.registry.device_model import set_monitoring_level as store_monitoring_level
 from shared.command_outbox import Effect, typed_effect
 from shared.dispatch import HandlerContext
 from shared.ocpp.v201.clear_display_message_request import ClearDisplayMessageRequest
@@ -62,6 +69,10 @@ from shared.ocpp.v201.get_variables_request import GetVariablesRequest
 from shared.ocpp.v201.get_variables_response import GetVariablesResponse
 from shared.ocpp.v201.set_display_message_request import SetDisplayMessageRequest
 from shared.ocpp.v201.set_display_message_response import SetDisplayMessageResponse
+from shared.ocpp.v201.set_monitoring_base_request import SetMonitoringBaseRequest
+from shared.ocpp.v201.set_monitoring_base_response import SetMonitoringBaseResponse
+from shared.ocpp.v201.set_monitoring_level_request import SetMonitoringLevelRequest
+from shared.ocpp.v201.set_monitoring_level_response import SetMonitoringLevelResponse
 from shared.ocpp.v201.set_variable_monitoring_request import SetVariableMonitoringRequest
 from shared.ocpp.v201.set_variable_monitoring_response import SetVariableMonitoringResponse
 from shared.ocpp.v201.set_variables_request import SetVariablesRequest
@@ -312,6 +323,8 @@ async def set_variable_monitoring(
                 value=data.value,
                 type=data.type.value,
                 severity=data.severity,
+                # A new monitor is the CSMS's own; one replaced by id keeps its origin.
+                origin="CustomMonitor" if data.id is None else None,
             )
         )
     await write_monitors(ctx.session, chargepoint_id, monitors, ctx.now)
@@ -329,6 +342,31 @@ async def clear_variable_monitoring(
         chargepoint_id,
         (r.id for r in response.clear_monitoring_result if r.status.value in CLEARED_MONITOR),
     )
+
+
+async def set_monitoring_base(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    request: SetMonitoringBaseRequest,
+    response: SetMonitoringBaseResponse,
+) -> None:
+    """Accepted -> the monitors the base removes are forgotten as far as their origin is
+    known; the rest is marked for a new GetMonitoringReport (device_model)."""
+    if response.status.value == "Accepted":
+        await apply_monitoring_base(
+            ctx.session, chargepoint_id, request.monitoring_base.value, ctx.now
+        )
+
+
+async def set_monitoring_level(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    request: SetMonitoringLevelRequest,
+    response: SetMonitoringLevelResponse,
+) -> None:
+    """Accepted -> `chargepoint.monitoring_level` = the severity."""
+    if response.status.value == "Accepted":
+        await store_monitoring_level(ctx.session, chargepoint_id, request.severity)
 
 
 EFFECTS: dict[str, Effect] = {
@@ -354,6 +392,12 @@ EFFECTS: dict[str, Effect] = {
     ),
     "ClearVariableMonitoring": typed_effect(
         ClearVariableMonitoringRequest, ClearVariableMonitoringResponse, clear_variable_monitoring
+    ),
+    "SetMonitoringBase": typed_effect(
+        SetMonitoringBaseRequest, SetMonitoringBaseResponse, set_monitoring_base
+    ),
+    "SetMonitoringLevel": typed_effect(
+        SetMonitoringLevelRequest, SetMonitoringLevelResponse, set_monitoring_level
     ),
 }
 """2.0.1 action -> its effect on the device model, reports and display messages."""

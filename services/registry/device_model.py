@@ -116,8 +116,19 @@ def _monitor_upsert() -> Any:
     return stmt.on_conflict_do_update(
         index_elements=["chargepoint_id", "monitor_id"],
         set_={
-            name: stmt.excluded[name]
-            for name in ("variable_id", "transaction", "value", "type", "severity", "updated_at")
+            **{
+                name: stmt.excluded[name]
+                for name in (
+                    "variable_id",
+                    "transaction",
+                    "value",
+                    "type",
+                    "severity",
+                    "updated_at",
+                )
+            },
+            # A report does not say where a monitor comes from: what is known is kept.
+            "origin": func.coalesce(stmt.excluded.origin, MONITOR.c.origin),
         },
     )
 
@@ -403,6 +414,7 @@ class MonitorWrite:
     value: Any
     type: str
     severity: int
+    origin: str | None = None
 
 
 async def write_monitors(
@@ -423,6 +435,7 @@ async def write_monitors(
             "value": m.value,
             "type": m.type,
             "severity": m.severity,
+            "origin": m.origin,
             "updated_at": now,
         }
         for m in monitors
@@ -440,6 +453,82 @@ async def delete_monitors(session: AsyncSession, chargepoint_id: str, ids: Itera
                 MONITOR.c.chargepoint_id == chargepoint_id, MONITOR.c.monitor_id.in_(ids)
             )
         )
+
+
+async def set_monitor_origins(
+    session: AsyncSession, chargepoint_id: str, origins: Mapping[int, str]
+) -> None:
+    """Monitor id -> where it comes from (NotifyEvent's eventNotificationType), for the
+    monitors stored; an id not stored yet is not remembered."""
+    for monitor_id, origin in sorted(origins.items()):
+        await session.execute(
+            update(MONITOR)
+            .where(
+                MONITOR.c.chargepoint_id == chargepoint_id,
+                MONITOR.c.monitor_id == monitor_id,
+                MONITOR.c.origin.is_distinct_from(origin),
+            )
+            .values(origin=origin)
+        )
+
+
+async def apply_monitoring_base(
+    session: AsyncSession, chargepoint_id: str, base: str, now: datetime
+) -> None:
+    """The station accepted SetMonitoringBase `base` (2.0.1 N03): forget the monitors it
+    dropped, as far as their origin is known, and mark the stored list stale
+    (`monitors_stale_since`) where the station changed what the CSMS cannot know.
+
+    - All: every monitor stays; pre-configured monitors disabled before come back, so the
+      list is stale unless the base already was All.
+    - FactoryDefault: custom monitors are removed; the manufacturer's pre-configured set is
+      restored (values, which ones are active): stale.
+    - HardWiredOnly: every custom and pre-configured monitor is removed; stale only while a
+      monitor of unknown origin remains (it may be either).
+    """
+    previous = await session.scalar(
+        select(CHARGEPOINT.c.monitoring_base).where(CHARGEPOINT.c.chargepoint_id == chargepoint_id)
+    )
+    removed: tuple[str, ...] = ()
+    if base == "FactoryDefault":
+        removed = ("CustomMonitor",)
+    elif base == "HardWiredOnly":
+        removed = ("CustomMonitor", "PreconfiguredMonitor")
+    if removed:
+        await session.execute(
+            delete(MONITOR).where(
+                MONITOR.c.chargepoint_id == chargepoint_id, MONITOR.c.origin.in_(removed)
+            )
+        )
+    if base == "All":
+        stale = previous != "All"
+    elif base == "FactoryDefault":
+        stale = True
+    else:
+        stale = bool(
+            await session.scalar(
+                select(func.count()).where(
+                    MONITOR.c.chargepoint_id == chargepoint_id, MONITOR.c.origin.is_(None)
+                )
+            )
+        )
+    values: dict[str, Any] = {"monitoring_base": base}
+    if stale:
+        # The latest change: only a report asked after it lists what the station has now.
+        values["monitors_stale_since"] = now
+    await session.execute(
+        update(CHARGEPOINT).where(CHARGEPOINT.c.chargepoint_id == chargepoint_id).values(values)
+    )
+
+
+async def set_monitoring_level(session: AsyncSession, chargepoint_id: str, severity: int) -> None:
+    """The station accepted SetMonitoringLevel (N04): it reports events of `severity` or
+    more urgent (lower) only."""
+    await session.execute(
+        update(CHARGEPOINT)
+        .where(CHARGEPOINT.c.chargepoint_id == chargepoint_id)
+        .values(monitoring_level=severity)
+    )
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -814,6 +903,7 @@ __all__ = [
     "AttributeWrite",
     "MonitorWrite",
     "PartStored",
+    "apply_monitoring_base",
     "component_key",
     "delete_display_messages",
     "delete_monitors",
@@ -823,6 +913,8 @@ __all__ = [
     "forget_variables_before",
     "record_part",
     "request_report",
+    "set_monitor_origins",
+    "set_monitoring_level",
     "sweep_report",
     "variable_key",
     "write_attributes",

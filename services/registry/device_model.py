@@ -633,6 +633,7 @@ async def record_part(
     without one): the next number.
     """
     key = (chargepoint_id, kind, request_id)
+    restarted = False
     where = and_(
         PART.c.chargepoint_id == chargepoint_id,
         PART.c.kind == kind,
@@ -658,6 +659,7 @@ async def record_part(
             if seq_no == 0:
                 log.info("report %s/%s/%d starts again: earlier parts dropped", *key)
                 await session.execute(delete(PART).where(where))
+                restarted = True
             else:
                 await session.execute(delete(PART).where(where, PART.c.seq_no == seq_no))
     await session.execute(
@@ -696,7 +698,8 @@ async def record_part(
         stmt.on_conflict_do_nothing(index_elements=["chargepoint_id", "kind", "request_id"])
     )
     complete = and_(last.is_not(None), parts >= last + 1)
-    was_complete = await session.scalar(
+    # A restarted report completes anew (and sweeps again).
+    was_complete = not restarted and await session.scalar(
         select(REPORT.c.status == "Complete").where(
             REPORT.c.chargepoint_id == chargepoint_id,
             REPORT.c.kind == kind,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Table, and_, case, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -164,6 +164,15 @@ VARIABLE_UPSERT_CHARACTERISTICS: Final = _variable_upsert(characteristics=True)
 ATTRIBUTE_UPSERT: Final = _attribute_upsert()
 MONITOR_UPSERT: Final = _monitor_upsert()
 DISPLAY_UPSERT: Final = _display_upsert()
+MONITOR_ORIGIN_UPDATE: Final = (
+    update(MONITOR)
+    .where(
+        MONITOR.c.chargepoint_id == bindparam("cp"),
+        MONITOR.c.monitor_id == bindparam("monitor"),
+        MONITOR.c.origin.is_distinct_from(bindparam("new_origin")),
+    )
+    .values(origin=bindparam("new_origin"))
+)
 
 
 def component_key(component: ComponentType) -> ComponentKey:
@@ -460,16 +469,16 @@ async def set_monitor_origins(
 ) -> None:
     """Monitor id -> where it comes from (NotifyEvent's eventNotificationType), for the
     monitors stored; an id not stored yet is not remembered."""
-    for monitor_id, origin in sorted(origins.items()):
-        await session.execute(
-            update(MONITOR)
-            .where(
-                MONITOR.c.chargepoint_id == chargepoint_id,
-                MONITOR.c.monitor_id == monitor_id,
-                MONITOR.c.origin.is_distinct_from(origin),
-            )
-            .values(origin=origin)
-        )
+    if not origins:
+        return
+    # One statement for the message (executemany); a known origin is not written again.
+    await session.execute(
+        MONITOR_ORIGIN_UPDATE,
+        [
+            {"cp": chargepoint_id, "monitor": monitor_id, "new_origin": origin}
+            for monitor_id, origin in sorted(origins.items())
+        ],
+    )
 
 
 async def apply_monitoring_base(

@@ -6,13 +6,21 @@ messages (services/registry/device_model.py), applied with the other 2.0.1 effec
   (N09/N10), GetDisplayMessages (O04) -> the report's `device_report` row (requestId):
   `Requested` when Accepted, `Refused` otherwise (the answer's status kept in
   `command_status`); parts that arrived before the effect keep the status they made.
+  A FullInventory / ConfigurationInventory, or a GetMonitoringReport without criteria or
+  component variables, replaces what is stored once Complete (device_model.sweep_report);
+  an unfiltered GetMonitoringReport answered EmptyResultSet: the station has no monitor.
   GetDisplayMessages answered Unknown without filters: the station shows no message, so
   none is kept.
 - SetDisplayMessage (O01) Accepted -> the message upserted; ClearDisplayMessage (O05)
   Accepted or Unknown -> the message forgotten.
 - SetVariableMonitoring (N04) -> each result Accepted with an id: that monitor (value and
-  transaction from the request item it answers); ClearVariableMonitoring (N06) -> each id
-  answered Accepted or NotFound is forgotten.
+  transaction from the request item it answers; origin CustomMonitor when the request gave
+  no id); ClearVariableMonitoring (N06) -> each id answered Accepted or NotFound is
+  forgotten.
+- SetMonitoringBase (N03) Accepted -> `chargepoint.monitoring_base`, the monitors it removes
+  (by known origin) forgotten, `monitors_stale_since` where the rest is unknown
+  (device_model.apply_monitoring_base); SetMonitoringLevel (N04) Accepted ->
+  `chargepoint.monitoring_level`.
 - SetVariables (B05) / GetVariables (B06): see `set_attributes` / `get_attributes`, called
   by command_effects_v201.py.
 """
@@ -25,9 +33,11 @@ from typing import Any, Final
 from services.registry.device_model import (
     AttributeWrite,
     MonitorWrite,
+    apply_monitoring_base,
     delete_display_messages,
     delete_monitors,
     folded,
+    forget_monitors_before,
     forget_variables,
     request_report,
     variable_key,
@@ -35,6 +45,7 @@ from services.registry.device_model import (
     write_display_messages,
     write_monitors,
 )
+from services.registry.device_model import set_monitoring_level as store_monitoring_level
 from shared.command_outbox import Effect, typed_effect
 from shared.dispatch import HandlerContext
 from shared.ocpp.v201.clear_display_message_request import ClearDisplayMessageRequest
@@ -58,6 +69,10 @@ from shared.ocpp.v201.get_variables_request import GetVariablesRequest
 from shared.ocpp.v201.get_variables_response import GetVariablesResponse
 from shared.ocpp.v201.set_display_message_request import SetDisplayMessageRequest
 from shared.ocpp.v201.set_display_message_response import SetDisplayMessageResponse
+from shared.ocpp.v201.set_monitoring_base_request import SetMonitoringBaseRequest
+from shared.ocpp.v201.set_monitoring_base_response import SetMonitoringBaseResponse
+from shared.ocpp.v201.set_monitoring_level_request import SetMonitoringLevelRequest
+from shared.ocpp.v201.set_monitoring_level_response import SetMonitoringLevelResponse
 from shared.ocpp.v201.set_variable_monitoring_request import SetVariableMonitoringRequest
 from shared.ocpp.v201.set_variable_monitoring_response import SetVariableMonitoringResponse
 from shared.ocpp.v201.set_variables_request import SetVariablesRequest
@@ -67,6 +82,11 @@ from shared.secrets import REDACTED
 log = logging.getLogger(__name__)
 
 SET_STORED: Final = frozenset({"Accepted", "RebootRequired"})
+# GetBaseReport's reportBase -> what the Complete report replaces (SummaryInventory: nothing).
+INVENTORIES: Final = {
+    "FullInventory": "Variables",
+    "ConfigurationInventory": "ConfigurableVariables",
+}
 GET_UNKNOWN: Final = frozenset({"UnknownComponent", "UnknownVariable"})
 CLEARED_MONITOR: Final = frozenset({"Accepted", "NotFound"})
 CLEARED_MESSAGE: Final = frozenset({"Accepted", "Unknown"})
@@ -146,6 +166,7 @@ async def _report(
     command: str,
     request_id: int,
     status: str,
+    replaces: str | None = None,
 ) -> None:
     await request_report(
         ctx.session,
@@ -155,6 +176,7 @@ async def _report(
         command=command,
         command_status=status,
         now=ctx.now,
+        replaces=replaces,
     )
 
 
@@ -164,7 +186,8 @@ async def get_base_report(
     request: GetBaseReportRequest,
     response: GetBaseReportResponse,
 ) -> None:
-    """The report asked for (answered by NotifyReport)."""
+    """The report asked for (answered by NotifyReport); a FullInventory replaces the
+    station's variables once Complete, a ConfigurationInventory its configurable ones."""
     await _report(
         ctx,
         chargepoint_id,
@@ -172,6 +195,7 @@ async def get_base_report(
         "GetBaseReport",
         request.request_id,
         response.status.value,
+        INVENTORIES.get(request.report_base.value),
     )
 
 
@@ -190,15 +214,22 @@ async def get_monitoring_report(
     request: GetMonitoringReportRequest,
     response: GetMonitoringReportResponse,
 ) -> None:
-    """The monitoring report asked for (answered by NotifyMonitoringReport)."""
+    """The monitoring report asked for (answered by NotifyMonitoringReport). Without
+    criteria or component variables it lists every monitor: once Complete it replaces the
+    stored ones; answered EmptyResultSet, the station has none."""
+    unfiltered = not request.monitoring_criteria and not request.component_variable
+    status = response.status.value
     await _report(
         ctx,
         chargepoint_id,
         "NotifyMonitoringReport",
         "GetMonitoringReport",
         request.request_id,
-        response.status.value,
+        status,
+        "Monitors" if unfiltered else None,
     )
+    if unfiltered and status == "EmptyResultSet":
+        await forget_monitors_before(ctx.session, chargepoint_id, ctx.now)
 
 
 async def customer_information(
@@ -292,6 +323,8 @@ async def set_variable_monitoring(
                 value=data.value,
                 type=data.type.value,
                 severity=data.severity,
+                # A new monitor is the CSMS's own; one replaced by id keeps its origin.
+                origin="CustomMonitor" if data.id is None else None,
             )
         )
     await write_monitors(ctx.session, chargepoint_id, monitors, ctx.now)
@@ -309,6 +342,31 @@ async def clear_variable_monitoring(
         chargepoint_id,
         (r.id for r in response.clear_monitoring_result if r.status.value in CLEARED_MONITOR),
     )
+
+
+async def set_monitoring_base(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    request: SetMonitoringBaseRequest,
+    response: SetMonitoringBaseResponse,
+) -> None:
+    """Accepted -> the monitors the base removes are forgotten as far as their origin is
+    known; the rest is marked for a new GetMonitoringReport (device_model)."""
+    if response.status.value == "Accepted":
+        await apply_monitoring_base(
+            ctx.session, chargepoint_id, request.monitoring_base.value, ctx.now
+        )
+
+
+async def set_monitoring_level(
+    ctx: HandlerContext,
+    chargepoint_id: str,
+    request: SetMonitoringLevelRequest,
+    response: SetMonitoringLevelResponse,
+) -> None:
+    """Accepted -> `chargepoint.monitoring_level` = the severity."""
+    if response.status.value == "Accepted":
+        await store_monitoring_level(ctx.session, chargepoint_id, request.severity)
 
 
 EFFECTS: dict[str, Effect] = {
@@ -334,6 +392,12 @@ EFFECTS: dict[str, Effect] = {
     ),
     "ClearVariableMonitoring": typed_effect(
         ClearVariableMonitoringRequest, ClearVariableMonitoringResponse, clear_variable_monitoring
+    ),
+    "SetMonitoringBase": typed_effect(
+        SetMonitoringBaseRequest, SetMonitoringBaseResponse, set_monitoring_base
+    ),
+    "SetMonitoringLevel": typed_effect(
+        SetMonitoringLevelRequest, SetMonitoringLevelResponse, set_monitoring_level
     ),
 }
 """2.0.1 action -> its effect on the device model, reports and display messages."""

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Table, and_, case, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.models import (
+    ChargePoint,
+    ChargePointConfiguration,
     DeviceComponent,
     DeviceMonitor,
     DeviceReport,
@@ -49,6 +51,9 @@ MONITOR: Table = DeviceMonitor.__table__  # type: ignore[assignment]
 REPORT: Table = DeviceReport.__table__  # type: ignore[assignment]
 PART: Table = DeviceReportPart.__table__  # type: ignore[assignment]
 DISPLAY_MESSAGE: Table = DisplayMessage.__table__  # type: ignore[assignment]
+CHARGEPOINT: Table = ChargePoint.__table__  # type: ignore[assignment]
+CONFIGURATION: Table = ChargePointConfiguration.__table__  # type: ignore[assignment]
+WRITABLE: Final = ("ReadWrite", "WriteOnly")
 
 ComponentKey = tuple[str, str | None, int | None, int | None]
 """(name, instance, evse id, connector id) of a component."""
@@ -111,8 +116,19 @@ def _monitor_upsert() -> Any:
     return stmt.on_conflict_do_update(
         index_elements=["chargepoint_id", "monitor_id"],
         set_={
-            name: stmt.excluded[name]
-            for name in ("variable_id", "transaction", "value", "type", "severity", "updated_at")
+            **{
+                name: stmt.excluded[name]
+                for name in (
+                    "variable_id",
+                    "transaction",
+                    "value",
+                    "type",
+                    "severity",
+                    "updated_at",
+                )
+            },
+            # A report does not say where a monitor comes from: what is known is kept.
+            "origin": func.coalesce(stmt.excluded.origin, MONITOR.c.origin),
         },
     )
 
@@ -148,6 +164,15 @@ VARIABLE_UPSERT_CHARACTERISTICS: Final = _variable_upsert(characteristics=True)
 ATTRIBUTE_UPSERT: Final = _attribute_upsert()
 MONITOR_UPSERT: Final = _monitor_upsert()
 DISPLAY_UPSERT: Final = _display_upsert()
+MONITOR_ORIGIN_UPDATE: Final = (
+    update(MONITOR)
+    .where(
+        MONITOR.c.chargepoint_id == bindparam("cp"),
+        MONITOR.c.monitor_id == bindparam("monitor"),
+        MONITOR.c.origin.is_distinct_from(bindparam("new_origin")),
+    )
+    .values(origin=bindparam("new_origin"))
+)
 
 
 def component_key(component: ComponentType) -> ComponentKey:
@@ -164,6 +189,23 @@ def component_key(component: ComponentType) -> ComponentKey:
 def variable_key(component: ComponentType, variable: VariableType) -> VariableKey:
     """The identity of a reported variable of a component."""
     return (component_key(component), variable.name, variable.instance)
+
+
+def flat_key(key: VariableKey) -> str:
+    """`Component[:instance][@evse[/connector]].Variable[:instance]`: the variable's key in
+    the flat `chargepoint_configuration` view."""
+    (name, instance, evse, connector), var_name, var_instance = key
+    text = name
+    if instance:
+        text += f":{instance}"
+    if evse is not None:
+        text += f"@{evse}"
+        if connector is not None:
+            text += f"/{connector}"
+    text += f".{var_name}"
+    if var_instance:
+        text += f":{var_instance}"
+    return text
 
 
 def folded(key: VariableKey) -> tuple[Any, ...]:
@@ -381,6 +423,7 @@ class MonitorWrite:
     value: Any
     type: str
     severity: int
+    origin: str | None = None
 
 
 async def write_monitors(
@@ -401,6 +444,7 @@ async def write_monitors(
             "value": m.value,
             "type": m.type,
             "severity": m.severity,
+            "origin": m.origin,
             "updated_at": now,
         }
         for m in monitors
@@ -420,7 +464,95 @@ async def delete_monitors(session: AsyncSession, chargepoint_id: str, ids: Itera
         )
 
 
+async def set_monitor_origins(
+    session: AsyncSession, chargepoint_id: str, origins: Mapping[int, str]
+) -> None:
+    """Monitor id -> where it comes from (NotifyEvent's eventNotificationType), for the
+    monitors stored; an id not stored yet is not remembered."""
+    if not origins:
+        return
+    # One statement for the message (executemany); a known origin is not written again.
+    await session.execute(
+        MONITOR_ORIGIN_UPDATE,
+        [
+            {"cp": chargepoint_id, "monitor": monitor_id, "new_origin": origin}
+            for monitor_id, origin in sorted(origins.items())
+        ],
+    )
+
+
+async def apply_monitoring_base(
+    session: AsyncSession, chargepoint_id: str, base: str, now: datetime
+) -> None:
+    """The station accepted SetMonitoringBase `base` (2.0.1 N03): forget the monitors it
+    dropped, as far as their origin is known, and mark the stored list stale
+    (`monitors_stale_since`) where the station changed what the CSMS cannot know.
+
+    - All: every monitor stays; pre-configured monitors disabled before come back, so the
+      list is stale unless the base already was All.
+    - FactoryDefault: custom monitors are removed; the manufacturer's pre-configured set is
+      restored (values, which ones are active): stale.
+    - HardWiredOnly: every custom and pre-configured monitor is removed; stale only while a
+      monitor of unknown origin remains (it may be either).
+    """
+    previous = await session.scalar(
+        select(CHARGEPOINT.c.monitoring_base).where(CHARGEPOINT.c.chargepoint_id == chargepoint_id)
+    )
+    removed: tuple[str, ...] = ()
+    if base == "FactoryDefault":
+        removed = ("CustomMonitor",)
+    elif base == "HardWiredOnly":
+        removed = ("CustomMonitor", "PreconfiguredMonitor")
+    if removed:
+        await session.execute(
+            delete(MONITOR).where(
+                MONITOR.c.chargepoint_id == chargepoint_id, MONITOR.c.origin.in_(removed)
+            )
+        )
+    if base == "All":
+        stale = previous != "All"
+    elif base == "FactoryDefault":
+        stale = True
+    else:
+        stale = bool(
+            await session.scalar(
+                select(func.count()).where(
+                    MONITOR.c.chargepoint_id == chargepoint_id, MONITOR.c.origin.is_(None)
+                )
+            )
+        )
+    values: dict[str, Any] = {"monitoring_base": base}
+    if stale:
+        # The latest change: only a report asked after it lists what the station has now.
+        values["monitors_stale_since"] = now
+    await session.execute(
+        update(CHARGEPOINT).where(CHARGEPOINT.c.chargepoint_id == chargepoint_id).values(values)
+    )
+
+
+async def set_monitoring_level(session: AsyncSession, chargepoint_id: str, severity: int) -> None:
+    """The station accepted SetMonitoringLevel (N04): it reports events of `severity` or
+    more urgent (lower) only."""
+    await session.execute(
+        update(CHARGEPOINT)
+        .where(CHARGEPOINT.c.chargepoint_id == chargepoint_id)
+        .values(monitoring_level=severity)
+    )
+
+
 # -- reports ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartStored:
+    """What storing a report part did: `new` (false: a resend, nothing to write) and
+    `completed` (this part made the report Complete). Truthy when new."""
+
+    new: bool
+    completed: bool = False
+
+    def __bool__(self) -> bool:
+        return self.new
 
 
 async def request_report(
@@ -432,10 +564,21 @@ async def request_report(
     command: str,
     command_status: str,
     now: datetime,
+    replaces: str | None = None,
 ) -> None:
     """The command asking for report `request_id` was answered `command_status`: the
-    report's row (made now, or by parts that came first) says so."""
+    report's row (made now, or by parts that came first) says so. `replaces`: what the
+    report replaces once Complete (`sweep_report`); when every part came first, now."""
     accepted = command_status == "Accepted"
+    before = (
+        await session.execute(
+            select(REPORT.c.status, REPORT.c.command).where(
+                REPORT.c.chargepoint_id == chargepoint_id,
+                REPORT.c.kind == kind,
+                REPORT.c.request_id == request_id,
+            )
+        )
+    ).first()
     stmt = pg_insert(REPORT).values(
         chargepoint_id=chargepoint_id,
         kind=kind,
@@ -444,6 +587,7 @@ async def request_report(
         command_status=command_status,
         status="Requested" if accepted else "Refused",
         parts=0,
+        replaces=replaces if accepted else None,
         requested_at=now,
         updated_at=now,
     )
@@ -452,6 +596,7 @@ async def request_report(
             index_elements=["chargepoint_id", "kind", "request_id"],
             set_={
                 "command": stmt.excluded.command,
+                "replaces": stmt.excluded.replaces,
                 "command_status": stmt.excluded.command_status,
                 "requested_at": stmt.excluded.requested_at,
                 "updated_at": stmt.excluded.updated_at,
@@ -460,6 +605,16 @@ async def request_report(
             },
         )
     )
+    # Every part came before the answer (and this is the first time the answer is applied):
+    # the report is complete only now that we know what it replaces.
+    if (
+        accepted
+        and replaces is not None
+        and before is not None
+        and before.status == "Complete"
+        and before.command is None
+    ):
+        await sweep_report(session, chargepoint_id, kind=kind, request_id=request_id, now=now)
 
 
 async def record_part(
@@ -475,9 +630,10 @@ async def record_part(
     message_key: str | None,
     now: datetime,
     data: str | None = None,
-) -> bool:
-    """Store one part of a report; False when it was stored already (a resend: the caller
-    writes nothing more).
+) -> PartStored:
+    """Store one part of a report; falsy when it was stored already (a resend: the caller
+    writes nothing more). `completed`: this part completed the report; the caller, once it
+    wrote the part's data, calls `sweep_report`.
 
     The part is keyed (station, kind, requestId, seqNo); `message_key` is what the part says
     (handlers/v201/reports.content_key). The same seqNo under another key is a new report
@@ -486,6 +642,7 @@ async def record_part(
     without one): the next number.
     """
     key = (chargepoint_id, kind, request_id)
+    restarted = False
     where = and_(
         PART.c.chargepoint_id == chargepoint_id,
         PART.c.kind == kind,
@@ -499,7 +656,7 @@ async def record_part(
                 select(PART.c.seq_no).where(where, PART.c.message_key == message_key)
             )
             if seen is not None:
-                return False
+                return PartStored(new=False)
         seq_no = int(await session.scalar(select(func.count()).where(where)) or 0)
     else:
         stored = (
@@ -507,10 +664,11 @@ async def record_part(
         ).first()
         if stored is not None:
             if message_key is None or stored.message_key == message_key:
-                return False
+                return PartStored(new=False)
             if seq_no == 0:
                 log.info("report %s/%s/%d starts again: earlier parts dropped", *key)
                 await session.execute(delete(PART).where(where))
+                restarted = True
             else:
                 await session.execute(delete(PART).where(where, PART.c.seq_no == seq_no))
     await session.execute(
@@ -549,7 +707,15 @@ async def record_part(
         stmt.on_conflict_do_nothing(index_elements=["chargepoint_id", "kind", "request_id"])
     )
     complete = and_(last.is_not(None), parts >= last + 1)
-    await session.execute(
+    # A restarted report completes anew (and sweeps again).
+    was_complete = not restarted and await session.scalar(
+        select(REPORT.c.status == "Complete").where(
+            REPORT.c.chargepoint_id == chargepoint_id,
+            REPORT.c.kind == kind,
+            REPORT.c.request_id == request_id,
+        )
+    )
+    status = await session.scalar(
         update(REPORT)
         .where(
             REPORT.c.chargepoint_id == chargepoint_id,
@@ -563,8 +729,140 @@ async def record_part(
             completed_at=case((complete, func.coalesce(REPORT.c.completed_at, now)), else_=None),
             updated_at=now,
         )
+        .returning(REPORT.c.status)
     )
-    return True
+    return PartStored(new=True, completed=status == "Complete" and not was_complete)
+
+
+async def sweep_report(
+    session: AsyncSession, chargepoint_id: str, *, kind: str, request_id: int, now: datetime
+) -> None:
+    """Report `request_id` became Complete: if it is a whole inventory (`replaces`), what
+    the station has is what it listed, so what it did not list is forgotten.
+
+    What the report listed was written (or touched) by its parts, each at the time it was
+    handled; so everything of the station written before the report started (the earlier
+    of its request and its first part) and not touched since was not listed. Anything
+    written after the report started is kept, listed or not: a SetVariables or
+    SetVariableMonitoring answered while the station was sending the report is not in it,
+    yet true. The sweep runs once, on the part (or the answer) that completes the report;
+    resends write nothing, and a report restarted under its requestId sweeps again.
+
+    - Variables (GetBaseReport FullInventory): every variable (with its attributes and
+      monitors), its flat `chargepoint_configuration` key, and components left empty.
+    - ConfigurableVariables (ConfigurationInventory): only variables with an attribute
+      known to be ReadWrite or WriteOnly (the ones the report would have listed).
+    - Monitors (GetMonitoringReport without criteria or component variables): every
+      monitor; the station's `monitors_stale_since` is cleared when the report started
+      after it.
+    """
+    report = (
+        await session.execute(
+            select(REPORT.c.replaces, REPORT.c.requested_at).where(
+                REPORT.c.chargepoint_id == chargepoint_id,
+                REPORT.c.kind == kind,
+                REPORT.c.request_id == request_id,
+            )
+        )
+    ).first()
+    if report is None or report.replaces is None:
+        return
+    first_part = await session.scalar(
+        select(func.min(PART.c.received_at)).where(
+            PART.c.chargepoint_id == chargepoint_id,
+            PART.c.kind == kind,
+            PART.c.request_id == request_id,
+        )
+    )
+    started = min(t for t in (report.requested_at, first_part, now) if t is not None)
+    if report.replaces == "Monitors":
+        await forget_monitors_before(session, chargepoint_id, started)
+        return
+    await forget_variables_before(
+        session,
+        chargepoint_id,
+        started,
+        configurable_only=report.replaces == "ConfigurableVariables",
+    )
+
+
+async def forget_monitors_before(
+    session: AsyncSession, chargepoint_id: str, started: datetime
+) -> None:
+    """A complete list of the station's monitors began at `started`: monitors not written
+    since are gone; the stored list is the station's again if it was stale before."""
+    result = await session.execute(
+        delete(MONITOR).where(
+            MONITOR.c.chargepoint_id == chargepoint_id, MONITOR.c.updated_at < started
+        )
+    )
+    await session.execute(
+        update(CHARGEPOINT)
+        .where(
+            CHARGEPOINT.c.chargepoint_id == chargepoint_id,
+            CHARGEPOINT.c.monitors_stale_since <= started,
+        )
+        .values(monitors_stale_since=None)
+    )
+    log.info(
+        "%s: complete monitoring report, %d monitors not listed forgotten",
+        chargepoint_id,
+        result.rowcount,  # type: ignore[attr-defined]
+    )
+
+
+async def forget_variables_before(
+    session: AsyncSession, chargepoint_id: str, started: datetime, *, configurable_only: bool
+) -> None:
+    """A complete inventory began at `started`: variables not written since are gone."""
+    query = (
+        select(
+            VARIABLE.c.id,
+            COMPONENT.c.name,
+            COMPONENT.c.instance,
+            COMPONENT.c.evse_id,
+            COMPONENT.c.connector_id,
+            VARIABLE.c.name.label("variable_name"),
+            VARIABLE.c.instance.label("variable_instance"),
+        )
+        .join(COMPONENT, COMPONENT.c.id == VARIABLE.c.component_id)
+        .where(VARIABLE.c.chargepoint_id == chargepoint_id, VARIABLE.c.updated_at < started)
+    )
+    if configurable_only:
+        query = query.where(
+            select(ATTRIBUTE.c.variable_id)
+            .where(ATTRIBUTE.c.variable_id == VARIABLE.c.id, ATTRIBUTE.c.mutability.in_(WRITABLE))
+            .exists()
+        )
+    gone = (await session.execute(query)).all()
+    if not gone:
+        return
+    await session.execute(delete(VARIABLE).where(VARIABLE.c.id.in_(sorted(r.id for r in gone))))
+    keys = sorted(
+        {
+            flat_key(
+                (
+                    (r.name, r.instance, r.evse_id, r.connector_id),
+                    r.variable_name,
+                    r.variable_instance,
+                )
+            ).lower()
+            for r in gone
+        }
+    )
+    await session.execute(
+        delete(CONFIGURATION).where(
+            CONFIGURATION.c.chargepoint_id == chargepoint_id,
+            func.lower(CONFIGURATION.c.key).in_(keys),
+        )
+    )
+    await session.execute(
+        delete(COMPONENT).where(
+            COMPONENT.c.chargepoint_id == chargepoint_id,
+            ~select(VARIABLE.c.id).where(VARIABLE.c.component_id == COMPONENT.c.id).exists(),
+        )
+    )
+    log.info("%s: complete inventory, %d variables not listed forgotten", chargepoint_id, len(gone))
 
 
 # -- display messages -------------------------------------------------------------------------
@@ -616,12 +914,20 @@ async def delete_display_messages(
 __all__ = [
     "AttributeWrite",
     "MonitorWrite",
+    "PartStored",
+    "apply_monitoring_base",
     "component_key",
     "delete_display_messages",
     "delete_monitors",
+    "flat_key",
+    "forget_monitors_before",
     "forget_variables",
+    "forget_variables_before",
     "record_part",
     "request_report",
+    "set_monitor_origins",
+    "set_monitoring_level",
+    "sweep_report",
     "variable_key",
     "write_attributes",
     "write_display_messages",

@@ -147,6 +147,11 @@ DEVICE_DATA_TYPES: tuple[str, ...] = _union(v201.DataEnumType)
 ATTRIBUTE_TYPES: tuple[str, ...] = _union(v201.AttributeEnumType)
 MUTABILITIES: tuple[str, ...] = _union(v201.MutabilityEnumType)
 MONITOR_TYPES: tuple[str, ...] = _union(v201.MonitorEnumType)
+# Where a monitor comes from (NotifyEvent's eventNotificationType without HardWiredNotification).
+MONITOR_ORIGINS: tuple[str, ...] = ("HardWiredMonitor", "PreconfiguredMonitor", "CustomMonitor")
+MONITORING_BASES: tuple[str, ...] = _union(v201.MonitorBaseEnumType)
+# What a complete report replaces (services/registry/device_model.py `sweep_report`).
+REPORT_REPLACES: tuple[str, ...] = ("Variables", "ConfigurableVariables", "Monitors")
 # The notification that carries each kind of report the CSMS asks for.
 REPORT_KINDS: tuple[str, ...] = (
     "NotifyReport",

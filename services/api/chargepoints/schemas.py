@@ -102,6 +102,21 @@ class ChargePointRead(ReadModel):
     # first Accepted boot (CSMS_REGISTRY_BASE_REPORT_ON_FIRST_BOOT).
     publish_firmware_status: str | None = None
     base_report_requested_at: UtcDateTime | None = None
+    monitoring_level: int | None = Field(
+        default=None,
+        description="2.0.1: the severity of the last SetMonitoringLevel the station accepted.",
+    )
+    monitoring_base: str | None = Field(
+        default=None,
+        description="2.0.1: the last SetMonitoringBase the station accepted (All, "
+        "FactoryDefault, HardWiredOnly).",
+    )
+    monitors_stale_since: UtcDateTime | None = Field(
+        default=None,
+        description="2.0.1: since when the stored monitors may differ from the station's "
+        "(a SetMonitoringBase); cleared by a complete GetMonitoringReport without filters "
+        "asked for after it.",
+    )
     has_password: bool = False
     security_profile: int = 0
     pending_security_profile: int | None = Field(

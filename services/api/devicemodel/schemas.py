@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
+from pydantic import Field
+
 from services.api.common import ReadModel, UtcDateTime
 
 AttributeType = Literal["Actual", "Target", "MinSet", "MaxSet"]
@@ -70,6 +72,11 @@ class MonitorRead(ReadModel):
     value: Decimal
     type: str
     severity: int
+    origin: str | None = Field(
+        default=None,
+        description="HardWiredMonitor, PreconfiguredMonitor or CustomMonitor when known (a "
+        "SetVariableMonitoring that created it, or a NotifyEvent it raised); null: unknown.",
+    )
     updated_at: UtcDateTime
 
 

@@ -176,6 +176,7 @@ async def list_monitors(
             value=m.value,
             type=m.type,
             severity=m.severity,
+            origin=m.origin,
             updated_at=m.updated_at,
         )
         for m, v, c in rows

@@ -42,6 +42,7 @@ class ChargePoint(TimestampMixin, Base):
         enum_check("publish_firmware_status", enums.PUBLISH_FIRMWARE_STATUSES),
         enum_check("security_profile", enums.SECURITY_PROFILES),
         enum_check("pending_security_profile", enums.SECURITY_PROFILES),
+        enum_check("monitoring_base", enums.MONITORING_BASES),
     )
 
     chargepoint_id: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -79,6 +80,13 @@ class ChargePoint(TimestampMixin, Base):
     # When the registry asked a 2.0.1 station for its FullInventory after its first Accepted
     # boot (CSMS_REGISTRY_BASE_REPORT_ON_FIRST_BOOT): asked once, never again.
     base_report_requested_at: Mapped[datetime | None]
+    # 2.0.1 monitoring (N03/N04): the last SetMonitoringLevel severity and SetMonitoringBase
+    # the station accepted; `monitors_stale_since`: since when the stored monitors may differ
+    # from the station's (a base the CSMS cannot replay), until a complete unfiltered
+    # GetMonitoringReport asked for after it.
+    monitoring_level: Mapped[int | None] = mapped_column(SmallInteger)
+    monitoring_base: Mapped[str | None] = mapped_column(String(14))
+    monitors_stale_since: Mapped[datetime | None]
     # Provisioning (written by the API) and registration (the BootNotification answer).
     location_uuid: Mapped[UUID | None] = mapped_column(
         ForeignKey("location.uuid", ondelete="SET NULL"), index=True

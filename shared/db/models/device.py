@@ -125,6 +125,7 @@ class DeviceMonitor(Base):
     __tablename__ = "device_monitor"
     __table_args__ = (
         enum_check("type", enums.MONITOR_TYPES),
+        enum_check("origin", enums.MONITOR_ORIGINS),
         Index(None, "variable_id"),
     )
 
@@ -137,6 +138,10 @@ class DeviceMonitor(Base):
     value: Mapped[Decimal]
     type: Mapped[str] = mapped_column(String(24))
     severity: Mapped[int] = mapped_column(SmallInteger)
+    # HardWiredMonitor / PreconfiguredMonitor / CustomMonitor when known: CustomMonitor when a
+    # SetVariableMonitoring created it, else NotifyEvent's eventNotificationType (a report
+    # does not say). NULL: unknown.
+    origin: Mapped[str | None] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -154,6 +159,7 @@ class DeviceReport(Base):
     __table_args__ = (
         enum_check("kind", enums.REPORT_KINDS),
         enum_check("status", enums.REPORT_STATUSES),
+        enum_check("replaces", enums.REPORT_REPLACES),
         Index(None, "chargepoint_id", "requested_at"),
     )
 
@@ -170,6 +176,9 @@ class DeviceReport(Base):
     parts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # seqNo of the part with tbc false: the report has last_seq_no + 1 parts.
     last_seq_no: Mapped[int | None] = mapped_column(Integer)
+    # What the report replaces once Complete (an unfiltered inventory or monitoring report):
+    # Variables (FullInventory), ConfigurableVariables (ConfigurationInventory), Monitors.
+    replaces: Mapped[str | None] = mapped_column(String(21))
     requested_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

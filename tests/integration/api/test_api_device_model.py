@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.registry.device_model import (
     AttributeWrite,
     MonitorWrite,
+    apply_monitoring_base,
     record_part,
     request_report,
+    set_monitoring_level,
     write_attributes,
     write_display_messages,
     write_monitors,
@@ -55,8 +57,13 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], cp: str) -> None:
             },
         )
         await write_monitors(
-            session, cp, [MonitorWrite((EVSE1, "Power", None), 5, False, 80, "Delta", 3)], NOW
+            session,
+            cp,
+            [MonitorWrite((EVSE1, "Power", None), 5, False, 80, "Delta", 3, "HardWiredMonitor")],
+            NOW,
         )
+        await apply_monitoring_base(session, cp, "HardWiredOnly", NOW)
+        await set_monitoring_level(session, cp, 2)
         info = MessageInfoType.model_validate(
             {"id": 4, "priority": "AlwaysFront", "message": {"format": "UTF8", "content": "Hi"}}
         )
@@ -137,12 +144,21 @@ async def test_device_model_reads(
 
     r = await client.get(f"{base}/monitors", headers=h)
     [monitor] = r.json()["items"]
-    assert (monitor["id"], monitor["variable"], monitor["type"], monitor["severity"]) == (
-        5,
-        "Power",
-        "Delta",
-        3,
-    )
+    assert (
+        monitor["id"],
+        monitor["variable"],
+        monitor["type"],
+        monitor["severity"],
+        monitor["origin"],
+    ) == (5, "Power", "Delta", 3, "HardWiredMonitor")
+    # The station's monitoring base and level (its only monitor is hard-wired: not stale).
+    r = await client.get(base, headers=h)
+    assert r.status_code == 200, r.text
+    assert (
+        r.json()["monitoring_level"],
+        r.json()["monitoring_base"],
+        r.json()["monitors_stale_since"],
+    ) == (2, "HardWiredOnly", None)
     r = await client.get(f"{base}/reports", headers=h)
     [report] = r.json()["items"]
     assert (report["status"], report["parts"], report["items"], report["text"]) == (

@@ -5,7 +5,9 @@ same part writes nothing again) and counted on its report (device_report: `Compl
 every part up to the one with `tbc` false has arrived). Its reportData are upserted into the
 device model (services/registry/device_model.py): the component and variable, their
 characteristics, and every attribute (Actual, Target, MinSet, MaxSet) with value,
-mutability, persistent and constant.
+mutability, persistent and constant. The part that completes a report asked by GetBaseReport
+FullInventory (or ConfigurationInventory) removes what the report did not list
+(device_model.sweep_report).
 
 The Actual values are also kept in `chargepoint_configuration` under `config_key`
 (`Component[:instance][@evse[/connector]].Variable[:instance]`, readonly = mutability
@@ -22,7 +24,13 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.registry.device_model import AttributeWrite, characteristics_row, variable_key
+from services.registry.device_model import (
+    AttributeWrite,
+    characteristics_row,
+    flat_key,
+    sweep_report,
+    variable_key,
+)
 from services.registry.device_model import write_attributes as write_device_attributes
 from services.registry.handlers.v201.reports import require_seq_no, store_part
 from shared.db.models import ChargePointConfiguration
@@ -56,19 +64,7 @@ CONFIGURATION_UPSERT = _configuration_upsert()
 
 def config_key(report: ReportDataType) -> str:
     """`Component[:instance][@evse[/connector]].Variable[:instance]` of one reportData."""
-    component, variable = report.component, report.variable
-    key = component.name
-    if component.instance:
-        key += f":{component.instance}"
-    evse = component.evse
-    if evse is not None:
-        key += f"@{evse.id}"
-        if evse.connector_id is not None:
-            key += f"/{evse.connector_id}"
-    key += f".{variable.name}"
-    if variable.instance:
-        key += f":{variable.instance}"
-    return key
+    return flat_key(variable_key(report.component, report.variable))
 
 
 def configuration_rows(
@@ -116,7 +112,7 @@ async def handle(ctx: HandlerContext, env: Envelope, req: NotifyReportRequest) -
     """Store the part and its data (once); the gateway answered {}."""
     require_seq_no(req.seq_no)
     data = req.report_data or []
-    new = await store_part(
+    stored = await store_part(
         ctx,
         env,
         req,
@@ -127,8 +123,16 @@ async def handle(ctx: HandlerContext, env: Envelope, req: NotifyReportRequest) -
         generated_at=req.generated_at,
         items=len(data),
     )
-    if not new or not data:
-        return
+    if stored and data:
+        await write_data(ctx, data)
+    if stored.completed:
+        await sweep_report(
+            ctx.session, ctx.chargepoint_id, kind=KIND, request_id=req.request_id, now=ctx.now
+        )
+
+
+async def write_data(ctx: HandlerContext, data: list[ReportDataType]) -> None:
+    """The part's reportData into the device model and the flat configuration view."""
     await write_device_attributes(
         ctx.session,
         ctx.chargepoint_id,

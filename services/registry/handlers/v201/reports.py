@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.registry.device_model import record_part
+from services.registry.device_model import PartStored, record_part
 from services.registry.queries import create_chargepoint_if_unknown
 from shared.dispatch import HandlerContext, OcppError
 from shared.envelope import Envelope, message_key
@@ -41,9 +41,10 @@ async def store_part(
     generated_at: datetime | None,
     items: int,
     data: str | None = None,
-) -> bool:
-    """Store one part of report `request_id` (the station first, if unknown); False for a
-    part stored already (a resend or a redelivery: nothing more to write)."""
+) -> PartStored:
+    """Store one part of report `request_id` (the station first, if unknown); falsy for a
+    part stored already (a resend or a redelivery: nothing more to write). When it
+    completed the report, the caller sweeps (device_model.sweep_report) after writing."""
     await create_chargepoint_if_unknown(ctx, ctx.chargepoint_id)
     return await record_part(
         ctx.session,

@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Table, bindparam, select, update
 
+from services.registry.locking import take_locked
 from services.registry.policy import clip
 from services.registry.queries import chargepoint_table, clip_row, create_chargepoint_if_unknown
 from services.registry.security_events import record_security_event
@@ -175,6 +176,10 @@ APPLY_PENDING_PROFILE = (
 
 async def _stored(ctx: HandlerContext, chargepoint_id: str) -> Stored | None:
     row = (await ctx.session.execute(STORED_CONNECTION, {"cp_id": chargepoint_id})).one_or_none()
+    return _stored_of(row)
+
+
+def _stored_of(row: Any) -> Stored | None:
     if row is None:
         return None
     return Stored(
@@ -213,8 +218,12 @@ async def connected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) 
     chargepoint_id = ctx.chargepoint_id
     # An event without connected_at (older gateways) is ordered by its publication time.
     conn = connection_of(env, req, default_time=env.created_at)
-    await create_chargepoint_if_unknown(ctx, chargepoint_id)
-    stored = await _stored(ctx, chargepoint_id)
+    locked = take_locked(ctx.session, chargepoint_id)
+    if locked is not None:  # read and locked by the batch's lock_batch: it exists
+        stored = _stored_of(locked)
+    else:
+        await create_chargepoint_if_unknown(ctx, chargepoint_id)
+        stored = await _stored(ctx, chargepoint_id)
     if stored is not None and stored.pending_security_profile is not None:
         # The row is locked (FOR UPDATE above): no profile can be set in between.
         await _apply_pending_profile(ctx, chargepoint_id, req.security_profile, conn)
@@ -292,7 +301,8 @@ async def disconnected(ctx: HandlerContext, env: Envelope, req: GatewayConnectio
     chargepoint_id = ctx.chargepoint_id
     # No fallback time: the envelope's own time is the close, not the open.
     conn = connection_of(env, req, default_time=None)
-    stored = await _stored(ctx, chargepoint_id)
+    locked = take_locked(ctx.session, chargepoint_id)
+    stored = _stored_of(locked) if locked is not None else await _stored(ctx, chargepoint_id)
     if stored is None:
         return
     outcome = disconnect_outcome(stored, conn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,8 @@ ShutdownCallback = Callable[[], Awaitable[None]]
 
 _RETRY_INITIAL = 0.5
 _RETRY_MAX = 30.0
+GC_THRESHOLD_0: Final = 20_000
+"""Allocations between two collections of the youngest generation (CPython default: 700)."""
 
 
 @dataclass
@@ -66,6 +69,20 @@ def run_consumer_service(name: str, setup: Callable[[ServiceContext], Awaitable[
     import uvloop
 
     raise SystemExit(uvloop.run(_serve(name, settings, setup)))
+
+
+def _settle_garbage_collector() -> None:
+    """Keep the cyclic garbage collector off what lives as long as the service.
+
+    After start-up (imports, SQLAlchemy's compiled statements, the route tables: hundreds of
+    thousands of objects) `gc.freeze()` moves every object to the permanent generation, so a
+    full collection no longer walks them all; the first generation's threshold is raised so
+    a batch of messages (thousands of short-lived dicts and models) is not interrupted by
+    collections every 700 allocations. Reference counting frees almost everything anyway.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
 
 
 async def _retry(
@@ -144,6 +161,7 @@ async def _serve(
         ):
             if not stopping.is_set():
                 await setup(ctx)
+                _settle_garbage_collector()
                 watch.start()
                 log.info("%s started", name)
             await stopping.wait()

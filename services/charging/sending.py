@@ -24,14 +24,14 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, String, Table, any_, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.charging.installer import AS_16, Installed, Installer, Station
 from services.charging.loadmanager import (
-    LOCATION_OF,
     Busy,
     Decision,
     Plan,
@@ -233,36 +233,81 @@ FORGET_INSTALLED_LIMITS = (
 )
 
 
+_profile_t: Table = ChargingProfile.__table__  # type: ignore[assignment]
+_allocation_t: Table = BalancingAllocation.__table__  # type: ignore[assignment]
+_chargepoint_t: Table = ChargePoint.__table__  # type: ignore[assignment]
+_REINSTALL = exists().where(
+    _profile_t.c.chargepoint_id == bindparam("cp_id"),
+    # An array parameter, not IN (...): an expanding IN is compiled again on every call.
+    _profile_t.c.chargingprofile_purpose
+    == any_(
+        bindparam(
+            "purposes", value=[CHARGE_POINT_MAX, STATION_MAX, TX_DEFAULT], type_=ARRAY(String())
+        )
+    ),
+)
+_LOCATION = (
+    select(_chargepoint_t.c.location_uuid)
+    .where(_chargepoint_t.c.chargepoint_id == bindparam("cp_id"))
+    .scalar_subquery()
+)
+
+
+def _forget_and_locate(*, unless_reinstall: bool) -> Select[Any]:
+    forget = update(_allocation_t).where(_allocation_t.c.chargepoint_id == bindparam("cp_id"))
+    if unless_reinstall:
+        forget = forget.where(~_REINSTALL)
+    cte = (
+        forget.values(installed_limit=None, status="Pending")
+        .returning(_allocation_t.c.chargepoint_id)
+        .cte("forgotten")
+    )
+    # A data-modifying CTE runs whether or not it is read; SQLAlchemy renders it only when
+    # it is referenced, hence the count.
+    forgotten = select(func.count()).select_from(cte).scalar_subquery()
+    columns = [_LOCATION.label("location"), forgotten.label("forgotten")]
+    if unless_reinstall:
+        columns.append(_REINSTALL.label("reinstall"))
+    return select(*columns)
+
+
+RECONNECTED = _forget_and_locate(unless_reinstall=True)
+"""ONE statement, built once, for a connect: whether profiles are to be sent again, the
+balancer's limits forgotten unless they are (then they are forgotten after the sending), and
+the location. Core, not ORM: no per-call ORM compile state."""
+DISCONNECTED = _forget_and_locate(unless_reinstall=False)
+"""ONE statement, built once, for a disconnect: the limits forgotten and the location."""
+
+
 async def reconnected(db: Db, installer: Installer, chargepoint_id: str) -> uuid.UUID | None:
     """A charge point (re)connected: send again every ChargePointMax / TxDefault profile
     targeted at it, forget the balancer's limits it held (unknown until the next rebalance
     sends them); returns its location (None: not balanced).
 
-    The common case, a charge point with no stored profile to send again, is ONE short
-    transaction of three prebuilt statements (profiles, forget limits, location): a connect
-    is frequent (every reconnect of every station) and costs the charging service no more.
-    With profiles, they are sent outside any transaction, then the limits forgotten.
+    The common case, a charge point with no stored profile to send again, is ONE statement
+    (`RECONNECTED`: forget the limits, read the location): a connect is frequent (every
+    reconnect of every station, a whole region after a power cut) and costs the charging
+    service no more. With profiles, they are sent outside any transaction, then the limits
+    forgotten.
     """
     params = {"cp_id": chargepoint_id}
     async with db() as session, session.begin():
-        rows = list(await session.scalars(PROFILES_TO_REINSTALL, params))
-        if not rows:
-            await session.execute(FORGET_INSTALLED_LIMITS, params)
-        location: uuid.UUID | None = await session.scalar(LOCATION_OF, params)
+        row = (await session.execute(RECONNECTED, params)).one()
+        location: uuid.UUID | None = row.location
+        rows = list(await session.scalars(PROFILES_TO_REINSTALL, params)) if row.reinstall else []
     if rows:
-        for row in rows:
-            await install_profile(db, installer, row)
+        for profile in rows:
+            await install_profile(db, installer, profile)
         await forget_installed_limits(db, chargepoint_id)
     return location
 
 
 async def disconnected(db: Db, chargepoint_id: str) -> uuid.UUID | None:
-    """A charge point went offline: forget the balancer's limits it held, in the same short
-    transaction that reads its location (returned; None: not balanced)."""
-    params = {"cp_id": chargepoint_id}
+    """A charge point went offline: forget the balancer's limits it held, in the same
+    statement that reads its location (returned; None: not balanced)."""
     async with db() as session, session.begin():
-        await session.execute(FORGET_INSTALLED_LIMITS, params)
-        location: uuid.UUID | None = await session.scalar(LOCATION_OF, params)
+        row = (await session.execute(DISCONNECTED, {"cp_id": chargepoint_id})).one()
+    location: uuid.UUID | None = row.location
     return location
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Integer, Table, bindparam, select, text
+from sqlalchemy import Integer, Row, String, Table, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,6 +112,46 @@ def chargepoint_ids(deliveries: Sequence[DeliveryLike]) -> tuple[list[str], list
     return sorted(every), sorted(connectors)
 
 
+_cp = chargepoint_table.c
+LOCK_CHARGEPOINTS = (
+    select(
+        _cp.chargepoint_id,
+        _cp.connected,
+        _cp.connection_id,
+        _cp.connected_at,
+        _cp.ip_address,
+        _cp.websocket_port,
+        _cp.pending_security_profile,
+    )
+    .where(_cp.chargepoint_id == any_(bindparam("ids", type_=ARRAY(String()))))
+    .order_by(_cp.chargepoint_id)
+    .with_for_update()
+)
+"""The batch's existing charge point rows, locked, with what a connect or disconnect reads of
+them (`LOCKED_CHARGEPOINTS`); built once, an array parameter (an IN list is compiled anew
+for every batch)."""
+_c = connector_table.c
+LOCK_CONNECTORS = (
+    select(_c.uuid)
+    .where(_c.chargepoint_id == any_(bindparam("ids", type_=ARRAY(String()))))
+    .order_by(_c.chargepoint_id, _c.connectorid)
+    .with_for_update()
+)
+
+LOCKED_CHARGEPOINTS: Final = "registry.locked_chargepoints"
+"""`session.info` key: charge point id -> its row as `LOCK_CHARGEPOINTS` read it (locked, so
+it exists and nothing outside the batch changes it until the commit). The connection
+handlers (handlers/gateway_events.py) take a row out (`take_locked`) instead of inserting the
+unknown charge point and selecting it again; the next one of the same charge point in the
+batch reads the database (the first may have changed the row)."""
+
+
+def take_locked(session: AsyncSession, chargepoint_id: str) -> Row[Any] | None:
+    """The charge point's row as the batch's lock read it, once (None: read it yourself)."""
+    locked: dict[str, Row[Any]] | None = session.info.get(LOCKED_CHARGEPOINTS)
+    return locked.pop(chargepoint_id, None) if locked is not None else None
+
+
 async def lock_batch(session: AsyncSession, deliveries: Sequence[DeliveryLike]) -> None:
     """Take the batch's locks in the global order (see the module docstring)."""
     every, connectors = chargepoint_ids(deliveries)
@@ -120,18 +160,7 @@ async def lock_batch(session: AsyncSession, deliveries: Sequence[DeliveryLike]) 
     keys = sorted({advisory_key(i) for i in every})
     # unnest yields the sorted array in order, and each row's lock is taken as it comes.
     await session.execute(_ADVISORY, {"namespace": ADVISORY_NAMESPACE, "keys": keys})
-    cp = chargepoint_table.c
-    await session.execute(
-        select(cp.chargepoint_id)
-        .where(cp.chargepoint_id.in_(every))
-        .order_by(cp.chargepoint_id)
-        .with_for_update()
-    )
+    rows = await session.execute(LOCK_CHARGEPOINTS, {"ids": every})
+    session.info[LOCKED_CHARGEPOINTS] = {row.chargepoint_id: row for row in rows}
     if connectors:
-        c = connector_table.c
-        await session.execute(
-            select(c.uuid)
-            .where(c.chargepoint_id.in_(connectors))
-            .order_by(c.chargepoint_id, c.connectorid)
-            .with_for_update()
-        )
+        await session.execute(LOCK_CONNECTORS, {"ids": connectors})

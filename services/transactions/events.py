@@ -30,6 +30,7 @@ import logging
 
 from sqlalchemy import bindparam, select, update
 
+from services.transactions.locks import OPEN_CHARGEPOINTS
 from services.transactions.tables import TRANSACTION
 from shared.db.enums import TX_ACTIVE
 from shared.db.models import Connector
@@ -106,6 +107,9 @@ async def connector_status_changed(
 async def chargepoint_booted(ctx: HandlerContext, env: Envelope, req: NoFields) -> None:
     """Mark what was open on the charge point before the boot; idle if shown Available."""
     chargepoint_id = ctx.chargepoint_id
+    open_chargepoints = ctx.session.info.get(OPEN_CHARGEPOINTS)
+    if open_chargepoints is not None and chargepoint_id not in open_chargepoints:
+        return  # no open transaction (the batch's lock_batch read them, locked): nothing to mark
     # Opened before the boot was handled (`created_at` is the CSMS's clock, like the event's).
     params = {"cp": chargepoint_id, "booted_at": env.created_at, "now": ctx.now}
     marked = await ctx.session.execute(MARK_REBOOTED, params)

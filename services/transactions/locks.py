@@ -29,7 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, String, any_, bindparam, false, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.transactions.tables import TRANSACTION
@@ -153,6 +154,25 @@ LOCK_BY_IDS = (
 """The transactions of a batch that names only transaction ids, built once."""
 
 
+LOCK_OPEN_OF_CHARGEPOINTS = (
+    select(TRANSACTION.c.transaction_id, TRANSACTION.c.chargepoint_id)
+    .where(
+        TRANSACTION.c.status == TX_ACTIVE,
+        TRANSACTION.c.chargepoint_id == any_(bindparam("cps", type_=ARRAY(String()))),
+    )
+    .order_by(TRANSACTION.c.transaction_id)
+    .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+)
+"""The open transactions of a batch that names only charge points (`chargepoint.booted`: a
+boot storm), built once; an array parameter, not an expanding IN compiled per batch."""
+
+OPEN_CHARGEPOINTS = "transactions.open_chargepoints"
+"""`session.info` key: the charge points of the batch's `Wanted.chargepoints` that have an
+open transaction (locked by `lock_batch`). A handler of one whose charge point is not in it
+has nothing to update (`chargepoint.booted` of a station with no open transaction: nearly
+every boot) and skips its statements."""
+
+
 async def lock_batch(session: AsyncSession, batch: Sequence[Parsed[Any]]) -> None:
     """Lock the batch's id tags, then its transactions, each in ascending key order."""
     w = wanted(batch)
@@ -167,11 +187,16 @@ async def lock_batch(session: AsyncSession, batch: Sequence[Parsed[Any]]) -> Non
     if w.transaction_ids and not (w.connectors or w.remote_ids or w.chargepoints):
         # The common batch (1.6 MeterValues, StopTransaction): by id only, prebuilt.
         await session.execute(LOCK_BY_IDS, {"ids": sorted(w.transaction_ids)})
+    elif w.chargepoints and not (w.transaction_ids or w.connectors or w.remote_ids):
+        rows = await session.execute(LOCK_OPEN_OF_CHARGEPOINTS, {"cps": sorted(w.chargepoints)})
+        session.info[OPEN_CHARGEPOINTS] = {row.chargepoint_id for row in rows}
     elif w.transaction_ids or w.connectors or w.remote_ids or w.chargepoints:
         t = TRANSACTION.c
-        await session.execute(
-            select(t.transaction_id)
+        rows = await session.execute(
+            select(t.transaction_id, t.chargepoint_id)
             .where(_transaction_filter(w))
             .order_by(t.transaction_id)
             .with_for_update(key_share=True)  # FOR NO KEY UPDATE
         )
+        # Every open transaction of `w.chargepoints` is among the rows (and others).
+        session.info[OPEN_CHARGEPOINTS] = {row.chargepoint_id for row in rows}

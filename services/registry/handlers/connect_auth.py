@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Row
 
 from services.registry.policy import ConnectDecision, boot_answer, clip, connect_decision
@@ -109,22 +109,22 @@ async def handle(ctx: HandlerContext, env: Envelope, req: GatewayAuthenticate) -
     return answer
 
 
+_t = chargepoint_table.c
+CONNECT_COLUMNS = select(
+    _t.password_hash,
+    _t.pending_password_hash,
+    _t.decommissioned_at,
+    _t.registration_status,
+    _t.security_profile,
+).where(_t.chargepoint_id == bindparam("cp_id"))
+"""Built once: every connection attempt of every station runs it (a boot storm: 1,000)."""
+
+
 async def _chargepoint(
     ctx: HandlerContext, chargepoint_id: str
 ) -> Row[Any, Any, Any, Any, Any] | None:
     """The columns the decision needs, or None for an id nobody provisioned."""
-    t = chargepoint_table.c
-    return (
-        await ctx.session.execute(
-            select(
-                t.password_hash,
-                t.pending_password_hash,
-                t.decommissioned_at,
-                t.registration_status,
-                t.security_profile,
-            ).where(t.chargepoint_id == chargepoint_id)
-        )
-    ).one_or_none()
+    return (await ctx.session.execute(CONNECT_COLUMNS, {"cp_id": chargepoint_id})).one_or_none()
 
 
 def _decide(

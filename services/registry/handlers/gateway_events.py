@@ -42,10 +42,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.registry.locking import take_locked
 from services.registry.policy import clip
-from services.registry.queries import chargepoint_table, clip_row, create_chargepoint_if_unknown
+from services.registry.queries import chargepoint_table, clip_row
 from services.registry.security_events import record_security_event
+from shared.chargepoints import initial_registration_status
 from shared.db import enums
 from shared.db.models import OcppMessage
 from shared.dispatch import HandlerContext, Payload
@@ -171,10 +174,21 @@ APPLY_PENDING_PROFILE = (
     .returning(_c.security_profile)
 )
 """Built once too; run only when the locked row shows a pending profile (rarely)."""
+INSERT_CONNECTED = (
+    pg_insert(chargepoint_table)
+    .on_conflict_do_nothing(index_elements=["chargepoint_id"])
+    .returning(_c.chargepoint_id)
+)
+"""A connect of an unknown charge point: its row, connected (nothing when it exists);
+built once, the values are parameters (one compiled form per set of columns)."""
 
 
 async def _stored(ctx: HandlerContext, chargepoint_id: str) -> Stored | None:
     row = (await ctx.session.execute(STORED_CONNECTION, {"cp_id": chargepoint_id})).one_or_none()
+    return _stored_of(row)
+
+
+def _stored_of(row: Any) -> Stored | None:
     if row is None:
         return None
     return Stored(
@@ -213,8 +227,32 @@ async def connected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) 
     chargepoint_id = ctx.chargepoint_id
     # An event without connected_at (older gateways) is ordered by its publication time.
     conn = connection_of(env, req, default_time=env.created_at)
-    await create_chargepoint_if_unknown(ctx, chargepoint_id)
-    stored = await _stored(ctx, chargepoint_id)
+    values: dict[str, Any] = {"connected": True, **_connection_values(conn)}
+    subprotocol = req.subprotocol or env.ocpp_version
+    if subprotocol in enums.OCPP_VERSIONS:
+        values["ocpp_version"] = subprotocol
+    locked = take_locked(ctx.session, chargepoint_id)
+    if locked is not None:  # read and locked by the batch's lock_batch: it exists
+        stored = _stored_of(locked)
+    else:
+        # Unknown until now (a first connect): created connected, in one statement. A new
+        # row holds no pending profile nor password, and any connect applies to it.
+        created = (
+            await ctx.session.execute(
+                INSERT_CONNECTED,
+                {
+                    "chargepoint_id": chargepoint_id,
+                    "registration_status": initial_registration_status(
+                        ctx.settings.unknown_chargepoints
+                    ),
+                    **values,
+                },
+            )
+        ).first()
+        if created is not None:
+            ctx.emit(CHARGEPOINT_CONNECTED, _event_payload(env, req, conn), chargepoint_id)
+            return
+        stored = await _stored(ctx, chargepoint_id)  # it exists (created earlier in the batch)
     if stored is not None and stored.pending_security_profile is not None:
         # The row is locked (FOR UPDATE above): no profile can be set in between.
         await _apply_pending_profile(ctx, chargepoint_id, req.security_profile, conn)
@@ -228,10 +266,6 @@ async def connected(ctx: HandlerContext, env: Envelope, req: GatewayConnection) 
             stored.connected_at if stored else None,
         )
         return
-    values: dict[str, Any] = {"connected": True, **_connection_values(conn)}
-    subprotocol = req.subprotocol or env.ocpp_version
-    if subprotocol in enums.OCPP_VERSIONS:
-        values["ocpp_version"] = subprotocol
     await ctx.session.execute(UPDATE_CONNECTION, {"cp_id": chargepoint_id, **values})
     ctx.emit(CHARGEPOINT_CONNECTED, _event_payload(env, req, conn), chargepoint_id)
 
@@ -292,7 +326,8 @@ async def disconnected(ctx: HandlerContext, env: Envelope, req: GatewayConnectio
     chargepoint_id = ctx.chargepoint_id
     # No fallback time: the envelope's own time is the close, not the open.
     conn = connection_of(env, req, default_time=None)
-    stored = await _stored(ctx, chargepoint_id)
+    locked = take_locked(ctx.session, chargepoint_id)
+    stored = _stored_of(locked) if locked is not None else await _stored(ctx, chargepoint_id)
     if stored is None:
         return
     outcome = disconnect_outcome(stored, conn)

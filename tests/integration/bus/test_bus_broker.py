@@ -159,6 +159,36 @@ async def test_publish_event_routes_by_action(bus: Bus, unique_name: NameFactory
     assert got[0].envelope.payload == {"transactionId": 1}
 
 
+async def test_events_published_together_leave_as_one_message_per_run_of_an_action(
+    bus: Bus, unique_name: NameFactory
+) -> None:
+    """A batch's events (published together, as the Dispatcher does after its commit) go as
+    one broker message per run of consecutive events of one action, in their order; an event
+    published alone is a plain envelope message."""
+    queue = unique_name("events")
+    await bus.declare_service_queue(queue, [(EVENTS, "chargepoint.*")])
+    got: list[Delivery] = []
+    await bus.consume(queue, recording(got))
+    actions = ["connected", "connected", "connected", "booted", "connected"]
+    events = [
+        event(f"chargepoint.{a}", {"n": n}, f"CP-{n}") for n, a in enumerate(actions, start=1)
+    ]
+    await asyncio.gather(*(bus.publish_event(e) for e in events))
+    await bus.publish_event(event("chargepoint.booted", {"n": 6}, "CP-6"))
+    await eventually(lambda: len(got) == 6)
+    assert [d.envelope.payload["n"] for d in got] == [1, 2, 3, 4, 5, 6]
+    assert [d.routing_key for d in got] == [f"chargepoint.{a}" for a in actions] + [
+        "chargepoint.booted"
+    ]
+    messages = [d.message for d in got]
+    assert messages[0] is messages[1] is messages[2]  # the first run: one message
+    assert len({id(m) for m in messages}) == 4
+    assert got[0].batch is not None
+    assert got[3].batch is None and got[4].batch is None and got[5].batch is None
+    assert bus.metrics.published == 6
+    await eventually(lambda: bus.metrics.acked == 6)  # counted per envelope
+
+
 async def test_rpc_reply(bus: Bus, bus_factory: BusFactory, unique_name: NameFactory) -> None:
     queue, key = await service_queue(bus, unique_name)
     service = await bus_factory()

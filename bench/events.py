@@ -142,9 +142,10 @@ async def run_events(
             hooks_done = streams_done = None
             while time.perf_counter() < deadline and (hooks_done is None or streams_done is None):
                 now = time.perf_counter() - start
-                if hooks_done is None and min(hook_counts) >= written:
+                # No webhooks (or no streams) asked: that side is done at once.
+                if hooks_done is None and min(hook_counts, default=written) >= written:
                     hooks_done = now
-                if streams_done is None and min(stream_counts) >= written:
+                if streams_done is None and min(stream_counts, default=written) >= written:
                     streams_done = now
                 await asyncio.sleep(0.05)
             cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
@@ -158,8 +159,8 @@ async def run_events(
         "written": written,
         "hooks_done": hooks_done,
         "streams_done": streams_done,
-        "hook_min": min(hook_counts),
-        "stream_min": min(stream_counts),
+        "hook_min": min(hook_counts, default=0),
+        "stream_min": min(stream_counts, default=0),
         "cpu": cpu,
     }
 
@@ -176,6 +177,8 @@ def print_events(figures: dict[str, Any], webhooks: int, streams: int) -> None:
         ("webhooks", figures["hooks_done"], webhooks, figures["hook_min"]),
         ("streams", figures["streams_done"], streams, figures["stream_min"]),
     ):
+        if n == 0:
+            continue
         if done is None:
             print(f"{what}: not all delivered within 600 s (slowest got {least} of {written})")
         else:

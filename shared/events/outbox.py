@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,7 +47,6 @@ from shared.txevents import wh_number
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from shared.command_outbox import ConfirmedPublisher
     from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -316,16 +315,51 @@ def bus_envelope(row: Mapping[str, Any]) -> Envelope:
     )
 
 
+class RelayPublisher(Protocol):
+    """What the relay needs of `shared.bus.Bus`: confirmed publishes, one or several
+    envelopes per message (consumers unpack batch messages, shared/bus/batch.py)."""
+
+    async def publish(
+        self, exchange: str, routing_key: str, envelope: Envelope, *, mandatory: bool = ...
+    ) -> None: ...
+
+    async def publish_batch(
+        self,
+        exchange: str,
+        routing_key: str,
+        envelopes: Sequence[Envelope],
+        *,
+        mandatory: bool = ...,
+    ) -> None: ...
+
+
+def runs_by_key(rows: Sequence[Any]) -> list[tuple[str, list[Envelope]]]:
+    """Rows in order as runs of one routing key: (key, their envelopes)."""
+    runs: list[tuple[str, list[Envelope]]] = []
+    for row in rows:
+        key = routing_key(row.type)
+        envelope = bus_envelope(dict(row._mapping))
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append(envelope)
+        else:
+            runs.append((key, [envelope]))
+    return runs
+
+
 @dataclass
 class OutboxRelay:
     """Publishes committed outbox rows to `csms.events`, oldest first; prunes old rows.
+
+    A round's rows leave as one message per run of one type (a storm writes thousands of
+    events a second; one confirmed publish each relayed ~110 a second on a loaded 2-core
+    machine), in `position` order.
 
     Several relays may run (webhooks replicas): a round holds an advisory lock, so one relays
     at a time and the broker gets the events in `position` order.
     """
 
     sessionmaker: async_sessionmaker[AsyncSession]
-    publisher: ConfirmedPublisher
+    publisher: RelayPublisher
     interval: float = 0.25
     retention: timedelta = timedelta(hours=72)
     batch: int = 500
@@ -367,10 +401,13 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            for row in rows:  # in order: one charge point's events keep their seq order
-                await self.publisher.publish(
-                    EVENTS, routing_key(row.type), bus_envelope(dict(row._mapping))
-                )
+            # In order: one charge point's events keep their seq order.
+            for key, envelopes in runs_by_key(rows):
+                if len(envelopes) == 1:
+                    await self.publisher.publish(EVENTS, key, envelopes[0])
+                else:
+                    await self.publisher.publish_batch(EVENTS, key, envelopes)
+            for row in rows:
                 EVENTS_RELAYED.labels(row.type).inc()
             await session.execute(
                 update(OUTBOX)
